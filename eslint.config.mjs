@@ -1,0 +1,56 @@
+// Lint rules that guard architecture (Nx module boundaries) and async correctness.
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const focusedTests = ['describe', 'it', 'test'].flatMap((fn) => [
+  { selector: `CallExpression[callee.object.name='${fn}'][callee.property.name='only']`, message: `${fn}.only leaves the rest of the suite unrun` },
+  { selector: `CallExpression[callee.object.name='${fn}'][callee.property.name='skip']`, message: `${fn}.skip hides a test; fix it or delete it` },
+]);
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '.local/**', '.nx/**', '**/*.mjs', '**/*.js'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { '@nx': nx },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/require-await': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],
+      'no-restricted-syntax': ['error', ...focusedTests],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:nest', 'type:util', 'type:testing'] },
+            { sourceTag: 'type:nest', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:util'] },
+            { sourceTag: 'type:kafka', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:util'] },
+            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:ingestion', onlyDependOnLibsWithTags: ['scope:shared', 'scope:ingestion'] },
+            { sourceTag: 'scope:identity', onlyDependOnLibsWithTags: ['scope:shared', 'scope:identity'] },
+            { sourceTag: 'scope:profiles', onlyDependOnLibsWithTags: ['scope:shared', 'scope:profiles'] },
+            { sourceTag: 'scope:metrics', onlyDependOnLibsWithTags: ['scope:shared', 'scope:metrics'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Only test files may reach the testing lib; production code must not ship test helpers.
+    files: ['apps/**/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/test/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@cdp/testing', message: 'test helpers are for *.spec.ts only' }, { name: 'kafkajs', message: 'business code talks to Kafka through @cdp/kafka' }] }],
+    },
+  },
+);

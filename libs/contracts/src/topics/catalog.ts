@@ -1,0 +1,21 @@
+/** Every topic of the platform, for topic provisioning, documentation and compatibility checks. */
+import { canonicalEventsTopic } from './canonical-events';
+import { deadLettersTopic } from './dead-letters';
+import { identityChangesTopic } from './identity-changes';
+import { kpiSnapshotsTopic } from './kpi-snapshots';
+import { profileUpdatesTopic } from './profile-updates';
+import { rawChannelTopics } from './raw-channel';
+import { resolvedEventsTopic } from './resolved-events';
+import { schemasTopic } from './schemas';
+import type { TopicContract } from './topic-contract';
+
+export const ALL_TOPICS: readonly TopicContract<unknown>[] = [
+  ...rawChannelTopics,
+  canonicalEventsTopic,
+  resolvedEventsTopic,
+  identityChangesTopic,
+  profileUpdatesTopic,
+  kpiSnapshotsTopic,
+  deadLettersTopic,
+  schemasTopic,
+];

@@ -1,0 +1,47 @@
+/**
+ * cdp.raw.<channel>.v1: where each channel system publishes what it saw, as JSON or as Avro
+ * RawChannelEvent (single-object encoded). Ingestion validates and normalises these. Keyed by
+ * whatever the channel system chooses (ingestion re-keys on the canonical topic).
+ */
+import { CHANNELS, type Channel } from '../../channels';
+import { ConsentV1, type Consent } from '../shared-types';
+import { DAY_MS, type TopicContract } from '../topic-contract';
+
+export const RawChannelEventV1 = {
+  type: 'record',
+  name: 'RawChannelEvent',
+  namespace: 'cdp.raw',
+  fields: [
+    { name: 'eventId', type: ['null', 'string'], default: null },
+    { name: 'type', type: 'string' },
+    { name: 'occurredAt', type: ['null', 'long'], default: null, doc: 'epoch millis; ingestion time if absent' },
+    { name: 'identifiers', type: { type: 'map', values: 'string' }, doc: 'identity type -> value as given' },
+    { name: 'traits', type: { type: 'map', values: 'string' }, default: {} },
+    { name: 'properties', type: { type: 'map', values: 'string' }, default: {} },
+    { name: 'consents', type: { type: 'array', items: ConsentV1 }, default: [] },
+  ],
+} as const;
+
+export interface RawChannelEvent {
+  eventId?: string | null;
+  type: string;
+  occurredAt?: number | string | null;
+  identifiers: Record<string, string>;
+  traits?: Record<string, string>;
+  properties?: Record<string, string>;
+  consents?: Consent[];
+}
+
+export function rawChannelTopic(channel: Channel): TopicContract<RawChannelEvent> {
+  return {
+    name: `cdp.raw.${channel}.v1`,
+    description: `Raw ${channel} events from channel systems (JSON or Avro)`,
+    key: 'chosen by the channel system (ignored)',
+    writers: `${channel} channel systems`,
+    readers: 'ingestion',
+    versions: [RawChannelEventV1],
+    config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 7 * DAY_MS },
+  };
+}
+
+export const rawChannelTopics: readonly TopicContract<RawChannelEvent>[] = CHANNELS.map(rawChannelTopic);

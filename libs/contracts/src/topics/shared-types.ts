@@ -1,0 +1,42 @@
+/**
+ * Named Avro types reused by several topics. They are defined once and inlined into each topic's
+ * schema, so a topic's schema stays self-contained (single-object encoding fingerprints the whole
+ * schema) while the definition has one source.
+ */
+export const IdentityV1 = {
+  type: 'record',
+  name: 'Identity',
+  namespace: 'cdp.common',
+  fields: [
+    { name: 'type', type: 'string' },
+    { name: 'value', type: 'string', doc: 'normalised value (personal data)' },
+    { name: 'matchKey', type: 'string', doc: 'value used for matching, e.g. gmail without dots' },
+    { name: 'designation', type: { type: 'enum', name: 'Designation', symbols: ['PRIMARY', 'SECONDARY'] } },
+    { name: 'namespace', type: ['null', 'string'], default: null, doc: 'e.g. loyalty programme or social platform' },
+  ],
+} as const;
+
+export const ConsentV1 = {
+  type: 'record',
+  name: 'Consent',
+  namespace: 'cdp.common',
+  fields: [
+    { name: 'purpose', type: 'string' },
+    { name: 'granted', type: 'boolean' },
+    { name: 'channel', type: ['null', 'string'], default: null, doc: 'for marketing consent: which channel' },
+  ],
+} as const;
+
+export interface Identity {
+  type: string;
+  value: string;
+  matchKey: string;
+  designation: 'PRIMARY' | 'SECONDARY';
+  namespace: string | null;
+}
+
+export interface Consent {
+  purpose: string;
+  granted: boolean;
+  channel: string | null;
+}
