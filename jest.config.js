@@ -43,7 +43,7 @@ module.exports = {
       testMatch: ['<rootDir>/{apps,libs,tools,infra}/**/*.int.spec.ts'],
       globalSetup: '<rootDir>/libs/testing/src/global-setup.ts',
       globalTeardown: '<rootDir>/libs/testing/src/global-teardown.ts',
-      testTimeout: 120000,
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/src/integration-setup.ts'],
       slowTestThreshold: 30,
     },
   ],

@@ -1,0 +1,63 @@
+/**
+ * Typed, validated service configuration from the environment. Each service declares one zod
+ * schema; a bad or missing value stops start-up with a message naming the variable.
+ */
+import { z } from 'zod';
+
+export type ConfigResult<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly errors: readonly string[] };
+
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): ConfigResult<z.infer<S>> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const errors = parsed.error.issues.map((issue) => {
+    // The first path element is the variable; deeper elements index into a parsed list.
+    const [variable, ...rest] = issue.path.map(String);
+    return `${variable ?? '(environment)'}: ${issue.message}${rest.length ? ` (item ${rest.join('.')})` : ''}`;
+  });
+  return { ok: false, errors };
+}
+
+export class ConfigError extends Error {
+  readonly retriable = false;
+  constructor(readonly errors: readonly string[]) {
+    super(`invalid configuration:\n  ${errors.join('\n  ')}`);
+  }
+}
+
+/** For main.ts: returns the config or throws a ConfigError that lists every bad variable. */
+export function requireConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = loadConfig(schema, env);
+  if (!result.ok) throw new ConfigError(result.errors);
+  return result.config;
+}
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'at least one broker'));
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+/** Variables every service reads. */
+export const baseConfigShape = {
+  SERVICE_NAME: z.string().min(1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  HTTP_PORT: port(3000),
+  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().optional(),
+  TOPIC_NAMESPACE: z
+    .string()
+    .regex(/^([a-z0-9-]+\.)?$/, 'empty, or lower-case letters, digits, dashes and a trailing dot')
+    .default(''),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15000),
+};
+
+export const neo4jConfigShape = {
+  NEO4J_URI: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\/.+/, 'must be a bolt:// or neo4j:// URI').default('bolt://127.0.0.1:7687'),
+  NEO4J_USER: z.string().default('neo4j'),
+  NEO4J_PASSWORD: z.string().min(1).default('cdp-local-password'),
+  NEO4J_DATABASE: z.string().default('neo4j'),
+};
+
+export const portSchema = port;

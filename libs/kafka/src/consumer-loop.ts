@@ -1,0 +1,243 @@
+/**
+ * The consumer loop: decode → handler → result → side effects → offset. At-least-once: an offset
+ * is resolved only after the result's side effects (outputs published, dead letter written) are
+ * acknowledged by the broker, so nothing is lost; handlers are idempotent so nothing doubles.
+ * Nothing thrown by a handler escapes: it is classified as retry (retriable) or dead letter.
+ */
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { DEAD_LETTER_HEADERS, deadLettersTopic, topicName, type DecodeOutcome } from '@cdp/contracts';
+import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
+import { describeError, isRetriable } from './errors';
+import type { CdpProducer } from './producer';
+import { dlq, isHandlerResult, retry, type HandlerResult } from './results';
+import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './retry';
+
+export interface InboundMessage<V> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: V;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timestamp: number;
+}
+
+export type Decoder<V> = (bytes: Buffer) => Promise<DecodeOutcome<V>>;
+
+export interface Subscription<V = unknown> {
+  /** Full topic name (namespace applied). */
+  readonly topic: string;
+  readonly decode: Decoder<V>;
+  readonly handle: (message: InboundMessage<V>) => Promise<HandlerResult>;
+  /** Compacted inputs carry tombstones; by default they are counted and skipped. */
+  readonly onTombstone?: (message: InboundMessage<null>) => Promise<HandlerResult>;
+}
+
+export interface ConsumerLoopOptions {
+  readonly kafka: Kafka;
+  readonly groupId: string;
+  readonly service: string;
+  readonly namespace: string;
+  readonly subscriptions: readonly Subscription[];
+  readonly producer: CdpProducer;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly backoff?: BackoffOptions;
+  readonly partitionsConsumedConcurrently?: number;
+  readonly fromBeginning?: boolean;
+  readonly sessionTimeoutMs?: number;
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+  }
+  return out;
+}
+
+export class ConsumerLoop {
+  private readonly consumer: Consumer;
+  private readonly byTopic: Map<string, Subscription>;
+  private readonly backoff: BackoffOptions;
+  private readonly log: Logger;
+  private running = false;
+  private crashed: string | undefined;
+  private readonly metrics;
+
+  constructor(private readonly opts: ConsumerLoopOptions) {
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3000,
+      allowAutoTopicCreation: false,
+    });
+    this.byTopic = new Map(opts.subscriptions.map((s) => [s.topic, s]));
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.log = opts.logger.child({ component: 'consumer', groupId: opts.groupId });
+    const r = opts.registry;
+    this.metrics = {
+      records: counter(r, 'cdp_consumer_records_total', 'Records handled, by outcome', ['topic', 'group', 'result']),
+      duration: histogram(r, 'cdp_consumer_handle_seconds', 'Time to handle one record incl. side effects', ['topic', 'group']),
+      retries: counter(r, 'cdp_consumer_retries_total', 'Handler or side-effect retries', ['topic', 'group']),
+      deadLetters: counter(r, 'cdp_dead_letters_total', 'Records sent to the dead-letter topic', ['topic', 'group', 'step']),
+      dlqFailures: counter(r, 'cdp_dead_letter_write_failures_total', 'Failed attempts to write a dead letter', ['topic', 'group']),
+      lag: gauge(r, 'cdp_consumer_lag', 'Records behind the partition end', ['topic', 'partition', 'group']),
+      crashes: counter(r, 'cdp_consumer_crashes_total', 'Consumer crashes reported by kafkajs', ['group']),
+    };
+  }
+
+  get healthy(): boolean {
+    return this.running && this.crashed === undefined;
+  }
+
+  get problem(): string | undefined {
+    return this.crashed ?? (this.running ? undefined : 'not running');
+  }
+
+  async start(): Promise<void> {
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.metrics.crashes.inc({ group: this.opts.groupId });
+      this.crashed = describeError(e.payload.error);
+      this.log.error({ err: this.crashed, restart: e.payload.restart }, 'consumer crashed');
+      if (e.payload.restart) this.crashed = undefined;
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.byTopic.keys()], fromBeginning: this.opts.fromBeginning ?? true });
+    await this.consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.running = true;
+  }
+
+  /** Stops fetching, lets the in-flight record finish, commits resolved offsets, leaves the group. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.consumer.disconnect();
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    const sub = this.byTopic.get(batch.topic);
+    if (!sub) return;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) return;
+      await this.process(sub, batch.topic, batch.partition, message, heartbeat);
+      resolveOffset(message.offset);
+      this.metrics.lag.set(
+        { topic: batch.topic, partition: String(batch.partition), group: this.opts.groupId },
+        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(message.offset) - 1n)),
+      );
+      await heartbeat();
+    }
+    await commitOffsetsIfNecessary();
+  }
+
+  private async process(sub: Subscription, topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+    const labels = { topic, group: this.opts.groupId };
+    const stopTimer = this.metrics.duration.startTimer(labels);
+    const base = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString('utf8') ?? null,
+      headers: headersOf(message.headers),
+      timestamp: Number(message.timestamp),
+    };
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.handleOnce(sub, base, message.value);
+      const applied = await this.apply(result, topic, partition, message, attempt);
+      if (applied === 'done') {
+        this.metrics.records.inc({ ...labels, result: result.kind === 'retry' ? 'dlq' : result.kind });
+        stopTimer();
+        return;
+      }
+      this.metrics.retries.inc(labels);
+      const delay = backoffDelay(attempt, this.backoff);
+      this.log.warn({ topic, partition, offset: message.offset, attempt, delayMs: delay, reason: applied.reason }, 'retrying record');
+      await this.sleepWithHeartbeat(delay, heartbeat);
+      if (!this.running) throw new Error('consumer stopping; record will be redelivered');
+    }
+  }
+
+  private async handleOnce(sub: Subscription, base: Omit<InboundMessage<unknown>, 'value'>, bytes: Buffer | null): Promise<HandlerResult> {
+    try {
+      if (bytes === null) {
+        return sub.onTombstone ? await sub.onTombstone({ ...base, value: null }) : { kind: 'drop', reason: 'tombstone' };
+      }
+      const decoded = await sub.decode(bytes);
+      if (!decoded.ok) return dlq(decoded.reason, 'decode');
+      const result: unknown = await sub.handle({ ...base, value: decoded.value });
+      return isHandlerResult(result) ? result : dlq('handler returned no result', 'handle');
+    } catch (err) {
+      return isRetriable(err) ? retry(describeError(err)) : dlq(`unexpected error: ${describeError(err)}`, 'handle');
+    }
+  }
+
+  /** Returns 'done' when the offset may move on, or the reason to try the record again. */
+  private async apply(
+    result: HandlerResult,
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    attempt: number,
+  ): Promise<'done' | { reason: string }> {
+    switch (result.kind) {
+      case 'ok':
+        try {
+          await this.opts.producer.publish(result.outputs);
+          return 'done';
+        } catch (err) {
+          return { reason: `publishing outputs failed: ${describeError(err)}` };
+        }
+      case 'drop':
+        this.log.debug({ topic, partition, offset: message.offset, reason: result.reason }, 'record dropped');
+        return 'done';
+      case 'retry':
+        if (attempt < this.backoff.maxAttempts) return { reason: result.reason };
+        return this.deadLetter(topic, partition, message, `retries exhausted: ${result.reason}`, 'retry');
+      case 'dlq':
+        return this.deadLetter(topic, partition, message, result.reason, result.step);
+    }
+  }
+
+  private async deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string, step: string): Promise<'done' | { reason: string }> {
+    const labels = { topic, group: this.opts.groupId };
+    try {
+      await this.opts.producer.sendRaw(topicName(deadLettersTopic, this.opts.namespace), [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...message.headers,
+            [DEAD_LETTER_HEADERS.reason]: reason.slice(0, 2000),
+            [DEAD_LETTER_HEADERS.step]: step,
+            [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
+            [DEAD_LETTER_HEADERS.sourceTopic]: topic,
+            [DEAD_LETTER_HEADERS.sourcePartition]: String(partition),
+            [DEAD_LETTER_HEADERS.sourceOffset]: message.offset,
+            [DEAD_LETTER_HEADERS.service]: this.opts.service,
+          },
+        },
+      ]);
+      this.metrics.deadLetters.inc({ ...labels, step });
+      this.log.warn({ topic, partition, offset: message.offset, step, reason }, 'record dead-lettered');
+      return 'done';
+    } catch (err) {
+      this.metrics.dlqFailures.inc(labels);
+      this.log.error({ topic, partition, offset: message.offset, err: describeError(err) }, 'dead-letter write failed; will retry');
+      return { reason: `dead-letter write failed: ${describeError(err)}` };
+    }
+  }
+
+  private async sleepWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && this.running) {
+      await sleep(Math.min(1000, until - Date.now()));
+      await heartbeat().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,11 @@
+/** Framework-free Kafka layer: serde, producer, consumer loop with results, retries and dead letters. */
+export * from './codecs';
+export * from './consumer-loop';
+export * from './errors';
+export * from './kafka-client';
+export * from './platform';
+export * from './producer';
+export * from './results';
+export * from './retry';
+export * from './schema-store';
+export * from './topics';

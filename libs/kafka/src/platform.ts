@@ -1,0 +1,98 @@
+/**
+ * Everything a service needs to talk to Kafka, wired once: client, schema store, codecs, producer,
+ * topic provisioning and a readiness probe. The NestJS layer wraps this; tests use it directly.
+ */
+import type { Admin, Kafka } from 'kafkajs';
+import type { TopicContract } from '@cdp/contracts';
+import type { Logger, Registry } from '@cdp/observability';
+import { CodecCache } from './codecs';
+import { ConsumerLoop, type Decoder, type Subscription } from './consumer-loop';
+import { createKafka } from './kafka-client';
+import { CdpProducer } from './producer';
+import { KafkaSchemaStore } from './schema-store';
+import { ensureTopics } from './topics';
+import type { BackoffOptions } from './retry';
+
+export interface KafkaPlatformOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly namespace: string;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+export class KafkaPlatform {
+  readonly kafka: Kafka;
+  readonly schemas: KafkaSchemaStore;
+  readonly codecs: CodecCache;
+  readonly producer: CdpProducer;
+  private readonly admin: Admin;
+  private readonly loops: ConsumerLoop[] = [];
+  private adminConnected = false;
+
+  constructor(readonly opts: KafkaPlatformOptions) {
+    this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger });
+    this.schemas = new KafkaSchemaStore(this.kafka, opts.namespace, opts.logger);
+    this.codecs = new CodecCache(this.schemas);
+    this.producer = new CdpProducer(this.kafka, this.codecs, this.schemas, opts.namespace);
+    this.admin = this.kafka.admin();
+  }
+
+  get namespace(): string {
+    return this.opts.namespace;
+  }
+
+  async connect(topics: readonly TopicContract<unknown>[]): Promise<void> {
+    await this.admin.connect();
+    this.adminConnected = true;
+    const created = await ensureTopics(this.admin, topics, this.opts.namespace);
+    if (created.length) this.opts.logger.info({ topics: created }, 'created topics');
+    await this.producer.connect();
+  }
+
+  avroDecoder<V>(contract: TopicContract<V>): Decoder<V> {
+    const codec = this.codecs.for(contract);
+    return (bytes) => codec.decode(bytes);
+  }
+
+  consumerLoop(groupId: string, subscriptions: readonly Subscription[], extra: { backoff?: BackoffOptions; partitionsConsumedConcurrently?: number } = {}): ConsumerLoop {
+    const loop = new ConsumerLoop({
+      kafka: this.kafka,
+      groupId: `${this.opts.namespace}${groupId}`,
+      service: this.opts.clientId,
+      namespace: this.opts.namespace,
+      subscriptions,
+      producer: this.producer,
+      logger: this.opts.logger,
+      registry: this.opts.registry,
+      ...extra,
+    });
+    this.loops.push(loop);
+    return loop;
+  }
+
+  /** Readiness: the cluster answers within the timeout, and every consumer loop is healthy. */
+  async check(timeoutMs = 2000): Promise<{ ok: boolean; detail: string }> {
+    if (!this.adminConnected) return { ok: false, detail: 'not connected' };
+    try {
+      const cluster = await Promise.race([
+        this.admin.describeCluster(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs)),
+      ]);
+      const sick = this.loops.filter((l) => !l.healthy).map((l) => l.problem);
+      if (sick.length) return { ok: false, detail: `consumer: ${sick.join('; ')}` };
+      return { ok: true, detail: `${cluster.brokers.length} broker(s)` };
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  }
+
+  /** Graceful shutdown: consumers first (commit offsets), then the producer (flush), then admin. */
+  async close(): Promise<void> {
+    for (const loop of this.loops) await loop.stop();
+    await this.schemas.stop();
+    await this.producer.disconnect();
+    if (this.adminConnected) await this.admin.disconnect();
+    this.adminConnected = false;
+  }
+}

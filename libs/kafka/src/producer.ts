@@ -1,0 +1,58 @@
+/**
+ * Publishes contract-typed messages: Avro single-object encoded, idempotent producer, all acks.
+ * Writer schemas are registered on the schema topic before their first record is sent.
+ */
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { topicName } from '@cdp/contracts';
+import type { CodecCache } from './codecs';
+import type { OutboundMessage } from './results';
+import type { KafkaSchemaStore } from './schema-store';
+
+export class CdpProducer {
+  private readonly producer: Producer;
+  private connected = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly codecs: CodecCache,
+    private readonly schemas: KafkaSchemaStore,
+    private readonly namespace: string,
+  ) {
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  }
+
+  get raw(): Producer {
+    return this.producer;
+  }
+
+  async connect(): Promise<void> {
+    if (this.connected) return;
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  async publish(outputs: readonly OutboundMessage[]): Promise<void> {
+    if (outputs.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    for (const out of outputs) {
+      const codec = this.codecs.for(out.contract);
+      if (out.value !== null) await this.schemas.register(this.producer, codec.schema);
+      const topic = topicName(out.contract, this.namespace);
+      const list = byTopic.get(topic) ?? [];
+      list.push({ key: out.key, value: out.value === null ? null : codec.encode(out.value), ...(out.headers ? { headers: { ...out.headers } } : {}) });
+      byTopic.set(topic, list);
+    }
+    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+  }
+
+  /** Sends bytes as they are (dead letters keep the original record untouched). */
+  async sendRaw(topic: string, messages: Message[]): Promise<void> {
+    await this.producer.send({ topic, acks: -1, messages });
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected) return;
+    await this.producer.disconnect();
+    this.connected = false;
+  }
+}

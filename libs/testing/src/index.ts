@@ -1,0 +1,3 @@
+/** Helpers for tests against real Kafka and Neo4j (never imported by production code). */
+export * from './kafka-helpers';
+export * from './servers';

@@ -1,0 +1,75 @@
+/**
+ * Test helpers for real Kafka: a random topic namespace per test file, a collector that reads a
+ * topic from the start until a condition holds, and cleanup that deletes only this test's topics.
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+
+export function uniqueNamespace(prefix = 't'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}.`;
+}
+
+export function testKafka(): Kafka {
+  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+  return new Kafka({ clientId: 'cdp-test', brokers, logLevel: logLevel.NOTHING });
+}
+
+export interface CollectedMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly message: KafkaMessage;
+}
+
+/** Reads `topic` from the beginning until `until(messages)` is true or the timeout passes. */
+export async function collect(
+  kafka: Kafka,
+  topic: string,
+  until: (messages: CollectedMessage[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<CollectedMessage[]> {
+  const consumer = kafka.consumer({ groupId: `collector-${randomBytes(4).toString('hex')}` });
+  const messages: CollectedMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    await consumer.run({
+      eachMessage: ({ topic: t, partition, message }) => {
+        messages.push({ topic: t, partition, message });
+        if (until(messages)) done();
+        return Promise.resolve();
+      },
+    });
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs));
+    await Promise.race([finished, timer]);
+    return messages;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Deletes every topic in the namespace (and only those). */
+export async function deleteNamespace(kafka: Kafka, namespace: string): Promise<void> {
+  if (!namespace) throw new Error('refusing to delete topics without a namespace');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(namespace));
+    if (topics.length) await admin.deleteTopics({ topics, timeout: 10_000 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls `probe` until it returns a value that passes `accept`, or fails with the last value. */
+export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!accept(last)) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+    last = await probe();
+  }
+  return last;
+}
