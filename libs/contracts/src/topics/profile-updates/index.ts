@@ -62,6 +62,11 @@ export const ProfileV1 = {
     { name: 'version', type: 'long', doc: 'increases by one with every published change' },
     { name: 'updatedAt', type: 'long' },
     { name: 'stage', type: { type: 'enum', name: 'IdentityStage', symbols: ['ANONYMOUS', 'KNOWN', 'REGISTERED', 'AUTHENTICATED'] } },
+    {
+      name: 'stageHistory',
+      type: { type: 'array', items: { type: 'record', name: 'StageReached', fields: [{ name: 'stage', type: 'IdentityStage' }, { name: 'at', type: 'long' }] } },
+      doc: 'when each progressive-identity stage was first reached',
+    },
     { name: 'identified', type: 'boolean' },
     { name: 'identities', type: { type: 'array', items: ProfileIdentityV1 } },
     { name: 'traits', type: { type: 'array', items: TraitV1 } },
@@ -110,6 +115,7 @@ export interface Profile {
   version: number;
   updatedAt: number;
   stage: IdentityStage;
+  stageHistory: { stage: IdentityStage; at: number }[];
   identified: boolean;
   identities: ProfileIdentity[];
   traits: Trait[];

@@ -1,0 +1,15 @@
+/** "What does this profile consist of?": identities (pseudonymised) with the evidence for each link. */
+import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
+
+@Controller('v1/graph/profiles')
+export class ExplainController {
+  constructor(private readonly graph: IdentityGraphRepository) {}
+
+  @Get(':profileId')
+  async profile(@Param('profileId') profileId: string): Promise<unknown> {
+    const found = await this.graph.explainProfile(profileId);
+    if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile in the graph' });
+    return found;
+  }
+}

@@ -1,0 +1,61 @@
+/** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution, explain API. */
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Driver } from 'neo4j-driver';
+import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import type { Logger } from '@cdp/observability';
+import { HealthRegistry, PlatformModule } from '@cdp/nest-platform';
+import type { IdentityConfig } from './config';
+import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
+import { ExplainController } from './http/explain.controller';
+import { IdentityGraphRepository } from './resolution/identity-graph.repository';
+import { ResolutionController } from './resolution/resolution.controller';
+import { ResolutionService } from './resolution/resolution.service';
+import { IDENTITY_CONFIG, NEO4J_DRIVER } from './tokens';
+
+class GraphLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(NEO4J_DRIVER) private readonly driver: Driver,
+    @Inject(IDENTITY_CONFIG) private readonly config: IdentityConfig,
+    private readonly health: HealthRegistry,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.health.register('neo4j', () => checkNeo4j(this.driver, this.config.NEO4J_DATABASE));
+    await ensureGraphSchema(this.driver, this.config.NEO4J_DATABASE);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.driver.close();
+  }
+}
+
+@Module({})
+export class IdentityModule {
+  static forRoot(config: IdentityConfig, logger?: Logger): DynamicModule {
+    return {
+      module: IdentityModule,
+      imports: [
+        PlatformModule.forRoot({
+          service: config.SERVICE_NAME,
+          logLevel: config.LOG_LEVEL,
+          kafkaBrokers: config.KAFKA_BROKERS,
+          topicNamespace: config.TOPIC_NAMESPACE,
+          topics: [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, deadLettersTopic, schemasTopic],
+          ...(logger ? { logger } : {}),
+        }),
+      ],
+      controllers: [ResolutionController, ExplainController],
+      providers: [
+        { provide: IDENTITY_CONFIG, useValue: config },
+        { provide: NEO4J_DRIVER, useFactory: () => createDriver(config) },
+        {
+          provide: IdentityGraphRepository,
+          useFactory: (driver: Driver) => new IdentityGraphRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE),
+          inject: [NEO4J_DRIVER],
+        },
+        ResolutionService,
+        GraphLifecycle,
+      ],
+    };
+  }
+}

@@ -1,0 +1,20 @@
+/** Starts the ingestion service from a validated config (used by main.ts and tests). */
+import type { INestApplication } from '@nestjs/common';
+import { rawChannelTopic } from '@cdp/contracts';
+import { startService } from '@cdp/nest-platform';
+import type { Logger } from '@cdp/observability';
+import type { IngestionConfig } from './config';
+import { IngestionModule } from './ingestion.module';
+import { rawDecoder } from './kafka/raw-decoder';
+
+export function startIngestion(config: IngestionConfig, logger?: Logger): Promise<INestApplication> {
+  return startService(IngestionModule.forRoot(config, logger), {
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    bodyLimit: '5mb',
+    transport: {
+      groupId: 'cdp-ingestion',
+      decoders: (platform) => Object.fromEntries(config.CHANNELS.map((c) => [rawChannelTopic(c).name, rawDecoder(platform)])),
+    },
+  });
+}

@@ -1,0 +1,31 @@
+/** Wires the metrics service: platform, KPI state fed from the streams, KPI API and page. */
+import { Module, type DynamicModule } from '@nestjs/common';
+import { deadLettersTopic, identityChangesTopic, kpiSnapshotsTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import type { Logger } from '@cdp/observability';
+import { PlatformModule } from '@cdp/nest-platform';
+import type { MetricsConfig } from './config';
+import { KpiService } from './domain/kpi.service';
+import { KpiController } from './http/kpi.controller';
+import { KpiConsumer } from './kafka/kpi.consumer';
+import { METRICS_CONFIG } from './tokens';
+
+@Module({})
+export class MetricsModule {
+  static forRoot(config: MetricsConfig, logger?: Logger): DynamicModule {
+    return {
+      module: MetricsModule,
+      imports: [
+        PlatformModule.forRoot({
+          service: config.SERVICE_NAME,
+          logLevel: config.LOG_LEVEL,
+          kafkaBrokers: config.KAFKA_BROKERS,
+          topicNamespace: config.TOPIC_NAMESPACE,
+          topics: [resolvedEventsTopic, identityChangesTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic],
+          ...(logger ? { logger } : {}),
+        }),
+      ],
+      controllers: [KpiController, KpiConsumer],
+      providers: [{ provide: METRICS_CONFIG, useValue: config }, KpiService],
+    };
+  }
+}

@@ -1,0 +1,1 @@
+export const PROFILES_CONFIG = Symbol('profiles.config');

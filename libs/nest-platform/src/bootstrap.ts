@@ -1,0 +1,65 @@
+/**
+ * Starts one service: HTTP (health, metrics, the service's API) plus the Kafka transport, in one
+ * hybrid Nest application. Used by every main.ts and by integration tests (with port 0).
+ */
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ConfigError } from '@cdp/config';
+import type { KafkaPlatform } from '@cdp/kafka';
+import type { Logger } from '@cdp/observability';
+import { KafkaResultTransport, type KafkaTransportOptions } from './kafka-transport';
+import { NestPinoLogger } from './nest-logger';
+import { KAFKA_PLATFORM, LOGGER } from './tokens';
+
+export interface StartOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Omit for a service that consumes nothing. */
+  readonly transport?: KafkaTransportOptions;
+  /** Largest accepted JSON request body. */
+  readonly bodyLimit?: string;
+}
+
+export async function startService(module: DynamicModule, opts: StartOptions): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
+  const logger = app.get<Logger>(LOGGER);
+  app.useLogger(new NestPinoLogger(logger));
+  app.useBodyParser('json', { limit: opts.bodyLimit ?? '1mb' });
+  app.enableShutdownHooks();
+  // Module init (Kafka connected, topics provisioned, state restored) before consumers start.
+  await app.init();
+  if (opts.transport) {
+    app.connectMicroservice({ strategy: new KafkaResultTransport(app.get<KafkaPlatform>(KAFKA_PLATFORM), opts.transport) }, { inheritAppConfig: true });
+    await app.startAllMicroservices();
+  }
+  await app.listen(opts.port, opts.host);
+  logger.info({ url: await app.getUrl() }, 'service started');
+  return app;
+}
+
+/** For main.ts: config errors print the bad variables and exit 1; a second signal forces exit. */
+export async function runMain(start: () => Promise<INestApplication>, shutdownTimeoutMs = 15000): Promise<void> {
+  try {
+    const app = await start();
+    let stopping = false;
+    const force = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      setTimeout(() => {
+        process.stderr.write(`shutdown after ${signal} took longer than ${shutdownTimeoutMs} ms; exiting\n`);
+        process.exit(1);
+      }, shutdownTimeoutMs).unref();
+    };
+    process.on('SIGTERM', () => force('SIGTERM'));
+    process.on('SIGINT', () => force('SIGINT'));
+    void app;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+    } else {
+      process.stderr.write(`start-up failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exit(1);
+  }
+}

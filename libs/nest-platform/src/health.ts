@@ -1,0 +1,58 @@
+/**
+ * Liveness and readiness. Live = the process serves HTTP. Ready = every registered dependency
+ * check (Kafka always; Neo4j where a service uses it) passes, so a load balancer or Kubernetes
+ * only routes to instances that can actually do their work.
+ */
+import { Controller, Get, HttpCode, Inject, Injectable, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import type { KafkaPlatform } from '@cdp/kafka';
+import { KAFKA_PLATFORM } from './tokens';
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+export type HealthCheck = () => Promise<CheckResult>;
+
+@Injectable()
+export class HealthRegistry {
+  private readonly checks = new Map<string, HealthCheck>();
+  private shuttingDown = false;
+
+  constructor(@Inject(KAFKA_PLATFORM) kafka: KafkaPlatform) {
+    this.register('kafka', () => kafka.check());
+  }
+
+  register(name: string, check: HealthCheck): void {
+    this.checks.set(name, check);
+  }
+
+  markShuttingDown(): void {
+    this.shuttingDown = true;
+  }
+
+  async readiness(): Promise<{ ok: boolean; checks: Record<string, CheckResult> }> {
+    const entries = await Promise.all(
+      [...this.checks].map(async ([name, check]) => [name, await check().catch((e: Error) => ({ ok: false, detail: e.message }))] as const),
+    );
+    if (this.shuttingDown) entries.push(['shutdown', { ok: false, detail: 'shutting down' }]);
+    return { ok: entries.every(([, r]) => r.ok), checks: Object.fromEntries(entries) };
+  }
+}
+
+@Controller('health')
+export class HealthController {
+  constructor(private readonly health: HealthRegistry) {}
+
+  @Get('live')
+  @HttpCode(200)
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  async ready(@Res() res: Response): Promise<void> {
+    const report = await this.health.readiness();
+    res.status(report.ok ? 200 : 503).json({ status: report.ok ? 'ok' : 'unavailable', checks: report.checks });
+  }
+}

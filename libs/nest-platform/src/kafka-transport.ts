@@ -1,0 +1,76 @@
+/**
+ * A NestJS microservice transport over our consumer loop. Handlers are ordinary
+ * `@EventPattern(contract.name)` methods that return a HandlerResult; Nest's pipes, guards and
+ * interceptors still apply. Unlike Nest's built-in Kafka transport, an exception never reaches
+ * kafkajs (which would redeliver the offset forever): the loop turns it into retry or dead letter.
+ */
+import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import { lastValueFrom } from 'rxjs';
+import { ALL_TOPICS, topicName, type TopicContract } from '@cdp/contracts';
+import { isHandlerResult, type ConsumerLoop, type Decoder, type HandlerResult, type InboundMessage, type KafkaPlatform } from '@cdp/kafka';
+
+export interface KafkaTransportOptions {
+  readonly groupId: string;
+  /** Contracts this service consumes that are not in the shared catalogue. */
+  readonly extraContracts?: readonly TopicContract<unknown>[];
+  /** Decoders that replace the Avro default per contract name (e.g. raw JSON-or-Avro topics). */
+  readonly decoders?: (platform: KafkaPlatform) => Readonly<Record<string, Decoder<unknown>>>;
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+export class KafkaResultTransport extends Server implements CustomTransportStrategy {
+  private loop: ConsumerLoop | undefined;
+
+  constructor(
+    private readonly platform: KafkaPlatform,
+    private readonly options: KafkaTransportOptions,
+  ) {
+    super();
+  }
+
+  async listen(callback: (...optionalParams: unknown[]) => unknown): Promise<void> {
+    try {
+      const contracts = new Map([...ALL_TOPICS, ...(this.options.extraContracts ?? [])].map((c) => [c.name, c]));
+      const decoders = this.options.decoders?.(this.platform) ?? {};
+      const subscriptions = [...this.messageHandlers.keys()].map((pattern) => {
+        const contract = contracts.get(pattern);
+        if (!contract) throw new Error(`@EventPattern('${pattern}') names no known topic contract`);
+        const decode = decoders[pattern] ?? this.platform.avroDecoder(contract);
+        return {
+          topic: topicName(contract, this.platform.namespace),
+          decode,
+          handle: (message: InboundMessage<unknown>) => this.dispatch(pattern, message),
+        };
+      });
+      if (subscriptions.length > 0) {
+        this.loop = this.platform.consumerLoop(this.options.groupId, subscriptions, {
+          ...(this.options.partitionsConsumedConcurrently ? { partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently } : {}),
+        });
+        await this.loop.start();
+      }
+      callback();
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.loop?.stop();
+  }
+
+  on(): never {
+    throw new Error('KafkaResultTransport does not emit transport events');
+  }
+
+  unwrap<T>(): T {
+    return this.platform.kafka as T;
+  }
+
+  private async dispatch(pattern: string, message: InboundMessage<unknown>): Promise<HandlerResult> {
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) return { kind: 'dlq', reason: `no handler for ${pattern}`, step: 'dispatch' };
+    // Errors propagate to the consumer loop, which classifies them (retry vs dead letter).
+    const result: unknown = await lastValueFrom(this.transformToObservable(await handler(message)), { defaultValue: undefined });
+    return isHandlerResult(result) ? result : { kind: 'dlq', reason: `handler for ${pattern} returned no result`, step: 'dispatch' };
+  }
+}

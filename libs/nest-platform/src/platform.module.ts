@@ -1,0 +1,68 @@
+/**
+ * The NestJS face of the platform for one service: logger, metrics registry, Kafka platform
+ * (connected and with its topics provisioned at start-up), health and metrics endpoints, and an
+ * orderly shutdown that stops consumers (committing offsets) before closing the producer.
+ */
+import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ALL_TOPICS, type TopicContract } from '@cdp/contracts';
+import { KafkaPlatform } from '@cdp/kafka';
+import { createLogger, createRegistry, type Logger } from '@cdp/observability';
+import { HealthController, HealthRegistry } from './health';
+import { MetricsController } from './metrics.controller';
+import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PLATFORM_OPTIONS } from './tokens';
+
+export interface PlatformOptions {
+  readonly service: string;
+  readonly logLevel: string;
+  readonly kafkaBrokers: readonly string[];
+  readonly topicNamespace: string;
+  /** Topics to create if missing; defaults to the whole catalogue. */
+  readonly topics?: readonly TopicContract<unknown>[];
+  /** Tests pass their own logger (e.g. silent). */
+  readonly logger?: Logger;
+}
+
+class PlatformLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
+    @Inject(PLATFORM_OPTIONS) private readonly options: PlatformOptions,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly health: HealthRegistry,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.kafka.connect(this.options.topics ?? ALL_TOPICS);
+  }
+
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    this.health.markShuttingDown();
+    this.logger.info({ signal }, 'shutting down: closing Kafka');
+    await this.kafka.close();
+  }
+}
+
+@Global()
+@Module({})
+export class PlatformModule {
+  static forRoot(options: PlatformOptions): DynamicModule {
+    const logger = options.logger ?? createLogger(options.service, options.logLevel);
+    const registry = createRegistry(options.service);
+    return {
+      module: PlatformModule,
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: PLATFORM_OPTIONS, useValue: options },
+        { provide: LOGGER, useValue: logger },
+        { provide: METRICS_REGISTRY, useValue: registry },
+        {
+          provide: KAFKA_PLATFORM,
+          useFactory: () =>
+            new KafkaPlatform({ brokers: options.kafkaBrokers, clientId: options.service, namespace: options.topicNamespace, logger, registry }),
+        },
+        HealthRegistry,
+        PlatformLifecycle,
+      ],
+      exports: [LOGGER, METRICS_REGISTRY, KAFKA_PLATFORM, HealthRegistry, PLATFORM_OPTIONS],
+    };
+  }
+}
