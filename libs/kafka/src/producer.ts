@@ -2,7 +2,7 @@
  * Publishes contract-typed messages: Avro single-object encoded, idempotent producer, all acks.
  * Writer schemas are registered on the schema topic before their first record is sent.
  */
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { topicName } from '@cdp/contracts';
 import type { CodecCache } from './codecs';
 import type { OutboundMessage } from './results';
@@ -18,7 +18,8 @@ export class CdpProducer {
     private readonly schemas: KafkaSchemaStore,
     private readonly namespace: string,
   ) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    // The default (murmur2) partitioner matches Java clients, so keys land where other producers put them.
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   get raw(): Producer {

@@ -1,0 +1,69 @@
+/**
+ * Runs the four services as separate processes from their build output (the deployable
+ * artefacts), against the test's Kafka and Neo4j, with isolated topics and graph namespace.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const SERVICES = ['ingestion', 'identity', 'profiles', 'metrics'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+const ROOT = join(__dirname, '../../../..');
+
+export function mainOf(service: ServiceName): string {
+  return join(ROOT, `dist/apps/${service}/apps/${service}/src/main.js`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningService {
+  readonly name: ServiceName;
+  readonly url: string;
+  readonly process: ChildProcess;
+  readonly output: string[];
+}
+
+export async function startServiceProcess(name: ServiceName, env: Record<string, string>): Promise<RunningService> {
+  const main = mainOf(name);
+  if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
+  const port = await freePort();
+  const output: string[] = [];
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output.join('')}`);
+    const ready = await fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false);
+    if (ready) return { name, url, process: child, output };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} not ready within 60 s:\n${output.join('')}`);
+}
+
+/** SIGTERM and wait: the services must shut down gracefully on their own. */
+export async function stopServiceProcess(svc: RunningService, timeoutMs = 20_000): Promise<number | null> {
+  if (svc.process.exitCode !== null) return svc.process.exitCode;
+  const exited = new Promise<number | null>((resolve) => svc.process.once('exit', (code) => resolve(code)));
+  svc.process.kill('SIGTERM');
+  const timer = setTimeout(() => svc.process.kill('SIGKILL'), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}
