@@ -7,6 +7,24 @@ const focusedTests = ['describe', 'it', 'test'].flatMap((fn) => [
   { selector: `CallExpression[callee.object.name='${fn}'][callee.property.name='skip']`, message: `${fn}.skip hides a test; fix it or delete it` },
 ]);
 
+const depConstraints = [
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:nest', 'type:util'] },
+  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing', 'type:util'] },
+  { sourceTag: 'type:nest', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:util'] },
+  { sourceTag: 'type:kafka', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
+  { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
+  { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  { sourceTag: 'scope:ingestion', onlyDependOnLibsWithTags: ['scope:shared', 'scope:ingestion'] },
+  { sourceTag: 'scope:identity', onlyDependOnLibsWithTags: ['scope:shared', 'scope:identity'] },
+  { sourceTag: 'scope:profiles', onlyDependOnLibsWithTags: ['scope:shared', 'scope:profiles'] },
+  { sourceTag: 'scope:metrics', onlyDependOnLibsWithTags: ['scope:shared', 'scope:metrics'] },
+];
+
+/** Production code follows the tag rules; test files may also use the testing lib. */
+const boundaries = (allow) => ({ enforceBuildableLibDependency: false, allow, depConstraints });
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.local/**', '.nx/**', '**/*.mjs', '**/*.js'] },
   ...tseslint.configs.recommended,
@@ -23,27 +41,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],
       'no-restricted-syntax': ['error', ...focusedTests],
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:nest', 'type:util', 'type:testing'] },
-            { sourceTag: 'type:nest', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:util'] },
-            { sourceTag: 'type:kafka', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:util'] },
-            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-            { sourceTag: 'scope:ingestion', onlyDependOnLibsWithTags: ['scope:shared', 'scope:ingestion'] },
-            { sourceTag: 'scope:identity', onlyDependOnLibsWithTags: ['scope:shared', 'scope:identity'] },
-            { sourceTag: 'scope:profiles', onlyDependOnLibsWithTags: ['scope:shared', 'scope:profiles'] },
-            { sourceTag: 'scope:metrics', onlyDependOnLibsWithTags: ['scope:shared', 'scope:metrics'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries([])],
     },
+  },
+  {
+    files: ['**/*.spec.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', boundaries(['@cdp/testing'])] },
   },
   {
     // Only test files may reach the testing lib; production code must not ship test helpers.

@@ -43,15 +43,15 @@ describe('consumer loop against a real Kafka', () => {
       {
         topic: topicName(canonicalEventsTopic, namespace),
         decode: platform.avroDecoder(canonicalEventsTopic),
-        handle: async ({ value }) => {
+        handle: ({ value }) => {
           const e = value as CanonicalEvent;
           const n = (attempts.get(e.eventId) ?? 0) + 1;
           attempts.set(e.eventId, n);
-          if (e.eventId === 'reject') return dlq('eventId says reject', 'validate');
-          if (e.eventId === 'throws') throw new TypeError('handler bug');
-          if (e.eventId === 'flaky' && n < 3) throw new RetriableError('graph database unavailable');
+          if (e.eventId === 'reject') return Promise.resolve(dlq('eventId says reject', 'validate'));
+          if (e.eventId === 'throws') return Promise.reject(new TypeError('handler bug'));
+          if (e.eventId === 'flaky' && n < 3) return Promise.reject(new RetriableError('graph database unavailable'));
           const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0 };
-          return ok([output(resolvedEventsTopic, resolved.profileId, resolved)]);
+          return Promise.resolve(ok([output(resolvedEventsTopic, resolved.profileId, resolved)]));
         },
       },
     ], { backoff: { initialMs: 10, maxMs: 50, maxAttempts: 5 } });

@@ -8,7 +8,6 @@ const MAX_STRING = 2048;
 const safeString = z
   .string()
   .max(MAX_STRING, `longer than ${MAX_STRING} characters`)
-  // eslint-disable-next-line no-control-regex
   .refine((s) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s), 'contains control characters');
 
 const stringMap = z.record(z.string().max(128), safeString).refine((m) => Object.keys(m).length <= 200, 'more than 200 entries');
