@@ -1,0 +1,61 @@
+import { validateRawEvent } from './raw-event';
+import { routingKey, toCanonical } from './to-canonical';
+
+const ctx = { channel: 'website' as const, source: 'test', receivedAt: 1_700_000_000_000 };
+
+describe('validateRawEvent', () => {
+  it.each([
+    ['a missing type', { identifiers: {} }, 'type'],
+    ['a badly named type', { type: 'Page View', identifiers: {} }, 'type'],
+    ['a non-date occurredAt', { type: 'x', identifiers: {}, occurredAt: 'yesterday' }, 'occurredAt'],
+    ['identifiers of the wrong type', { type: 'x', identifiers: ['a'] }, 'identifiers'],
+    ['a number as an identifier value', { type: 'x', identifiers: { email: 5 } }, 'identifiers.email'],
+    ['control characters', { type: 'x', identifiers: { email: 'a\u0001@b.co' } }, 'identifiers.email'],
+    ['a very long value', { type: 'x', identifiers: { email: 'a'.repeat(5000) } }, 'identifiers.email'],
+    ['an unknown consent purpose', { type: 'x', identifiers: {}, consents: [{ purpose: 'spam', granted: true }] }, 'consents.0.purpose'],
+    ['an unknown top-level field', { type: 'x', identifiers: {}, extra: 1 }, 'extra'],
+    ['a body that is not an object', 'hello', '(body)'],
+  ])('rejects %s, naming the field', (_l, input, field) => {
+    const result = validateRawEvent(input);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors.map((e) => e.field)).toContain(field);
+  });
+});
+
+describe('toCanonical', () => {
+  const valid = (input: unknown) => {
+    const v = validateRawEvent(input);
+    if (!v.ok) throw new Error(JSON.stringify(v.errors));
+    return v.value;
+  };
+
+  it('stamps designations from the channel table and normalises values', () => {
+    const out = toCanonical(valid({ type: 'login', identifiers: { visitor_id: ' v1 ', login: 'Ann', email: ' Ann@Brand.CO ' } }), ctx);
+    expect(out.ok && out.value.identities).toEqual([
+      { type: 'visitor_id', value: 'v1', matchKey: 'v1', designation: 'SECONDARY', namespace: null },
+      { type: 'login', value: 'ann', matchKey: 'ann', designation: 'PRIMARY', namespace: null },
+      { type: 'email', value: 'ann@brand.co', matchKey: 'ann@brand.co', designation: 'SECONDARY', namespace: null },
+    ]);
+  });
+
+  it('rejects identity types the channel does not yield', () => {
+    const out = toCanonical(valid({ type: 'x', identifiers: { loyalty_number: '1' } }), ctx);
+    expect(out).toEqual({ ok: false, errors: [{ field: 'identifiers.loyalty_number', message: 'channel website does not yield identity type loyalty_number' }] });
+  });
+
+  it('keeps a given event id and derives a stable one from the record position otherwise', () => {
+    const given = toCanonical(valid({ eventId: 'abc', type: 'x', identifiers: {} }), ctx);
+    expect(given.ok && given.value.eventId).toBe('abc');
+    const a = toCanonical(valid({ type: 'x', identifiers: {} }), { ...ctx, fallbackEventId: 't:0:42' });
+    const b = toCanonical(valid({ type: 'x', identifiers: {} }), { ...ctx, fallbackEventId: 't:0:42' });
+    expect(a.ok && b.ok && a.value.eventId === b.value.eventId).toBe(true);
+  });
+
+  it('routes by the device identity, hashed so no personal data sits in the key', () => {
+    const out = toCanonical(valid({ type: 'x', identifiers: { visitor_id: 'v1', email: 'a@b.co' } }), ctx);
+    if (!out.ok) throw new Error('invalid');
+    const key = routingKey(out.value);
+    expect(key).toMatch(/^visitor_id:[0-9a-f]{24}$/);
+    expect(key).not.toContain('v1');
+  });
+});

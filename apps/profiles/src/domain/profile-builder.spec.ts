@@ -1,0 +1,77 @@
+import type { CanonicalEvent } from '@cdp/contracts';
+import { applyEvent, emptyProfile, mergeProfiles } from './profile-builder';
+
+const ev = (over: Partial<CanonicalEvent>): CanonicalEvent => ({
+  eventId: 'e1',
+  channel: 'website',
+  type: 'page_view',
+  occurredAt: 1000,
+  receivedAt: 1000,
+  source: 'test',
+  identities: [],
+  traits: {},
+  properties: {},
+  consents: [],
+  ...over,
+});
+const visitor = { type: 'visitor_id', value: 'v1', matchKey: 'v1', designation: 'SECONDARY' as const, namespace: null };
+const email = { type: 'email', value: 'a@b.co', matchKey: 'a@b.co', designation: 'SECONDARY' as const, namespace: null };
+const login = { type: 'login', value: 'ann', matchKey: 'ann', designation: 'PRIMARY' as const, namespace: null };
+
+describe('applyEvent', () => {
+  it.each([
+    ['an anonymous visit', ev({ identities: [visitor] }), 'ANONYMOUS'],
+    ['a newsletter email', ev({ identities: [visitor, email], type: 'newsletter_signup' }), 'KNOWN'],
+    ['a sign-up', ev({ identities: [email], type: 'sign_up' }), 'REGISTERED'],
+    ['a login', ev({ identities: [login], type: 'login' }), 'AUTHENTICATED'],
+  ])('reaches the right stage after %s', (_l, event, stage) => {
+    expect(applyEvent(emptyProfile('p1', 0), event, 5).stage).toBe(stage);
+  });
+
+  it('keeps every earlier stage with the time it was first reached', () => {
+    let p = emptyProfile('p1', 100);
+    p = applyEvent(p, ev({ identities: [visitor], occurredAt: 100 }), 1);
+    p = applyEvent(p, ev({ eventId: 'e2', identities: [login], type: 'login', occurredAt: 300 }), 2);
+    expect(p.stageHistory).toEqual([
+      { stage: 'ANONYMOUS', at: 100 },
+      { stage: 'KNOWN', at: 300 },
+      { stage: 'REGISTERED', at: 300 },
+      { stage: 'AUTHENTICATED', at: 300 },
+    ]);
+  });
+
+  it('takes the most recent trait value whatever the arrival order', () => {
+    const older = ev({ eventId: 'a', traits: { city: 'Leeds' }, occurredAt: 100 });
+    const newer = ev({ eventId: 'b', traits: { city: 'York' }, occurredAt: 200 });
+    const inOrder = applyEvent(applyEvent(emptyProfile('p', 0), older, 1), newer, 2);
+    const reversed = applyEvent(applyEvent(emptyProfile('p', 0), newer, 1), older, 2);
+    expect(inOrder.traits).toEqual(reversed.traits);
+    expect(inOrder.traits[0]).toMatchObject({ value: 'York', eventId: 'b' });
+  });
+
+  it('counts channel engagement and widens first/last seen', () => {
+    let p = applyEvent(emptyProfile('p', 0), ev({ occurredAt: 500 }), 1);
+    p = applyEvent(p, ev({ eventId: 'e2', occurredAt: 200 }), 2);
+    expect(p.channels).toEqual([{ channel: 'website', events: 2, firstSeen: 200, lastSeen: 500 }]);
+    expect(p.version).toBe(2);
+  });
+
+  it('keeps the latest consent per purpose and channel with provenance', () => {
+    let p = applyEvent(emptyProfile('p', 0), ev({ consents: [{ purpose: 'marketing', granted: true, channel: 'email' }], occurredAt: 100 }), 1);
+    p = applyEvent(p, ev({ eventId: 'e2', channel: 'sms', consents: [{ purpose: 'marketing', granted: false, channel: 'email' }], occurredAt: 200 }), 2);
+    expect(p.consents).toEqual([{ consent: { purpose: 'marketing', granted: false, channel: 'email' }, sourceChannel: 'sms', eventId: 'e2', at: 200 }]);
+  });
+});
+
+describe('mergeProfiles', () => {
+  it('unions identities and sums engagement into the survivor', () => {
+    const a = applyEvent(emptyProfile('a', 0), ev({ identities: [visitor], occurredAt: 100 }), 1);
+    const b = applyEvent(emptyProfile('b', 0), ev({ eventId: 'e2', channel: 'email', identities: [email], occurredAt: 200 }), 1);
+    const m = mergeProfiles(a, [b], 3);
+    expect(m.identities.map((i) => i.type).sort()).toEqual(['email', 'visitor_id']);
+    expect(m.eventCount).toBe(2);
+    expect(m.mergedProfileIds).toEqual(['b']);
+    expect(m.identified).toBe(true);
+    expect(m.stage).toBe('KNOWN');
+  });
+});
