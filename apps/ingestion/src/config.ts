@@ -22,7 +22,6 @@ export const ingestionConfigSchema = z.object({
   CHANNELS: channelList.default([...CHANNELS]),
   INGEST_API_KEYS: apiKeys.default(new Map([['local-dev-key', 'local']])),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
-  DEFAULT_PHONE_REGION: z.string().length(2).default('GB'),
 });
 
 export type IngestionConfig = z.infer<typeof ingestionConfigSchema>;

@@ -1,0 +1,33 @@
+/**
+ * Keeps README.md true: every topic, every configuration variable and every service port that the
+ * code defines must be documented there.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALL_TOPICS } from '@cdp/contracts';
+import { identityConfigSchema } from '../../apps/identity/src/config';
+import { ingestionConfigSchema } from '../../apps/ingestion/src/config';
+import { metricsConfigSchema } from '../../apps/metrics/src/config';
+import { profilesConfigSchema } from '../../apps/profiles/src/config';
+
+const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+const schemas = { ingestion: ingestionConfigSchema, identity: identityConfigSchema, profiles: profilesConfigSchema, metrics: metricsConfigSchema };
+
+describe('README.md', () => {
+  it.each(ALL_TOPICS.map((t) => [t.name.replace(/^cdp\.raw\.[a-z0-9-]+\.v1$/, 'cdp.raw.<channel>.v1')]))('documents topic %s', (name) => {
+    expect(readme).toContain(`\`${name}\``);
+  });
+
+  it.each(Object.entries(schemas).flatMap(([svc, schema]) => Object.keys(schema.shape).map((v) => [v, svc])))('documents variable %s (%s)', (variable) => {
+    expect(readme).toContain(`\`${variable}\``);
+  });
+
+  it.each(Object.entries(schemas).map(([svc, schema]) => [svc, schema.parse({}).HTTP_PORT]))('states the default port of %s (%i)', (svc, port) => {
+    expect(readme).toMatch(new RegExp(`\`apps/${svc}\`.*\\| ${port}:`));
+  });
+
+  it('gives exactly the two quick-start commands', () => {
+    const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Architecture'));
+    expect([...quickStart.matchAll(/```sh\n([^`]+)```/g)].map((m) => m[1]!.trim())).toEqual(['./cdp up', './cdp test']);
+  });
+});
