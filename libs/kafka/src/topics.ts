@@ -1,22 +1,61 @@
-/** Creates the topics a service needs, with the partitions and configuration their contracts state. */
+/**
+ * Creates the topics a service needs, with the partitions and configuration their contracts state.
+ * Several services start at once and provision overlapping topics, so creation races are normal:
+ * "already exists" counts as success, and the call returns only once every topic has a leader for
+ * every partition (a fresh topic is briefly unknown to the broker that must host it).
+ */
 import type { Admin } from 'kafkajs';
 import { topicName, type TopicContract } from '@cdp/contracts';
+import { backoffDelay, sleep } from './retry';
+
+const ATTEMPTS = 10;
+
+function isAlreadyExists(err: unknown): boolean {
+  const e = err as { type?: string; errors?: unknown[] };
+  if (e.type === 'TOPIC_ALREADY_EXISTS') return true;
+  return Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((x) => (x as { type?: string }).type === 'TOPIC_ALREADY_EXISTS');
+}
+
+async function allHaveLeaders(admin: Admin, topics: readonly string[]): Promise<boolean> {
+  try {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+    return meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+  } catch {
+    return false;
+  }
+}
 
 export async function ensureTopics(admin: Admin, contracts: readonly TopicContract<unknown>[], namespace = ''): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing = contracts.filter((c) => !existing.has(topicName(c, namespace)));
-  if (missing.length === 0) return [];
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((c) => ({
-      topic: topicName(c, namespace),
-      numPartitions: c.config.partitions,
-      replicationFactor: -1,
-      configEntries: [
-        { name: 'cleanup.policy', value: c.config.cleanupPolicy },
-        { name: 'retention.ms', value: String(c.config.retentionMs) },
-      ],
-    })),
-  });
-  return missing.map((c) => topicName(c, namespace));
+  const wanted = new Map(contracts.map((c) => [topicName(c, namespace), c]));
+  const created: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = [...wanted].filter(([name]) => !existing.has(name));
+      if (missing.length > 0) {
+        await admin
+          .createTopics({
+            waitForLeaders: true,
+            topics: missing.map(([topic, c]) => ({
+              topic,
+              numPartitions: c.config.partitions,
+              replicationFactor: -1,
+              configEntries: [
+                { name: 'cleanup.policy', value: c.config.cleanupPolicy },
+                { name: 'retention.ms', value: String(c.config.retentionMs) },
+              ],
+            })),
+          })
+          .catch((err: unknown) => {
+            if (!isAlreadyExists(err)) throw err;
+          });
+        created.push(...missing.map(([name]) => name));
+      }
+      if (await allHaveLeaders(admin, [...wanted.keys()])) return created;
+      if (attempt >= ATTEMPTS) throw new Error(`topics have no leader yet: ${[...wanted.keys()].join(', ')}`);
+    } catch (err) {
+      if (attempt >= ATTEMPTS) throw err;
+    }
+    await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 3000, maxAttempts: ATTEMPTS }));
+  }
 }
