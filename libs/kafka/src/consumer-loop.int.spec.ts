@@ -50,7 +50,7 @@ describe('consumer loop against a real Kafka', () => {
           if (e.eventId === 'reject') return Promise.resolve(dlq('eventId says reject', 'validate'));
           if (e.eventId === 'throws') return Promise.reject(new TypeError('handler bug'));
           if (e.eventId === 'flaky' && n < 3) return Promise.reject(new RetriableError('graph database unavailable'));
-          const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0 };
+          const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
           return Promise.resolve(ok([output(resolvedEventsTopic, resolved.profileId, resolved)]));
         },
       },

@@ -188,6 +188,7 @@ export class IdentityGraphRepository {
       reason,
       evidence: { eventId: ev.eventId, channel: ev.channel, occurredAt: ev.occurredAt, identityType: via.type, designation: via.designation },
       at: Date.now(),
+      parts: [],
     };
   }
 

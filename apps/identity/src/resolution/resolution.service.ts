@@ -35,6 +35,11 @@ export class ResolutionService {
     return createHmac('sha256', this.config.IDENTITY_HMAC_KEY).update(`${type}\u0000${matchKey}`).digest('hex');
   }
 
+  /** Graph key per identity of the event, "" for those never linked (junk, shared devices). */
+  keysOf(event: CanonicalEvent): string[] {
+    return event.identities.map((i) => (NEVER_LINK.has(i.type) || isJunk(i.matchKey) ? '' : this.pseudonymise(i.type, i.matchKey)));
+  }
+
   linkable(event: CanonicalEvent): GraphIdentity[] {
     return event.identities.flatMap((i) => {
       if (NEVER_LINK.has(i.type)) {
@@ -53,7 +58,7 @@ export class ResolutionService {
     const identities = this.linkable(event);
     if (identities.length === 0) {
       // Still published (profileId "") so that activity KPIs count it as unidentified activity.
-      const unresolved: ResolvedEvent = { event, profileId: '', identified: false, resolvedAt: Date.now(), newIdentities: 0 };
+      const unresolved: ResolvedEvent = { event, profileId: '', identified: false, resolvedAt: Date.now(), newIdentities: 0, identityKeys: event.identities.map(() => '') };
       return ok([output(resolvedEventsTopic, event.eventId, unresolved)]);
     }
     const resolution = await this.graph.resolve(identities, { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt });
@@ -64,6 +69,7 @@ export class ResolutionService {
       identified: resolution.identified,
       resolvedAt: Date.now(),
       newIdentities: resolution.newIdentities,
+      identityKeys: this.keysOf(event),
     };
     return ok([
       ...resolution.changes.map((c) => output(identityChangesTopic, c.survivorProfileId, c)),

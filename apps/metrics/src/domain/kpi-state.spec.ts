@@ -18,6 +18,7 @@ const resolved = (channel: string, profileId: string, identified: boolean, ident
   identified,
   resolvedAt: 0,
   newIdentities: 0,
+  identityKeys: [],
 });
 
 const merge = (survivor: string, others: string[]): IdentityChange => ({
@@ -28,6 +29,7 @@ const merge = (survivor: string, others: string[]): IdentityChange => ({
   reason: 'r',
   evidence: { eventId: 'e', channel: 'website', occurredAt: 0, identityType: 'email', designation: 'SECONDARY' },
   at: 0,
+  parts: [],
 });
 
 describe('KpiState', () => {

@@ -2,6 +2,7 @@
 import { canonicalEventsTopic } from './canonical-events';
 import { deadLettersTopic } from './dead-letters';
 import { identityChangesTopic } from './identity-changes';
+import { identityQuarantineTopic } from './identity-quarantine';
 import { kpiSnapshotsTopic } from './kpi-snapshots';
 import { profileUpdatesTopic } from './profile-updates';
 import { rawChannelTopics } from './raw-channel';
@@ -14,6 +15,7 @@ export const ALL_TOPICS: readonly TopicContract<unknown>[] = [
   canonicalEventsTopic,
   resolvedEventsTopic,
   identityChangesTopic,
+  identityQuarantineTopic,
   profileUpdatesTopic,
   kpiSnapshotsTopic,
   deadLettersTopic,

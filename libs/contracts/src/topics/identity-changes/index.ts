@@ -32,6 +32,23 @@ export const IdentityChangeV1 = {
   ],
 } as const;
 
+/** v2: for SPLIT, the resulting profiles and the graph keys (HMAC) each now holds. */
+export const IdentityChangeV2 = {
+  ...IdentityChangeV1,
+  fields: [
+    ...IdentityChangeV1.fields,
+    {
+      name: 'parts',
+      type: {
+        type: 'array',
+        items: { type: 'record', name: 'ProfilePart', fields: [{ name: 'profileId', type: 'string' }, { name: 'identityKeys', type: { type: 'array', items: 'string' } }] },
+      },
+      default: [],
+      doc: 'SPLIT only: every resulting profile (survivor included) with its identity keys',
+    },
+  ],
+} as const;
+
 export type IdentityChangeKind = 'MERGE' | 'SPLIT' | 'REFUSED_MERGE' | 'ERASE';
 
 export interface IdentityChange {
@@ -42,6 +59,7 @@ export interface IdentityChange {
   reason: string;
   evidence: { eventId: string; channel: string; occurredAt: number; identityType: string; designation: string };
   at: number;
+  parts: { profileId: string; identityKeys: string[] }[];
 }
 
 export const identityChangesTopic: TopicContract<IdentityChange> = {
@@ -50,6 +68,6 @@ export const identityChangesTopic: TopicContract<IdentityChange> = {
   key: 'survivorProfileId',
   writers: 'identity',
   readers: 'profiles, metrics',
-  versions: [IdentityChangeV1],
+  versions: [IdentityChangeV1, IdentityChangeV2],
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 90 * DAY_MS },
 };

@@ -18,12 +18,27 @@ export const ResolvedEventV1 = {
   ],
 } as const;
 
+/** v2: the pseudonymised graph key of each identity, so consumers can follow splits. */
+export const ResolvedEventV2 = {
+  ...ResolvedEventV1,
+  fields: [
+    ...ResolvedEventV1.fields,
+    {
+      name: 'identityKeys',
+      type: { type: 'array', items: 'string' },
+      default: [],
+      doc: 'graph key (HMAC) per entry of event.identities, same order; "" where the identity was not linked (junk, shared device)',
+    },
+  ],
+} as const;
+
 export interface ResolvedEvent {
   event: CanonicalEvent;
   profileId: string;
   identified: boolean;
   resolvedAt: number;
   newIdentities: number;
+  identityKeys: string[];
 }
 
 export const resolvedEventsTopic: TopicContract<ResolvedEvent> = {
@@ -32,6 +47,6 @@ export const resolvedEventsTopic: TopicContract<ResolvedEvent> = {
   key: 'profileId',
   writers: 'identity',
   readers: 'profiles, metrics',
-  versions: [ResolvedEventV1],
+  versions: [ResolvedEventV1, ResolvedEventV2],
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
 };
