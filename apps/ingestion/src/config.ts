@@ -1,7 +1,14 @@
-/** Ingestion configuration: which channels this instance serves, and who may post events. */
+/**
+ * Ingestion configuration: which channels this instance serves, who may post events, how phones
+ * without a country code are read, request size limits, and the duplicate-event store.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { baseConfigShape } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
+import { isPhoneRegion } from './domain/normalise';
 
 const channelList = z
   .string()
@@ -22,6 +29,17 @@ export const ingestionConfigSchema = z.object({
   CHANNELS: channelList.default([...CHANNELS]),
   INGEST_API_KEYS: apiKeys.default(new Map([['local-dev-key', 'local']])),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
+  DEFAULT_PHONE_REGION: z
+    .string()
+    .transform((s) => s.trim().toUpperCase())
+    .refine(isPhoneRegion, 'must be an ISO 3166-1 alpha-2 region known to libphonenumber, e.g. GB, US, FR')
+    .transform((s) => s as CountryCode)
+    .default('GB'),
+  INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
+  MAX_EVENT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+  INGEST_DEDUPE_DIR: z.string().min(1).default(join(tmpdir(), 'cdp-ingestion-dedupe')),
+  INGEST_DEDUPE_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(7 * 24),
+  INGEST_DEDUPE_MAX_ENTRIES: z.coerce.number().int().min(1000).default(5_000_000),
 });
 
 export type IngestionConfig = z.infer<typeof ingestionConfigSchema>;

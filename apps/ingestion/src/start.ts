@@ -11,10 +11,10 @@ export function startIngestion(config: IngestionConfig, logger?: Logger): Promis
   return startService(IngestionModule.forRoot(config, logger), {
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
-    bodyLimit: '5mb',
+    bodyLimit: `${config.INGEST_MAX_BODY_BYTES}b`,
     transport: {
       groupId: 'cdp-ingestion',
-      decoders: (platform) => Object.fromEntries(config.CHANNELS.map((c) => [rawChannelTopic(c).name, rawDecoder(platform)])),
+      decoders: (platform) => Object.fromEntries(config.CHANNELS.map((c) => [rawChannelTopic(c).name, rawDecoder(platform, config.MAX_EVENT_BYTES)])),
     },
   });
 }

@@ -1,47 +1,85 @@
 /**
- * The one place where channel input becomes canonical events: validate, map, publish. HTTP and
- * raw-topic entry points both call it and only differ in how they report problems.
+ * The one place where channel input becomes canonical events: validate, map, dedupe, publish.
+ * HTTP, raw-topic and file entry points all call it and only differ in how they report problems.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { canonicalEventsTopic, type CanonicalEvent, type Channel } from '@cdp/contracts';
 import { output, type KafkaPlatform, type OutboundMessage } from '@cdp/kafka';
 import { counter, type Registry } from '@cdp/observability';
 import { KAFKA_PLATFORM, METRICS_REGISTRY } from '@cdp/nest-platform';
+import type { IngestionConfig } from '../config';
+import type { DedupeStore } from '../dedupe/dedupe-store';
+import { DEDUPE_STORE, INGESTION_CONFIG } from '../tokens';
 import { validateRawEvent, type FieldError, type Validated } from './raw-event';
 import { routingKey, toCanonical, type IngestContext } from './to-canonical';
+
+export type IngestPath = 'http' | 'kafka';
+/** What happened to one prepared event: published now, or already published (or being published). */
+export type PublishOutcome = 'published' | 'duplicate' | 'in-flight';
 
 @Injectable()
 export class IngestService {
   private readonly accepted;
   private readonly rejected;
+  private readonly duplicates;
+  private readonly dedupeFailures;
 
   constructor(
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
     @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(INGESTION_CONFIG) private readonly config: IngestionConfig,
+    @Inject(DEDUPE_STORE) private readonly dedupe: DedupeStore,
   ) {
-    this.accepted = counter(registry, 'cdp_ingest_events_accepted_total', 'Events accepted', ['channel', 'path']);
+    this.accepted = counter(registry, 'cdp_ingest_events_accepted_total', 'Events accepted and published', ['channel', 'path']);
     this.rejected = counter(registry, 'cdp_ingest_events_rejected_total', 'Events rejected as invalid', ['channel', 'path']);
+    this.duplicates = counter(registry, 'cdp_ingest_duplicates_total', 'Events not republished because their id was already published', [
+      'channel',
+      'path',
+    ]);
+    this.dedupeFailures = counter(registry, 'cdp_ingest_dedupe_write_failures_total', 'Published events whose ids could not be remembered');
   }
 
-  prepare(input: unknown, ctx: IngestContext, path: 'http' | 'kafka'): Validated<CanonicalEvent> {
+  prepare(input: unknown, ctx: Omit<IngestContext, 'defaultPhoneRegion'>, path: IngestPath): Validated<CanonicalEvent> {
     const validated = validateRawEvent(input);
-    const result = validated.ok ? toCanonical(validated.value, ctx) : validated;
-    if (!result.ok) this.rejected.inc({ channel: ctx.channel, path });
+    const result = validated.ok ? toCanonical(validated.value, { ...ctx, defaultPhoneRegion: this.config.DEFAULT_PHONE_REGION }) : validated;
+    if (!result.ok) this.countRejected(ctx.channel, path);
     return result;
+  }
+
+  countRejected(channel: Channel, path: IngestPath): void {
+    this.rejected.inc({ channel, path });
   }
 
   toOutput(event: CanonicalEvent): OutboundMessage {
     return output(canonicalEventsTopic, routingKey(event), event);
   }
 
-  /** Publishes prepared events in one batch; either all are acknowledged or the call throws. */
-  async publish(events: readonly CanonicalEvent[], channel: Channel, path: 'http' | 'kafka'): Promise<void> {
-    await this.kafka.producer.publish(events.map((e) => this.toOutput(e)));
-    this.accepted.inc({ channel, path }, events.length);
-  }
-
-  countAccepted(channel: Channel, path: 'http' | 'kafka'): void {
-    this.accepted.inc({ channel, path });
+  /**
+   * Publishes the events whose ids were not published before (one batch, all acknowledged or the
+   * call throws and none is remembered). Returns the outcome per event, in order.
+   */
+  async publish(events: readonly CanonicalEvent[], channel: Channel, path: IngestPath): Promise<PublishOutcome[]> {
+    const outcomes: PublishOutcome[] = [];
+    const fresh: { event: CanonicalEvent; key: string }[] = [];
+    for (const event of events) {
+      const key = this.dedupe.key(channel, event.eventId);
+      const claim = this.dedupe.claim(key);
+      outcomes.push(claim === 'new' ? 'published' : claim);
+      if (claim === 'new') fresh.push({ event, key });
+    }
+    const keys = fresh.map((f) => f.key);
+    try {
+      await this.kafka.producer.publish(fresh.map((f) => this.toOutput(f.event)));
+    } catch (err) {
+      this.dedupe.release(keys);
+      throw err;
+    }
+    // Published is published: a failed dedupe write only weakens duplicate detection for these ids.
+    await this.dedupe.remember(keys).catch(() => this.dedupeFailures.inc(keys.length));
+    if (fresh.length) this.accepted.inc({ channel, path }, fresh.length);
+    const dupes = outcomes.length - fresh.length;
+    if (dupes) this.duplicates.inc({ channel, path }, dupes);
+    return outcomes;
   }
 }
 

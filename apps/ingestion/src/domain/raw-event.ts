@@ -1,10 +1,11 @@
 /**
- * Validation of what a channel system sends (HTTP body, or a raw-topic record decoded from JSON
- * or Avro). Every problem is reported with the path of the offending field.
+ * Validation of what a channel system sends (HTTP body, a raw-topic record decoded from JSON or
+ * Avro, or a file row). Every problem is reported with the path of the offending field. The same
+ * schema is the source of the OpenAPI description (z.toJSONSchema).
  */
 import { z } from 'zod';
 
-const MAX_STRING = 2048;
+export const MAX_STRING = 2048;
 const safeString = z
   .string()
   .max(MAX_STRING, `longer than ${MAX_STRING} characters`)
@@ -12,26 +13,38 @@ const safeString = z
 
 const stringMap = z.record(z.string().max(128), safeString).refine((m) => Object.keys(m).length <= 200, 'more than 200 entries');
 
-export const rawEventSchema = z.strictObject({
-  eventId: z.string().min(1).max(128).regex(/^[\w.:-]+$/, 'letters, digits and . _ : - only').nullish(),
-  type: z.string().min(1).max(64).regex(/^[a-z][a-z0-9_.-]*$/, 'lower-case event name such as page_view'),
-  occurredAt: z
-    .union([z.number().int().positive(), z.iso.datetime({ offset: true })])
-    .nullish(),
-  identifiers: stringMap,
-  traits: stringMap.optional(),
-  properties: stringMap.optional(),
-  consents: z
-    .array(
-      z.strictObject({
-        purpose: z.enum(['analytics', 'personalisation', 'marketing', 'third-party-sharing']),
-        granted: z.boolean(),
-        channel: z.string().max(64).nullish(),
-      }),
-    )
-    .max(20)
-    .optional(),
+/** Identifier namespaces (loyalty programme, social platform...), keyed by identity type. */
+const namespaceMap = z.record(z.string().max(64), z.string().min(1).max(64).regex(/^[\w.:-]+$/, 'letters, digits and . _ : - only'));
+
+export const CONSENT_PURPOSES = ['analytics', 'personalisation', 'marketing', 'third-party-sharing'] as const;
+
+export const consentSchema = z.strictObject({
+  purpose: z.enum(CONSENT_PURPOSES),
+  granted: z.boolean().describe('true = opt-in, false = opt-out'),
+  channel: z.string().max(64).nullish().describe('for marketing consent: which channel (email, sms...)'),
 });
+
+export const rawEventSchema = z
+  .strictObject({
+    eventId: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\w.:-]+$/, 'letters, digits and . _ : - only')
+      .nullish()
+      .describe('kept for idempotency; generated when absent. A repeated id is answered as a duplicate and not republished'),
+    type: z.string().min(1).max(64).regex(/^[a-z][a-z0-9_.-]*$/, 'lower-case event name such as page_view').describe('event name, e.g. page_view'),
+    occurredAt: z
+      .union([z.number().int().positive(), z.iso.datetime({ offset: true })])
+      .nullish()
+      .describe('epoch milliseconds or ISO-8601 with offset; ingestion time when absent'),
+    identifiers: stringMap.describe('identity type -> value as given; only the types the channel yields (see CHANNELS.md)'),
+    namespaces: namespaceMap.nullish().describe('identity type -> namespace, e.g. {"loyalty_number":"gold-club","social_handle":"instagram"}'),
+    traits: stringMap.optional().describe('profile traits claimed by the event'),
+    properties: stringMap.optional().describe('event attributes: campaign, click ids (gclid, fbclid, msclkid, ttclid), utm_*'),
+    consents: z.array(consentSchema).max(20).optional().describe('opt-in / opt-out signals per purpose'),
+  })
+  .describe('One event as a channel system sends it');
 
 export type RawEventInput = z.infer<typeof rawEventSchema>;
 
@@ -48,7 +61,7 @@ export function validateRawEvent(input: unknown): Validated<RawEventInput> {
   return {
     ok: false,
     errors: parsed.error.issues.map((i) => ({
-      field: i.path.length ? i.path.map(String).join('.') : i.code === 'unrecognized_keys' ? (i as { keys?: string[] }).keys?.join(', ') ?? '(body)' : '(body)',
+      field: i.path.length ? i.path.map(String).join('.') : i.code === 'unrecognized_keys' ? ((i as { keys?: string[] }).keys?.join(', ') ?? '(body)') : '(body)',
       message: i.message,
     })),
   };

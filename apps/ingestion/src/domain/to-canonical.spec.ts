@@ -1,7 +1,7 @@
 import { validateRawEvent } from './raw-event';
 import { routingKey, toCanonical } from './to-canonical';
 
-const ctx = { channel: 'website' as const, source: 'test', receivedAt: 1_700_000_000_000 };
+const ctx = { channel: 'website' as const, source: 'test', receivedAt: 1_700_000_000_000, defaultPhoneRegion: 'GB' as const };
 
 describe('validateRawEvent', () => {
   it.each([
@@ -57,5 +57,43 @@ describe('toCanonical', () => {
     const key = routingKey(out.value);
     expect(key).toMatch(/^visitor_id:[0-9a-f]{24}$/);
     expect(key).not.toContain('v1');
+  });
+});
+
+describe('toCanonical: attributes that are not identities', () => {
+  const valid = (input: unknown) => {
+    const v = validateRawEvent(input);
+    if (!v.ok) throw new Error(JSON.stringify(v.errors));
+    return v.value;
+  };
+  const ads = { ...ctx, channel: 'ads' as const };
+
+  it.each([
+    ['gclid among identifiers', { identifiers: { gclid: 'g1' } }, { gclid: 'g1' }],
+    ['fbclid and utm_source among traits', { identifiers: {}, traits: { fbclid: 'f1', utm_source: 'news' } }, { fbclid: 'f1', utm_source: 'news' }],
+    ['msclkid and ttclid as properties', { identifiers: {}, properties: { msclkid: 'm1', ttclid: 't1' } }, { msclkid: 'm1', ttclid: 't1' }],
+  ])('keeps %s as properties, never identities', (_l, input, properties) => {
+    const out = toCanonical(valid({ type: 'ad_click', ...input }), ads);
+    expect(out.ok && out.value.identities).toEqual([]);
+    expect(out.ok && out.value.properties).toEqual(properties);
+  });
+
+  it.each([
+    ['ann@brand.co.uk', 'brand.co.uk'],
+    ['ann@gmail.com', undefined],
+  ])('places %s in a company account by its corporate domain only', (email, domain) => {
+    const out = toCanonical(valid({ type: 'registration', identifiers: { email } }), { ...ctx, channel: 'webinar' });
+    expect(out.ok && out.value.traits.company_domain).toBe(domain);
+  });
+
+  it('rejects a namespace for an identifier the event does not carry', () => {
+    const out = toCanonical(valid({ type: 'x', identifiers: {}, namespaces: { loyalty_number: 'gold' } }), { ...ctx, channel: 'store' });
+    expect(out).toEqual({ ok: false, errors: [{ field: 'namespaces.loyalty_number', message: 'no identifier of type loyalty_number on this event' }] });
+  });
+
+  it('carries consent signals from any channel', () => {
+    const consents = [{ purpose: 'marketing', granted: false, channel: 'sms' }];
+    const out = toCanonical(valid({ type: 'opt_out', identifiers: { phone: '+442079460958' }, consents }), { ...ctx, channel: 'sms' });
+    expect(out.ok && out.value.consents).toEqual(consents);
   });
 });

@@ -1,56 +1,86 @@
 /**
  * Maps a validated raw event from one channel to a canonical event: identifiers the channel may
  * yield become identities with their designation from the SPEC table; anything else is an error
- * naming the field. Search and display ads carry no first-party identity by definition.
+ * naming the field. Ad click ids and campaign parameters are attributes, never identities: found
+ * among identifiers or traits they move to properties. Corporate email domains become the
+ * `company_domain` trait (B2B account placement); free-mail domains never do.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { CountryCode } from 'libphonenumber-js/max';
 import { ANONYMOUS_IDENTITY_TYPES, CHANNEL_IDENTITIES, type CanonicalEvent, type Channel, type Identity, type IdentityType } from '@cdp/contracts';
-import { normaliseIdentifier } from './normalise';
+import { corporateDomain, emailDomain, normaliseIdentifier } from './normalise';
 import type { FieldError, RawEventInput, Validated } from './raw-event';
 
 export interface IngestContext {
   readonly channel: Channel;
   readonly source: string;
   readonly receivedAt: number;
+  /** Region for phone numbers written without a country code (DEFAULT_PHONE_REGION). */
+  readonly defaultPhoneRegion: CountryCode;
   /** Stable id for records that arrive without one (e.g. topic:partition:offset), so redelivery dedupes. */
   readonly fallbackEventId?: string;
 }
+
+/** Click ids of the ad networks and campaign parameters: kept as event properties only. */
+export const AD_ATTRIBUTE = /^(gclid|gbraid|wbraid|dclid|fbclid|msclkid|ttclid|twclid|li_fat_id|epik|utm_[a-z0-9_]+)$/;
 
 export function toCanonical(raw: RawEventInput, ctx: IngestContext): Validated<CanonicalEvent> {
   const allowed = new Map(CHANNEL_IDENTITIES[ctx.channel].map((r) => [r.type, r.designation]));
   const errors: FieldError[] = [];
   const identities: Identity[] = [];
+  const properties: Record<string, string> = { ...(raw.properties ?? {}) };
+  const traits: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw.traits ?? {})) {
+    if (AD_ATTRIBUTE.test(name)) properties[name] ??= value;
+    else traits[name] = value;
+  }
+  const namespaces = raw.namespaces ?? {};
+  for (const type of Object.keys(namespaces)) {
+    if (!(type in raw.identifiers)) errors.push({ field: `namespaces.${type}`, message: `no identifier of type ${type} on this event` });
+  }
   for (const [type, rawValue] of Object.entries(raw.identifiers)) {
+    if (AD_ATTRIBUTE.test(type)) {
+      properties[type] ??= rawValue;
+      continue;
+    }
     const designation = allowed.get(type as IdentityType);
     if (!designation) {
       errors.push({ field: `identifiers.${type}`, message: `channel ${ctx.channel} does not yield identity type ${type}` });
       continue;
     }
-    const normalised = normaliseIdentifier(type as IdentityType, rawValue);
+    const normalised = normaliseIdentifier(type as IdentityType, rawValue, { defaultPhoneRegion: ctx.defaultPhoneRegion, namespace: namespaces[type] });
     if (!normalised.ok) {
       errors.push({ field: `identifiers.${type}`, message: normalised.reason });
       continue;
     }
-    identities.push({ type, value: normalised.value, matchKey: normalised.matchKey, designation, namespace: null });
+    identities.push({ type, value: normalised.value, matchKey: normalised.matchKey, designation, namespace: normalised.namespace ?? null });
+    if (type === 'email' && traits.company_domain === undefined) {
+      const company = corporateDomain(emailDomain(normalised.value));
+      if (company) traits.company_domain = company;
+    }
   }
-  const occurredAt = raw.occurredAt == null ? ctx.receivedAt : typeof raw.occurredAt === 'number' ? raw.occurredAt : Date.parse(raw.occurredAt);
   if (errors.length) return { ok: false, errors };
-  const eventId = raw.eventId ?? (ctx.fallbackEventId ? `k-${createHash('sha256').update(ctx.fallbackEventId).digest('hex').slice(0, 32)}` : randomUUID());
+  const occurredAt = raw.occurredAt == null ? ctx.receivedAt : typeof raw.occurredAt === 'number' ? raw.occurredAt : Date.parse(raw.occurredAt);
   return {
     ok: true,
     value: {
-      eventId,
+      eventId: raw.eventId ?? (ctx.fallbackEventId ? derivedEventId('k', ctx.fallbackEventId) : randomUUID()),
       channel: ctx.channel,
       type: raw.type,
       occurredAt,
       receivedAt: ctx.receivedAt,
       source: ctx.source,
       identities,
-      traits: raw.traits ?? {},
-      properties: raw.properties ?? {},
+      traits,
+      properties,
       consents: (raw.consents ?? []).map((c) => ({ purpose: c.purpose, granted: c.granted, channel: c.channel ?? null })),
     },
   };
+}
+
+/** A stable event id from a stable position (record offset, file hash + row): same input, same id. */
+export function derivedEventId(prefix: string, position: string): string {
+  return `${prefix}-${createHash('sha256').update(position).digest('hex').slice(0, 32)}`;
 }
 
 /**

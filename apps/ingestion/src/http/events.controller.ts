@@ -1,17 +1,27 @@
 /**
  * Collector API: POST one event or a batch for a channel. A single invalid event gets a 400 that
  * names each offending field. A batch is validated as a whole first: valid events are published,
- * invalid ones are reported per index (207), so nothing is half-applied without saying so.
+ * invalid ones are reported per index (207), so nothing is half-applied without saying so. An
+ * event id that was already published is answered as a duplicate and not published again.
  */
-import { BadRequestException, Body, Controller, HttpCode, Inject, NotFoundException, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, Controller, ConflictException, Inject, NotFoundException, Param, PayloadTooLargeException, Post, Req, Res, ServiceUnavailableException, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { isChannel, type CanonicalEvent, type Channel } from '@cdp/contracts';
+import { describeError } from '@cdp/kafka';
 import type { IngestionConfig } from '../config';
-import { IngestService } from '../domain/ingest.service';
+import { IngestService, type PublishOutcome } from '../domain/ingest.service';
+import type { FieldError, Validated } from '../domain/raw-event';
 import { INGESTION_CONFIG } from '../tokens';
 import { ApiKeyGuard } from './api-key.guard';
 
 type SourcedRequest = Request & { sourceId?: string };
+
+export interface BatchResult {
+  readonly index: number;
+  readonly status: 'accepted' | 'duplicate' | 'rejected';
+  readonly eventId?: string;
+  readonly errors?: readonly FieldError[];
+}
 
 @Controller('v1/channels/:channel/events')
 @UseGuards(ApiKeyGuard)
@@ -28,14 +38,37 @@ export class EventsController {
     return name;
   }
 
+  private tooLarge(event: unknown): FieldError | undefined {
+    const size = Buffer.byteLength(JSON.stringify(event) ?? '');
+    return size > this.config.MAX_EVENT_BYTES ? { field: '(event)', message: `event of ${size} bytes is larger than ${this.config.MAX_EVENT_BYTES} bytes` } : undefined;
+  }
+
+  private async publish(events: CanonicalEvent[], channel: Channel): Promise<PublishOutcome[]> {
+    try {
+      return await this.ingest.publish(events, channel, 'http');
+    } catch (err) {
+      throw new ServiceUnavailableException({
+        error: 'publish_failed',
+        message: `events could not be published (${describeError(err)}); some may have been: post them again with the same eventIds`,
+      });
+    }
+  }
+
   @Post()
-  @HttpCode(202)
-  async single(@Param('channel') name: string, @Body() body: unknown, @Req() req: SourcedRequest): Promise<{ eventId: string }> {
+  async single(@Param('channel') name: string, @Body() body: unknown, @Req() req: SourcedRequest, @Res() res: Response): Promise<void> {
     const channel = this.channel(name);
+    const oversized = this.tooLarge(body);
+    if (oversized) {
+      this.ingest.countRejected(channel, 'http');
+      throw new PayloadTooLargeException({ error: 'payload_too_large', errors: [oversized] });
+    }
     const prepared = this.ingest.prepare(body, { channel, source: req.sourceId ?? 'unknown', receivedAt: Date.now() }, 'http');
     if (!prepared.ok) throw new BadRequestException({ error: 'invalid_event', errors: prepared.errors });
-    await this.ingest.publish([prepared.value], channel, 'http');
-    return { eventId: prepared.value.eventId };
+    const [outcome] = await this.publish([prepared.value], channel);
+    const eventId = prepared.value.eventId;
+    if (outcome === 'in-flight') throw new ConflictException({ error: 'duplicate_in_flight', eventId, message: 'an event with this id is being published right now; retry later' });
+    if (outcome === 'duplicate') res.status(200).json({ eventId, status: 'duplicate' });
+    else res.status(202).json({ eventId, status: 'accepted' });
   }
 
   @Post('batch')
@@ -47,12 +80,24 @@ export class EventsController {
       throw new BadRequestException({ error: 'invalid_batch', errors: [{ field: 'events', message: `must hold 1 to ${this.config.MAX_BATCH_SIZE} events` }] });
     }
     const receivedAt = Date.now();
-    const results = events.map((e, index) => ({ index, prepared: this.ingest.prepare(e, { channel, source: req.sourceId ?? 'unknown', receivedAt }, 'http') }));
-    const valid = results.flatMap((r) => (r.prepared.ok ? [r.prepared.value] : [])) as CanonicalEvent[];
-    if (valid.length) await this.ingest.publish(valid, channel, 'http');
-    const report = results.map((r) =>
-      r.prepared.ok ? { index: r.index, status: 'accepted', eventId: r.prepared.value.eventId } : { index: r.index, status: 'rejected', errors: r.prepared.errors },
-    );
-    res.status(valid.length === events.length ? 202 : 207).json({ accepted: valid.length, rejected: events.length - valid.length, results: report });
+    const prepared: Validated<CanonicalEvent>[] = events.map((e) => {
+      const oversized = this.tooLarge(e);
+      if (oversized) {
+        this.ingest.countRejected(channel, 'http');
+        return { ok: false, errors: [oversized] };
+      }
+      return this.ingest.prepare(e, { channel, source: req.sourceId ?? 'unknown', receivedAt }, 'http');
+    });
+    const valid = prepared.flatMap((p) => (p.ok ? [p.value] : []));
+    const outcomes = valid.length ? await this.publish(valid, channel) : [];
+    let next = 0;
+    const results: BatchResult[] = prepared.map((p, index) => {
+      if (!p.ok) return { index, status: 'rejected', errors: p.errors.map((e) => ({ ...e, field: `events.${index}.${e.field}` })) };
+      const outcome = outcomes[next++];
+      return { index, status: outcome === 'published' ? 'accepted' : 'duplicate', eventId: p.value.eventId };
+    });
+    const count = (s: BatchResult['status']) => results.filter((r) => r.status === s).length;
+    const rejected = count('rejected');
+    res.status(rejected ? 207 : 202).json({ accepted: count('accepted'), duplicates: count('duplicate'), rejected, results });
   }
 }

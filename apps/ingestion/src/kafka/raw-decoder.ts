@@ -1,14 +1,16 @@
 /**
  * Raw channel topics accept JSON (UTF-8) or Avro RawChannelEvent in single-object encoding; the
  * 0xC301 header tells them apart. Either way the handler receives a plain object to validate.
+ * Records above the size limit are refused before parsing.
  */
 import { rawChannelTopic, type DecodeOutcome } from '@cdp/contracts';
 import type { Decoder, KafkaPlatform } from '@cdp/kafka';
 
-export function rawDecoder(platform: KafkaPlatform): Decoder<unknown> {
+export function rawDecoder(platform: KafkaPlatform, maxBytes: number): Decoder<unknown> {
   const avro = platform.avroDecoder(rawChannelTopic('website'));
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   return async (bytes): Promise<DecodeOutcome<unknown>> => {
+    if (bytes.length > maxBytes) return { ok: false, reason: `record of ${bytes.length} bytes is larger than MAX_EVENT_BYTES (${maxBytes})` };
     if (bytes[0] === 0xc3 && bytes[1] === 0x01) return avro(bytes);
     let text: string;
     try {

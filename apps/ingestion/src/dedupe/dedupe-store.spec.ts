@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DedupeStore } from './dedupe-store';
+
+describe('DedupeStore', () => {
+  let dir: string;
+  let store: DedupeStore;
+  const HOUR = 3_600_000;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dedupe-spec-'));
+    store = new DedupeStore({ dir, ttlMs: HOUR, maxEntries: 3, namespace: 'ns.' });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('claims a new id, reports it in flight until remembered, then as a duplicate', async () => {
+    const k = store.key('web', 'e1');
+    expect(store.claim(k)).toBe('new');
+    expect(store.claim(k)).toBe('in-flight');
+    await store.remember([k]);
+    expect(store.claim(k)).toBe('duplicate');
+  });
+
+  it('lets a released id (failed publish) be tried again', () => {
+    const k = store.key('web', 'e2');
+    expect(store.claim(k)).toBe('new');
+    store.release([k]);
+    expect(store.claim(k)).toBe('new');
+  });
+
+  it('keeps channels and namespaces apart', async () => {
+    await store.remember([store.key('web', 'e3')]);
+    expect(store.claim(store.key('email', 'e3'))).toBe('new');
+    const other = new DedupeStore({ dir, ttlMs: HOUR, maxEntries: 3, namespace: 'other.' });
+    expect(other.claim(other.key('web', 'e3'))).toBe('new');
+    await other.close();
+  });
+
+  it('forgets ids after the TTL and evicts the oldest beyond the size bound', async () => {
+    const t0 = 1_000_000_000_000;
+    const keys = ['a', 'b', 'c', 'd', 'e'].map((id) => store.key('web', id));
+    for (const [i, k] of keys.entries()) {
+      store.claim(k, t0 + i);
+      await store.remember([k], t0 + i);
+    }
+    expect(store.claim(keys[0]!, t0 + HOUR + 1)).toBe('new'); // expired on read, even before a sweep
+    store.release([keys[0]!]);
+    expect(await store.sweep(t0 + 10)).toBe(2); // five entries, bound three: a and b go
+    expect(store.claim(keys[1]!, t0 + 10)).toBe('new');
+    expect(store.claim(keys[2]!, t0 + 10)).toBe('duplicate');
+    expect(await store.sweep(t0 + HOUR + 10)).toBe(3); // the rest expire
+  });
+
+  it('survives a restart on the same directory', async () => {
+    const k = store.key('web', 'persisted');
+    store.claim(k);
+    await store.remember([k]);
+    await store.close();
+    store = new DedupeStore({ dir, ttlMs: HOUR, maxEntries: 3, namespace: 'ns.' });
+    expect(store.claim(k)).toBe('duplicate');
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * Remembers which events were already published, so a re-posted HTTP event, a redelivered Kafka
+ * record or a re-run file import has no second effect downstream. LMDB on local disk (survives
+ * restarts; several processes on one host may share the directory). Bounded in time (TTL) and in
+ * size (oldest entries evicted first). An id is claimed before publishing and remembered only after
+ * the broker acknowledged, so a failed publish never turns a retry into a "duplicate" (lost event);
+ * a crash between the two can publish twice, which is the at-least-once edge identity tolerates.
+ */
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+
+export type Claim = 'new' | 'duplicate' | 'in-flight';
+
+export interface DedupeOptions {
+  readonly dir: string;
+  readonly ttlMs: number;
+  readonly maxEntries: number;
+  /** Isolates environments sharing a directory (TOPIC_NAMESPACE). */
+  readonly namespace: string;
+  readonly sweepEveryMs?: number;
+}
+
+export class DedupeStore {
+  private readonly root: RootDatabase;
+  private readonly ids: Database<number, string>;
+  private readonly byTime: Database<string, [number, string]>;
+  private readonly inFlight = new Set<string>();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly opts: DedupeOptions) {
+    mkdirSync(opts.dir, { recursive: true });
+    this.root = open({ path: opts.dir, maxDbs: 4, compression: false });
+    this.ids = this.root.openDB<number, string>({ name: 'event-ids' });
+    this.byTime = this.root.openDB<string, [number, string]>({ name: 'by-time' });
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepEveryMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  key(channel: string, eventId: string): string {
+    return `${this.opts.namespace}\u0000${channel}\u0000${eventId}`;
+  }
+
+  claim(key: string, now = Date.now()): Claim {
+    if (this.inFlight.has(key)) return 'in-flight';
+    const at = this.ids.get(key);
+    if (at !== undefined && at >= now - this.opts.ttlMs) return 'duplicate';
+    this.inFlight.add(key);
+    return 'new';
+  }
+
+  /** After the broker acknowledged: from now on the id is a duplicate. */
+  async remember(keys: readonly string[], now = Date.now()): Promise<void> {
+    try {
+      await this.root.transaction(() => {
+        for (const key of keys) {
+          const previous = this.ids.get(key);
+          if (previous !== undefined) void this.byTime.remove([previous, key]);
+          void this.ids.put(key, now);
+          void this.byTime.put([now, key], key);
+        }
+      });
+    } finally {
+      for (const key of keys) this.inFlight.delete(key);
+    }
+  }
+
+  /** The publish failed: the ids may be tried again. */
+  release(keys: readonly string[]): void {
+    for (const key of keys) this.inFlight.delete(key);
+  }
+
+  /** Drops expired entries, then the oldest ones beyond the size bound. Returns how many went. */
+  async sweep(now = Date.now()): Promise<number> {
+    if (this.closed) return 0;
+    const doomed: [number, string][] = [];
+    for (const { key } of this.byTime.getRange({ end: [now - this.opts.ttlMs] })) doomed.push(key);
+    const excess = this.ids.getStats() as { entryCount: number };
+    let over = excess.entryCount - doomed.length - this.opts.maxEntries;
+    if (over > 0) {
+      for (const { key } of this.byTime.getRange({ start: [now - this.opts.ttlMs] })) {
+        if (over-- <= 0) break;
+        doomed.push(key);
+      }
+    }
+    if (!doomed.length) return 0;
+    await this.root.transaction(() => {
+      for (const entry of doomed) {
+        void this.byTime.remove(entry);
+        if (this.ids.get(entry[1]) === entry[0]) void this.ids.remove(entry[1]);
+      }
+    });
+    return doomed.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.root.close();
+  }
+}

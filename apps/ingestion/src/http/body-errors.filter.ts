@@ -1,0 +1,46 @@
+/**
+ * Turns body-parser failures into the API's JSON error shape: 413 for a body above
+ * INGEST_MAX_BODY_BYTES, 400 for malformed JSON, 415 for a charset other than UTF-8. Everything
+ * else goes to Nest's default handling.
+ */
+import { Catch, HttpException, type ArgumentsHost } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
+import type { Response } from 'express';
+
+interface BodyParserError {
+  readonly type: string;
+  readonly status?: number;
+  readonly limit?: number;
+  readonly length?: number;
+  readonly charset?: string;
+  readonly message: string;
+}
+
+function isBodyParserError(err: unknown): err is BodyParserError {
+  return typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string' && !(err instanceof HttpException);
+}
+
+@Catch()
+export class BodyErrorsFilter extends BaseExceptionFilter {
+  override catch(exception: unknown, host: ArgumentsHost): void {
+    if (!isBodyParserError(exception)) return super.catch(exception, host);
+    const res = host.switchToHttp().getResponse<Response>();
+    switch (exception.type) {
+      case 'entity.too.large':
+        res.status(413).json({
+          error: 'payload_too_large',
+          errors: [{ field: '(body)', message: `request body of ${exception.length ?? 'more than'} bytes exceeds the limit of ${exception.limit} bytes` }],
+        });
+        return;
+      case 'entity.parse.failed':
+        res.status(400).json({ error: 'malformed_json', errors: [{ field: '(body)', message: `body is not valid JSON: ${exception.message}` }] });
+        return;
+      case 'charset.unsupported':
+      case 'encoding.unsupported':
+        res.status(415).json({ error: 'unsupported_encoding', errors: [{ field: 'content-type', message: `${exception.message}; send UTF-8 JSON` }] });
+        return;
+      default:
+        res.status(exception.status ?? 400).json({ error: 'bad_request', errors: [{ field: '(body)', message: exception.message }] });
+    }
+  }
+}
