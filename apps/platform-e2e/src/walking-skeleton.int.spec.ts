@@ -55,7 +55,7 @@ describe('walking skeleton: one customer through every service', () => {
   }
 
   async function profileBy(type: string, value: string): Promise<Profile | undefined> {
-    const res = await fetch(`${services.profiles.url}/v1/profiles/lookup?type=${type}&value=${encodeURIComponent(value)}`);
+    const res = await fetch(`${services.profiles.url}/v1/profiles/lookup?type=${type}&value=${encodeURIComponent(value)}`, { headers: { 'x-api-key': 'local-dev-key' } });
     return res.ok ? ((await res.json()) as Profile) : undefined;
   }
 
@@ -89,7 +89,7 @@ describe('walking skeleton: one customer through every service', () => {
 
     // Both old ids resolve to the survivor over HTTP.
     for (const id of [anonymous!.profileId, known!.profileId]) {
-      const res = await fetch(`${services.profiles.url}/v1/profiles/${id}`);
+      const res = await fetch(`${services.profiles.url}/v1/profiles/${id}`, { headers: { 'x-api-key': 'local-dev-key' } });
       expect(((await res.json()) as Profile).profileId).toBe(merged!.profileId);
     }
 

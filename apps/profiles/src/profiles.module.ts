@@ -1,13 +1,16 @@
-/** Wires the profiles service: platform, profile store (restored from the changelog), consumers, read API. */
+/** Wires the profiles service: platform, LMDB profile store (rebuilt from the changelog if lost), consumers, read API. */
 import { Module, type DynamicModule } from '@nestjs/common';
 import { deadLettersTopic, identityChangesTopic, profileUpdatesTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
 import { PlatformModule } from '@cdp/nest-platform';
 import type { ProfilesConfig } from './config';
 import { MaterialiserService } from './domain/materialiser.service';
-import { ProfileStore } from './domain/profile-store';
+import { ProfileUpdatesHub } from './domain/profile-updates-hub';
+import { ApiKeyGuard } from './http/api-key.guard';
 import { ProfilesController } from './http/profiles.controller';
+import { profileChangelogTopic } from './kafka/changelog-contract';
 import { ProfilesConsumer } from './kafka/profiles.controller';
+import { ProfileStore } from './store/profile-store';
 import { PROFILES_CONFIG } from './tokens';
 
 @Module({})
@@ -21,12 +24,12 @@ export class ProfilesModule {
           logLevel: config.LOG_LEVEL,
           kafkaBrokers: config.KAFKA_BROKERS,
           topicNamespace: config.TOPIC_NAMESPACE,
-          topics: [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, deadLettersTopic, schemasTopic],
+          topics: [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, profileChangelogTopic, deadLettersTopic, schemasTopic],
           ...(logger ? { logger } : {}),
         }),
       ],
       controllers: [ProfilesController, ProfilesConsumer],
-      providers: [{ provide: PROFILES_CONFIG, useValue: config }, ProfileStore, MaterialiserService],
+      providers: [{ provide: PROFILES_CONFIG, useValue: config }, ProfileStore, ProfileUpdatesHub, MaterialiserService, ApiKeyGuard],
     };
   }
 }

@@ -6,6 +6,11 @@ import type { ProfilesConfig } from './config';
 import { ProfilesModule } from './profiles.module';
 
 export function startProfiles(config: ProfilesConfig, logger?: Logger): Promise<INestApplication> {
-  // One partition at a time: a profile's events and merges must apply in order.
-  return startService(ProfilesModule.forRoot(config, logger), { host: config.HTTP_HOST, port: config.HTTP_PORT, transport: { groupId: 'cdp-profiles' } });
+  // Partitions may be handled concurrently: every transition is order-independent across profiles
+  // and runs in one synchronous LMDB transaction (see domain/profile-transitions.ts).
+  return startService(ProfilesModule.forRoot(config, logger), {
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY },
+  });
 }

@@ -1,53 +1,134 @@
 /**
- * Applies resolved events and identity changes to profiles and returns the profile updates to
- * publish: the full profile on every change, tombstones for merged-away ids.
+ * Applies resolved events and identity changes to the store and returns what to publish: the
+ * full profile of every changed profile, tombstones for merged-away and erased ids, and the
+ * changelog record of every id touched. State and the record's offset commit in one LMDB
+ * transaction; a record at an offset the store already holds (redelivered after a crash between
+ * commit and publish) changes nothing and republishes the current state of what it touched.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { profileUpdatesTopic, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
-import { ok, output, type HandlerResult } from '@cdp/kafka';
-import { counter, type Registry } from '@cdp/observability';
-import { METRICS_REGISTRY } from '@cdp/nest-platform';
-import { applyEvent, emptyProfile, mergeProfiles } from './profile-builder';
-import { ProfileStore } from './profile-store';
+import { ok, output, retry, type HandlerResult, type InboundMessage, type OutboundMessage } from '@cdp/kafka';
+import { counter, type Logger, type Registry } from '@cdp/observability';
+import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
+import { aliasState, erasedState, profileChangelogTopic, stateOfRecord, type ProfileState } from '../kafka/changelog-contract';
+import type { StoreTx } from '../store/lmdb-profile-store';
+import { ProfileStore } from '../store/profile-store';
+import { applyChange, applyResolved, canonicalId, type Touched } from './profile-transitions';
+import { ProfileUpdatesHub } from './profile-updates-hub';
+
+interface Applied {
+  readonly touched: Touched;
+  readonly replay: boolean;
+  readonly profiles: Profile[];
+  readonly states: { id: string; state: ProfileState | null }[];
+  readonly survivors: Map<string, string | null>;
+}
 
 @Injectable()
 export class MaterialiserService {
-  private readonly updates;
+  private readonly metrics;
 
   constructor(
     private readonly store: ProfileStore,
+    private readonly hub: ProfileUpdatesHub,
+    @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
-    this.updates = counter(registry, 'cdp_profile_updates_total', 'Profile updates published', ['cause']);
+    this.metrics = {
+      updates: counter(registry, 'cdp_profile_updates_total', 'Profile updates published', ['cause']),
+      replays: counter(registry, 'cdp_profile_replayed_records_total', 'Records already in the store (redelivered); republished, not re-applied', ['topic']),
+      storeErrors: counter(registry, 'cdp_profile_store_errors_total', 'Failed store transactions (the record is retried)', ['topic']),
+    };
   }
 
-  onResolved(resolved: ResolvedEvent): HandlerResult {
-    if (!resolved.profileId) return ok();
-    const id = this.store.canonicalId(resolved.profileId);
-    const current = this.store.get(id) ?? emptyProfile(id, resolved.event.occurredAt);
-    const next = applyEvent(current, resolved.event, Date.now());
-    this.store.put(next);
-    this.updates.inc({ cause: 'event' });
-    return ok([output(profileUpdatesTopic, next.profileId, next)]);
+  onResolved(message: InboundMessage<ResolvedEvent>): HandlerResult {
+    return this.handle(message, 'event', (tx, now) => applyResolved(tx, message.value, now), (tx) => {
+      const owner = tx.eventOwner(message.value.event.eventId);
+      return owner ? [owner] : [];
+    });
   }
 
-  onChange(change: IdentityChange): HandlerResult {
-    if (change.kind !== 'MERGE') return ok();
-    const survivorId = this.store.canonicalId(change.survivorProfileId);
-    const others = change.otherProfileIds
-      .map((id) => this.store.canonicalId(id))
-      .filter((id) => id !== survivorId)
-      .map((id) => this.store.get(id))
-      .filter((p): p is Profile => p !== undefined);
-    const survivor = this.store.get(survivorId) ?? emptyProfile(survivorId, change.evidence.occurredAt);
-    const merged = mergeProfiles(survivor, others, Date.now());
-    merged.mergedProfileIds = [...new Set([...merged.mergedProfileIds, ...change.otherProfileIds])].sort();
-    for (const o of others) this.store.remove(o.profileId, survivorId);
-    this.store.put(merged);
-    this.updates.inc({ cause: 'merge' });
-    return ok([
-      output(profileUpdatesTopic, merged.profileId, merged),
-      ...others.map((o) => output<Profile>(profileUpdatesTopic, o.profileId, null)),
-    ]);
+  onChange(message: InboundMessage<IdentityChange>): HandlerResult {
+    const change = message.value;
+    const named = [change.survivorProfileId, ...change.otherProfileIds, ...change.parts.map((p) => p.profileId)];
+    return this.handle(
+      message,
+      change.kind.toLowerCase(),
+      (tx, now) => {
+        if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, named);
+        tx.markChangeApplied(change.changeId);
+        const touched = applyChange(tx, change, now);
+        return { changed: touched.changed, removed: [...new Set([...touched.removed, ...named.filter((id) => tx.aliasOf(id) !== undefined || tx.isErased(id))])] };
+      },
+      () => named,
+    );
   }
+
+  private handle(
+    message: InboundMessage<unknown>,
+    cause: string,
+    apply: (tx: StoreTx, now: number) => Touched,
+    namedIds: (tx: StoreTx) => string[],
+  ): HandlerResult {
+    const { topic, partition } = message;
+    const offset = BigInt(message.offset);
+    let applied: Applied;
+    try {
+      applied = this.store.db.transact((tx) => {
+        const replay = offset < tx.nextOffset(topic, partition);
+        const touched = replay ? replayTouched(tx, namedIds(tx)) : apply(tx, Date.now());
+        if (!replay) tx.setNextOffset(topic, partition, offset + 1n);
+        return { touched, replay, ...snapshot(tx, touched) };
+      });
+    } catch (err) {
+      this.metrics.storeErrors.inc({ topic });
+      this.logger.error({ topic, partition, offset: message.offset, err: (err as Error).message }, 'profile store transaction failed');
+      return retry(`profile store: ${(err as Error).message}`);
+    }
+    if (applied.replay) this.metrics.replays.inc({ topic });
+    const outputs: OutboundMessage[] = [];
+    for (const p of applied.profiles) outputs.push(output(profileUpdatesTopic, p.profileId, p));
+    for (const id of applied.touched.removed) outputs.push(output<Profile>(profileUpdatesTopic, id, null));
+    for (const { id, state } of applied.states) outputs.push(output(profileChangelogTopic, id, state));
+    if (!applied.replay) {
+      if (applied.profiles.length) this.metrics.updates.inc({ cause }, applied.profiles.length);
+      if (applied.touched.removed.length) this.metrics.updates.inc({ cause: `${cause}-tombstone` }, applied.touched.removed.length);
+      for (const profile of applied.profiles) this.hub.emit({ kind: 'update', profile });
+      for (const id of applied.touched.removed) this.hub.emit({ kind: 'removed', profileId: id, survivorId: applied.survivors.get(id) ?? null });
+    }
+    return ok(outputs);
+  }
+}
+
+/** What a record already applied touched: the current state of the ids it names. */
+function replayTouched(tx: StoreTx, ids: readonly string[]): Touched {
+  const changed = new Set<string>();
+  const removed = new Set<string>();
+  for (const id of ids) {
+    const current = canonicalId(tx, id);
+    if (current !== id || tx.isErased(id)) removed.add(id);
+    if (tx.getRecord(current)?.profile) changed.add(current);
+  }
+  return { changed: [...changed], removed: [...removed] };
+}
+
+/** Reads, inside the transaction, the profiles and changelog states to publish. */
+function snapshot(tx: StoreTx, touched: Touched): Pick<Applied, 'profiles' | 'states' | 'survivors'> {
+  const profiles: Profile[] = [];
+  for (const id of touched.changed) {
+    const profile = tx.getRecord(id)?.profile;
+    if (profile) profiles.push(profile);
+  }
+  const states: { id: string; state: ProfileState | null }[] = [];
+  const survivors = new Map<string, string | null>();
+  for (const id of new Set([...touched.changed, ...touched.removed])) {
+    const record = tx.getRecord(id);
+    const alias = tx.aliasOf(id);
+    if (tx.isErased(id)) states.push({ id, state: erasedState(id) });
+    else if (alias !== undefined) states.push({ id, state: aliasState(id, alias) });
+    else if (record) states.push({ id, state: stateOfRecord(record) });
+    else states.push({ id, state: null });
+    survivors.set(id, alias !== undefined ? canonicalId(tx, id) : null);
+  }
+  return { profiles, states, survivors };
 }

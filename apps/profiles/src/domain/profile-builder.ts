@@ -1,7 +1,9 @@
 /**
  * Pure functions that fold events and merges into profiles. Trait precedence: the most recent
  * value (by the event's occurredAt) wins, ties broken by event id, so the result does not depend on
- * arrival order. Stages follow SPEC "Progressive identity".
+ * arrival order. Lists are kept in a canonical order (identities by type and value, traits by name,
+ * channels by name, consents by purpose and channel), so folding the same events in any order gives
+ * the same profile, apart from `version` and `updatedAt`. Stages follow SPEC "Progressive identity".
  */
 import {
   ANONYMOUS_IDENTITY_TYPES,
@@ -75,6 +77,26 @@ function upsertTrait(list: Trait[], next: Trait): void {
   else if (newer(next, list[idx]!)) list[idx] = next;
 }
 
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function canonicalOrder(p: Profile): void {
+  p.identities.sort((a, b) => byString(a.type, b.type) || byString(a.value, b.value));
+  p.traits.sort((a, b) => byString(a.name, b.name));
+  p.channels.sort((a, b) => byString(a.channel, b.channel));
+  p.consents.sort((a, b) => byString(a.consent.purpose, b.consent.purpose) || byString(a.consent.channel ?? '', b.consent.channel ?? ''));
+}
+
+/**
+ * Folds a profile's whole event log (used after merges and splits, where incremental folding
+ * would have to subtract). The result is independent of the log's order.
+ */
+export function foldEvents(profileId: string, events: readonly CanonicalEvent[], now: number): Profile {
+  const sorted = [...events].sort((a, b) => a.occurredAt - b.occurredAt || byString(a.eventId, b.eventId));
+  let p = emptyProfile(profileId, sorted[0]?.occurredAt ?? now);
+  for (const e of sorted) p = applyEvent(p, e, now);
+  return p;
+}
+
 /** Applies one resolved event; returns the profile to publish (a new object). */
 export function applyEvent(current: Profile, event: CanonicalEvent, now: number): Profile {
   const p: Profile = structuredClone(current);
@@ -100,6 +122,7 @@ export function applyEvent(current: Profile, event: CanonicalEvent, now: number)
   }
   reach(p, stageOfEvent(event), event.occurredAt);
   p.identified = p.identities.some((i) => !ANONYMOUS_IDENTITY_TYPES.has(i.type as IdentityType));
+  canonicalOrder(p);
   p.eventCount += 1;
   p.version += 1;
   p.updatedAt = now;

@@ -1,34 +1,64 @@
-/** Profile read API: by id (following merges), by identity, and a paged list. */
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
+/**
+ * Profile read API (API key required): by id (following merges), by identity, a paged list
+ * (cursor, or offset for small lists), and a live stream of one profile's updates over
+ * server-sent events.
+ */
+import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { concat, filter, map, of, type Observable } from 'rxjs';
 import type { Profile } from '@cdp/contracts';
-import { ProfileStore } from '../domain/profile-store';
+import { ProfileUpdatesHub } from '../domain/profile-updates-hub';
+import type { ListPage } from '../store/lmdb-profile-store';
+import { ProfileStore } from '../store/profile-store';
+import { ApiKeyGuard } from './api-key.guard';
+
+const invalid = (field: string, message: string) => new BadRequestException({ error: 'invalid_query', field, message });
 
 @Controller('v1/profiles')
+@UseGuards(ApiKeyGuard)
 export class ProfilesController {
-  constructor(private readonly store: ProfileStore) {}
+  constructor(
+    private readonly store: ProfileStore,
+    private readonly hub: ProfileUpdatesHub,
+  ) {}
 
   @Get()
-  list(@Query('offset') offset = '0', @Query('limit') limit = '50'): { total: number; offset: number; items: Profile[] } {
-    const o = Number(offset);
+  list(@Query('cursor') cursor?: string, @Query('offset') offset?: string, @Query('limit') limit = '50'): ListPage & { offset?: number } {
     const l = Number(limit);
-    if (!Number.isInteger(o) || o < 0) throw new BadRequestException({ error: 'invalid_query', field: 'offset', message: 'must be a non-negative integer' });
-    if (!Number.isInteger(l) || l < 1 || l > 500) throw new BadRequestException({ error: 'invalid_query', field: 'limit', message: 'must be 1 to 500' });
-    return { offset: o, ...this.store.list(o, l) };
+    if (!Number.isInteger(l) || l < 1 || l > 500) throw invalid('limit', 'must be 1 to 500');
+    if (cursor !== undefined && offset !== undefined) throw invalid('cursor', 'give cursor or offset, not both');
+    if (offset !== undefined) {
+      const o = Number(offset);
+      if (!Number.isInteger(o) || o < 0) throw invalid('offset', 'must be a non-negative integer');
+      return { offset: o, ...this.store.db.list(l, { offset: o }) };
+    }
+    if (cursor === '') throw invalid('cursor', 'must not be empty');
+    return this.store.db.list(l, cursor === undefined ? {} : { cursor });
   }
 
   @Get('lookup')
   lookup(@Query('type') type?: string, @Query('value') value?: string): Profile {
-    if (!type) throw new BadRequestException({ error: 'invalid_query', field: 'type', message: 'required' });
-    if (!value) throw new BadRequestException({ error: 'invalid_query', field: 'value', message: 'required' });
-    const found = this.store.findByIdentity(type, value);
+    if (!type) throw invalid('type', 'required');
+    if (!value) throw invalid('value', 'required');
+    const found = this.store.db.findByIdentity(type, value);
     if (!found) throw new NotFoundException({ error: 'not_found', message: 'no profile holds that identity' });
     return found;
   }
 
   @Get(':profileId')
   byId(@Param('profileId') profileId: string): Profile {
-    const found = this.store.get(profileId);
+    const found = this.store.db.profile(profileId);
     if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
     return found;
+  }
+
+  /** The current profile first (if any), then every committed change; follows merges. */
+  @Sse(':profileId/stream')
+  stream(@Param('profileId') profileId: string): Observable<MessageEvent> {
+    const current = this.store.db.profile(profileId);
+    const updates = this.hub.changes.pipe(
+      filter((c) => (c.kind === 'update' ? c.profile.profileId === this.store.db.canonical(profileId) : c.profileId === profileId)),
+      map((c): MessageEvent => (c.kind === 'update' ? { type: 'profile', id: String(c.profile.version), data: c.profile } : { type: 'removed', data: { profileId: c.profileId, survivorId: c.survivorId } })),
+    );
+    return current ? concat(of<MessageEvent>({ type: 'profile', id: String(current.version), data: current }), updates) : updates;
   }
 }

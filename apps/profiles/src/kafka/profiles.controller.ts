@@ -1,4 +1,4 @@
-/** Kafka entry points: resolved events and identity changes in, profile updates out. */
+/** Kafka entry points: resolved events and identity changes in, profile updates and changelog out. */
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { identityChangesTopic, resolvedEventsTopic, type IdentityChange, type ResolvedEvent } from '@cdp/contracts';
@@ -11,11 +11,11 @@ export class ProfilesConsumer {
 
   @EventPattern(resolvedEventsTopic.name)
   resolved(message: InboundMessage<ResolvedEvent>): HandlerResult {
-    return this.materialiser.onResolved(message.value);
+    return this.materialiser.onResolved(message);
   }
 
   @EventPattern(identityChangesTopic.name)
   change(message: InboundMessage<IdentityChange>): HandlerResult {
-    return this.materialiser.onChange(message.value);
+    return this.materialiser.onChange(message);
   }
 }

@@ -1,0 +1,57 @@
+/**
+ * cdp.profiles.changelog.v1: the profiles service's private changelog (compacted, keyed by profile
+ * id). Each record is the whole stored state of one id: a live profile with its compact event log
+ * and split routes, an alias (merged into a survivor), or an erasure marker. It is what the store
+ * is rebuilt from when its disk is lost; the public profile-updates topic is not enough for that
+ * (it has no event logs, so splits could not be re-folded and replays could not be de-duplicated).
+ * Private to this service: no other service reads it, so it lives here and not in libs/contracts.
+ */
+import { CanonicalEventV1, ProfileV1, type TopicContract } from '@cdp/contracts';
+import type { ProfileRecord } from '../domain/profile-transitions';
+
+export const ProfileStateV1 = {
+  type: 'record',
+  name: 'ProfileState',
+  namespace: 'cdp.profiles.changelog',
+  fields: [
+    { name: 'profileId', type: 'string' },
+    { name: 'aliasOf', type: ['null', 'string'], default: null, doc: 'set when this id was merged into a survivor' },
+    { name: 'erased', type: 'boolean', default: false },
+    { name: 'version', type: 'long', default: 0 },
+    { name: 'mergedProfileIds', type: { type: 'array', items: 'string' }, default: [] },
+    {
+      name: 'events',
+      type: { type: 'array', items: { type: 'record', name: 'StoredEvent', fields: [{ name: 'event', type: CanonicalEventV1 }, { name: 'keys', type: { type: 'array', items: 'string' } }] } },
+      default: [],
+    },
+    { name: 'splitRoutes', type: { type: 'array', items: { type: 'record', name: 'SplitRoute', fields: [{ name: 'key', type: 'string' }, { name: 'to', type: 'string' }] } }, default: [] },
+    { name: 'profile', type: ['null', ProfileV1], default: null },
+  ],
+} as const;
+
+export interface ProfileState extends ProfileRecord {
+  readonly aliasOf: string | null;
+  readonly erased: boolean;
+}
+
+export const profileChangelogTopic: TopicContract<ProfileState> = {
+  name: 'cdp.profiles.changelog.v1',
+  description: 'The profiles service state per id (private; rebuilds its store)',
+  key: 'profileId',
+  writers: 'profiles',
+  readers: 'profiles',
+  versions: [ProfileStateV1],
+  config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1 },
+};
+
+export function stateOfRecord(record: ProfileRecord): ProfileState {
+  return { ...record, aliasOf: null, erased: false };
+}
+
+export function aliasState(profileId: string, survivorId: string): ProfileState {
+  return { profileId, aliasOf: survivorId, erased: false, version: 0, mergedProfileIds: [], events: [], splitRoutes: [], profile: null };
+}
+
+export function erasedState(profileId: string): ProfileState {
+  return { profileId, aliasOf: null, erased: true, version: 0, mergedProfileIds: [], events: [], splitRoutes: [], profile: null };
+}

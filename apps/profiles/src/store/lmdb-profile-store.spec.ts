@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResolvedEvent } from '@cdp/contracts';
+import { applyChange, applyResolved } from '../domain/profile-transitions';
+import { LmdbProfileStore } from './lmdb-profile-store';
+
+const resolved = (i: number, profileId: string, email: string): ResolvedEvent => ({
+  profileId,
+  identified: true,
+  resolvedAt: 0,
+  newIdentities: 1,
+  identityKeys: [`k-${email}`],
+  event: {
+    eventId: `e${i}`,
+    channel: 'email',
+    type: 'open',
+    occurredAt: 1000 + i,
+    receivedAt: 0,
+    source: 't',
+    identities: [{ type: 'email', value: email, matchKey: email, designation: 'PRIMARY', namespace: null }],
+    traits: {},
+    properties: {},
+    consents: [],
+  },
+});
+
+describe('LmdbProfileStore', () => {
+  let dir: string;
+  let store: LmdbProfileStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'profiles-store-'));
+    store = new LmdbProfileStore(dir);
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits state and offset together, and survives reopening', async () => {
+    store.transact((tx) => {
+      applyResolved(tx, resolved(1, 'p1', 'a@x.org'), 1);
+      tx.setNextOffset('t', 0, 8n);
+    });
+    await store.close();
+    store = new LmdbProfileStore(dir);
+    expect(store.reader.nextOffset('t', 0)).toBe(8n);
+    expect(store.reader.nextOffset('t', 1)).toBe(0n);
+    expect(store.profile('p1')?.eventCount).toBe(1);
+  });
+
+  it('rolls back everything a failed transaction wrote', () => {
+    expect(() =>
+      store.transact((tx) => {
+        applyResolved(tx, resolved(1, 'p1', 'a@x.org'), 1);
+        tx.setNextOffset('t', 0, 1n);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(store.profile('p1')).toBeUndefined();
+    expect(store.reader.nextOffset('t', 0)).toBe(0n);
+    expect(store.size).toBe(0);
+  });
+
+  it('keeps the identity index and aliases in step with merges', () => {
+    store.transact((tx) => {
+      applyResolved(tx, resolved(1, 'a', 'a@x.org'), 1);
+      applyResolved(tx, resolved(2, 'b', 'b@x.org'), 1);
+    });
+    store.transact((tx) => applyChange(tx, { changeId: 'c', kind: 'MERGE', survivorProfileId: 'a', otherProfileIds: ['b'], reason: '', evidence: { eventId: '', channel: '', occurredAt: 0, identityType: '', designation: '' }, at: 0, parts: [] }, 2));
+    expect(store.findByIdentity('email', 'b@x.org')?.profileId).toBe('a');
+    expect(store.profile('b')?.profileId).toBe('a');
+    expect(store.size).toBe(1);
+    expect(store.findByIdentity('email', 'nobody@x.org')).toBeUndefined();
+  });
+
+  it('pages by cursor and by offset in id order', () => {
+    store.transact((tx) => {
+      for (const [i, id] of ['p3', 'p1', 'p2', 'p5', 'p4'].entries()) applyResolved(tx, resolved(i, id, `${id}@x.org`), 1);
+    });
+    const first = store.list(2, {});
+    expect(first.items.map((p) => p.profileId)).toEqual(['p1', 'p2']);
+    const second = store.list(2, { cursor: first.nextCursor! });
+    expect(second.items.map((p) => p.profileId)).toEqual(['p3', 'p4']);
+    const last = store.list(2, { cursor: second.nextCursor! });
+    expect(last).toEqual({ total: 5, items: [expect.objectContaining({ profileId: 'p5' })], nextCursor: null });
+    expect(store.list(2, { offset: 3 }).items.map((p) => p.profileId)).toEqual(['p4', 'p5']);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * The profiles service's own state, on disk in LMDB: profile records (profile, compact event log,
+ * split routes), aliases (merged id → survivor), the identity index (type + value → profile),
+ * event owners (processed event ids), processed change ids, erased ids, and the consumed offsets.
+ *
+ * Why LMDB: it is memory-mapped (reads are copies out of the page cache, no round trip, no
+ * separate server to run), every write is an ACID transaction, and readers never block the
+ * single writer. A record's state changes and the offset of the Kafka record that caused them
+ * are written in ONE transaction (`transact`), so after a crash the store is exactly "everything up to
+ * offset N applied", never half of a record.
+ */
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Profile } from '@cdp/contracts';
+import type { ProfileRecord, StateTx } from '../domain/profile-transitions';
+
+export interface StoreTx extends StateTx {
+  /** Next offset to apply for a topic partition (0 when nothing was applied). */
+  nextOffset(topic: string, partition: number): bigint;
+  setNextOffset(topic: string, partition: number, next: bigint): void;
+  isChangeApplied(changeId: string): boolean;
+  markChangeApplied(changeId: string): void;
+}
+
+const identityKey = (type: string, value: string): string => `${type}\u0000${value}`;
+const offsetKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export interface ListPage {
+  readonly total: number;
+  readonly items: Profile[];
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+export class LmdbProfileStore {
+  private readonly root: RootDatabase;
+  private readonly records: Database<ProfileRecord, string>;
+  private readonly aliases: Database<string, string>;
+  private readonly identities: Database<string, string>;
+  private readonly owners: Database<string, string>;
+  private readonly changes: Database<number, string>;
+  private readonly erased: Database<number, string>;
+  private readonly offsets: Database<string, string>;
+  private readonly meta: Database<number | string, string>;
+  private readonly tx: StoreTx;
+
+  constructor(readonly path: string) {
+    mkdirSync(path, { recursive: true });
+    // Synchronous, flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
+    this.root = open({ path, maxDbs: 12, compression: false });
+    this.records = this.root.openDB({ name: 'records' });
+    this.aliases = this.root.openDB({ name: 'aliases', encoding: 'string' });
+    this.identities = this.root.openDB({ name: 'identities', encoding: 'string' });
+    this.owners = this.root.openDB({ name: 'event-owners', encoding: 'string' });
+    this.changes = this.root.openDB({ name: 'changes' });
+    this.erased = this.root.openDB({ name: 'erased' });
+    this.offsets = this.root.openDB({ name: 'offsets', encoding: 'string' });
+    this.meta = this.root.openDB({ name: 'meta' });
+    this.tx = this.makeTx();
+  }
+
+  /** True once the store was initialised (fresh, or rebuilt from the changelog). */
+  get initialised(): boolean {
+    return this.meta.get('initialised') === 1;
+  }
+
+  markInitialised(): void {
+    this.root.transactionSync(() => this.meta.putSync('initialised', 1));
+  }
+
+  /** Runs `work` in one write transaction; everything it writes commits together or not at all. */
+  transact<T>(work: (tx: StoreTx) => T): T {
+    return this.root.transactionSync(() => work(this.tx));
+  }
+
+  /** Read-only view (reads outside a write transaction see the last committed state). */
+  get reader(): StoreTx {
+    return this.tx;
+  }
+
+  get size(): number {
+    const n = this.meta.get('live');
+    return typeof n === 'number' ? n : 0;
+  }
+
+  profile(profileId: string): Profile | undefined {
+    const id = this.canonical(profileId);
+    return this.records.get(id)?.profile ?? undefined;
+  }
+
+  canonical(profileId: string): string {
+    let id = profileId;
+    for (let hops = 0; hops < 100; hops++) {
+      const next = this.aliases.get(id);
+      if (next === undefined || next === id) return id;
+      id = next;
+    }
+    return id;
+  }
+
+  findByIdentity(type: string, value: string): Profile | undefined {
+    const id = this.identities.get(identityKey(type, value));
+    const found = id ? this.profile(id) : undefined;
+    // The index is maintained with every write; the check guards against ever serving a stale entry.
+    return found?.identities.some((i) => i.type === type && i.value === value) ? found : undefined;
+  }
+
+  /** Profiles in id order, from after `cursor` (exclusive) or from `offset`. */
+  list(limit: number, from: { cursor?: string; offset?: number }): ListPage {
+    const items: Profile[] = [];
+    let skip = from.offset ?? 0;
+    let last: string | null = null;
+    let more = false;
+    for (const { key, value } of this.records.getRange(from.cursor !== undefined ? { start: from.cursor } : {})) {
+      if (from.cursor !== undefined && key === from.cursor) continue;
+      if (!value.profile) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      if (items.length === limit) {
+        more = true;
+        break;
+      }
+      items.push(value.profile);
+      last = key;
+    }
+    return { total: this.size, items, nextCursor: more ? last : null };
+  }
+
+  /** Every record, alias and erased id: what the changelog rebuild compares and what tests inspect. */
+  *allRecords(): Iterable<ProfileRecord> {
+    for (const { value } of this.records.getRange()) yield value;
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+
+  private makeTx(): StoreTx {
+    const { records, aliases, identities, owners, changes, erased, offsets, meta } = this;
+    const unindex = (record: ProfileRecord | undefined): void => {
+      for (const i of record?.profile?.identities ?? []) {
+        const key = identityKey(i.type, i.value);
+        if (identities.get(key) === record!.profileId) identities.removeSync(key);
+      }
+    };
+    const adjustLive = (before: ProfileRecord | undefined, after: ProfileRecord | undefined): void => {
+      const delta = (after?.profile ? 1 : 0) - (before?.profile ? 1 : 0);
+      if (delta !== 0) meta.putSync('live', ((meta.get('live') as number | undefined) ?? 0) + delta);
+    };
+    return {
+      getRecord: (id) => records.get(id),
+      putRecord: (record) => {
+        const before = records.get(record.profileId);
+        unindex(before);
+        for (const i of record.profile?.identities ?? []) identities.putSync(identityKey(i.type, i.value), record.profileId);
+        records.putSync(record.profileId, record);
+        adjustLive(before, record);
+      },
+      deleteRecord: (id) => {
+        const before = records.get(id);
+        unindex(before);
+        records.removeSync(id);
+        adjustLive(before, undefined);
+      },
+      aliasOf: (id) => aliases.get(id),
+      setAlias: (id, survivor) => aliases.putSync(id, survivor),
+      deleteAlias: (id) => aliases.removeSync(id),
+      isErased: (id) => erased.get(id) === 1,
+      markErased: (id) => erased.putSync(id, 1),
+      eventOwner: (eventId) => owners.get(eventId),
+      setEventOwner: (eventId, profileId) => owners.putSync(eventId, profileId),
+      nextOffset: (topic, partition) => BigInt(offsets.get(offsetKey(topic, partition)) ?? '0'),
+      setNextOffset: (topic, partition, next) => offsets.putSync(offsetKey(topic, partition), next.toString()),
+      isChangeApplied: (changeId) => changes.get(changeId) === 1,
+      markChangeApplied: (changeId) => changes.putSync(changeId, 1),
+    };
+  }
+
+  /** Aliases and erased ids, for the changelog rebuild test and diagnostics. */
+  aliasEntries(): [string, string][] {
+    return [...this.aliases.getRange()].map(({ key, value }) => [key, value]);
+  }
+
+  erasedIds(): string[] {
+    return [...this.erased.getKeys()];
+  }
+}
