@@ -1,6 +1,24 @@
-/** Identity service configuration: Kafka, Neo4j, and the key that pseudonymises identity values. */
+/**
+ * Identity service configuration: Kafka, Neo4j, the key that pseudonymises identity values, the
+ * identity rules (loaded and validated here, so a bad rules file stops start-up naming the variable)
+ * and the operator API key.
+ */
 import { z } from 'zod';
 import { baseConfigShape, neo4jConfigShape } from '@cdp/config';
+import { loadRules, type IdentityRules } from './rules/identity-rules';
+
+/** The rules file is read and validated with the rest of the config: the variable becomes the loaded rules. */
+const rulesFile = z
+  .string()
+  .default('')
+  .transform((file, ctx): { file: string; rules: IdentityRules } => {
+    try {
+      return { file, rules: loadRules(file || undefined) };
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 export const identityConfigSchema = z.object({
   ...baseConfigShape,
@@ -10,6 +28,8 @@ export const identityConfigSchema = z.object({
   IDENTITY_HMAC_KEY: z.string().min(32, 'must be at least 32 characters (keyed hash of identity values)').default('local-development-only-hmac-key-change-me'),
   GRAPH_NAMESPACE: z.string().regex(/^[\w-]{1,64}$/).default('default'),
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  IDENTITY_RULES_FILE: rulesFile,
+  IDENTITY_ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;

@@ -1,12 +1,14 @@
-/** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution, explain API. */
+/** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution, explain and operator APIs. */
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Driver } from 'neo4j-driver';
-import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, identityQuarantineTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
 import { HealthRegistry, PlatformModule } from '@cdp/nest-platform';
 import type { IdentityConfig } from './config';
 import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
+import { AdminKeyGuard } from './http/admin-key.guard';
 import { ExplainController } from './http/explain.controller';
+import { GraphAdminController } from './http/graph-admin.controller';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
 import { ResolutionController } from './resolution/resolution.controller';
 import { ResolutionService } from './resolution/resolution.service';
@@ -40,20 +42,21 @@ export class IdentityModule {
           logLevel: config.LOG_LEVEL,
           kafkaBrokers: config.KAFKA_BROKERS,
           topicNamespace: config.TOPIC_NAMESPACE,
-          topics: [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, deadLettersTopic, schemasTopic],
+          topics: [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, schemasTopic],
           ...(logger ? { logger } : {}),
         }),
       ],
-      controllers: [ResolutionController, ExplainController],
+      controllers: [ResolutionController, ExplainController, GraphAdminController],
       providers: [
         { provide: IDENTITY_CONFIG, useValue: config },
         { provide: NEO4J_DRIVER, useFactory: () => createDriver(config) },
         {
           provide: IdentityGraphRepository,
-          useFactory: (driver: Driver) => new IdentityGraphRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE),
+          useFactory: (driver: Driver) => new IdentityGraphRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE, config.IDENTITY_RULES_FILE.rules),
           inject: [NEO4J_DRIVER],
         },
         ResolutionService,
+        AdminKeyGuard,
         GraphLifecycle,
       ],
     };

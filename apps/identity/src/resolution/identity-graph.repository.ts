@@ -1,13 +1,22 @@
 /**
- * Writes one event's identities into the graph and returns what changed. The three cases are
- * explicit: no known profile → create; one → attach; several → merge into a deterministic survivor,
- * unless two of them hold different logins (unique per person), in which case the merge is refused
- * and recorded. Identity nodes are locked first, in key order, so concurrent events touching the same
- * identities serialise instead of creating duplicate profiles (deadlocks are retried by the driver).
+ * The identity graph in Neo4j. Identities (pseudonymised keys) are linked by LINKED edges, one per
+ * pair that co-occurred in an event, carrying the earliest evidence (event id, channel, time,
+ * designation). Profiles are the stable ids of the groups the rules make of each connected
+ * component (clustering.ts); IN edges record which profile each identity belongs to now.
+ *
+ * Every write recomputes the affected component inside one transaction: identities are MERGEd
+ * (locking them), the component is walked while locking every identity in it, so concurrent
+ * events touching one component serialise (deadlocks are retried by the driver), then the
+ * clustering is diffed against the IN edges and only the difference is written. An event that adds
+ * nothing new (every identity and pair already known, no earlier evidence) is answered from a read
+ * transaction without writing.
  */
 import { randomUUID } from 'node:crypto';
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
-import { ANONYMOUS_IDENTITY_TYPES, type IdentityChange, type IdentityType } from '@cdp/contracts';
+import { ANONYMOUS_IDENTITY_TYPES, type IdentityChange } from '@cdp/contracts';
+import { ruleOf, type IdentityRules } from '../rules/identity-rules';
+import { planAssignment, type AssignmentPlan, type CurrentProfile } from './assignment';
+import { clusterComponent, isAnonymous, pairId, type Clustering, type ComponentIdentity, type LinkEdge } from './clustering';
 
 export interface GraphIdentity {
   readonly key: string;
@@ -21,21 +30,47 @@ export interface Evidence {
   readonly occurredAt: number;
 }
 
+export interface QuarantineNotice {
+  readonly key: string;
+  readonly type: string;
+  readonly profilesJoined: number;
+  readonly reason: string;
+}
+
 export interface Resolution {
+  /** Profile of the event's strongest identity; "" when none of them may link (all quarantined). */
   readonly profileId: string;
   readonly identified: boolean;
   readonly newIdentities: number;
   readonly changes: readonly IdentityChange[];
+  readonly quarantined: readonly QuarantineNotice[];
+  /** Answered from a read transaction: the event added nothing to the graph. */
+  readonly readOnly: boolean;
 }
 
-/** Identity types a person holds at most one of; two profiles with different values never merge. */
-const UNIQUE_TYPES = new Set(['login']);
+export interface GraphChangeResult {
+  readonly changes: readonly IdentityChange[];
+  readonly found: boolean;
+}
+
 const ANONYMOUS_TYPES = [...ANONYMOUS_IDENTITY_TYPES] as string[];
 
-interface MatchedProfile {
-  readonly id: string;
-  readonly createdAt: number;
-  readonly uniques: readonly { type: string; key: string }[];
+interface LoadedIdentity extends ComponentIdentity {
+  readonly designation: string;
+  readonly profileId: string | null;
+  readonly profileCreatedAt: number | null;
+}
+
+interface LoadedEdge extends LinkEdge {
+  readonly channel: string;
+  readonly designation: string;
+  readonly active: boolean;
+}
+
+interface Component {
+  readonly identities: readonly LoadedIdentity[];
+  readonly edges: readonly LoadedEdge[];
+  readonly truncated: boolean;
 }
 
 export class IdentityGraphRepository {
@@ -43,171 +78,433 @@ export class IdentityGraphRepository {
     private readonly driver: Driver,
     private readonly database: string,
     private readonly ns: string,
+    private readonly rules: IdentityRules,
   ) {}
 
-  async resolve(identities: readonly GraphIdentity[], evidence: Evidence): Promise<Resolution> {
-    const sorted = [...new Map(identities.map((i) => [i.key, i])).values()].sort((a, b) => a.key.localeCompare(b.key));
-    return this.withWrite((tx) => this.resolveTx(tx, sorted, evidence));
+  get namespace(): string {
+    return this.ns;
   }
 
-  private async withWrite<T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    const session = this.driver.session({ database: this.database });
+  async resolve(identities: readonly GraphIdentity[], evidence: Evidence): Promise<Resolution> {
+    const ids = [...new Map(identities.map((i) => [i.key, i])).values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+    const fast = await this.tryReadOnly(ids, evidence);
+    if (fast) return fast;
+    return this.withWrite((tx) => this.resolveTx(tx, ids, evidence));
+  }
+
+  // ---------------------------------------------------------------- read-only fast path
+
+  private async tryReadOnly(ids: readonly GraphIdentity[], ev: Evidence): Promise<Resolution | undefined> {
+    const session = this.driver.session({ database: this.database, defaultAccessMode: 'READ' });
     try {
-      return await session.executeWrite(work, { metadata: { app: 'cdp-identity' } });
+      return await session.executeRead(async (tx) => {
+        const res = await tx.run(
+          `UNWIND $keys AS k
+           OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
+           OPTIONAL MATCH (i)-[:IN]->(p:Profile)
+           RETURN k AS key, i IS NOT NULL AS exists, i.firstSeen AS firstSeen, coalesce(i.quarantined, false) AS quarantined, p.id AS profileId,
+                  CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END AS identified`,
+          { ns: this.ns, keys: ids.map((i) => i.key), anonymous: ANONYMOUS_TYPES },
+        );
+        const rows = res.records.map((r) => ({
+          key: r.get('key') as string,
+          exists: r.get('exists') as boolean,
+          firstSeen: r.get('firstSeen') as number | null,
+          quarantined: r.get('quarantined') as boolean,
+          profileId: r.get('profileId') as string | null,
+          identified: r.get('identified') as boolean,
+        }));
+        if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null))) return undefined;
+        const linkable = ids.filter((i) => !rows.find((r) => r.key === i.key)!.quarantined);
+        const pairs = pairsOf(linkable);
+        if (pairs.length > 0) {
+          const edges = await tx.run(
+            `UNWIND $pairs AS pr
+             MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
+             WHERE l.at < $at OR (l.at = $at AND l.eventId <= $eventId)
+             RETURN count(l) AS n`,
+            { ns: this.ns, pairs, at: ev.occurredAt, eventId: ev.eventId },
+          );
+          if ((edges.records[0]!.get('n') as number) !== pairs.length) return undefined;
+        }
+        const strongest = this.strongest(linkable);
+        const row = strongest ? rows.find((r) => r.key === strongest.key)! : undefined;
+        return { profileId: row?.profileId ?? '', identified: row?.identified ?? false, newIdentities: 0, changes: [], quarantined: [], readOnly: true };
+      });
     } finally {
       await session.close();
     }
   }
 
+  // ---------------------------------------------------------------- write path
+
   private async resolveTx(tx: ManagedTransaction, ids: readonly GraphIdentity[], ev: Evidence): Promise<Resolution> {
-    const locked = await tx.run(
+    const merged = await tx.run(
       `UNWIND $ids AS id
+       OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key})
+       WITH id, old IS NULL AS isNew
        MERGE (i:Identity {ns: $ns, key: id.key})
-         ON CREATE SET i.type = id.type, i.designation = id.designation, i.firstSeen = $at
-       SET i.lastSeen = CASE WHEN i.lastSeen IS NULL OR i.lastSeen < $at THEN $at ELSE i.lastSeen END
-       WITH i
-       OPTIONAL MATCH (i)-[:IN]->(p:Profile)
-       RETURN i.key AS key, p.id AS profileId`,
+         ON CREATE SET i.type = id.type, i.designation = id.designation, i.firstSeen = $at, i.lastSeen = $at, i.quarantined = false
+       SET i.firstSeen = CASE WHEN i.firstSeen > $at THEN $at ELSE i.firstSeen END,
+           i.lastSeen = CASE WHEN i.lastSeen < $at THEN $at ELSE i.lastSeen END,
+           i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
+       RETURN i.key AS key, isNew, i.quarantined AS quarantined`,
       { ids, ns: this.ns, at: ev.occurredAt },
     );
-    const unattached = locked.records.filter((r) => r.get('profileId') === null).map((r) => r.get('key') as string);
-    const profileIds = [...new Set(locked.records.map((r) => r.get('profileId') as string | null).filter((p): p is string => p !== null))];
-    const profiles = await this.loadProfiles(tx, profileIds);
+    const newKeys = new Set(merged.records.filter((r) => r.get('isNew') === true).map((r) => r.get('key') as string));
+    const quarantinedKeys = new Set(merged.records.filter((r) => r.get('quarantined') === true).map((r) => r.get('key') as string));
+    const linkable = ids.filter((i) => !quarantinedKeys.has(i.key));
 
-    if (profiles.length === 0) {
-      const id = `p-${randomUUID()}`;
-      await tx.run('CREATE (:Profile {ns: $ns, id: $id, createdAt: $at})', { ns: this.ns, id, at: ev.occurredAt });
-      await this.attach(tx, id, unattached, ev);
-      return { profileId: id, identified: await this.isIdentified(tx, id), newIdentities: unattached.length, changes: [] };
+    const pairs = pairsOf(linkable);
+    let newPairs = new Set<string>();
+    if (pairs.length > 0) {
+      const linked = await tx.run(
+        `UNWIND $pairs AS pr
+         MATCH (a:Identity {ns: $ns, key: pr[0]}), (b:Identity {ns: $ns, key: pr[1]})
+         MERGE (a)-[l:LINKED]->(b)
+           ON CREATE SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2], l.severed = false, l.active = false, l.created = $eventId
+         WITH pr, l, l.created = $eventId AND l.at = $at AS isNew
+         FOREACH (_ IN CASE WHEN l.at > $at OR (l.at = $at AND l.eventId > $eventId) THEN [1] ELSE [] END |
+           SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2])
+         RETURN pr[0] AS a, pr[1] AS b, isNew`,
+        {
+          ns: this.ns,
+          pairs: pairs.map(([a, b]) => [a, b, designationOfPair(linkable, a, b)]),
+          at: ev.occurredAt,
+          eventId: ev.eventId,
+          channel: ev.channel,
+        },
+      );
+      newPairs = new Set(linked.records.filter((r) => r.get('isNew') === true).map((r) => pairId(r.get('a') as string, r.get('b') as string)));
     }
 
-    if (profiles.length === 1) {
-      const id = profiles[0]!.id;
-      await this.attach(tx, id, unattached, ev);
-      return { profileId: id, identified: await this.isIdentified(tx, id), newIdentities: unattached.length, changes: [] };
-    }
-
-    // Several profiles: deterministic survivor = oldest, ties broken by id.
-    const [survivor, ...others] = [...profiles].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
-    const conflict = this.uniqueConflict(profiles);
-    const linking = ids.find((i) => !unattached.includes(i.key)) ?? ids[0]!;
-    if (conflict) {
-      const target = this.profileOfPrimary(profiles, ids) ?? survivor!;
-      await this.attach(tx, target.id, unattached, ev);
-      return {
-        profileId: target.id,
-        identified: await this.isIdentified(tx, target.id),
-        newIdentities: unattached.length,
-        changes: [this.change('REFUSED_MERGE', target.id, profiles.filter((p) => p.id !== target.id).map((p) => p.id), `profiles hold different ${conflict}`, ev, linking)],
-      };
-    }
-    await this.merge(tx, survivor!.id, others.map((o) => o.id), ev);
-    await this.attach(tx, survivor!.id, unattached, ev);
+    const outcome = await this.recompute(tx, linkable.map((i) => i.key), ev, newPairs);
+    const strongest = this.strongest(linkable);
+    const profileId = strongest ? (outcome.plan.profileOf.get(strongest.key) ?? '') : '';
+    const cluster = strongest ? outcome.clustering.clusters[outcome.clustering.clusterOf.get(strongest.key)!] : undefined;
     return {
-      profileId: survivor!.id,
-      identified: await this.isIdentified(tx, survivor!.id),
-      newIdentities: unattached.length,
-      changes: [this.change('MERGE', survivor!.id, others.map((o) => o.id), `shared ${linking.type} (${linking.designation.toLowerCase()})`, ev, linking)],
+      profileId,
+      identified: cluster ? cluster.some((k) => !isAnonymous(outcome.typeOf(k))) : false,
+      newIdentities: [...newKeys].filter((k) => !quarantinedKeys.has(k)).length,
+      changes: outcome.changes,
+      quarantined: outcome.quarantined,
+      readOnly: false,
     };
   }
 
-  private async loadProfiles(tx: ManagedTransaction, ids: readonly string[]): Promise<MatchedProfile[]> {
-    if (ids.length === 0) return [];
-    const res = await tx.run(
-      `MATCH (p:Profile {ns: $ns}) WHERE p.id IN $ids
-       OPTIONAL MATCH (p)<-[:IN]-(u:Identity) WHERE u.type IN $uniqueTypes
-       RETURN p.id AS id, p.createdAt AS createdAt, collect({type: u.type, key: u.key}) AS uniques`,
-      { ns: this.ns, ids, uniqueTypes: [...UNIQUE_TYPES] },
-    );
-    return res.records.map((r) => ({
-      id: r.get('id') as string,
-      createdAt: r.get('createdAt') as number,
-      uniques: (r.get('uniques') as { type: string | null; key: string }[]).filter((u): u is { type: string; key: string } => u.type !== null),
-    }));
-  }
+  /**
+   * Reads (and locks) the component around `seeds`, applies the collapse guard, clusters it with the
+   * rules, and writes the difference. `newPairs`: links this event created (their refusals are
+   * reported as REFUSED_MERGE).
+   */
+  private async recompute(
+    tx: ManagedTransaction,
+    seeds: readonly string[],
+    ev: Evidence,
+    newPairs: ReadonlySet<string> = new Set(),
+  ): Promise<{ plan: AssignmentPlan; clustering: Clustering; changes: IdentityChange[]; quarantined: QuarantineNotice[]; typeOf: (k: string) => string }> {
+    const component = await this.loadComponent(tx, seeds);
+    let identities = [...component.identities];
+    const byKey = new Map(identities.map((i) => [i.key, i]));
+    const typeOf = (k: string): string => byKey.get(k)?.type ?? '';
 
-  private uniqueConflict(profiles: readonly MatchedProfile[]): string | undefined {
-    for (const type of UNIQUE_TYPES) {
-      const values = new Set(profiles.flatMap((p) => p.uniques.filter((u) => u.type === type).map((u) => u.key)));
-      if (values.size > 1) return type;
+    let clustering = clusterComponent(identities, component.edges, this.rules);
+    const quarantined = this.collapseGuard(seeds, identities, component.edges, clustering);
+    if (quarantined.length > 0) {
+      const q = new Set(quarantined.map((n) => n.key));
+      identities = identities.map((i) => (q.has(i.key) ? { ...i, quarantined: true } : i));
+      await tx.run(`UNWIND $keys AS k MATCH (i:Identity {ns: $ns, key: k}) SET i.quarantined = true, i.quarantinedAt = $now`, { ns: this.ns, keys: [...q], now: Date.now() });
+      clustering = clusterComponent(identities, component.edges, this.rules);
     }
-    return undefined;
+
+    const current = new Map<string, string>();
+    const profiles = new Map<string, CurrentProfile>();
+    for (const i of identities) {
+      if (i.profileId === null) continue;
+      current.set(i.key, i.profileId);
+      profiles.set(i.profileId, { id: i.profileId, createdAt: i.profileCreatedAt ?? Number.MAX_SAFE_INTEGER });
+    }
+    // Quarantined identities still belong to a profile of their own (they just link nobody).
+    const plan = planAssignment(clustering.clusters, current, profiles, (k) => byKey.get(k)?.firstSeen ?? ev.occurredAt, () => `p-${randomUUID()}`);
+    await this.write(tx, plan, current, component.edges, clustering, ev);
+
+    const changes: IdentityChange[] = [];
+    for (const split of plan.splits) {
+      changes.push(
+        this.change('SPLIT', split.profileId, split.parts.map((p) => p.profileId).filter((p) => p !== split.profileId), 'component recomputed: identities no longer linked', ev, undefined, split.parts),
+      );
+    }
+    for (const merge of plan.merges) {
+      const via = this.mergeEvidence(merge.survivor, merge.merged, plan, component.edges, clustering, typeOf);
+      changes.push(this.change('MERGE', merge.survivor, [...merge.merged], via ? `shared ${via.type} (${via.designation.toLowerCase()})` : 'linked', ev, via));
+    }
+    for (const refusedLink of clustering.refused) {
+      const id = pairId(refusedLink.edge.a, refusedLink.edge.b);
+      if (!newPairs.has(id)) continue;
+      const pa = plan.profileOf.get(refusedLink.edge.a);
+      const pb = plan.profileOf.get(refusedLink.edge.b);
+      if (!pa || !pb || pa === pb) continue;
+      const edge = component.edges.find((e) => pairId(e.a, e.b) === id)!;
+      const [survivor, other] = pa < pb ? [pa, pb] : [pb, pa];
+      changes.push(this.change('REFUSED_MERGE', survivor, [other], refusedLink.reason, ev, { type: typeOf(refusedLink.edge.a), designation: edge.designation }));
+    }
+    return { plan, clustering, changes: dedupeChanges(changes), quarantined, typeOf };
   }
 
-  private profileOfPrimary(profiles: readonly MatchedProfile[], ids: readonly GraphIdentity[]): MatchedProfile | undefined {
-    const primaryKeys = new Set(ids.filter((i) => i.designation === 'PRIMARY').map((i) => i.key));
-    return profiles.find((p) => p.uniques.some((u) => primaryKeys.has(u.key)));
+  /** Which identity joined the merged profiles: a newly active edge between them, for the evidence. */
+  private mergeEvidence(
+    survivor: string,
+    merged: readonly string[],
+    plan: AssignmentPlan,
+    edges: readonly LoadedEdge[],
+    clustering: Clustering,
+    typeOf: (k: string) => string,
+  ): { type: string; designation: string } | undefined {
+    const members = new Set([survivor, ...merged]);
+    const edge = edges.find((e) => !e.active && clustering.active.has(pairId(e.a, e.b)) && members.has(plan.profileOf.get(e.a) ?? ''));
+    if (!edge) return undefined;
+    const weaker = ruleOf(this.rules, typeOf(edge.a)).priority <= ruleOf(this.rules, typeOf(edge.b)).priority ? edge.a : edge.b;
+    return { type: typeOf(weaker), designation: edge.designation };
   }
 
-  private async attach(tx: ManagedTransaction, profileId: string, keys: readonly string[], ev: Evidence): Promise<void> {
-    if (keys.length === 0) return;
-    await tx.run(
-      `MATCH (p:Profile {ns: $ns, id: $profileId})
-       UNWIND $keys AS k
+  /**
+   * Graph-collapse guard: an identity of this event whose links would join more profiles than the
+   * rules allow (counted as the profiles its neighbours form without it) is quarantined.
+   */
+  private collapseGuard(seeds: readonly string[], identities: readonly LoadedIdentity[], edges: readonly LoadedEdge[], clustering: Clustering): QuarantineNotice[] {
+    const max = this.rules.collapseGuard.maxProfilesJoined;
+    const notices: QuarantineNotice[] = [];
+    for (const key of seeds) {
+      const me = identities.find((i) => i.key === key);
+      if (!me || me.quarantined) continue;
+      const neighbours = new Set(edges.filter((e) => !e.severed && (e.a === key || e.b === key)).map((e) => (e.a === key ? e.b : e.a)));
+      const known = [...neighbours].filter((n) => !isAnonymous(identities.find((i) => i.key === n)?.type ?? ''));
+      if (known.length <= max) continue;
+      const without = clusterComponent(
+        identities.map((i) => (i.key === key ? { ...i, quarantined: true } : i)),
+        edges,
+        this.rules,
+      );
+      const joined = new Set(known.map((n) => without.clusterOf.get(n)));
+      if (joined.size > max) notices.push({ key, type: me.type, profilesJoined: joined.size, reason: `links ${joined.size} profiles (max ${max})` });
+    }
+    void clustering;
+    return notices;
+  }
+
+  private async loadComponent(tx: ManagedTransaction, seeds: readonly string[]): Promise<Component> {
+    const seen = new Set<string>(seeds);
+    let frontier = [...seeds];
+    let truncated = false;
+    // Walks LINKED edges outwards, locking every identity reached so concurrent writers serialise.
+    while (frontier.length > 0) {
+      const res = await tx.run(
+        `UNWIND $frontier AS k
+         MATCH (i:Identity {ns: $ns, key: k})
+         SET i.lock = true
+         WITH i WHERE NOT coalesce(i.quarantined, false)
+         MATCH (i)-[l:LINKED]-(j:Identity)
+         WHERE NOT l.severed AND NOT coalesce(j.quarantined, false)
+         RETURN DISTINCT j.key AS key`,
+        { ns: this.ns, frontier },
+      );
+      const next = res.records.map((r) => r.get('key') as string).filter((k) => !seen.has(k));
+      for (const k of next) seen.add(k);
+      frontier = next;
+      if (seen.size > this.rules.maxComponentSize) {
+        truncated = true;
+        break;
+      }
+    }
+    const keys = [...seen];
+    const res = await tx.run(
+      `UNWIND $keys AS k
        MATCH (i:Identity {ns: $ns, key: k})
-       CREATE (i)-[:IN {eventId: $eventId, channel: $channel, at: $at, designation: i.designation}]->(p)`,
-      { ns: this.ns, profileId, keys, eventId: ev.eventId, channel: ev.channel, at: ev.occurredAt },
+       OPTIONAL MATCH (i)-[:IN]->(p:Profile)
+       RETURN i.key AS key, i.type AS type, i.designation AS designation, i.firstSeen AS firstSeen, coalesce(i.quarantined, false) AS quarantined,
+              p.id AS profileId, p.createdAt AS profileCreatedAt`,
+      { ns: this.ns, keys },
     );
+    const identities: LoadedIdentity[] = res.records.map((r) => ({
+      key: r.get('key') as string,
+      type: r.get('type') as string,
+      designation: r.get('designation') as string,
+      firstSeen: r.get('firstSeen') as number,
+      quarantined: r.get('quarantined') as boolean,
+      profileId: r.get('profileId') as string | null,
+      profileCreatedAt: r.get('profileCreatedAt') as number | null,
+    }));
+    const edgeRes = await tx.run(
+      `UNWIND $keys AS k
+       MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity)
+       WHERE b.key IN $keys
+       RETURN a.key AS a, b.key AS b, l.at AS at, l.eventId AS eventId, l.channel AS channel, l.designation AS designation,
+              coalesce(l.severed, false) AS severed, coalesce(l.active, false) AS active`,
+      { ns: this.ns, keys },
+    );
+    const edges: LoadedEdge[] = edgeRes.records.map((r) => ({
+      a: r.get('a') as string,
+      b: r.get('b') as string,
+      at: r.get('at') as number,
+      eventId: r.get('eventId') as string,
+      channel: r.get('channel') as string,
+      designation: r.get('designation') as string,
+      severed: r.get('severed') as boolean,
+      active: r.get('active') as boolean,
+    }));
+    return { identities, edges, truncated };
   }
 
-  private async merge(tx: ManagedTransaction, survivorId: string, otherIds: readonly string[], ev: Evidence): Promise<void> {
-    await tx.run(
-      `MATCH (s:Profile {ns: $ns, id: $survivorId})
-       MATCH (o:Profile {ns: $ns}) WHERE o.id IN $otherIds
-       OPTIONAL MATCH (i:Identity)-[r:IN]->(o)
-       WITH s, o, i, r
-       CALL (s, i, r) {
-         WITH s, i, r WHERE r IS NOT NULL
-         CREATE (i)-[r2:IN]->(s) SET r2 = properties(r)
-         DELETE r
-       }
-       WITH DISTINCT s, o
-       SET o.mergedInto = s.id, o.mergedAt = $at
-       CREATE (o)-[:MERGED_INTO {eventId: $eventId, channel: $channel, at: $at}]->(s)
-       WITH s, o
-       OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id})
-       SET x.mergedInto = s.id`,
-      { ns: this.ns, survivorId, otherIds, eventId: ev.eventId, channel: ev.channel, at: ev.occurredAt },
-    );
+  private async write(tx: ManagedTransaction, plan: AssignmentPlan, current: ReadonlyMap<string, string>, edges: readonly LoadedEdge[], clustering: Clustering, ev: Evidence): Promise<void> {
+    if (plan.created.length > 0) {
+      await tx.run(`UNWIND $created AS c CREATE (:Profile {ns: $ns, id: c.id, createdAt: c.createdAt})`, { ns: this.ns, created: plan.created });
+    }
+    const moves = [...plan.profileOf.entries()].filter(([k, p]) => current.get(k) !== p).map(([key, profileId]) => ({ key, profileId }));
+    if (moves.length > 0) {
+      await tx.run(
+        `UNWIND $moves AS m
+         MATCH (i:Identity {ns: $ns, key: m.key})
+         MATCH (p:Profile {ns: $ns, id: m.profileId})
+         OPTIONAL MATCH (i)-[old:IN]->(:Profile)
+         WITH i, p, old, CASE WHEN old IS NULL THEN {eventId: $eventId, channel: $channel, at: $at, designation: i.designation} ELSE properties(old) END AS props
+         CREATE (i)-[r:IN]->(p) SET r = props
+         WITH old WHERE old IS NOT NULL
+         DELETE old`,
+        { ns: this.ns, moves, eventId: ev.eventId, channel: ev.channel, at: ev.occurredAt },
+      );
+    }
+    const merged = plan.merges.flatMap((m) => m.merged.map((other) => ({ other, survivor: m.survivor })));
+    if (merged.length > 0) {
+      await tx.run(
+        `UNWIND $merged AS m
+         MATCH (o:Profile {ns: $ns, id: m.other}), (s:Profile {ns: $ns, id: m.survivor})
+         SET o.mergedInto = s.id, o.mergedAt = $at
+         CREATE (o)-[:MERGED_INTO {eventId: $eventId, channel: $channel, at: $at}]->(s)
+         WITH o, s
+         OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id})
+         FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END | SET x.mergedInto = s.id)`,
+        { ns: this.ns, merged, eventId: ev.eventId, channel: ev.channel, at: ev.occurredAt },
+      );
+    }
+    const flips = edges.filter((e) => e.active !== clustering.active.has(pairId(e.a, e.b))).map((e) => ({ a: e.a, b: e.b, active: !e.active }));
+    if (flips.length > 0) {
+      await tx.run(
+        `UNWIND $flips AS f
+         MATCH (:Identity {ns: $ns, key: f.a})-[l:LINKED]->(:Identity {ns: $ns, key: f.b})
+         SET l.active = f.active`,
+        { ns: this.ns, flips },
+      );
+    }
   }
 
-  private async isIdentified(tx: ManagedTransaction, profileId: string): Promise<boolean> {
+  // ---------------------------------------------------------------- operator changes
+
+  /** Removes an identity (erasure, operator) and recomputes what it held together. */
+  async removeIdentity(key: string, reason: string): Promise<GraphChangeResult> {
+    return this.withWrite(async (tx) => {
+      const neighbours = await this.neighboursAndProfileMates(tx, key);
+      if (!neighbours) return { changes: [], found: false };
+      await tx.run('MATCH (i:Identity {ns: $ns, key: $key}) DETACH DELETE i', { ns: this.ns, key });
+      const outcome = neighbours.length ? await this.recompute(tx, neighbours, operatorEvidence(reason)) : undefined;
+      return { changes: outcome?.changes ?? [], found: true };
+    });
+  }
+
+  /** Cuts the link between two identities for good (an operator's unlink) and recomputes. */
+  async unlink(a: string, b: string, reason: string): Promise<GraphChangeResult> {
+    const [x, y] = a < b ? [a, b] : [b, a];
+    return this.withWrite(async (tx) => {
+      const res = await tx.run(
+        `MATCH (:Identity {ns: $ns, key: $x})-[l:LINKED]->(:Identity {ns: $ns, key: $y}) SET l.severed = true, l.severedAt = $now RETURN count(l) AS n`,
+        { ns: this.ns, x, y, now: Date.now() },
+      );
+      if ((res.records[0]!.get('n') as number) === 0) return { changes: [], found: false };
+      const outcome = await this.recompute(tx, [x, y], operatorEvidence(reason));
+      return { changes: outcome.changes, found: true };
+    });
+  }
+
+  /** Quarantines (stops linking) or releases an identity and recomputes its component. */
+  async setQuarantine(key: string, quarantined: boolean, reason: string): Promise<GraphChangeResult & { type: string }> {
+    return this.withWrite(async (tx) => {
+      const res = await tx.run(
+        `MATCH (i:Identity {ns: $ns, key: $key}) SET i.quarantined = $quarantined, i.quarantinedAt = $now RETURN i.type AS type`,
+        { ns: this.ns, key, quarantined, now: Date.now() },
+      );
+      if (res.records.length === 0) return { changes: [], found: false, type: '' };
+      const neighbours = (await this.neighboursAndProfileMates(tx, key)) ?? [];
+      const outcome = await this.recompute(tx, [key, ...neighbours], operatorEvidence(reason));
+      return { changes: outcome.changes, found: true, type: res.records[0]!.get('type') as string };
+    });
+  }
+
+  private async neighboursAndProfileMates(tx: ManagedTransaction, key: string): Promise<string[] | undefined> {
     const res = await tx.run(
-      `MATCH (:Profile {ns: $ns, id: $profileId})<-[:IN]-(i:Identity) WHERE NOT i.type IN $anonymous RETURN count(i) > 0 AS identified`,
-      { ns: this.ns, profileId, anonymous: ANONYMOUS_TYPES },
+      `MATCH (i:Identity {ns: $ns, key: $key})
+       SET i.lock = true
+       OPTIONAL MATCH (i)-[:LINKED]-(j:Identity)
+       OPTIONAL MATCH (i)-[:IN]->(:Profile)<-[:IN]-(m:Identity)
+       RETURN collect(DISTINCT j.key) + collect(DISTINCT m.key) AS keys`,
+      { ns: this.ns, key },
     );
-    return res.records[0]?.get('identified') === true;
+    if (res.records.length === 0) return undefined;
+    return [...new Set(res.records[0]!.get('keys') as string[])].filter((k) => k !== key);
   }
 
-  private change(kind: IdentityChange['kind'], survivor: string, others: string[], reason: string, ev: Evidence, via: GraphIdentity): IdentityChange {
-    return {
-      changeId: `${ev.eventId}:${kind}:${survivor}`,
-      kind,
-      survivorProfileId: survivor,
-      otherProfileIds: others.sort(),
-      reason,
-      evidence: { eventId: ev.eventId, channel: ev.channel, occurredAt: ev.occurredAt, identityType: via.type, designation: via.designation },
-      at: Date.now(),
-      parts: [],
-    };
-  }
+  // ---------------------------------------------------------------- explain
 
   /** What a profile consists of: identities (pseudonymised keys) with the evidence of each link. */
-  async explainProfile(profileId: string): Promise<{ profileId: string; mergedInto: string | null; identities: unknown[] } | undefined> {
+  async explainProfile(profileId: string): Promise<{ profileId: string; mergedInto: string | null; identities: unknown[]; links: unknown[] } | undefined> {
     const res = await this.driver.executeQuery(
       `MATCH (p:Profile {ns: $ns, id: $profileId})
        OPTIONAL MATCH (s:Profile {ns: $ns, id: p.mergedInto})
        WITH coalesce(s, p) AS live, p
        OPTIONAL MATCH (i:Identity)-[r:IN]->(live)
-       RETURN live.id AS id, p.mergedInto AS mergedInto,
-              collect(CASE WHEN i IS NULL THEN null ELSE {type: i.type, keyPrefix: substring(i.key, 0, 12), designation: i.designation,
-                        firstSeen: i.firstSeen, lastSeen: i.lastSeen, linkedBy: {eventId: r.eventId, channel: r.channel, at: r.at}} END) AS identities`,
+       WITH live, p, collect(CASE WHEN i IS NULL THEN null ELSE {key: i.key, type: i.type, keyPrefix: substring(i.key, 0, 12), designation: i.designation,
+                        firstSeen: i.firstSeen, lastSeen: i.lastSeen, quarantined: coalesce(i.quarantined, false), linkedBy: {eventId: r.eventId, channel: r.channel, at: r.at}} END) AS identities
+       OPTIONAL MATCH (a:Identity)-[:IN]->(live), (a)-[l:LINKED {active: true}]->(b:Identity)-[:IN]->(live)
+       RETURN live.id AS id, p.mergedInto AS mergedInto, identities,
+              collect(CASE WHEN l IS NULL THEN null ELSE {from: a.key, to: b.key, eventId: l.eventId, channel: l.channel, at: l.at, designation: l.designation} END) AS links`,
       { ns: this.ns, profileId },
       { database: this.database },
     );
     const row = res.records[0];
     if (!row) return undefined;
-    return { profileId: row.get('id') as string, mergedInto: row.get('mergedInto') as string | null, identities: row.get('identities') as unknown[] };
+    return { profileId: row.get('id') as string, mergedInto: row.get('mergedInto') as string | null, identities: row.get('identities') as unknown[], links: row.get('links') as unknown[] };
+  }
+
+  /**
+   * Why are these two identities in the same profile? The shortest chain of active links between
+   * them, each with its evidence; `sameProfile` false (and no chain) when they are not together.
+   */
+  async explainLink(a: string, b: string): Promise<{ sameProfile: boolean; profileId: string | null; chain: unknown[] } | undefined> {
+    const res = await this.driver.executeQuery(
+      `MATCH (x:Identity {ns: $ns, key: $a}), (y:Identity {ns: $ns, key: $b})
+       OPTIONAL MATCH (x)-[:IN]->(px:Profile)
+       OPTIONAL MATCH (y)-[:IN]->(py:Profile)
+       OPTIONAL MATCH path = shortestPath((x)-[:LINKED*..25]-(y))
+       WHERE all(l IN relationships(path) WHERE l.active)
+       RETURN px.id AS px, py.id AS py,
+              CASE WHEN path IS NULL THEN [] ELSE [l IN relationships(path) | {from: startNode(l).key, fromType: startNode(l).type, to: endNode(l).key, toType: endNode(l).type,
+                eventId: l.eventId, channel: l.channel, at: l.at, designation: l.designation}] END AS chain`,
+      { ns: this.ns, a, b },
+      { database: this.database },
+    );
+    const row = res.records[0];
+    if (!row) return undefined;
+    const px = row.get('px') as string | null;
+    const same = px !== null && px === (row.get('py') as string | null);
+    return { sameProfile: same, profileId: same ? px : null, chain: same ? (row.get('chain') as unknown[]) : [] };
+  }
+
+  /** Every live profile's identity keys (tests, benchmarks, replay checks). */
+  async grouping(): Promise<string[][]> {
+    const res = await this.driver.executeQuery(
+      `MATCH (i:Identity {ns: $ns})-[:IN]->(p:Profile {ns: $ns}) RETURN p.id AS id, collect(i.key) AS keys`,
+      { ns: this.ns },
+      { database: this.database },
+    );
+    return res.records.map((r) => (r.get('keys') as string[]).sort()).sort((x, y) => (x[0]! < y[0]! ? -1 : 1));
   }
 
   /** Removes this namespace's graph data (tests and tenant teardown). */
@@ -220,8 +517,62 @@ export class IdentityGraphRepository {
       await session.close();
     }
   }
+
+  // ---------------------------------------------------------------- helpers
+
+  private strongest(ids: readonly GraphIdentity[]): GraphIdentity | undefined {
+    return [...ids].sort((x, y) => ruleOf(this.rules, y.type).priority - ruleOf(this.rules, x.type).priority || (x.key < y.key ? -1 : 1))[0];
+  }
+
+  private async withWrite<T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+    const session = this.driver.session({ database: this.database });
+    try {
+      return await session.executeWrite(work, { metadata: { app: 'cdp-identity' } });
+    } finally {
+      await session.close();
+    }
+  }
+
+  private change(
+    kind: IdentityChange['kind'],
+    survivor: string,
+    others: string[],
+    reason: string,
+    ev: Evidence,
+    via: { type: string; designation: string } | undefined,
+    parts: readonly { profileId: string; identityKeys: string[] }[] = [],
+  ): IdentityChange {
+    return {
+      changeId: `${ev.eventId}:${kind}:${survivor}`,
+      kind,
+      survivorProfileId: survivor,
+      otherProfileIds: [...others].sort(),
+      reason,
+      evidence: { eventId: ev.eventId, channel: ev.channel, occurredAt: ev.occurredAt, identityType: via?.type ?? '', designation: via?.designation ?? '' },
+      at: Date.now(),
+      parts: parts.map((p) => ({ profileId: p.profileId, identityKeys: [...p.identityKeys] })),
+    };
+  }
 }
 
-export function isAnonymousType(type: string): boolean {
-  return ANONYMOUS_IDENTITY_TYPES.has(type as IdentityType);
+function pairsOf(ids: readonly GraphIdentity[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) out.push(ids[i]!.key < ids[j]!.key ? [ids[i]!.key, ids[j]!.key] : [ids[j]!.key, ids[i]!.key]);
+  return out;
+}
+
+/** A link is primary evidence when either end was established with confidence by the channel. */
+function designationOfPair(ids: readonly GraphIdentity[], a: string, b: string): string {
+  return ids.some((i) => (i.key === a || i.key === b) && i.designation === 'PRIMARY') ? 'PRIMARY' : 'SECONDARY';
+}
+
+function operatorEvidence(reason: string): Evidence {
+  return { eventId: `operator-${randomUUID()}`, channel: `operator:${reason}`, occurredAt: Date.now() };
+}
+
+/** One change per kind and survivor per event (several refused links between the same profiles are one refusal). */
+function dedupeChanges(changes: readonly IdentityChange[]): IdentityChange[] {
+  const seen = new Map<string, IdentityChange>();
+  for (const c of changes) if (!seen.has(c.changeId)) seen.set(c.changeId, c);
+  return [...seen.values()];
 }

@@ -2,7 +2,7 @@
  * Values that look like identities but identify nobody: placeholders typed into forms, test
  * accounts, all-zero phone numbers. Linking on them is how identity graphs collapse.
  */
-const JUNK_VALUES = new Set([
+export const BUILT_IN_JUNK_VALUES: ReadonlySet<string> = new Set([
   'null',
   'undefined',
   'none',
@@ -23,7 +23,7 @@ const JUNK_VALUES = new Set([
   '0',
 ]);
 
-const JUNK_PATTERNS: readonly RegExp[] = [
+export const BUILT_IN_JUNK_PATTERNS: readonly RegExp[] = [
   /^\+?(\d)\1{6,}$/, // 0000000000, +1111111111
   /^\+?0123456789$/,
   /^\+?1234567890$/,
@@ -33,5 +33,5 @@ const JUNK_PATTERNS: readonly RegExp[] = [
 
 export function isJunk(value: string): boolean {
   const v = value.trim().toLowerCase();
-  return JUNK_VALUES.has(v) || JUNK_PATTERNS.some((p) => p.test(v));
+  return BUILT_IN_JUNK_VALUES.has(v) || BUILT_IN_JUNK_PATTERNS.some((p) => p.test(v));
 }

@@ -1,79 +1,171 @@
 /**
- * Resolves a canonical event to a profile: drops junk and never-linking identities (a kiosk's
- * shared device id), pseudonymises the rest with a keyed hash (the graph never holds raw values),
- * and asks the graph repository for the placement. Returns a HandlerResult, never throws for data.
+ * Resolves a canonical event to a profile: drops blocked values (built-in junk list plus the rules'
+ * values and patterns) and types that never link (a kiosk's shared device id), pseudonymises the
+ * rest with a keyed hash (the graph never holds raw values), applies the events-per-minute half of
+ * the collapse guard, and asks the graph repository for the placement. Also carries out operator
+ * changes (remove an identity, unlink, quarantine, release) and publishes what they change.
+ * Kafka handling returns a HandlerResult, never throws for data.
  */
 import { createHmac } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { identityChangesTopic, resolvedEventsTopic, type CanonicalEvent, type ResolvedEvent } from '@cdp/contracts';
-import { ok, output, type HandlerResult } from '@cdp/kafka';
-import { counter, type Registry } from '@cdp/observability';
-import { METRICS_REGISTRY } from '@cdp/nest-platform';
+import {
+  identityChangesTopic,
+  identityQuarantineTopic,
+  resolvedEventsTopic,
+  type CanonicalEvent,
+  type IdentityChange,
+  type IdentityQuarantine,
+  type ResolvedEvent,
+} from '@cdp/contracts';
+import { ok, output, type KafkaPlatform, type HandlerResult, type OutboundMessage } from '@cdp/kafka';
+import { counter, histogram, type Logger, type Registry } from '@cdp/observability';
+import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IdentityConfig } from '../config';
+import { BlockList, ruleOf, type IdentityRules } from '../rules/identity-rules';
 import { IDENTITY_CONFIG } from '../tokens';
-import { IdentityGraphRepository, type GraphIdentity } from './identity-graph.repository';
-import { isJunk } from './junk';
+import { IdentityGraphRepository, type GraphChangeResult, type GraphIdentity, type QuarantineNotice, type Resolution } from './identity-graph.repository';
+import { EventRateGuard } from './rate-guard';
 
-/** Identity types recorded on events but never used to link people (shared devices). */
-const NEVER_LINK = new Set(['kiosk_device_id']);
+export type OperatorAction = 'remove' | 'unlink' | 'quarantine' | 'release';
 
-@Injectable()
-export class ResolutionService {
-  private readonly skipped;
-  private readonly changes;
+/** The pure part of resolution (no Kafka): which identities link, under which keys. */
+export class IdentityKeyer {
+  private readonly blocked: BlockList;
 
   constructor(
-    private readonly graph: IdentityGraphRepository,
-    @Inject(IDENTITY_CONFIG) private readonly config: IdentityConfig,
-    @Inject(METRICS_REGISTRY) registry: Registry,
+    private readonly hmacKey: string,
+    private readonly rules: IdentityRules,
   ) {
-    this.skipped = counter(registry, 'cdp_identity_values_skipped_total', 'Identity values not used for linking', ['type', 'reason']);
-    this.changes = counter(registry, 'cdp_identity_changes_total', 'Merges, splits and refused merges', ['kind']);
+    this.blocked = new BlockList(rules);
   }
 
   pseudonymise(type: string, matchKey: string): string {
-    return createHmac('sha256', this.config.IDENTITY_HMAC_KEY).update(`${type}\u0000${matchKey}`).digest('hex');
+    return createHmac('sha256', this.hmacKey).update(`${type}\u0000${matchKey}`).digest('hex');
   }
 
-  /** Graph key per identity of the event, "" for those never linked (junk, shared devices). */
+  /** Why an identity never links, or undefined when it may. */
+  skipReason(type: string, matchKey: string): 'never-links' | 'junk' | undefined {
+    if (!ruleOf(this.rules, type).links) return 'never-links';
+    if (this.blocked.isBlocked(type, matchKey)) return 'junk';
+    return undefined;
+  }
+
+  /** Graph key per identity of the event, "" for those never linked (blocked values, shared devices). */
   keysOf(event: CanonicalEvent): string[] {
-    return event.identities.map((i) => (NEVER_LINK.has(i.type) || isJunk(i.matchKey) ? '' : this.pseudonymise(i.type, i.matchKey)));
+    return event.identities.map((i) => (this.skipReason(i.type, i.matchKey) ? '' : this.pseudonymise(i.type, i.matchKey)));
   }
 
-  linkable(event: CanonicalEvent): GraphIdentity[] {
+  linkable(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): GraphIdentity[] {
     return event.identities.flatMap((i) => {
-      if (NEVER_LINK.has(i.type)) {
-        this.skipped.inc({ type: i.type, reason: 'shared-device' });
-        return [];
-      }
-      if (isJunk(i.matchKey)) {
-        this.skipped.inc({ type: i.type, reason: 'junk' });
+      const reason = this.skipReason(i.type, i.matchKey);
+      if (reason) {
+        onSkip(i.type, reason);
         return [];
       }
       return [{ key: this.pseudonymise(i.type, i.matchKey), type: i.type, designation: i.designation }];
     });
   }
+}
+
+@Injectable()
+export class ResolutionService {
+  readonly keyer: IdentityKeyer;
+  private readonly rate: EventRateGuard;
+  private readonly skipped;
+  private readonly changes;
+  private readonly quarantines;
+  private readonly resolutions;
+  private readonly latency;
+  private readonly operator;
+
+  constructor(
+    private readonly graph: IdentityGraphRepository,
+    @Inject(IDENTITY_CONFIG) config: IdentityConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
+  ) {
+    this.keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
+    this.rate = new EventRateGuard(config.IDENTITY_RULES_FILE.rules.collapseGuard.maxEventsPerMinute);
+    this.skipped = counter(registry, 'cdp_identity_values_skipped_total', 'Identity values not used for linking', ['type', 'reason']);
+    this.changes = counter(registry, 'cdp_identity_changes_total', 'Merges, splits and refused merges', ['kind']);
+    this.quarantines = counter(registry, 'cdp_identity_quarantined_total', 'Identities quarantined by the graph-collapse guard', ['type', 'cause']);
+    this.resolutions = counter(registry, 'cdp_identity_resolutions_total', 'Events resolved, by path (read: nothing new, no graph write)', ['path']);
+    this.latency = histogram(registry, 'cdp_identity_resolve_seconds', 'Time to place one event in the graph');
+    this.operator = counter(registry, 'cdp_identity_operator_actions_total', 'Operator changes to the graph', ['action', 'result']);
+    this.logger.info({ rulesVersion: config.IDENTITY_RULES_FILE.rules.version, rulesFile: config.IDENTITY_RULES_FILE.file || 'built-in defaults' }, 'identity rules loaded');
+  }
 
   async resolve(event: CanonicalEvent): Promise<HandlerResult> {
-    const identities = this.linkable(event);
+    const identities = this.keyer.linkable(event, (type, reason) => this.skipped.inc({ type, reason }));
+    const identityKeys = this.keyer.keysOf(event);
     if (identities.length === 0) {
       // Still published (profileId "") so that activity KPIs count it as unidentified activity.
-      const unresolved: ResolvedEvent = { event, profileId: '', identified: false, resolvedAt: Date.now(), newIdentities: 0, identityKeys: event.identities.map(() => '') };
+      const unresolved: ResolvedEvent = { event, profileId: '', identified: false, resolvedAt: Date.now(), newIdentities: 0, identityKeys };
       return ok([output(resolvedEventsTopic, event.eventId, unresolved)]);
     }
-    const resolution = await this.graph.resolve(identities, { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt });
-    for (const change of resolution.changes) this.changes.inc({ kind: change.kind });
+    const evidence = { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt };
+    const outputs: OutboundMessage[] = [];
+    for (const id of identities) {
+      const count = this.rate.hit(id.key);
+      // First event over the limit this minute: quarantine once; from then on the graph knows.
+      if (count === undefined) continue;
+      const result = await this.graph.setQuarantine(id.key, true, 'collapse-guard');
+      outputs.push(...this.changeOutputs(result.changes));
+      outputs.push(this.quarantineOutput({ key: id.key, type: id.type, profilesJoined: 0, reason: `${count} events in one minute` }, 'QUARANTINED', count, 'events-per-minute'));
+    }
+    const stop = this.latency.startTimer();
+    const resolution: Resolution = await this.graph.resolve(identities, evidence);
+    stop();
+    this.resolutions.inc({ path: resolution.readOnly ? 'read' : 'write' });
+    for (const notice of resolution.quarantined) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined'));
+    outputs.push(...this.changeOutputs(resolution.changes));
     const resolved: ResolvedEvent = {
       event,
       profileId: resolution.profileId,
       identified: resolution.identified,
       resolvedAt: Date.now(),
       newIdentities: resolution.newIdentities,
-      identityKeys: this.keysOf(event),
+      identityKeys,
     };
-    return ok([
-      ...resolution.changes.map((c) => output(identityChangesTopic, c.survivorProfileId, c)),
-      output(resolvedEventsTopic, resolution.profileId, resolved),
-    ]);
+    outputs.push(output(resolvedEventsTopic, resolution.profileId || event.eventId, resolved));
+    return ok(outputs);
+  }
+
+  /** Operator change by graph key; publishes the resulting changes. Returns undefined when the key or link is unknown. */
+  async operate(action: OperatorAction, keys: readonly string[]): Promise<GraphChangeResult | undefined> {
+    let result: GraphChangeResult & { type?: string };
+    if (action === 'remove') result = await this.graph.removeIdentity(keys[0]!, 'remove');
+    else if (action === 'unlink') result = await this.graph.unlink(keys[0]!, keys[1]!, 'unlink');
+    else result = await this.graph.setQuarantine(keys[0]!, action === 'quarantine', action);
+    this.operator.inc({ action, result: result.found ? 'done' : 'not-found' });
+    if (!result.found) return undefined;
+    const outputs = this.changeOutputs(result.changes);
+    if (action === 'quarantine' || action === 'release') {
+      outputs.push(this.quarantineOutput({ key: keys[0]!, type: result.type ?? '', profilesJoined: 0, reason: `operator ${action}` }, action === 'quarantine' ? 'QUARANTINED' : 'RELEASED', 0, 'operator'));
+    }
+    await this.kafka.producer.publish(outputs);
+    this.logger.info({ action, keyPrefix: keys.map((k) => k.slice(0, 12)), changes: result.changes.map((c) => c.kind) }, 'operator changed the identity graph');
+    return result;
+  }
+
+  private changeOutputs(changes: readonly IdentityChange[]): OutboundMessage[] {
+    for (const change of changes) this.changes.inc({ kind: change.kind });
+    return changes.map((c) => output(identityChangesTopic, c.survivorProfileId, c));
+  }
+
+  private quarantineOutput(notice: QuarantineNotice, action: IdentityQuarantine['action'], eventsPerMinute: number, cause: string): OutboundMessage {
+    if (action === 'QUARANTINED') this.quarantines.inc({ type: notice.type, cause });
+    this.logger.warn({ keyPrefix: notice.key.slice(0, 12), identityType: notice.type, action, cause, profilesJoined: notice.profilesJoined, eventsPerMinute }, 'identity quarantine');
+    const record: IdentityQuarantine = {
+      identityKey: notice.key,
+      identityType: notice.type,
+      action,
+      reason: notice.reason,
+      profilesJoined: notice.profilesJoined,
+      eventsPerMinute,
+      at: Date.now(),
+    };
+    return output(identityQuarantineTopic, notice.key, record);
   }
 }

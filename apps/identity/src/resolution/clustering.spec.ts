@@ -1,0 +1,73 @@
+import { defaultRules } from '../rules/identity-rules';
+import { clusterComponent, type ComponentIdentity, type LinkEdge } from './clustering';
+
+const rules = defaultRules();
+
+/** Identities are named `type:label`; events list the identities that co-occurred, in event-time order. */
+function run(events: readonly string[][]): { groups: string[][]; refused: string[] } {
+  const identities = new Map<string, ComponentIdentity>();
+  const edges = new Map<string, LinkEdge>();
+  events.forEach((ids, t) => {
+    for (const key of ids) if (!identities.has(key)) identities.set(key, { key, type: key.split(':')[0]!, firstSeen: t, quarantined: false });
+    for (let i = 0; i < ids.length; i++)
+      for (let j = i + 1; j < ids.length; j++) {
+        const [a, b] = [ids[i]!, ids[j]!].sort() as [string, string];
+        if (!edges.has(`${a}|${b}`)) edges.set(`${a}|${b}`, { a, b, at: t * 86_400_000, eventId: `e${t}`, severed: false });
+      }
+  });
+  const result = clusterComponent([...identities.values()], [...edges.values()], rules);
+  return { groups: result.clusters.map((c) => [...c]), refused: result.refused.map((r) => r.reason) };
+}
+
+describe('clusterComponent with the default rules', () => {
+  it.each<[string, string[][], string[][]]>([
+    ['anonymous visit then login joins one profile', [['visitor_id:v'], ['visitor_id:v', 'login:ann', 'email:ann']], [['email:ann', 'login:ann', 'visitor_id:v']]],
+    ['two known profiles merge through a login event carrying both', [['email:ann'], ['login:ann'], ['login:ann', 'email:ann']], [['email:ann', 'login:ann']]],
+    ['a family email stays with its first owner', [['login:mum', 'email:fam'], ['login:dad', 'email:fam']], [['email:fam', 'login:mum'], ['login:dad']]],
+    ['a recycled phone follows its newest owner', [['login:old', 'phone:p'], ['login:new', 'phone:p']], [['login:new', 'phone:p'], ['login:old']]],
+    [
+      'a shared family tablet links nobody once it is seen with two logins',
+      [['visitor_id:tab', 'login:mum'], ['visitor_id:tab', 'login:dad']],
+      [['login:dad'], ['login:mum'], ['visitor_id:tab']],
+    ],
+    ['a device never merges two known profiles', [['visitor_id:v', 'email:a'], ['visitor_id:v', 'loyalty_number:b']], [['email:a', 'visitor_id:v'], ['loyalty_number:b']]],
+    ['a secondary email joins an anonymous profile to a known one', [['visitor_id:v'], ['email:e', 'login:l'], ['visitor_id:v', 'email:e']], [['email:e', 'login:l', 'visitor_id:v']]],
+  ])('%s', (_name, events, expected) => {
+    expect(run(events).groups).toEqual(expected);
+  });
+
+  it.each<[string, string[][], string]>([
+    ['uniqueness', [['login:a', 'email:x'], ['login:b', 'email:y'], ['email:x', 'email:y']], 'profiles hold different login'],
+    ['a device between two known people', [['visitor_id:v', 'email:a'], ['visitor_id:v', 'loyalty_number:b']], 'visitor_id may not merge two known profiles'],
+    ['per-profile limit', [['login:a', 'loyalty_number:1'], ['login:a', 'loyalty_number:2'], ['login:a', 'loyalty_number:3']], 'more than 2 loyalty_number per profile'],
+  ])('records a refusal: %s', (_name, events, reason) => {
+    expect(run(events).refused).toContain(reason);
+  });
+
+  it('gives the same grouping whatever order the links are listed in', () => {
+    const events = [['login:mum', 'email:fam'], ['login:dad', 'email:fam'], ['visitor_id:v', 'email:fam'], ['phone:p', 'login:dad']];
+    const forward = run(events).groups;
+    const identities: ComponentIdentity[] = [];
+    const edges: LinkEdge[] = [];
+    events.forEach((ids, t) => {
+      for (const key of ids) if (!identities.some((i) => i.key === key)) identities.push({ key, type: key.split(':')[0]!, firstSeen: t, quarantined: false });
+      const [a, b] = [...ids].sort() as [string, string];
+      edges.push({ a, b, at: t * 86_400_000, eventId: `e${t}`, severed: false });
+    });
+    const reversed = clusterComponent([...identities].reverse(), [...edges].reverse(), rules).clusters;
+    expect(reversed).toEqual(forward);
+  });
+
+  it('ignores severed links and quarantined identities', () => {
+    const ids: ComponentIdentity[] = [
+      { key: 'email:a', type: 'email', firstSeen: 0, quarantined: false },
+      { key: 'login:a', type: 'login', firstSeen: 0, quarantined: false },
+      { key: 'phone:a', type: 'phone', firstSeen: 0, quarantined: true },
+    ];
+    const edges: LinkEdge[] = [
+      { a: 'email:a', b: 'login:a', at: 0, eventId: 'e1', severed: true },
+      { a: 'email:a', b: 'phone:a', at: 0, eventId: 'e2', severed: false },
+    ];
+    expect(clusterComponent(ids, edges, rules).clusters).toEqual([['email:a'], ['login:a'], ['phone:a']]);
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * The grouping of identities into profiles, as a pure function of the graph: identities and the
+ * LINKED edges between them (one per pair that co-occurred in an event, with its earliest evidence).
+ *
+ * Why a function of the edge set and not of the arrival order: the edge set (with each edge's
+ * earliest evidence) is the same whatever order, duplication or lateness the events came in, so the
+ * grouping is too. Edges are taken greedily in a fixed order (rule priority, then event time, then
+ * event id) and each is accepted unless it breaks a rule (uniqueness, per-profile limits, merging
+ * two known profiles through a type that may not). Identities whose rule says `detach` and whose
+ * links reach two different unique identities (a family's shared tablet) link nobody.
+ */
+import { ANONYMOUS_IDENTITY_TYPES, type IdentityType } from '@cdp/contracts';
+import { ruleOf, type IdentityRules } from '../rules/identity-rules';
+
+export interface ComponentIdentity {
+  readonly key: string;
+  readonly type: string;
+  readonly firstSeen: number;
+  /** Quarantined by the collapse guard: kept, but links nobody. */
+  readonly quarantined: boolean;
+}
+
+export interface LinkEdge {
+  readonly a: string;
+  readonly b: string;
+  readonly at: number;
+  readonly eventId: string;
+  /** Cut by an operator: never used again. */
+  readonly severed: boolean;
+}
+
+export interface RefusedLink {
+  readonly edge: LinkEdge;
+  readonly reason: string;
+}
+
+export interface Clustering {
+  /** Each cluster's identity keys, sorted; clusters sorted by their first key. */
+  readonly clusters: readonly (readonly string[])[];
+  readonly clusterOf: ReadonlyMap<string, number>;
+  /** Edges that hold a cluster together (`a|b` pair ids). */
+  readonly active: ReadonlySet<string>;
+  readonly refused: readonly RefusedLink[];
+}
+
+export const pairId = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
+
+const DAY_MS = 86_400_000;
+
+interface ClusterState {
+  known: boolean;
+  members: { key: string; type: string; firstSeen: number }[];
+}
+
+export function isAnonymous(type: string): boolean {
+  return ANONYMOUS_IDENTITY_TYPES.has(type as IdentityType);
+}
+
+export function clusterComponent(identities: readonly ComponentIdentity[], edges: readonly LinkEdge[], rules: IdentityRules): Clustering {
+  const byKey = new Map(identities.map((i) => [i.key, i]));
+  const refused: RefusedLink[] = [];
+  const usable = edges.filter((e) => {
+    const a = byKey.get(e.a);
+    const b = byKey.get(e.b);
+    if (!a || !b || e.severed) return false;
+    if (a.quarantined || b.quarantined) return false;
+    return ruleOf(rules, a.type).links && ruleOf(rules, b.type).links;
+  });
+
+  // Shared devices: a `detach` identity whose direct links reach two values of one unique type.
+  const shared = new Set<string>();
+  for (const id of identities) {
+    if (ruleOf(rules, id.type).onConflict !== 'detach') continue;
+    const uniques = new Map<string, Set<string>>();
+    for (const e of usable) {
+      const other = e.a === id.key ? e.b : e.b === id.key ? e.a : undefined;
+      if (!other) continue;
+      const o = byKey.get(other)!;
+      if (!ruleOf(rules, o.type).unique) continue;
+      const set = uniques.get(o.type) ?? new Set<string>();
+      set.add(other);
+      uniques.set(o.type, set);
+    }
+    if ([...uniques.values()].some((s) => s.size > 1)) shared.add(id.key);
+  }
+
+  const ranked = usable
+    .filter((e) => {
+      if (shared.has(e.a) || shared.has(e.b)) {
+        refused.push({ edge: e, reason: `shared ${byKey.get(shared.has(e.a) ? e.a : e.b)!.type} (seen with several people)` });
+        return false;
+      }
+      return true;
+    })
+    .map((e) => ({ e, rank: rankOf(e, byKey, rules) }))
+    .sort((x, y) => compareRank(x.rank, y.rank))
+    .map((x) => x.e);
+
+  const parent = new Map<string, string>();
+  const state = new Map<string, ClusterState>();
+  for (const id of identities) {
+    parent.set(id.key, id.key);
+    state.set(id.key, { known: !isAnonymous(id.type), members: [{ key: id.key, type: id.type, firstSeen: id.firstSeen }] });
+  }
+  const find = (k: string): string => {
+    let r = k;
+    while (parent.get(r) !== r) r = parent.get(r)!;
+    let c = k;
+    while (parent.get(c) !== r) {
+      const next = parent.get(c)!;
+      parent.set(c, r);
+      c = next;
+    }
+    return r;
+  };
+
+  const active = new Set<string>();
+  for (const e of ranked) {
+    const ra = find(e.a);
+    const rb = find(e.b);
+    if (ra === rb) {
+      active.add(pairId(e.a, e.b));
+      continue;
+    }
+    const sa = state.get(ra)!;
+    const sb = state.get(rb)!;
+    const reason = refusal(sa, sb, byKey.get(e.a)!.type, byKey.get(e.b)!.type, rules);
+    if (reason) {
+      refused.push({ edge: e, reason });
+      continue;
+    }
+    // Union by key order keeps the representative deterministic.
+    const [root, child] = ra < rb ? [ra, rb] : [rb, ra];
+    parent.set(child, root);
+    state.set(root, { known: sa.known || sb.known, members: [...sa.members, ...sb.members] });
+    state.delete(child);
+    active.add(pairId(e.a, e.b));
+  }
+
+  const groups = new Map<string, string[]>();
+  for (const id of identities) {
+    const r = find(id.key);
+    const g = groups.get(r) ?? [];
+    g.push(id.key);
+    groups.set(r, g);
+  }
+  const clusters = [...groups.values()].map((g) => g.sort()).sort((x, y) => (x[0]! < y[0]! ? -1 : 1));
+  const clusterOf = new Map<string, number>();
+  clusters.forEach((c, i) => c.forEach((k) => clusterOf.set(k, i)));
+  return { clusters, clusterOf, active, refused };
+}
+
+type Rank = readonly [number, number, string, string];
+
+function rankOf(e: LinkEdge, byKey: ReadonlyMap<string, ComponentIdentity>, rules: IdentityRules): Rank {
+  const a = byKey.get(e.a)!;
+  const b = byKey.get(e.b)!;
+  const ra = ruleOf(rules, a.type);
+  const rb = ruleOf(rules, b.type);
+  // The weaker end governs: the link is only as strong as its less trusted identity.
+  const governing = ra.priority < rb.priority || (ra.priority === rb.priority && a.type <= b.type) ? ra : rb;
+  const time = governing.onConflict === 'latest' ? -e.at : e.at;
+  return [-Math.min(ra.priority, rb.priority), time, e.eventId, pairId(e.a, e.b)];
+}
+
+function compareRank(x: Rank, y: Rank): number {
+  if (x[0] !== y[0]) return x[0] - y[0];
+  if (x[1] !== y[1]) return x[1] - y[1];
+  if (x[2] !== y[2]) return x[2] < y[2] ? -1 : 1;
+  return x[3] < y[3] ? -1 : x[3] > y[3] ? 1 : 0;
+}
+
+function refusal(sa: ClusterState, sb: ClusterState, typeA: string, typeB: string, rules: IdentityRules): string | undefined {
+  if (sa.known && sb.known && !(ruleOf(rules, typeA).mayMerge && ruleOf(rules, typeB).mayMerge)) {
+    const weak = ruleOf(rules, typeA).mayMerge ? typeB : typeA;
+    return `${weak} may not merge two known profiles`;
+  }
+  const members = [...sa.members, ...sb.members];
+  const types = new Set(members.map((m) => m.type));
+  for (const type of types) {
+    const rule = ruleOf(rules, type);
+    const ofType = members.filter((m) => m.type === type);
+    if (rule.unique && ofType.length > 1) return `profiles hold different ${type}`;
+    if (rule.limit && maxInWindow(ofType.map((m) => m.firstSeen), rule.limit.windowDays) > rule.limit.max) {
+      return `more than ${rule.limit.max} ${type} per profile${rule.limit.windowDays ? ` within ${rule.limit.windowDays} days` : ''}`;
+    }
+  }
+  return undefined;
+}
+
+/** Most timestamps that fit in one window of `windowDays` (all of them without a window). */
+function maxInWindow(times: readonly number[], windowDays: number | undefined): number {
+  if (windowDays === undefined) return times.length;
+  const sorted = [...times].sort((a, b) => a - b);
+  const width = windowDays * DAY_MS;
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi]! - sorted[lo]! > width) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+/** A cluster is known when it holds a non-anonymous identity. */
+export function clusterIsKnown(keys: readonly string[], typeOf: (key: string) => string): boolean {
+  return keys.some((k) => !isAnonymous(typeOf(k)));
+}
