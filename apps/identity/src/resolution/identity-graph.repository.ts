@@ -442,6 +442,7 @@ export class IdentityGraphRepository {
     const res = await tx.run(
       `MATCH (i:Identity {ns: $ns, key: $key})
        SET i.lock = true
+       WITH i
        OPTIONAL MATCH (i)-[:LINKED]-(j:Identity)
        OPTIONAL MATCH (i)-[:IN]->(:Profile)<-[:IN]-(m:Identity)
        RETURN collect(DISTINCT j.key) + collect(DISTINCT m.key) AS keys`,
