@@ -9,7 +9,9 @@ export const MAX_STRING = 2048;
 const safeString = z
   .string()
   .max(MAX_STRING, `longer than ${MAX_STRING} characters`)
-  .refine((s) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s), 'contains control characters');
+  .refine((s) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(s), 'contains control characters')
+  // U+FFFD is what a UTF-8 decoder leaves where the sender's bytes were not UTF-8 (latin-1 text).
+  .refine((s) => !s.includes('\uFFFD'), 'contains U+FFFD: the text was not valid UTF-8');
 
 const stringMap = z.record(z.string().max(128), safeString).refine((m) => Object.keys(m).length <= 200, 'more than 200 entries');
 

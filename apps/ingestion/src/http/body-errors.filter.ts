@@ -1,9 +1,10 @@
 /**
- * Turns body-parser failures into the API's JSON error shape: 413 for a body above
- * INGEST_MAX_BODY_BYTES, 400 for malformed JSON, 415 for a charset other than UTF-8. Everything
- * else goes to Nest's default handling.
+ * Turns body-parser failures into the API's JSON error shape (`error` + `errors[{field, message}]`):
+ * 413 for a body above INGEST_MAX_BODY_BYTES, 400 for malformed JSON (Nest has already made that
+ * a BadRequestException in its default shape), 415 for a charset other than UTF-8. Our own
+ * exceptions and everything else go to Nest's default handling.
  */
-import { Catch, HttpException, type ArgumentsHost } from '@nestjs/common';
+import { BadRequestException, Catch, HttpException, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { Response } from 'express';
 
@@ -20,11 +21,22 @@ function isBodyParserError(err: unknown): err is BodyParserError {
   return typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string' && !(err instanceof HttpException);
 }
 
+/** Nest turns body-parser's SyntaxError into a BadRequestException with its default body. */
+function isNestJsonParseError(err: unknown): err is BadRequestException {
+  if (!(err instanceof BadRequestException)) return false;
+  const body = err.getResponse();
+  return typeof body === 'object' && 'statusCode' in body && /JSON/.test(err.message);
+}
+
 @Catch()
 export class BodyErrorsFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): void {
-    if (!isBodyParserError(exception)) return super.catch(exception, host);
     const res = host.switchToHttp().getResponse<Response>();
+    if (isNestJsonParseError(exception)) {
+      res.status(400).json({ error: 'malformed_json', errors: [{ field: '(body)', message: `body is not valid JSON: ${exception.message}` }] });
+      return;
+    }
+    if (!isBodyParserError(exception)) return super.catch(exception, host);
     switch (exception.type) {
       case 'entity.too.large':
         res.status(413).json({

@@ -11,7 +11,12 @@ export function rawDecoder(platform: KafkaPlatform, maxBytes: number): Decoder<u
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   return async (bytes): Promise<DecodeOutcome<unknown>> => {
     if (bytes.length > maxBytes) return { ok: false, reason: `record of ${bytes.length} bytes is larger than MAX_EVENT_BYTES (${maxBytes})` };
-    if (bytes[0] === 0xc3 && bytes[1] === 0x01) return avro(bytes);
+    if (bytes[0] === 0xc3 && bytes[1] === 0x01) {
+      // avsc decodes records as class instances whose prototype methods a strict schema would
+      // see as unknown keys: validate a plain copy.
+      const decoded = await avro(bytes);
+      return decoded.ok ? { ...decoded, value: structuredClone(decoded.value) } : decoded;
+    }
     let text: string;
     try {
       text = utf8.decode(bytes);

@@ -1,0 +1,235 @@
+/**
+ * Ingestion through the real Kafka for every channel of the SPEC table, in one pass: each
+ * channel's example in over HTTP, as a JSON raw record and (where it fits v1) as an Avro raw
+ * record; canonical Avro events out with normalised identities and designations. Then the
+ * bad-input corpus per channel (HTTP answers and dead letters), duplicates, size limits and the
+ * OpenAPI description. One ingestion instance, started in-process, for the whole file.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import {
+  AvroCodec,
+  canonicalEventsTopic,
+  DEAD_LETTER_HEADERS,
+  deadLettersTopic,
+  rawChannelTopic,
+  topicName,
+  type CanonicalEvent,
+  type Channel,
+  type RawChannelEvent,
+} from '@cdp/contracts';
+import { createLogger } from '@cdp/observability';
+import { collect, deleteNamespace, testKafka, uniqueNamespace, type CollectedMessage } from '@cdp/testing';
+import { ingestionConfigSchema } from '../src/config';
+import { startIngestion } from '../src/start';
+import { badInputs } from './bad-inputs';
+import { CHANNEL_EXAMPLES, type ChannelExample } from './channel-examples';
+
+const API_KEY = 'it-secret-key-1';
+const MAX_EVENT_BYTES = 16 * 1024;
+const MAX_BODY_BYTES = 256 * 1024;
+
+describe('ingestion: every channel through the real Kafka', () => {
+  const namespace = uniqueNamespace('ingest');
+  const kafka = testKafka();
+  const producer = kafka.producer();
+  const canonicalCodec = new AvroCodec<CanonicalEvent>(canonicalEventsTopic.versions);
+  const dedupeDir = mkdtempSync(join(tmpdir(), 'ingest-it-'));
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    const config = ingestionConfigSchema.parse({
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+      TOPIC_NAMESPACE: namespace,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'silent',
+      INGEST_API_KEYS: `it-source:${API_KEY}`,
+      DEFAULT_PHONE_REGION: 'GB',
+      MAX_EVENT_BYTES: String(MAX_EVENT_BYTES),
+      INGEST_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+      INGEST_DEDUPE_DIR: dedupeDir,
+    });
+    app = await startIngestion(config, createLogger('ingestion', 'silent'));
+    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    await producer.connect();
+  });
+
+  afterAll(async () => {
+    await producer.disconnect();
+    await app.close();
+    await deleteNamespace(kafka, namespace);
+    rmSync(dedupeDir, { recursive: true, force: true });
+  });
+
+  const post = (channel: string, body: Buffer | string, path = '', contentType = 'application/json') =>
+    fetch(`${url}/v1/channels/${channel}/events${path}`, { method: 'POST', headers: { 'content-type': contentType, 'x-api-key': API_KEY }, body });
+  const postJson = (channel: string, body: unknown, path = '') => post(channel, JSON.stringify(body), path);
+  const rawTopic = (channel: Channel) => topicName(rawChannelTopic(channel), namespace);
+  const produce = (channel: Channel, messages: { key?: string; value: Buffer }[]) => producer.send({ topic: rawTopic(channel), messages });
+
+  async function decodeAll(messages: CollectedMessage[]): Promise<{ key: string; event: CanonicalEvent }[]> {
+    return Promise.all(
+      messages.map(async (m) => {
+        const decoded = await canonicalCodec.decode(m.message.value!);
+        if (!decoded.ok) throw new Error(decoded.reason);
+        return { key: m.message.key!.toString(), event: decoded.value };
+      }),
+    );
+  }
+
+  function toAvroRaw(example: ChannelExample, eventId: string): RawChannelEvent {
+    const e = example.event;
+    return {
+      eventId,
+      type: e.type,
+      occurredAt: e.occurredAt ? Date.parse(e.occurredAt) : null,
+      identifiers: e.identifiers,
+      traits: e.traits ?? {},
+      properties: e.properties ?? {},
+      consents: (e.consents ?? []).map((c) => ({ purpose: c.purpose, granted: c.granted, channel: c.channel ?? null })),
+    };
+  }
+
+  function expectCanonical(example: ChannelExample, key: string, event: CanonicalEvent): void {
+    expect(event.channel).toBe(example.channel);
+    expect(event.type).toBe(example.event.type);
+    expect(event.identities.map((i) => [i.type, i.value, i.matchKey, i.designation, i.namespace])).toEqual(example.identities);
+    expect(event.properties).toEqual(expect.objectContaining(example.properties ?? example.event.properties ?? {}));
+    expect(event.traits).toEqual(expect.objectContaining({ ...(example.event.traits ?? {}), ...(example.traits ?? {}) }));
+    expect(event.consents).toEqual((example.event.consents ?? []).map((c) => ({ ...c, channel: c.channel ?? null })));
+    if (example.event.occurredAt) expect(event.occurredAt).toBe(Date.parse(example.event.occurredAt));
+    for (const identity of event.identities) expect(key).not.toContain(identity.value);
+  }
+
+  it('turns every channel example into the right canonical event, from HTTP, JSON and Avro raw records', async () => {
+    const rawCodec = new AvroCodec<RawChannelEvent>(rawChannelTopic('website').versions);
+    const avroExamples = CHANNEL_EXAMPLES.filter((e) => !e.event.namespaces);
+    for (const example of CHANNEL_EXAMPLES) {
+      const res = await postJson(example.channel, { eventId: `http-${example.channel}`, ...example.event });
+      expect([res.status, await res.json()]).toEqual([202, { eventId: `http-${example.channel}`, status: 'accepted' }]);
+      const messages: { key: string; value: Buffer }[] = [{ key: 'any', value: Buffer.from(JSON.stringify(example.event)) }];
+      if (avroExamples.includes(example)) messages.push({ key: 'any', value: rawCodec.encode(toAvroRaw(example, `avro-${example.channel}`)) });
+      await produce(example.channel, messages);
+    }
+    const expected = CHANNEL_EXAMPLES.length * 2 + avroExamples.length;
+    const out = await decodeAll(await collect(kafka, topicName(canonicalEventsTopic, namespace), (m) => m.length >= expected, 90_000));
+    expect(out).toHaveLength(expected);
+
+    for (const example of CHANNEL_EXAMPLES) {
+      const mine = out.filter((o) => o.event.channel === example.channel);
+      const http = mine.find((o) => o.event.eventId === `http-${example.channel}`)!;
+      expect(http.event.source).toBe('it-source');
+      expectCanonical(example, http.key, http.event);
+      const json = mine.find((o) => o.event.eventId.startsWith('k-'))!;
+      expect(json.event.source).toBe(`kafka:${rawChannelTopic(example.channel).name}`);
+      expectCanonical(example, json.key, json.event);
+      if (avroExamples.includes(example)) expectCanonical(example, mine.find((o) => o.event.eventId === `avro-${example.channel}`)!.key, mine.find((o) => o.event.eventId === `avro-${example.channel}`)!.event);
+      expect(mine).toHaveLength(avroExamples.includes(example) ? 3 : 2);
+    }
+  });
+
+  it('answers the bad-input corpus of every channel over HTTP with the status and the offending fields', async () => {
+    const failures: string[] = [];
+    for (const { channel } of CHANNEL_EXAMPLES) {
+      for (const bad of badInputs(channel, MAX_EVENT_BYTES)) {
+        const res = await post(channel, bad.bytes, '', bad.contentType);
+        const body = (await res.json()) as { errors?: { field: string }[] };
+        const fields = (body.errors ?? []).map((e) => e.field).sort();
+        if (res.status !== bad.http.status || JSON.stringify(fields) !== JSON.stringify([...bad.http.fields].sort())) {
+          failures.push(`${channel} / ${bad.name}: got ${res.status} ${JSON.stringify(body)}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('dead-letters the bad-input corpus of every channel from the raw topics, with original bytes, reason, step and time', async () => {
+    const sent = new Map<string, { bytes: Buffer; step: string; reason: RegExp }>();
+    for (const { channel } of CHANNEL_EXAMPLES) {
+      const cases = badInputs(channel, MAX_EVENT_BYTES);
+      cases.forEach((bad, i) => sent.set(`${channel}|${i}`, { bytes: bad.bytes, step: bad.dlq.step, reason: bad.dlq.reason }));
+      await produce(channel, cases.map((bad, i) => ({ key: `${channel}|${i}`, value: bad.bytes })));
+    }
+    const letters = await collect(kafka, topicName(deadLettersTopic, namespace), (m) => m.length >= sent.size, 90_000);
+    const failures: string[] = [];
+    for (const { message } of letters) {
+      const key = message.key!.toString();
+      const want = sent.get(key);
+      const header = (name: string) => message.headers?.[name]?.toString() ?? '';
+      if (!want) {
+        failures.push(`unexpected dead letter ${key}: ${header(DEAD_LETTER_HEADERS.step)} ${header(DEAD_LETTER_HEADERS.reason)}`);
+        continue;
+      }
+      if (!message.value!.equals(want.bytes)) failures.push(`${key}: bytes changed`);
+      if (header(DEAD_LETTER_HEADERS.step) !== want.step) failures.push(`${key}: step ${header(DEAD_LETTER_HEADERS.step)}`);
+      if (!want.reason.test(header(DEAD_LETTER_HEADERS.reason))) failures.push(`${key}: reason ${header(DEAD_LETTER_HEADERS.reason)}`);
+      if (Number.isNaN(Date.parse(header(DEAD_LETTER_HEADERS.at)))) failures.push(`${key}: no time`);
+    }
+    expect(failures).toEqual([]);
+    expect(letters).toHaveLength(sent.size);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/cdp_dead_letters_total\{[^}]*step="validate"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/cdp_ingest_events_rejected_total\{channel="webinar",path="kafka"[^}]*\} [1-9]/);
+  });
+
+  it('publishes a re-posted or redelivered event id once, and says so', async () => {
+    const event = { eventId: 'dup-1', type: 'email_open', identifiers: { email: 'dup@brand.com' } };
+    expect((await postJson('email', event)).status).toBe(202);
+    const again = await postJson('email', event);
+    expect([again.status, await again.json()]).toEqual([200, { eventId: 'dup-1', status: 'duplicate' }]);
+    const batch = await postJson('email', { events: [event, { ...event, eventId: 'dup-2' }, { ...event, eventId: 'dup-2' }] }, '/batch');
+    expect(await batch.json()).toEqual({
+      accepted: 1,
+      duplicates: 2,
+      rejected: 0,
+      results: [
+        { index: 0, status: 'duplicate', eventId: 'dup-1' },
+        { index: 1, status: 'accepted', eventId: 'dup-2' },
+        { index: 2, status: 'duplicate', eventId: 'dup-2' },
+      ],
+    });
+    const record = Buffer.from(JSON.stringify({ ...event, eventId: 'dup-3' }));
+    await produce('email', [{ value: record }, { value: record }, { value: Buffer.from(JSON.stringify({ ...event, eventId: 'dup-1' })) }]);
+    await produce('email', [{ value: Buffer.from(JSON.stringify({ ...event, eventId: 'dup-marker' })) }]);
+    const out = await decodeAll(await collect(kafka, topicName(canonicalEventsTopic, namespace), (m) => m.some((x) => x.message.value!.includes('dup-marker')), 60_000));
+    const ids = out.map((o) => o.event.eventId).filter((id) => id.startsWith('dup-')).sort();
+    expect(ids).toEqual(['dup-1', 'dup-2', 'dup-3', 'dup-marker']);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/cdp_ingest_duplicates_total\{channel="email",path="http"[^}]*\} 3\n/);
+    expect(metrics).toMatch(/cdp_ingest_duplicates_total\{channel="email",path="kafka"[^}]*\} 2\n/);
+  });
+
+  it('reports a mixed batch per event (207) and refuses an oversized body with a JSON 413', async () => {
+    const [good, bad] = [{ type: 'sms_reply', identifiers: { phone: '+447700900124' } }, { type: 'sms_reply', identifiers: { phone: '12' } }];
+    const res = await postJson('sms', { events: [good, bad] }, '/batch');
+    expect(res.status).toBe(207);
+    const report = (await res.json()) as { accepted: number; rejected: number; results: { status: string; errors?: { field: string; message: string }[] }[] };
+    expect([report.accepted, report.rejected, report.results.map((r) => r.status)]).toEqual([1, 1, ['accepted', 'rejected']]);
+    expect(report.results[1]!.errors).toEqual([{ field: 'events.1.identifiers.phone', message: 'impossible phone number: too short' }]);
+
+    const huge = { events: Array.from({ length: 200 }, () => ({ ...good, properties: { note: 'z'.repeat(2000) } })) };
+    const tooBig = await postJson('sms', huge, '/batch');
+    expect(tooBig.status).toBe(413);
+    expect(await tooBig.json()).toEqual({ error: 'payload_too_large', errors: [{ field: '(body)', message: expect.stringMatching(/exceeds the limit of 262144 bytes/) }] });
+  });
+
+  it('serves an OpenAPI 3.1 description whose event schema accepts every example and refuses bad ones', async () => {
+    const res = await fetch(`${url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: { RawEvent: object } } };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(['/v1/channels/{channel}/events', '/v1/channels/{channel}/events/batch']);
+    const ajv = new Ajv2020({ strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(doc.components.schemas.RawEvent);
+    for (const example of CHANNEL_EXAMPLES) expect([example.channel, validate(example.event)]).toEqual([example.channel, true]);
+    expect(validate({ type: 'Page View', identifiers: {} })).toBe(false);
+    expect(validate({ type: 'x', identifiers: {}, extra: 1 })).toBe(false);
+  });
+});
