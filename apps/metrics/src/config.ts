@@ -13,6 +13,15 @@ export const metricsConfigSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum(CHANNELS as unknown as [Channel, ...Channel[]])).min(1))
     .default([...CHANNELS]),
+  /** LMDB directory of the KPI state and its consumed offsets; one sub-directory per TOPIC_NAMESPACE. */
+  KPI_STATE_DIR: z.string().min(1).default('.local/state/metrics'),
+  /** Service consumer groups (without namespace) whose lag is reported. */
+  KPI_LAG_GROUPS: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[\w.-]+$/, 'group ids: letters, digits, . _ -')))
+    .default(['cdp-ingestion', 'cdp-identity', 'cdp-profiles', 'cdp-metrics']),
+  KPI_LAG_INTERVAL_MS: z.coerce.number().int().min(1000).default(10_000),
 });
 
 export type MetricsConfig = z.infer<typeof metricsConfigSchema>;

@@ -1,10 +1,11 @@
-/** Wires the metrics service: platform, KPI state fed from the streams, KPI API and page. */
+/** Wires the metrics service: platform, durable KPI state fed from the streams, KPI API and dashboard. */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { deadLettersTopic, identityChangesTopic, kpiSnapshotsTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import { deadLettersTopic, identityChangesTopic, identityQuarantineTopic, kpiSnapshotsTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
 import { PlatformModule } from '@cdp/nest-platform';
 import type { MetricsConfig } from './config';
 import { KpiService } from './domain/kpi.service';
+import { DashboardController } from './http/dashboard.controller';
 import { KpiController } from './http/kpi.controller';
 import { KpiConsumer } from './kafka/kpi.consumer';
 import { METRICS_CONFIG } from './tokens';
@@ -20,11 +21,11 @@ export class MetricsModule {
           logLevel: config.LOG_LEVEL,
           kafkaBrokers: config.KAFKA_BROKERS,
           topicNamespace: config.TOPIC_NAMESPACE,
-          topics: [resolvedEventsTopic, identityChangesTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic],
+          topics: [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic],
           ...(logger ? { logger } : {}),
         }),
       ],
-      controllers: [KpiController, KpiConsumer],
+      controllers: [KpiController, DashboardController, KpiConsumer],
       providers: [{ provide: METRICS_CONFIG, useValue: config }, KpiService],
     };
   }

@@ -1,120 +1,439 @@
 /**
- * KPI counters over windows (1 h, 24 h, all time). Windowed figures come from per-minute buckets,
- * so a window's error is at most one minute at its old edge. Profile identification is tracked per
- * profile id (merged-away ids leave the count). Exact definitions are in the README.
+ * The KPI state, fed by the streams and read as snapshots per window (1 h, 24 h, all time).
+ *
+ * Time is stream time (resolvedAt, change.at, dead-letter time), so replaying the same records
+ * yields the same state whatever the wall clock: that is what makes restarts and replays exact.
+ * Event counts sit in per-minute buckets; a window W at `now` covers every minute that starts at or
+ * after floor((now - W) / 1 min), i.e. between W and W + 1 min. Per-profile figures are exact:
+ * each live profile keeps its first touch, identification times, last event time per channel and
+ * its identity keys. The state tracks what changed since the last `takeChanges()`, so the store can
+ * persist exactly those entries in the same transaction as the consumed offset.
  */
-import type { ChannelKpi, IdentityChange, KpiSnapshot, ResolvedEvent } from '@cdp/contracts';
+import { ANONYMOUS_IDENTITY_TYPES, type ChannelKpi, type IdentityChange, type IdentityQuarantine, type IdentityType, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
+import { addToLogHistogram, emptyLogHistogram, exactDistribution, logDistribution, logPercentile, mergeLogHistogram, type Band, type LogHistogram } from './distribution';
 
-interface Counts {
+export const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+export const WINDOWS = { '1h': HOUR, '24h': 24 * HOUR, all: Infinity } as const;
+export type WindowName = keyof typeof WINDOWS;
+/** Buckets are kept for two 24 h windows, so the 24 h figures can show a trend. */
+const BUCKET_RETENTION = 48 * HOUR + MINUTE;
+const LARGEST_PROFILES = 10;
+
+export interface ChannelCounts {
+  events: number;
+  identifiedEvents: number;
+  identitiesContributed: number;
+}
+
+export interface Counts {
   events: number;
   identifiedEvents: number;
   merges: number;
   splits: number;
   refusedMerges: number;
-  perChannel: Map<string, { events: number; identifiedEvents: number; identitiesContributed: number }>;
+  erasures: number;
+  deadLetters: number;
+  perChannel: Record<string, ChannelCounts>;
+  deadLettersBySource: Record<string, number>;
+  latency: LogHistogram;
 }
 
-const MINUTE = 60_000;
-export const WINDOWS = { '1h': 60 * MINUTE, '24h': 24 * 60 * MINUTE, all: Infinity } as const;
-export type WindowName = keyof typeof WINDOWS;
-
-function emptyCounts(): Counts {
-  return { events: 0, identifiedEvents: 0, merges: 0, splits: 0, refusedMerges: 0, perChannel: new Map() };
+export interface ProfileStat {
+  identified: boolean;
+  /** Earliest occurredAt of its events. */
+  firstTouchAt: number | null;
+  /** Earliest occurredAt of its identified events. */
+  firstIdentifiedTouchAt: number | null;
+  /** Stream time at which it was first seen identified (places time-to-identification in a window). */
+  identifiedAt: number | null;
+  /** Stream time of its latest event, per channel. */
+  lastSeen: Record<string, number>;
+  /** Identity graph key → identity type. */
+  keys: Record<string, string>;
 }
+
+/** A merged-away id remembers its survivor, so late events for it land on the right profile. */
+export type ProfileEntry = ProfileStat | { mergedInto: string };
+
+export interface QuarantineEntry {
+  identityType: string;
+  reason: string;
+  at: number;
+}
+
+export interface PersistedKpiState {
+  totals?: Counts;
+  buckets: Iterable<[number, Counts]>;
+  profiles: Iterable<[string, ProfileEntry]>;
+  quarantine: Iterable<[string, QuarantineEntry]>;
+}
+
+export type StateChange =
+  | { store: 'totals'; key: 'all'; value: Counts }
+  | { store: 'buckets'; key: number; value: Counts | undefined }
+  | { store: 'profiles'; key: string; value: ProfileEntry | undefined }
+  | { store: 'quarantine'; key: string; value: QuarantineEntry | undefined };
+
+export interface SeriesPoint {
+  at: number;
+  events: number;
+  identifiedEvents: number;
+  merges: number;
+  splits: number;
+  refusedMerges: number;
+  deadLetters: number;
+  latencyP95Ms: number;
+}
+
+export interface Headline {
+  events: number;
+  identifiedEvents: number;
+  connectedChannels: number;
+  merges: number;
+  deadLetters: number;
+}
+
+const TIME_TO_ID_BANDS: Band[] = [
+  { label: '≤1 min', upTo: MINUTE },
+  { label: '≤1 h', upTo: HOUR },
+  { label: '≤1 day', upTo: 24 * HOUR },
+  { label: '≤7 days', upTo: 7 * 24 * HOUR },
+  { label: '≤30 days', upTo: 30 * 24 * HOUR },
+  { label: '>30 days', upTo: Infinity },
+];
+const IDENTITIES_BANDS: Band[] = [
+  { label: '1', upTo: 1 },
+  { label: '2', upTo: 2 },
+  { label: '3', upTo: 3 },
+  { label: '4-5', upTo: 5 },
+  { label: '6-10', upTo: 10 },
+  { label: '11-50', upTo: 50 },
+  { label: '>50', upTo: Infinity },
+];
+// Powers of two sit on log-histogram bucket bounds, so band counts are exact.
+export const LATENCY_BANDS: Band[] = [
+  { label: '≤64 ms', upTo: 64 },
+  { label: '≤256 ms', upTo: 256 },
+  { label: '≤1024 ms', upTo: 1024 },
+  { label: '≤4096 ms', upTo: 4096 },
+  { label: '≤16384 ms', upTo: 16384 },
+  { label: '>16384 ms', upTo: Infinity },
+];
+
+export function emptyCounts(): Counts {
+  return { events: 0, identifiedEvents: 0, merges: 0, splits: 0, refusedMerges: 0, erasures: 0, deadLetters: 0, perChannel: {}, deadLettersBySource: {}, latency: emptyLogHistogram() };
+}
+
+const isStat = (e: ProfileEntry | undefined): e is ProfileStat => e !== undefined && !('mergedInto' in e);
+const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const isIdentifyingType = (type: string) => !ANONYMOUS_IDENTITY_TYPES.has(type as IdentityType);
 
 export class KpiState {
-  private readonly total = emptyCounts();
+  private totals = emptyCounts();
   private readonly buckets = new Map<number, Counts>();
-  private readonly profiles = new Map<string, boolean>();
+  private readonly profiles = new Map<string, ProfileEntry>();
+  private readonly quarantine = new Map<string, QuarantineEntry>();
+  private changes = { totals: false, buckets: new Set<number>(), profiles: new Set<string>(), quarantine: new Set<string>() };
 
   constructor(private readonly configuredChannels: readonly string[]) {}
 
-  private touch(at: number): Counts[] {
+  restore(persisted: PersistedKpiState): void {
+    if (persisted.totals) this.totals = persisted.totals;
+    for (const [k, v] of persisted.buckets) this.buckets.set(k, v);
+    for (const [k, v] of persisted.profiles) this.profiles.set(k, v);
+    for (const [k, v] of persisted.quarantine) this.quarantine.set(k, v);
+  }
+
+  /** What changed since the last call (a missing value means: delete the entry). */
+  takeChanges(): StateChange[] {
+    const out: StateChange[] = [];
+    if (this.changes.totals) out.push({ store: 'totals', key: 'all', value: this.totals });
+    for (const k of this.changes.buckets) out.push({ store: 'buckets', key: k, value: this.buckets.get(k) });
+    for (const k of this.changes.profiles) out.push({ store: 'profiles', key: k, value: this.profiles.get(k) });
+    for (const k of this.changes.quarantine) out.push({ store: 'quarantine', key: k, value: this.quarantine.get(k) });
+    this.changes = { totals: false, buckets: new Set(), profiles: new Set(), quarantine: new Set() };
+    return out;
+  }
+
+  private countsAt(at: number): Counts[] {
     const minute = Math.floor(at / MINUTE);
     let bucket = this.buckets.get(minute);
     if (!bucket) {
       bucket = emptyCounts();
       this.buckets.set(minute, bucket);
     }
-    return [this.total, bucket];
+    this.changes.totals = true;
+    this.changes.buckets.add(minute);
+    return [this.totals, bucket];
   }
 
-  onResolved(r: ResolvedEvent, now = Date.now()): void {
-    for (const c of this.touch(now)) {
+  /** Follows merges to the live profile id. */
+  private live(id: string): string {
+    let current = id;
+    for (let hops = 0; hops < 100; hops++) {
+      const e = this.profiles.get(current);
+      if (!e || isStat(e)) return current;
+      current = e.mergedInto;
+    }
+    return current;
+  }
+
+  private setProfile(id: string, entry: ProfileEntry | undefined): void {
+    if (entry) this.profiles.set(id, entry);
+    else this.profiles.delete(id);
+    this.changes.profiles.add(id);
+  }
+
+  onResolved(r: ResolvedEvent): void {
+    const at = r.resolvedAt;
+    const channel = r.event.channel;
+    const linked = r.identityKeys.length > 0 ? r.identityKeys.filter(Boolean).length : r.profileId ? r.event.identities.length : 0;
+    for (const c of this.countsAt(at)) {
       c.events++;
       if (r.identified) c.identifiedEvents++;
-      const ch = c.perChannel.get(r.event.channel) ?? { events: 0, identifiedEvents: 0, identitiesContributed: 0 };
+      const ch = (c.perChannel[channel] ??= { events: 0, identifiedEvents: 0, identitiesContributed: 0 });
       ch.events++;
       if (r.identified) ch.identifiedEvents++;
-      if (r.profileId) ch.identitiesContributed += r.event.identities.length;
-      c.perChannel.set(r.event.channel, ch);
+      ch.identitiesContributed += linked;
+      addToLogHistogram(c.latency, r.resolvedAt - r.event.receivedAt);
     }
-    if (r.profileId) this.profiles.set(r.profileId, (this.profiles.get(r.profileId) ?? false) || r.identified);
+    if (!r.profileId) return;
+    const id = this.live(r.profileId);
+    const prev = this.profiles.get(id);
+    const p: ProfileStat = isStat(prev) ? prev : { identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} };
+    r.identityKeys.forEach((key, i) => {
+      const type = r.event.identities[i]?.type;
+      if (key && type) p.keys[key] = type;
+    });
+    p.firstTouchAt = minOf(p.firstTouchAt, r.event.occurredAt);
+    if (r.identified) {
+      p.firstIdentifiedTouchAt = minOf(p.firstIdentifiedTouchAt, r.event.occurredAt);
+      p.identifiedAt = minOf(p.identifiedAt, at);
+    }
+    p.identified ||= r.identified;
+    p.lastSeen[channel] = Math.max(p.lastSeen[channel] ?? 0, at);
+    this.setProfile(id, p);
   }
 
-  onChange(change: IdentityChange, now = Date.now()): void {
-    for (const c of this.touch(now)) {
+  onChange(change: IdentityChange): void {
+    for (const c of this.countsAt(change.at)) {
       if (change.kind === 'MERGE') c.merges++;
       else if (change.kind === 'SPLIT') c.splits++;
       else if (change.kind === 'REFUSED_MERGE') c.refusedMerges++;
+      else c.erasures++;
     }
-    if (change.kind === 'MERGE') {
-      let identified = this.profiles.get(change.survivorProfileId) ?? false;
-      for (const id of change.otherProfileIds) {
-        identified ||= this.profiles.get(id) ?? false;
-        this.profiles.delete(id);
+    if (change.kind === 'MERGE') this.merge(change);
+    else if (change.kind === 'SPLIT') this.split(change);
+    else if (change.kind === 'ERASE') for (const id of [change.survivorProfileId, ...change.otherProfileIds]) this.setProfile(id, undefined);
+  }
+
+  private merge(change: IdentityChange): void {
+    const survivorId = this.live(change.survivorProfileId);
+    const prev = this.profiles.get(survivorId);
+    const s: ProfileStat = isStat(prev) ? prev : { identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} };
+    for (const otherId of change.otherProfileIds) {
+      const live = this.live(otherId);
+      if (live === survivorId) continue;
+      const o = this.profiles.get(live);
+      if (isStat(o)) {
+        s.identified ||= o.identified;
+        s.firstTouchAt = minOf(s.firstTouchAt, o.firstTouchAt);
+        s.firstIdentifiedTouchAt = minOf(s.firstIdentifiedTouchAt, o.firstIdentifiedTouchAt);
+        s.identifiedAt = minOf(s.identifiedAt, o.identifiedAt);
+        for (const [ch, t] of Object.entries(o.lastSeen)) s.lastSeen[ch] = Math.max(s.lastSeen[ch] ?? 0, t);
+        Object.assign(s.keys, o.keys);
       }
-      this.profiles.set(change.survivorProfileId, identified);
+      this.setProfile(live, { mergedInto: survivorId });
+      if (otherId !== live) this.setProfile(otherId, { mergedInto: survivorId });
+    }
+    this.setProfile(survivorId, s);
+  }
+
+  /** Each part keeps the history of the profile it came from; identification follows its own keys. */
+  private split(change: IdentityChange): void {
+    const sourceId = this.live(change.survivorProfileId);
+    const source = this.profiles.get(sourceId);
+    if (!isStat(source) || change.parts.length === 0) return;
+    for (const part of change.parts) {
+      const keys: Record<string, string> = {};
+      for (const k of part.identityKeys) keys[k] = source.keys[k] ?? 'unknown';
+      const identified = Object.values(keys).some((t) => t !== 'unknown' && isIdentifyingType(t));
+      this.setProfile(part.profileId, {
+        identified,
+        firstTouchAt: source.firstTouchAt,
+        firstIdentifiedTouchAt: identified ? source.firstIdentifiedTouchAt : null,
+        identifiedAt: identified ? source.identifiedAt : null,
+        lastSeen: { ...source.lastSeen },
+        keys,
+      });
+    }
+    if (!change.parts.some((p) => p.profileId === sourceId)) this.setProfile(sourceId, undefined);
+  }
+
+  onDeadLetter(sourceTopic: string, at: number): void {
+    for (const c of this.countsAt(at)) {
+      c.deadLetters++;
+      c.deadLettersBySource[sourceTopic] = (c.deadLettersBySource[sourceTopic] ?? 0) + 1;
     }
   }
 
-  snapshot(window: WindowName, now = Date.now()): KpiSnapshot {
-    const counts = window === 'all' ? this.total : this.sum(now - WINDOWS[window], now);
-    this.prune(now);
-    const channels: ChannelKpi[] = [...new Set([...this.configuredChannels, ...counts.perChannel.keys()])].sort().map((channel) => {
-      const c = counts.perChannel.get(channel) ?? { events: 0, identifiedEvents: 0, identitiesContributed: 0 };
-      return { channel, connected: c.identitiesContributed > 0, ...c };
-    });
-    const profiles = [...this.profiles.values()];
-    return {
-      window,
-      at: now,
-      configuredChannels: this.configuredChannels.length,
-      connectedChannels: channels.filter((c) => c.connected && this.configuredChannels.includes(c.channel)).length,
-      events: counts.events,
-      identifiedEvents: counts.identifiedEvents,
-      profiles: profiles.length,
-      identifiedProfiles: profiles.filter(Boolean).length,
-      merges: counts.merges,
-      splits: counts.splits,
-      refusedMerges: counts.refusedMerges,
-      channels,
-    };
+  onQuarantine(q: IdentityQuarantine): void {
+    if (q.action === 'QUARANTINED') this.quarantine.set(q.identityKey, { identityType: q.identityType, reason: q.reason, at: q.at });
+    else this.quarantine.delete(q.identityKey);
+    this.changes.quarantine.add(q.identityKey);
   }
 
-  private sum(from: number, to: number): Counts {
+  /** Drops minute buckets no window needs any more. */
+  prune(now: number): void {
+    const oldest = Math.floor((now - BUCKET_RETENTION) / MINUTE);
+    for (const minute of this.buckets.keys()) {
+      if (minute < oldest) {
+        this.buckets.delete(minute);
+        this.changes.buckets.add(minute);
+      }
+    }
+  }
+
+  static windowStart(window: WindowName, now: number): number {
+    return window === 'all' ? -Infinity : Math.floor((now - WINDOWS[window]) / MINUTE) * MINUTE;
+  }
+
+  private sum(from: number, to = Infinity): Counts {
     const out = emptyCounts();
     for (const [minute, c] of this.buckets) {
       const at = minute * MINUTE;
-      if (at + MINUTE <= from || at > to) continue;
-      out.events += c.events;
-      out.identifiedEvents += c.identifiedEvents;
-      out.merges += c.merges;
-      out.splits += c.splits;
-      out.refusedMerges += c.refusedMerges;
-      for (const [ch, v] of c.perChannel) {
-        const o = out.perChannel.get(ch) ?? { events: 0, identifiedEvents: 0, identitiesContributed: 0 };
-        o.events += v.events;
-        o.identifiedEvents += v.identifiedEvents;
-        o.identitiesContributed += v.identitiesContributed;
-        out.perChannel.set(ch, o);
-      }
+      if (at < from || at >= to) continue;
+      addCounts(out, c);
     }
     return out;
   }
 
-  private prune(now: number): void {
-    const oldest = Math.floor((now - WINDOWS['24h']) / MINUTE) - 1;
-    for (const minute of this.buckets.keys()) if (minute < oldest) this.buckets.delete(minute);
+  /** The same headline figures for the window before this one (1 h and 24 h only), for trends. */
+  previous(window: Exclude<WindowName, 'all'>, now: number): Headline {
+    const from = KpiState.windowStart(window, now);
+    const c = this.sum(from - WINDOWS[window], from);
+    return { events: c.events, identifiedEvents: c.identifiedEvents, connectedChannels: this.connected(c).length, merges: c.merges, deadLetters: c.deadLetters };
   }
+
+  private connected(c: Counts): string[] {
+    return this.configuredChannels.filter((ch) => (c.perChannel[ch]?.identitiesContributed ?? 0) > 0);
+  }
+
+  snapshot(window: WindowName, now: number, consumerLag: KpiSnapshot['consumerLag'] = []): KpiSnapshot {
+    const from = KpiState.windowStart(window, now);
+    const counts = window === 'all' ? this.totals : this.sum(from);
+    const active: ProfileStat[] = [];
+    const perChannelProfiles = new Map<string, { profiles: number; identifiedProfiles: number }>();
+    for (const e of this.profiles.values()) {
+      if (!isStat(e)) continue;
+      let seen = false;
+      for (const [ch, t] of Object.entries(e.lastSeen)) {
+        if (t < from) continue;
+        seen = true;
+        const pc = perChannelProfiles.get(ch) ?? { profiles: 0, identifiedProfiles: 0 };
+        pc.profiles++;
+        if (e.identified) pc.identifiedProfiles++;
+        perChannelProfiles.set(ch, pc);
+      }
+      if (seen || window === 'all') active.push(e);
+    }
+    const connected = new Set(this.connected(counts));
+    const channelNames = [...new Set([...this.configuredChannels, ...Object.keys(counts.perChannel)])].sort();
+    const channels: ChannelKpi[] = channelNames.map((channel) => {
+      const c = counts.perChannel[channel] ?? { events: 0, identifiedEvents: 0, identitiesContributed: 0 };
+      const p = perChannelProfiles.get(channel) ?? { profiles: 0, identifiedProfiles: 0 };
+      return { channel, connected: connected.has(channel), ...c, ...p };
+    });
+    const timesToId: number[] = [];
+    let identifiedAtFirstTouch = 0;
+    for (const p of active) {
+      if (p.identifiedAt === null || p.identifiedAt < from || p.firstIdentifiedTouchAt === null || p.firstTouchAt === null) continue;
+      const t = p.firstIdentifiedTouchAt - p.firstTouchAt;
+      if (t <= 0) identifiedAtFirstTouch++;
+      else timesToId.push(t);
+    }
+    const sizes = active.map((p) => Object.keys(p.keys).length).filter((n) => n > 0);
+    const largest = [...this.profiles.entries()]
+      .filter((e): e is [string, ProfileStat] => isStat(e[1]) && active.includes(e[1]))
+      .map(([profileId, p]) => ({ profileId, identities: Object.keys(p.keys).length }))
+      .sort((a, b) => b.identities - a.identities || a.profileId.localeCompare(b.profileId))
+      .slice(0, LARGEST_PROFILES);
+    return {
+      window,
+      at: now,
+      configuredChannels: this.configuredChannels.length,
+      connectedChannels: connected.size,
+      events: counts.events,
+      identifiedEvents: counts.identifiedEvents,
+      profiles: active.length,
+      identifiedProfiles: active.filter((p) => p.identified).length,
+      merges: counts.merges,
+      splits: counts.splits,
+      refusedMerges: counts.refusedMerges,
+      channels,
+      notConnectedChannels: this.configuredChannels.filter((c) => !connected.has(c)),
+      erasures: counts.erasures,
+      deadLetters: counts.deadLetters,
+      deadLetterRate: counts.deadLetters + counts.events ? counts.deadLetters / (counts.deadLetters + counts.events) : 0,
+      quarantinedIdentities: this.quarantine.size,
+      identifiedAtFirstTouch,
+      timeToIdentificationMs: exactDistribution(timesToId, TIME_TO_ID_BANDS),
+      identitiesPerProfile: exactDistribution(sizes, IDENTITIES_BANDS),
+      endToEndLatencyMs: logDistribution(counts.latency, LATENCY_BANDS),
+      largestProfiles: largest,
+      consumerLag,
+    };
+  }
+
+  /** Quarantined identities by type (not windowed: what is quarantined now). */
+  quarantinedByType(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const q of this.quarantine.values()) out[q.identityType] = (out[q.identityType] ?? 0) + 1;
+    return out;
+  }
+
+  /** Dead letters by source topic in the window. */
+  deadLettersBySource(window: WindowName, now: number): Record<string, number> {
+    return (window === 'all' ? this.totals : this.sum(KpiState.windowStart(window, now))).deadLettersBySource;
+  }
+
+  /** Points over the window (1-minute steps for 1 h, 15-minute steps for 24 h). */
+  series(window: Exclude<WindowName, 'all'>, now: number): SeriesPoint[] {
+    const step = window === '1h' ? MINUTE : 15 * MINUTE;
+    const from = Math.floor(KpiState.windowStart(window, now) / step) * step;
+    const points: SeriesPoint[] = [];
+    for (let at = from; at <= now; at += step) {
+      const c = this.sum(at, at + step);
+      points.push({
+        at,
+        events: c.events,
+        identifiedEvents: c.identifiedEvents,
+        merges: c.merges,
+        splits: c.splits,
+        refusedMerges: c.refusedMerges,
+        deadLetters: c.deadLetters,
+        latencyP95Ms: logPercentile(c.latency, 0.95),
+      });
+    }
+    return points;
+  }
+}
+
+function addCounts(into: Counts, c: Counts): void {
+  into.events += c.events;
+  into.identifiedEvents += c.identifiedEvents;
+  into.merges += c.merges;
+  into.splits += c.splits;
+  into.refusedMerges += c.refusedMerges;
+  into.erasures += c.erasures;
+  into.deadLetters += c.deadLetters;
+  for (const [ch, v] of Object.entries(c.perChannel)) {
+    const o = (into.perChannel[ch] ??= { events: 0, identifiedEvents: 0, identitiesContributed: 0 });
+    o.events += v.events;
+    o.identifiedEvents += v.identifiedEvents;
+    o.identitiesContributed += v.identitiesContributed;
+  }
+  for (const [t, n] of Object.entries(c.deadLettersBySource)) into.deadLettersBySource[t] = (into.deadLettersBySource[t] ?? 0) + n;
+  mergeLogHistogram(into.latency, c.latency);
 }

@@ -1,8 +1,8 @@
-/** Kafka entry points: resolved events, identity changes and dead letters feed the KPIs. */
+/** Kafka entry points: resolved events, identity changes, quarantine and dead letters feed the KPIs. */
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
-import { deadLettersTopic, identityChangesTopic, resolvedEventsTopic, type IdentityChange, type ResolvedEvent } from '@cdp/contracts';
-import { ok, type HandlerResult, type InboundMessage } from '@cdp/kafka';
+import { deadLettersTopic, identityChangesTopic, identityQuarantineTopic, resolvedEventsTopic, type IdentityChange, type IdentityQuarantine, type ResolvedEvent } from '@cdp/contracts';
+import type { HandlerResult, InboundMessage } from '@cdp/kafka';
 import { KpiService } from '../domain/kpi.service';
 
 @Controller()
@@ -10,20 +10,22 @@ export class KpiConsumer {
   constructor(private readonly kpis: KpiService) {}
 
   @EventPattern(resolvedEventsTopic.name)
-  resolved(message: InboundMessage<ResolvedEvent>): HandlerResult {
-    this.kpis.onResolved(message.value);
-    return ok();
+  resolved(message: InboundMessage<ResolvedEvent>): Promise<HandlerResult> {
+    return this.kpis.onResolved(message, message.value);
   }
 
   @EventPattern(identityChangesTopic.name)
-  change(message: InboundMessage<IdentityChange>): HandlerResult {
-    this.kpis.onChange(message.value);
-    return ok();
+  change(message: InboundMessage<IdentityChange>): Promise<HandlerResult> {
+    return this.kpis.onChange(message, message.value);
+  }
+
+  @EventPattern(identityQuarantineTopic.name)
+  quarantine(message: InboundMessage<IdentityQuarantine>): Promise<HandlerResult> {
+    return this.kpis.onQuarantine(message, message.value);
   }
 
   @EventPattern(deadLettersTopic.name)
-  deadLetter(message: InboundMessage<Buffer>): HandlerResult {
-    this.kpis.onDeadLetter(message.headers);
-    return ok();
+  deadLetter(message: InboundMessage<Buffer>): Promise<HandlerResult> {
+    return this.kpis.onDeadLetter(message, message.headers, message.timestamp);
   }
 }
