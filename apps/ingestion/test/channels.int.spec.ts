@@ -5,7 +5,7 @@
  * bad-input corpus per channel (HTTP answers and dead letters), duplicates, size limits and the
  * OpenAPI description. One ingestion instance, started in-process, for the whole file.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -25,6 +25,7 @@ import {
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, testKafka, uniqueNamespace, type CollectedMessage } from '@cdp/testing';
 import { ingestionConfigSchema } from '../src/config';
+import { runImport } from '../src/file-import/importer';
 import { startIngestion } from '../src/start';
 import { badInputs } from './bad-inputs';
 import { CHANNEL_EXAMPLES, type ChannelExample } from './channel-examples';
@@ -203,6 +204,36 @@ describe('ingestion: every channel through the real Kafka', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/cdp_ingest_duplicates_total\{channel="email",path="http"[^}]*\} 3\n/);
     expect(metrics).toMatch(/cdp_ingest_duplicates_total\{channel="email",path="kafka"[^}]*\} 2\n/);
+  });
+
+  it('imports a CSV file through the raw topic, reports rejected rows, and publishes nothing twice on a re-run', async () => {
+    const file = join(dedupeDir, 'registrants.csv');
+    writeFileSync(file, ['email,first_name,last_name,company,webinar', 'Ann.Smith@Acme-Corp.com,Ann,Smith,ACME Corp.,w-1', 'not-an-email,Bob,Jones,Globex,w-1', 'cy@initech.com,Cy,Lee,Initech LLC,w-1'].join('\n'));
+    const topic = rawTopic('webinar');
+    const run = (restart: boolean) =>
+      runImport({
+        channel: 'webinar',
+        file,
+        format: 'csv',
+        errorsFile: `${file}.errors.ndjson`,
+        checkpointFile: `${file}.checkpoint.json`,
+        restart,
+        defaultType: 'webinar_registration',
+        defaultPhoneRegion: 'GB',
+        batchSize: 2,
+        send: async (batch) => void (await producer.send({ topic, messages: batch.map((m) => ({ key: m.key, value: m.value })) })),
+      });
+    expect(await run(false)).toEqual(expect.objectContaining({ sent: 2, rejected: 1 }));
+    expect(readFileSync(`${file}.errors.ndjson`, 'utf8')).toContain('"line":3');
+    expect(await run(true)).toEqual(expect.objectContaining({ sent: 2, rejected: 1 }));
+    await produce('webinar', [{ value: Buffer.from(JSON.stringify({ eventId: 'import-marker', type: 'x', identifiers: {} })) }]);
+    const out = await decodeAll(await collect(kafka, topicName(canonicalEventsTopic, namespace), (m) => m.some((x) => x.message.value!.includes('import-marker')), 60_000));
+    const imported = out.filter((o) => o.event.eventId.startsWith('f-'));
+    expect(imported.map((o) => o.event.identities.map((i) => `${i.type}=${i.matchKey}`)).sort()).toEqual([
+      ['email=ann.smith@acme-corp.com', 'company_name=acme', 'name=ann smith'],
+      ['email=cy@initech.com', 'company_name=initech', 'name=cy lee'],
+    ]);
+    expect(imported.every((o) => o.event.type === 'webinar_registration' && o.event.properties.webinar === 'w-1')).toBe(true);
   });
 
   it('reports a mixed batch per event (207) and refuses an oversized body with a JSON 413', async () => {
