@@ -192,7 +192,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   snapshot(window: WindowName, now = Date.now()): KpiView {
     const cached = this.cache.get(window);
     if (cached && now - cached.at < SNAPSHOT_CACHE_MS && now >= cached.at) return cached.view;
-    const s = this.state.snapshot(window, now, this.lag.map((l) => ({ ...l, group: l.group.replace(this.kafka.namespace, '') })));
+    const s = this.state.snapshot(window, now, this.lag.map((l) => ({ group: l.group.replace(this.kafka.namespace, ''), topic: l.topic.replace(this.kafka.namespace, ''), lag: l.lag })));
     const view: KpiView = {
       ...s,
       ...(window === 'all' ? {} : { previous: this.state.previous(window, now) }),
