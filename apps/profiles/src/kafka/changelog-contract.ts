@@ -9,7 +9,29 @@
 import { CanonicalEventV1, ProfileV1, type TopicContract } from '@cdp/contracts';
 import type { ProfileRecord } from '../domain/profile-transitions';
 
-export const ProfileStateV1 = {
+/**
+ * Avro allows a named type to be defined once per schema; the canonical event and the profile
+ * both define cdp.common.Consent (and friends), so later definitions become references by name.
+ */
+function definedOnce(schema: unknown, seen = new Set<string>(), namespace = ''): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => definedOnce(s, seen, namespace));
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const node = schema as Record<string, unknown>;
+  const named = ['record', 'enum', 'fixed'].includes(node.type as string) && typeof node.name === 'string';
+  let ns = namespace;
+  if (named) {
+    const name = node.name as string;
+    ns = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : ((node.namespace as string | undefined) ?? namespace);
+    const fullName = name.includes('.') ? name : ns ? `${ns}.${name}` : name;
+    if (seen.has(fullName)) return fullName;
+    seen.add(fullName);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = k === 'type' || k === 'fields' || k === 'items' || k === 'values' ? definedOnce(v, seen, ns) : v;
+  return out;
+}
+
+const ProfileStateSchema = {
   type: 'record',
   name: 'ProfileState',
   namespace: 'cdp.profiles.changelog',
@@ -28,6 +50,8 @@ export const ProfileStateV1 = {
     { name: 'profile', type: ['null', ProfileV1], default: null },
   ],
 } as const;
+
+export const ProfileStateV1 = definedOnce(ProfileStateSchema) as typeof ProfileStateSchema;
 
 export interface ProfileState extends ProfileRecord {
   readonly aliasOf: string | null;

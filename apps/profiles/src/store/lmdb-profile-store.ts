@@ -47,7 +47,7 @@ export class LmdbProfileStore {
   constructor(readonly path: string) {
     mkdirSync(path, { recursive: true });
     // Synchronous, flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
-    this.root = open({ path, maxDbs: 12, compression: false });
+    this.root = open({ path, maxDbs: 12, compression: false, noSubdir: false });
     this.records = this.root.openDB({ name: 'records' });
     this.aliases = this.root.openDB({ name: 'aliases', encoding: 'string' });
     this.identities = this.root.openDB({ name: 'identities', encoding: 'string' });

@@ -34,7 +34,7 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     // One store per topic namespace, so side-by-side environments (and tests) never share state.
-    this.lmdb = new LmdbProfileStore(join(this.config.PROFILES_DATA_DIR, this.kafka.namespace.replace(/[^\w.-]/g, '_') || 'default'));
+    this.lmdb = new LmdbProfileStore(join(this.config.PROFILES_DATA_DIR, this.kafka.namespace.replace(/[^\w-]+/g, '_').replace(/_+$/, '') || 'default'));
     if (!this.lmdb.initialised) {
       await this.rebuild(this.lmdb);
       this.lmdb.markInitialised();
