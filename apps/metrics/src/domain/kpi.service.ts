@@ -78,7 +78,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       latency: histogram(r, 'cdp_kpi_end_to_end_latency_seconds', 'resolvedAt - receivedAt of resolved events seen by this process', [], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]),
       duplicates: counter(r, 'cdp_kpi_records_already_counted_total', 'Redelivered records recognised by their stored offset and skipped', ['topic']),
       stateWriteFailures: counter(r, 'cdp_kpi_state_write_failures_total', 'KPI state transactions that failed (record retried)'),
-      seekFailures: counter(r, 'cdp_kpi_seek_failures_total', 'Start-up checks or resets of the consumer group against the stored offsets that failed'),
+      groupCheckFailures: counter(r, 'cdp_kpi_group_check_failures_total', 'Start-up checks or resets of the consumer group against the stored offsets that failed'),
       lagFailures: counter(r, 'cdp_kpi_lag_read_failures_total', 'Failed consumer lag reads'),
       deadLetters: counter(r, 'cdp_kpi_dead_letters_observed_total', 'Dead letters seen on the DLQ topic', ['source_topic', 'step']),
       publishFailures: counter(r, 'cdp_kpi_snapshot_publish_failures_total', 'KPI snapshots that could not be published'),
@@ -101,7 +101,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       }
     } catch (err) {
       // Another live member (a second instance) holds the group: the README says to run one.
-      this.m.seekFailures.inc();
+      this.m.groupCheckFailures.inc();
       this.logger.error({ group, err: (err as Error).message }, 'could not check the consumer group against the stored KPI state');
     }
     this.logger.info({ restored: !this.store.empty }, 'KPI state ready');
