@@ -15,7 +15,7 @@ import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
 import { identityConfigSchema } from './config';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
-import { IdentityKeyer } from './resolution/resolution.service';
+import { IdentityKeyer } from './resolution/identity-keyer';
 import { startIdentity } from './start';
 
 const ADMIN_KEY = 'test-admin-key-0123456789';

@@ -1,21 +1,27 @@
-import { defaultRules } from '../rules/identity-rules';
+import { defaultRules, type IdentityRules } from '../rules/identity-rules';
 import { clusterComponent, type ComponentIdentity, type LinkEdge } from './clustering';
 
 const rules = defaultRules();
+const primaryOnly: IdentityRules = { ...rules, mergeKnownProfiles: 'primary' };
+const anyEvidence: IdentityRules = { ...rules, mergeKnownProfiles: 'any' };
 
-/** Identities are named `type:label`; events list the identities that co-occurred, in event-time order. */
-function run(events: readonly string[][]): { groups: string[][]; refused: string[] } {
+/**
+ * Identities are named `type:label` (logins, phones and emails ending in `!` are primary); events
+ * list the identities that co-occurred, in event-time order.
+ */
+function run(events: readonly string[][], withRules: IdentityRules = rules): { groups: string[][]; refused: string[] } {
   const identities = new Map<string, ComponentIdentity>();
   const edges = new Map<string, LinkEdge>();
   events.forEach((ids, t) => {
-    for (const key of ids) if (!identities.has(key)) identities.set(key, { key, type: key.split(':')[0]!, firstSeen: t, quarantined: false });
+    for (const key of ids) if (!identities.has(key)) identities.set(key, { key, type: key.split(':')[0]!, firstSeen: t, quarantined: false, primary: /^(login|phone):|^email:.*!$/.test(key) });
     for (let i = 0; i < ids.length; i++)
       for (let j = i + 1; j < ids.length; j++) {
         const [a, b] = [ids[i]!, ids[j]!].sort() as [string, string];
-        if (!edges.has(`${a}|${b}`)) edges.set(`${a}|${b}`, { a, b, at: t * 86_400_000, eventId: `e${t}`, severed: false });
+        const primary = ids.some((k) => identities.get(k)!.primary);
+        if (!edges.has(`${a}|${b}`)) edges.set(`${a}|${b}`, { a, b, at: t * 86_400_000, eventId: `e${t}`, severed: false, primary });
       }
   });
-  const result = clusterComponent([...identities.values()], [...edges.values()], rules);
+  const result = clusterComponent([...identities.values()], [...edges.values()], withRules);
   return { groups: result.clusters.map((c) => [...c]), refused: result.refused.map((r) => r.reason) };
 }
 
@@ -44,6 +50,18 @@ describe('clusterComponent with the default rules', () => {
     expect(run(events).refused).toContain(reason);
   });
 
+  it.each<[string, IdentityRules, string[][]]>([
+    ['primary', primaryOnly, [['email:dad!', 'loyalty_number:dad'], ['email:fam', 'login:mum']]],
+    ['any', anyEvidence, [['email:dad!', 'email:fam', 'login:mum', 'loyalty_number:dad']]],
+  ])('mergeKnownProfiles %s: a family email typed at a till and two established people', (_mode, withRules, expected) => {
+    const events = [['login:mum', 'email:fam'], ['email:dad!'], ['loyalty_number:dad', 'email:dad!'], ['loyalty_number:dad', 'email:fam']];
+    expect(run(events, withRules).groups).toEqual(expected);
+  });
+
+  it('mergeKnownProfiles primary records why it refused', () => {
+    expect(run([['email:a!', 'loyalty_number:a'], ['email:b!', 'social_handle:b'], ['social_handle:b', 'loyalty_number:a']], primaryOnly).refused).toEqual(['secondary evidence may not merge two established profiles']);
+  });
+
   it('gives the same grouping whatever order the links are listed in', () => {
     const events = [['login:mum', 'email:fam'], ['login:dad', 'email:fam'], ['visitor_id:v', 'email:fam'], ['phone:p', 'login:dad']];
     const forward = run(events).groups;
@@ -52,7 +70,7 @@ describe('clusterComponent with the default rules', () => {
     events.forEach((ids, t) => {
       for (const key of ids) if (!identities.some((i) => i.key === key)) identities.push({ key, type: key.split(':')[0]!, firstSeen: t, quarantined: false });
       const [a, b] = [...ids].sort() as [string, string];
-      edges.push({ a, b, at: t * 86_400_000, eventId: `e${t}`, severed: false });
+      edges.push({ a, b, at: t * 86_400_000, eventId: `e${t}`, severed: false, primary: true });
     });
     const reversed = clusterComponent([...identities].reverse(), [...edges].reverse(), rules).clusters;
     expect(reversed).toEqual(forward);
@@ -65,8 +83,8 @@ describe('clusterComponent with the default rules', () => {
       { key: 'phone:a', type: 'phone', firstSeen: 0, quarantined: true },
     ];
     const edges: LinkEdge[] = [
-      { a: 'email:a', b: 'login:a', at: 0, eventId: 'e1', severed: true },
-      { a: 'email:a', b: 'phone:a', at: 0, eventId: 'e2', severed: false },
+      { a: 'email:a', b: 'login:a', at: 0, eventId: 'e1', severed: true, primary: true },
+      { a: 'email:a', b: 'phone:a', at: 0, eventId: 'e2', severed: false, primary: true },
     ];
     expect(clusterComponent(ids, edges, rules).clusters).toEqual([['email:a'], ['login:a'], ['phone:a']]);
   });

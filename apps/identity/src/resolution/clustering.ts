@@ -4,8 +4,8 @@
  *
  * Why a function of the edge set and not of the arrival order: the edge set (with each edge's
  * earliest evidence) is the same whatever order, duplication or lateness the events came in, so the
- * grouping is too. Edges are taken greedily in a fixed order (rule priority, then event time, then
- * event id) and each is accepted unless it breaks a rule (uniqueness, per-profile limits, merging
+ * grouping is too. Edges are taken greedily in a fixed order (rule priority of the weaker end, then
+ * event time, then priority of the stronger end, then event id) and each is accepted unless it breaks a rule (uniqueness, per-profile limits, merging
  * two known profiles through a type that may not). Identities whose rule says `detach` and whose
  * links reach two different unique identities (a family's shared tablet) link nobody.
  */
@@ -18,6 +18,8 @@ export interface ComponentIdentity {
   readonly firstSeen: number;
   /** Quarantined by the collapse guard: kept, but links nobody. */
   readonly quarantined: boolean;
+  /** Some channel established this identity with confidence (primary designation). */
+  readonly primary?: boolean;
 }
 
 export interface LinkEdge {
@@ -27,6 +29,8 @@ export interface LinkEdge {
   readonly eventId: string;
   /** Cut by an operator: never used again. */
   readonly severed: boolean;
+  /** Some event that carried this pair had a primary identity in it. */
+  readonly primary: boolean;
 }
 
 export interface RefusedLink {
@@ -49,6 +53,8 @@ const DAY_MS = 86_400_000;
 
 interface ClusterState {
   known: boolean;
+  /** Holds a primary identity: a person some channel established, not just claims. */
+  established: boolean;
   members: { key: string; type: string; firstSeen: number }[];
 }
 
@@ -100,7 +106,7 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
   const state = new Map<string, ClusterState>();
   for (const id of identities) {
     parent.set(id.key, id.key);
-    state.set(id.key, { known: !isAnonymous(id.type), members: [{ key: id.key, type: id.type, firstSeen: id.firstSeen }] });
+    state.set(id.key, { known: !isAnonymous(id.type), established: id.primary === true, members: [{ key: id.key, type: id.type, firstSeen: id.firstSeen }] });
   }
   const find = (k: string): string => {
     let r = k;
@@ -124,7 +130,7 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
     }
     const sa = state.get(ra)!;
     const sb = state.get(rb)!;
-    const reason = refusal(sa, sb, byKey.get(e.a)!.type, byKey.get(e.b)!.type, rules);
+    const reason = refusal(sa, sb, e, byKey.get(e.a)!.type, byKey.get(e.b)!.type, rules);
     if (reason) {
       refused.push({ edge: e, reason });
       continue;
@@ -132,7 +138,7 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
     // Union by key order keeps the representative deterministic.
     const [root, child] = ra < rb ? [ra, rb] : [rb, ra];
     parent.set(child, root);
-    state.set(root, { known: sa.known || sb.known, members: [...sa.members, ...sb.members] });
+    state.set(root, { known: sa.known || sb.known, established: sa.established || sb.established, members: [...sa.members, ...sb.members] });
     state.delete(child);
     active.add(pairId(e.a, e.b));
   }
@@ -150,7 +156,7 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
   return { clusters, clusterOf, active, refused };
 }
 
-type Rank = readonly [number, number, string, string];
+type Rank = readonly [number, number, number, string, string];
 
 function rankOf(e: LinkEdge, byKey: ReadonlyMap<string, ComponentIdentity>, rules: IdentityRules): Rank {
   const a = byKey.get(e.a)!;
@@ -160,17 +166,20 @@ function rankOf(e: LinkEdge, byKey: ReadonlyMap<string, ComponentIdentity>, rule
   // The weaker end governs: the link is only as strong as its less trusted identity.
   const governing = ra.priority < rb.priority || (ra.priority === rb.priority && a.type <= b.type) ? ra : rb;
   const time = governing.onConflict === 'latest' ? -e.at : e.at;
-  return [-Math.min(ra.priority, rb.priority), time, e.eventId, pairId(e.a, e.b)];
+  // Same priority and time (one event): link to the strongest identity first (a device to the
+  // login it signed in with, rather than to an email typed in the same form).
+  return [-Math.min(ra.priority, rb.priority), time, -Math.max(ra.priority, rb.priority), e.eventId, pairId(e.a, e.b)];
 }
 
 function compareRank(x: Rank, y: Rank): number {
   if (x[0] !== y[0]) return x[0] - y[0];
   if (x[1] !== y[1]) return x[1] - y[1];
-  if (x[2] !== y[2]) return x[2] < y[2] ? -1 : 1;
-  return x[3] < y[3] ? -1 : x[3] > y[3] ? 1 : 0;
+  if (x[2] !== y[2]) return x[2] - y[2];
+  if (x[3] !== y[3]) return x[3] < y[3] ? -1 : 1;
+  return x[4] < y[4] ? -1 : x[4] > y[4] ? 1 : 0;
 }
 
-function refusal(sa: ClusterState, sb: ClusterState, typeA: string, typeB: string, rules: IdentityRules): string | undefined {
+function refusal(sa: ClusterState, sb: ClusterState, e: LinkEdge, typeA: string, typeB: string, rules: IdentityRules): string | undefined {
   if (sa.known && sb.known && !(ruleOf(rules, typeA).mayMerge && ruleOf(rules, typeB).mayMerge)) {
     const weak = ruleOf(rules, typeA).mayMerge ? typeB : typeA;
     return `${weak} may not merge two known profiles`;
@@ -185,6 +194,7 @@ function refusal(sa: ClusterState, sb: ClusterState, typeA: string, typeB: strin
       return `more than ${rule.limit.max} ${type} per profile${rule.limit.windowDays ? ` within ${rule.limit.windowDays} days` : ''}`;
     }
   }
+  if (sa.established && sb.established && rules.mergeKnownProfiles === 'primary' && !e.primary) return 'secondary evidence may not merge two established profiles';
   return undefined;
 }
 

@@ -102,7 +102,7 @@ export class IdentityGraphRepository {
           `UNWIND $keys AS k
            OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
            OPTIONAL MATCH (i)-[:IN]->(p:Profile)
-           RETURN k AS key, i IS NOT NULL AS exists, i.firstSeen AS firstSeen, coalesce(i.quarantined, false) AS quarantined, p.id AS profileId,
+           RETURN k AS key, i IS NOT NULL AS exists, i.firstSeen AS firstSeen, i.designation AS designation, coalesce(i.quarantined, false) AS quarantined, p.id AS profileId,
                   CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END AS identified`,
           { ns: this.ns, keys: ids.map((i) => i.key), anonymous: ANONYMOUS_TYPES },
         );
@@ -113,17 +113,19 @@ export class IdentityGraphRepository {
           quarantined: r.get('quarantined') as boolean,
           profileId: r.get('profileId') as string | null,
           identified: r.get('identified') as boolean,
+          designation: r.get('designation') as string | null,
         }));
-        if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null))) return undefined;
+        const upgrades = (r: (typeof rows)[number]) => r.designation !== 'PRIMARY' && ids.some((i) => i.key === r.key && i.designation === 'PRIMARY');
+        if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r))) return undefined;
         const linkable = ids.filter((i) => !rows.find((r) => r.key === i.key)!.quarantined);
         const pairs = pairsOf(linkable);
         if (pairs.length > 0) {
           const edges = await tx.run(
             `UNWIND $pairs AS pr
              MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
-             WHERE l.at < $at OR (l.at = $at AND l.eventId <= $eventId)
+             WHERE (l.at < $at OR (l.at = $at AND l.eventId <= $eventId)) AND (l.primary OR pr[2] = 'SECONDARY')
              RETURN count(l) AS n`,
-            { ns: this.ns, pairs, at: ev.occurredAt, eventId: ev.eventId },
+            { ns: this.ns, pairs: pairs.map(([a, b]) => [a, b, designationOfPair(linkable, a, b)]), at: ev.occurredAt, eventId: ev.eventId },
           );
           if ((edges.records[0]!.get('n') as number) !== pairs.length) return undefined;
         }
@@ -162,7 +164,9 @@ export class IdentityGraphRepository {
         `UNWIND $pairs AS pr
          MATCH (a:Identity {ns: $ns, key: pr[0]}), (b:Identity {ns: $ns, key: pr[1]})
          MERGE (a)-[l:LINKED]->(b)
-           ON CREATE SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2], l.severed = false, l.active = false, l.created = $eventId
+           ON CREATE SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2], l.severed = false, l.active = false, l.created = $eventId,
+                         l.primary = false
+         SET l.primary = l.primary OR pr[2] = 'PRIMARY'
          WITH pr, l, l.created = $eventId AND l.at = $at AS isNew
          FOREACH (_ IN CASE WHEN l.at > $at OR (l.at = $at AND l.eventId > $eventId) THEN [1] ELSE [] END |
            SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2])
@@ -329,6 +333,7 @@ export class IdentityGraphRepository {
       key: r.get('key') as string,
       type: r.get('type') as string,
       designation: r.get('designation') as string,
+      primary: r.get('designation') === 'PRIMARY',
       firstSeen: r.get('firstSeen') as number,
       quarantined: r.get('quarantined') as boolean,
       profileId: r.get('profileId') as string | null,
@@ -339,7 +344,7 @@ export class IdentityGraphRepository {
        MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity)
        WHERE b.key IN $keys
        RETURN a.key AS a, b.key AS b, l.at AS at, l.eventId AS eventId, l.channel AS channel, l.designation AS designation,
-              coalesce(l.severed, false) AS severed, coalesce(l.active, false) AS active`,
+              coalesce(l.severed, false) AS severed, coalesce(l.active, false) AS active, coalesce(l.primary, false) AS primary`,
       { ns: this.ns, keys },
     );
     const edges: LoadedEdge[] = edgeRes.records.map((r) => ({
@@ -351,6 +356,7 @@ export class IdentityGraphRepository {
       designation: r.get('designation') as string,
       severed: r.get('severed') as boolean,
       active: r.get('active') as boolean,
+      primary: r.get('primary') as boolean,
     }));
     return { identities, edges, truncated };
   }

@@ -6,7 +6,6 @@
  * changes (remove an identity, unlink, quarantine, release) and publishes what they change.
  * Kafka handling returns a HandlerResult, never throws for data.
  */
-import { createHmac } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   identityChangesTopic,
@@ -21,51 +20,12 @@ import { ok, output, type KafkaPlatform, type HandlerResult, type OutboundMessag
 import { counter, histogram, type Logger, type Registry } from '@cdp/observability';
 import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IdentityConfig } from '../config';
-import { BlockList, ruleOf, type IdentityRules } from '../rules/identity-rules';
 import { IDENTITY_CONFIG } from '../tokens';
-import { IdentityGraphRepository, type GraphChangeResult, type GraphIdentity, type QuarantineNotice, type Resolution } from './identity-graph.repository';
+import { IdentityGraphRepository, type GraphChangeResult, type QuarantineNotice, type Resolution } from './identity-graph.repository';
+import { IdentityKeyer } from './identity-keyer';
 import { EventRateGuard } from './rate-guard';
 
 export type OperatorAction = 'remove' | 'unlink' | 'quarantine' | 'release';
-
-/** The pure part of resolution (no Kafka): which identities link, under which keys. */
-export class IdentityKeyer {
-  private readonly blocked: BlockList;
-
-  constructor(
-    private readonly hmacKey: string,
-    private readonly rules: IdentityRules,
-  ) {
-    this.blocked = new BlockList(rules);
-  }
-
-  pseudonymise(type: string, matchKey: string): string {
-    return createHmac('sha256', this.hmacKey).update(`${type}\u0000${matchKey}`).digest('hex');
-  }
-
-  /** Why an identity never links, or undefined when it may. */
-  skipReason(type: string, matchKey: string): 'never-links' | 'junk' | undefined {
-    if (!ruleOf(this.rules, type).links) return 'never-links';
-    if (this.blocked.isBlocked(type, matchKey)) return 'junk';
-    return undefined;
-  }
-
-  /** Graph key per identity of the event, "" for those never linked (blocked values, shared devices). */
-  keysOf(event: CanonicalEvent): string[] {
-    return event.identities.map((i) => (this.skipReason(i.type, i.matchKey) ? '' : this.pseudonymise(i.type, i.matchKey)));
-  }
-
-  linkable(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): GraphIdentity[] {
-    return event.identities.flatMap((i) => {
-      const reason = this.skipReason(i.type, i.matchKey);
-      if (reason) {
-        onSkip(i.type, reason);
-        return [];
-      }
-      return [{ key: this.pseudonymise(i.type, i.matchKey), type: i.type, designation: i.designation }];
-    });
-  }
-}
 
 @Injectable()
 export class ResolutionService {

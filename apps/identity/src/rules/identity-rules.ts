@@ -60,6 +60,13 @@ export const identityRulesSchema = z
         maxEventsPerMinute: z.number().int().min(1),
       })
       .strict(),
+    /**
+     * Which evidence may merge two established profiles (each holding an identity some channel
+     * established with confidence: a login, a delivered email, a calling number): `primary` only
+     * links from events with a primary identity; `any` also secondary claims (an email typed at a
+     * till, which a family may share).
+     */
+    mergeKnownProfiles: z.enum(['primary', 'any']).default('primary'),
     /** Largest connected group of identities read for one resolution; larger ones are cut (and counted). */
     maxComponentSize: z.number().int().min(10).default(2000),
   })
@@ -92,6 +99,7 @@ export const DEFAULT_RULES_INPUT = {
     kiosk_device_id: { links: false, priority: 0, mayMerge: false },
   },
   collapseGuard: { maxProfilesJoined: 8, maxEventsPerMinute: 1200 },
+  mergeKnownProfiles: 'primary',
   maxComponentSize: 2000,
 };
 

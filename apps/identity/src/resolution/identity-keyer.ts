@@ -1,0 +1,47 @@
+/**
+ * Which identities of an event may link, and under which graph keys: types whose rule says they
+ * never link (a kiosk's device id) and blocked values (junk) are left out; the rest are
+ * pseudonymised with HMAC-SHA-256 so the graph never holds raw values. No I/O.
+ */
+import { createHmac } from 'node:crypto';
+import type { CanonicalEvent } from '@cdp/contracts';
+import { BlockList, ruleOf, type IdentityRules } from '../rules/identity-rules';
+import type { GraphIdentity } from './identity-graph.repository';
+
+export class IdentityKeyer {
+  private readonly blocked: BlockList;
+
+  constructor(
+    private readonly hmacKey: string,
+    private readonly rules: IdentityRules,
+  ) {
+    this.blocked = new BlockList(rules);
+  }
+
+  pseudonymise(type: string, matchKey: string): string {
+    return createHmac('sha256', this.hmacKey).update(`${type}\u0000${matchKey}`).digest('hex');
+  }
+
+  /** Why an identity never links, or undefined when it may. */
+  skipReason(type: string, matchKey: string): 'never-links' | 'junk' | undefined {
+    if (!ruleOf(this.rules, type).links) return 'never-links';
+    if (this.blocked.isBlocked(type, matchKey)) return 'junk';
+    return undefined;
+  }
+
+  /** Graph key per identity of the event, "" for those never linked (blocked values, shared devices). */
+  keysOf(event: CanonicalEvent): string[] {
+    return event.identities.map((i) => (this.skipReason(i.type, i.matchKey) ? '' : this.pseudonymise(i.type, i.matchKey)));
+  }
+
+  linkable(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): GraphIdentity[] {
+    return event.identities.flatMap((i) => {
+      const reason = this.skipReason(i.type, i.matchKey);
+      if (reason) {
+        onSkip(i.type, reason);
+        return [];
+      }
+      return [{ key: this.pseudonymise(i.type, i.matchKey), type: i.type, designation: i.designation }];
+    });
+  }
+}
