@@ -90,6 +90,18 @@ function debugImpure(labels: readonly { truth: string; predicted: string }[], ev
       process.stdout.write(`  ${l.truth} -> ${l.predicted === id ? 'HERE' : l.predicted} t=${e.occurredAt} ${e.channel} ${e.identities.map((x) => `${x.type}=${x.value}`).join(' ')}\n`);
     });
   }
+  const byTruth = new Map<string, Set<string>>();
+  labels.forEach((l, i) => reachable[i] !== undefined && byTruth.set(reachable[i], (byTruth.get(reachable[i]) ?? new Set()).add(l.predicted)));
+  const split = [...byTruth.entries()].filter(([, p]) => p.size > 1);
+  process.stdout.write(`truth entities split over several profiles: ${split.length}\n`);
+  for (const [truth] of split.slice(0, 6)) {
+    process.stdout.write(`split ${truth.split('\u0000')[0]}:\n`);
+    labels.forEach((l, i) => {
+      if (reachable[i] !== truth) return;
+      const e = events[i]!;
+      process.stdout.write(`    -> ${l.predicted} t=${e.occurredAt} ${e.channel} ${e.identities.map((x) => `${x.type}=${x.value}`).join(' ')}\n`);
+    });
+  }
   const impure = [...byProfile.values()].filter((e) => e.persons.size > 1).slice(0, 15);
   for (const e of impure) process.stdout.write(`impure: ${[...e.persons].join(',')} types ${[...e.types].join(',')} channels ${[...e.channels].join(',')}\n`);
 }

@@ -4,6 +4,8 @@ import { clusterComponent, type ComponentIdentity, type LinkEdge } from './clust
 const rules = defaultRules();
 const primaryOnly: IdentityRules = { ...rules, mergeKnownProfiles: 'primary' };
 const anyEvidence: IdentityRules = { ...rules, mergeKnownProfiles: 'any' };
+const device = { ...rules.types.visitor_id, mayMerge: false };
+const devicesNeverMerge: IdentityRules = { ...rules, types: { ...rules.types, visitor_id: device } };
 
 /**
  * Identities are named `type:label` (logins, phones and emails ending in `!` are primary); events
@@ -36,7 +38,7 @@ describe('clusterComponent with the default rules', () => {
       [['visitor_id:tab', 'login:mum'], ['visitor_id:tab', 'login:dad']],
       [['login:dad'], ['login:mum'], ['visitor_id:tab']],
     ],
-    ['a device never merges two known profiles', [['visitor_id:v', 'email:a'], ['visitor_id:v', 'loyalty_number:b']], [['email:a', 'visitor_id:v'], ['loyalty_number:b']]],
+    ['a personal device joins what its owner typed on it', [['visitor_id:v', 'email:a'], ['visitor_id:v', 'loyalty_number:a']], [['email:a', 'loyalty_number:a', 'visitor_id:v']]],
     ['a secondary email joins an anonymous profile to a known one', [['visitor_id:v'], ['email:e', 'login:l'], ['visitor_id:v', 'email:e']], [['email:e', 'login:l', 'visitor_id:v']]],
   ])('%s', (_name, events, expected) => {
     expect(run(events).groups).toEqual(expected);
@@ -44,7 +46,6 @@ describe('clusterComponent with the default rules', () => {
 
   it.each<[string, string[][], string]>([
     ['uniqueness', [['login:a', 'email:x'], ['login:b', 'email:y'], ['email:x', 'email:y']], 'profiles hold different login'],
-    ['a device between two known people', [['visitor_id:v', 'email:a'], ['visitor_id:v', 'loyalty_number:b']], 'visitor_id may not merge two known profiles'],
     ['per-profile limit', [['login:a', 'loyalty_number:1'], ['login:a', 'loyalty_number:2'], ['login:a', 'loyalty_number:3']], 'more than 2 loyalty_number per profile'],
   ])('records a refusal: %s', (_name, events, reason) => {
     expect(run(events).refused).toContain(reason);
@@ -56,6 +57,18 @@ describe('clusterComponent with the default rules', () => {
   ])('mergeKnownProfiles %s: a family email typed at a till and two established people', (_mode, withRules, expected) => {
     const events = [['login:mum', 'email:fam'], ['email:dad!'], ['loyalty_number:dad', 'email:dad!'], ['loyalty_number:dad', 'email:fam']];
     expect(run(events, withRules).groups).toEqual(expected);
+  });
+
+  it('a type with mayMerge false never joins two known profiles', () => {
+    const events = [['visitor_id:v', 'email:a'], ['visitor_id:v', 'loyalty_number:b']];
+    expect(run(events, devicesNeverMerge).groups).toEqual([['email:a', 'visitor_id:v'], ['loyalty_number:b']]);
+    expect(run(events, devicesNeverMerge).refused).toEqual(['visitor_id may not merge two known profiles']);
+  });
+
+  it('a family email seen with two logins stays with its first owner but no longer bridges a loyalty number to her', () => {
+    const events = [['login:mum', 'email:fam'], ['login:dad', 'email:fam'], ['loyalty_number:dad', 'email:fam'], ['loyalty_number:dad', 'email:dad']];
+    expect(run(events, anyEvidence).groups).toEqual([['email:dad', 'loyalty_number:dad'], ['email:fam', 'login:mum'], ['login:dad']]);
+    expect(run(events, anyEvidence).refused).toContain('shared email (seen with several people) links only its first owner');
   });
 
   it('mergeKnownProfiles primary records why it refused', () => {

@@ -73,10 +73,13 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
     return ruleOf(rules, a.type).links && ruleOf(rules, b.type).links;
   });
 
-  // Shared devices: a `detach` identity whose direct links reach two values of one unique type.
+  // Shared identities: direct links reach two values of one unique type (two logins). A `detach`
+  // one (a family tablet) links nobody; any other (a family email) still goes to one owner by the
+  // uniqueness rule, but no longer bridges to other people's identities (a loyalty number typed
+  // with it at a till), since it says nothing about whose they are.
   const shared = new Set<string>();
+  const sharedClaims = new Set<string>();
   for (const id of identities) {
-    if (ruleOf(rules, id.type).onConflict !== 'detach') continue;
     const uniques = new Map<string, Set<string>>();
     for (const e of usable) {
       const other = e.a === id.key ? e.b : e.b === id.key ? e.a : undefined;
@@ -87,13 +90,31 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
       set.add(other);
       uniques.set(o.type, set);
     }
-    if ([...uniques.values()].some((s) => s.size > 1)) shared.add(id.key);
+    if (![...uniques.values()].some((s) => s.size > 1)) continue;
+    if (ruleOf(rules, id.type).onConflict === 'detach') shared.add(id.key);
+    else sharedClaims.add(id.key);
   }
+  const bridgesFromClaim = (e: LinkEdge): string | undefined => {
+    for (const [s, o] of [
+      [e.a, e.b],
+      [e.b, e.a],
+    ] as const) {
+      if (!sharedClaims.has(s)) continue;
+      const other = byKey.get(o)!;
+      if (!isAnonymous(other.type) && !ruleOf(rules, other.type).unique) return byKey.get(s)!.type;
+    }
+    return undefined;
+  };
 
   const ranked = usable
     .filter((e) => {
       if (shared.has(e.a) || shared.has(e.b)) {
         refused.push({ edge: e, reason: `shared ${byKey.get(shared.has(e.a) ? e.a : e.b)!.type} (seen with several people)` });
+        return false;
+      }
+      const claim = bridgesFromClaim(e);
+      if (claim) {
+        refused.push({ edge: e, reason: `shared ${claim} (seen with several people) links only its first owner` });
         return false;
       }
       return true;

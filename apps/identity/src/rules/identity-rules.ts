@@ -75,7 +75,7 @@ export const identityRulesSchema = z
 export type TypeRule = z.infer<typeof typeRuleSchema>;
 export type IdentityRules = z.infer<typeof identityRulesSchema>;
 
-const device = { priority: 20, mayMerge: false, onConflict: 'detach', limit: { max: 50 } } as const;
+const device = { priority: 20, mayMerge: true, onConflict: 'detach', limit: { max: 50 } } as const;
 
 /** Defaults that fit the SPEC channel table; apps/identity/identity-rules.example.yaml is the same as a file. */
 export const DEFAULT_RULES_INPUT = {
@@ -99,7 +99,7 @@ export const DEFAULT_RULES_INPUT = {
     kiosk_device_id: { links: false, priority: 0, mayMerge: false },
   },
   collapseGuard: { maxProfilesJoined: 8, maxEventsPerMinute: 1200 },
-  mergeKnownProfiles: 'primary',
+  mergeKnownProfiles: 'any',
   maxComponentSize: 2000,
 };
 
