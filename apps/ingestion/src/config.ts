@@ -8,7 +8,7 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { baseConfigShape } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
-import { isPhoneRegion } from './domain/normalise';
+import { isPhoneRegion } from './domain/normalisation';
 
 const channelList = z
   .string()
@@ -40,6 +40,7 @@ export const ingestionConfigSchema = z.object({
   INGEST_DEDUPE_DIR: z.string().min(1).default(join(tmpdir(), 'cdp-ingestion-dedupe')),
   INGEST_DEDUPE_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(7 * 24),
   INGEST_DEDUPE_MAX_ENTRIES: z.coerce.number().int().min(1000).default(5_000_000),
+  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
 });
 
 export type IngestionConfig = z.infer<typeof ingestionConfigSchema>;

@@ -14,6 +14,8 @@ export function startIngestion(config: IngestionConfig, logger?: Logger): Promis
     bodyLimit: `${config.INGEST_MAX_BODY_BYTES}b`,
     transport: {
       groupId: 'cdp-ingestion',
+      // Concurrent partitions share Kafka round trips through the group publisher.
+      partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
       decoders: (platform) => Object.fromEntries(config.CHANNELS.map((c) => [rawChannelTopic(c).name, rawDecoder(platform, config.MAX_EVENT_BYTES)])),
     },
   });

@@ -25,6 +25,15 @@ describe('DedupeStore', () => {
     expect(store.claim(k)).toBe('duplicate');
   });
 
+  it('answers a duplicate as soon as the publish is acknowledged, before the disk write finished', async () => {
+    const k = store.key('web', 'fast');
+    store.claim(k);
+    const writing = store.remember([k]);
+    expect(store.claim(k)).toBe('duplicate');
+    await writing;
+    expect(store.claim(k)).toBe('duplicate');
+  });
+
   it('lets a released id (failed publish) be tried again', () => {
     const k = store.key('web', 'e2');
     expect(store.claim(k)).toBe('new');

@@ -25,6 +25,8 @@ export class DedupeStore {
   private readonly ids: Database<number, string>;
   private readonly byTime: Database<string, [number, string]>;
   private readonly inFlight = new Set<string>();
+  /** Published, write to disk pending: already duplicates. */
+  private readonly committing = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
@@ -42,6 +44,7 @@ export class DedupeStore {
   }
 
   claim(key: string, now = Date.now()): Claim {
+    if (this.committing.has(key)) return 'duplicate';
     if (this.inFlight.has(key)) return 'in-flight';
     const at = this.ids.get(key);
     if (at !== undefined && at >= now - this.opts.ttlMs) return 'duplicate';
@@ -49,8 +52,12 @@ export class DedupeStore {
     return 'new';
   }
 
-  /** After the broker acknowledged: from now on the id is a duplicate. */
+  /** After the broker acknowledged: from now on (not only once on disk) the id is a duplicate. */
   async remember(keys: readonly string[], now = Date.now()): Promise<void> {
+    for (const key of keys) {
+      this.inFlight.delete(key);
+      this.committing.add(key);
+    }
     try {
       await this.root.transaction(() => {
         for (const key of keys) {
@@ -61,7 +68,7 @@ export class DedupeStore {
         }
       });
     } finally {
-      for (const key of keys) this.inFlight.delete(key);
+      for (const key of keys) this.committing.delete(key);
     }
   }
 

@@ -10,6 +10,7 @@ import { KAFKA_PLATFORM, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IngestionConfig } from '../config';
 import type { DedupeStore } from '../dedupe/dedupe-store';
 import { DEDUPE_STORE, INGESTION_CONFIG } from '../tokens';
+import { GroupPublisher } from './group-publisher';
 import { validateRawEvent, type FieldError, type Validated } from './raw-event';
 import { routingKey, toCanonical, type IngestContext } from './to-canonical';
 
@@ -23,6 +24,7 @@ export class IngestService {
   private readonly rejected;
   private readonly duplicates;
   private readonly dedupeFailures;
+  private readonly publisher: GroupPublisher;
 
   constructor(
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
@@ -37,6 +39,7 @@ export class IngestService {
       'path',
     ]);
     this.dedupeFailures = counter(registry, 'cdp_ingest_dedupe_write_failures_total', 'Published events whose ids could not be remembered');
+    this.publisher = new GroupPublisher((outputs) => this.kafka.producer.publish(outputs));
   }
 
   prepare(input: unknown, ctx: Omit<IngestContext, 'defaultPhoneRegion'>, path: IngestPath): Validated<CanonicalEvent> {
@@ -61,23 +64,29 @@ export class IngestService {
   async publish(events: readonly CanonicalEvent[], channel: Channel, path: IngestPath): Promise<PublishOutcome[]> {
     const outcomes: PublishOutcome[] = [];
     const fresh: { event: CanonicalEvent; key: string }[] = [];
+    const seen = new Set<string>();
     for (const event of events) {
       const key = this.dedupe.key(channel, event.eventId);
-      const claim = this.dedupe.claim(key);
+      // A repeat inside one call is a duplicate of the first (published with it), not "in flight".
+      const claim = seen.has(key) ? 'duplicate' : this.dedupe.claim(key);
+      seen.add(key);
       outcomes.push(claim === 'new' ? 'published' : claim);
       if (claim === 'new') fresh.push({ event, key });
     }
     const keys = fresh.map((f) => f.key);
     try {
-      await this.kafka.producer.publish(fresh.map((f) => this.toOutput(f.event)));
+      await this.publisher.publish(fresh.map((f) => this.toOutput(f.event)));
     } catch (err) {
       this.dedupe.release(keys);
       throw err;
     }
-    // Published is published: a failed dedupe write only weakens duplicate detection for these ids.
-    await this.dedupe.remember(keys).catch(() => this.dedupeFailures.inc(keys.length));
+    // Not awaited: the ids stay "in flight" (so still not republished) until the write commits,
+    // and the caller need not wait for the disk. Published is published: a failed write only
+    // weakens duplicate detection for these ids, and is counted.
+    void this.dedupe.remember(keys).catch(() => this.dedupeFailures.inc(keys.length));
     if (fresh.length) this.accepted.inc({ channel, path }, fresh.length);
-    const dupes = outcomes.length - fresh.length;
+    // "in-flight" is not counted: the caller retries it, and the retry counts.
+    const dupes = outcomes.filter((o) => o === 'duplicate').length;
     if (dupes) this.duplicates.inc({ channel, path }, dupes);
     return outcomes;
   }

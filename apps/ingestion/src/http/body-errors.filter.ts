@@ -7,6 +7,7 @@
 import { BadRequestException, Catch, HttpException, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { Response } from 'express';
+import { throwError, type Observable } from 'rxjs';
 
 interface BodyParserError {
   readonly type: string;
@@ -30,7 +31,10 @@ function isNestJsonParseError(err: unknown): err is BadRequestException {
 
 @Catch()
 export class BodyErrorsFilter extends BaseExceptionFilter {
-  override catch(exception: unknown, host: ArgumentsHost): void {
+  override catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
+    // Global filters also see the Kafka handlers' errors: hand those back to the consumer loop,
+    // which classifies them (retry or dead letter).
+    if (host.getType() !== 'http') return throwError(() => exception);
     const res = host.switchToHttp().getResponse<Response>();
     if (isNestJsonParseError(exception)) {
       res.status(400).json({ error: 'malformed_json', errors: [{ field: '(body)', message: `body is not valid JSON: ${exception.message}` }] });

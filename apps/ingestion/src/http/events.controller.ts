@@ -18,7 +18,8 @@ type SourcedRequest = Request & { sourceId?: string };
 
 export interface BatchResult {
   readonly index: number;
-  readonly status: 'accepted' | 'duplicate' | 'rejected';
+  /** in_flight: the same id is being published by a concurrent request; post it again to learn the outcome. */
+  readonly status: 'accepted' | 'duplicate' | 'in_flight' | 'rejected';
   readonly eventId?: string;
   readonly errors?: readonly FieldError[];
 }
@@ -94,10 +95,11 @@ export class EventsController {
     const results: BatchResult[] = prepared.map((p, index) => {
       if (!p.ok) return { index, status: 'rejected', errors: p.errors.map((e) => ({ ...e, field: `events.${index}.${e.field}` })) };
       const outcome = outcomes[next++];
-      return { index, status: outcome === 'published' ? 'accepted' : 'duplicate', eventId: p.value.eventId };
+      return { index, status: outcome === 'published' ? 'accepted' : outcome === 'duplicate' ? 'duplicate' : 'in_flight', eventId: p.value.eventId };
     });
     const count = (s: BatchResult['status']) => results.filter((r) => r.status === s).length;
     const rejected = count('rejected');
-    res.status(rejected ? 207 : 202).json({ accepted: count('accepted'), duplicates: count('duplicate'), rejected, results });
+    const inFlight = count('in_flight');
+    res.status(rejected || inFlight ? 207 : 202).json({ accepted: count('accepted'), duplicates: count('duplicate'), ...(inFlight ? { inFlight } : {}), rejected, results });
   }
 }

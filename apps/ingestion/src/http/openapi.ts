@@ -44,12 +44,13 @@ export function buildOpenApi(config: Pick<IngestionConfig, 'CHANNELS' | 'MAX_BAT
           properties: {
             accepted: { type: 'integer' },
             duplicates: { type: 'integer' },
+            inFlight: { type: 'integer', description: 'ids being published by a concurrent request: post those again' },
             rejected: { type: 'integer' },
             results: {
               type: 'array',
               items: {
                 type: 'object',
-                properties: { index: { type: 'integer' }, status: { enum: ['accepted', 'duplicate', 'rejected'] }, eventId: { type: 'string' }, errors: fieldErrors.properties.errors },
+                properties: { index: { type: 'integer' }, status: { enum: ['accepted', 'duplicate', 'in_flight', 'rejected'] }, eventId: { type: 'string' }, errors: fieldErrors.properties.errors },
                 required: ['index', 'status'],
               },
             },
@@ -87,7 +88,7 @@ export function buildOpenApi(config: Pick<IngestionConfig, 'CHANNELS' | 'MAX_BAT
           },
           responses: {
             '202': json({ $ref: '#/components/schemas/BatchReport' }, 'every event accepted or a duplicate'),
-            '207': json({ $ref: '#/components/schemas/BatchReport' }, 'some events rejected (see results); the others were published'),
+            '207': json({ $ref: '#/components/schemas/BatchReport' }, 'some events rejected or in flight elsewhere (see results); the others were published'),
             '400': json({ $ref: '#/components/schemas/Error' }, 'not a batch (events missing, empty or too many)'),
             ...common,
           },
