@@ -11,7 +11,7 @@ import type { INestApplication } from '@nestjs/common';
 import pino from 'pino';
 import { AvroCodec, profileUpdatesTopic, topicName, type Profile } from '@cdp/contracts';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
-import { API_KEY, API_KEYS, api, change, Feeder, identity, resolved } from '../test/profiles-fixtures';
+import { API_KEY, API_KEYS, api, change, Feeder, identity, latestProfiles, resolved } from '../test/profiles-fixtures';
 import { profilesConfigSchema } from './config';
 import { profileChangelogTopic } from './kafka/changelog-contract';
 import { startProfiles } from './start';
@@ -172,18 +172,10 @@ describe('profiles service against a real Kafka', () => {
   });
 
   it('lets a downstream consumer decode every update with the shared schema', async () => {
-    const codec = new AvroCodec<Profile>(profileUpdatesTopic.versions);
-    const latest = new Map<string, Profile | null>();
-    const records = await collect(kafka, topicName(profileUpdatesTopic, namespace), (ms) => ms.some((m) => m.message.key!.toString() === 'er' && m.message.value === null), 20_000);
-    for (const { message } of records) {
-      if (message.value === null) latest.set(message.key!.toString(), null);
-      else {
-        const decoded = await codec.decode(message.value);
-        if (!decoded.ok) throw new Error(decoded.reason);
-        latest.set(message.key!.toString(), decoded.value);
-      }
-    }
-    expect(latest.get('pi')?.stage).toBe('AUTHENTICATED');
+    // The README's consumer example, condensed: read the compacted topic, decode, keep the latest per key.
+    const latest = await latestProfiles(namespace);
+    expect(latest.get('pi')).toMatchObject({ stage: 'AUTHENTICATED', eventCount: 4 });
+    expect(latest.get('mb')).toMatchObject({ profileId: 'mb', eventCount: 2 });
     expect(latest.get('er')).toBeNull();
   });
 

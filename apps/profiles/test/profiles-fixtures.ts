@@ -7,8 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import {
+  AvroCodec,
   deadLettersTopic,
   identityChangesTopic,
   profileUpdatesTopic,
@@ -16,8 +19,10 @@ import {
   schemasTopic,
   type Identity,
   type IdentityChange,
+  type Profile,
   type ResolvedEvent,
   type TopicContract,
+  topicName,
 } from '@cdp/contracts';
 import { KafkaPlatform, output } from '@cdp/kafka';
 import { createRegistry } from '@cdp/observability';
@@ -162,4 +167,45 @@ export async function stopProfilesProcess(p: ProfilesProcess, signal: NodeJS.Sig
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * What a downstream consumer ends up with: the profile-updates topic read from the start to its
+ * current end, decoded with the shared schema, latest record per key (null = tombstone).
+ */
+export async function latestProfiles(namespace: string): Promise<Map<string, Profile | null>> {
+  const kafka = new Kafka({ clientId: 'profiles-test-reader', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
+  const topic = topicName(profileUpdatesTopic, namespace);
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+  await admin.disconnect();
+  const pending = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
+  const codec = new AvroCodec<Profile>(profileUpdatesTopic.versions);
+  const latest = new Map<string, Profile | null>();
+  if (pending.size === 0) return latest;
+  const consumer = kafka.consumer({ groupId: `profiles-test-reader-${randomBytes(4).toString('hex')}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const key = message.key!.toString();
+        if (message.value === null) latest.set(key, null);
+        else {
+          const decoded = await codec.decode(message.value);
+          if (!decoded.ok) throw new Error(decoded.reason);
+          latest.set(key, JSON.parse(JSON.stringify(decoded.value)) as Profile);
+        }
+        if (Number(message.offset) + 1 >= ends.get(partition)!) pending.delete(partition);
+        if (pending.size === 0) done();
+      },
+    });
+    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error('profile updates not read to the end in 30 s')), 30_000).unref())]);
+  } finally {
+    await consumer.disconnect();
+  }
+  return latest;
 }

@@ -55,8 +55,17 @@ export class ProfilesController {
   @Sse(':profileId/stream')
   stream(@Param('profileId') profileId: string): Observable<MessageEvent> {
     const current = this.store.db.profile(profileId);
+    // Updates are emitted once published, which can be just after the snapshot was read: never
+    // send a version of the same profile twice or go backwards.
+    const sent = new Map<string, number>(current ? [[current.profileId, current.version]] : []);
     const updates = this.hub.changes.pipe(
       filter((c) => (c.kind === 'update' ? c.profile.profileId === this.store.db.canonical(profileId) : c.profileId === profileId)),
+      filter((c) => {
+        if (c.kind === 'removed') return sent.delete(c.profileId) || true;
+        if ((sent.get(c.profile.profileId) ?? -1) >= c.profile.version) return false;
+        sent.set(c.profile.profileId, c.profile.version);
+        return true;
+      }),
       map((c): MessageEvent => (c.kind === 'update' ? { type: 'profile', id: String(c.profile.version), data: c.profile } : { type: 'removed', data: { profileId: c.profileId, survivorId: c.survivorId } })),
     );
     return current ? concat(of<MessageEvent>({ type: 'profile', id: String(current.version), data: current }), updates) : updates;

@@ -1,9 +1,9 @@
-import { AvroCodec } from '@cdp/contracts';
+import { AvroCodec, type CanonicalEvent } from '@cdp/contracts';
 import { profileChangelogTopic, type ProfileState } from './changelog-contract';
 
 describe('changelog contract', () => {
   it('encodes and decodes a full profile state (events and profile share named types)', async () => {
-    const event = { eventId: 'e1', channel: 'email', type: 'open', occurredAt: 1, receivedAt: 2, source: 's', identities: [{ type: 'email', value: 'a@b.org', matchKey: 'a@b.org', designation: 'PRIMARY', namespace: null }], traits: { city: 'York' }, properties: {}, consents: [{ purpose: 'marketing', granted: true, channel: 'email' }] };
+    const event: CanonicalEvent = { eventId: 'e1', channel: 'email', type: 'open', occurredAt: 1, receivedAt: 2, source: 's', identities: [{ type: 'email', value: 'a@b.org', matchKey: 'a@b.org', designation: 'PRIMARY', namespace: null }], traits: { city: 'York' }, properties: {}, consents: [{ purpose: 'marketing', granted: true, channel: 'email' }] };
     const state: ProfileState = {
       profileId: 'p',
       aliasOf: null,

@@ -10,12 +10,12 @@ export class ProfilesConsumer {
   constructor(private readonly materialiser: MaterialiserService) {}
 
   @EventPattern(resolvedEventsTopic.name)
-  resolved(message: InboundMessage<ResolvedEvent>): HandlerResult {
+  resolved(message: InboundMessage<ResolvedEvent>): Promise<HandlerResult> {
     return this.materialiser.onResolved(message);
   }
 
   @EventPattern(identityChangesTopic.name)
-  change(message: InboundMessage<IdentityChange>): HandlerResult {
+  change(message: InboundMessage<IdentityChange>): Promise<HandlerResult> {
     return this.materialiser.onChange(message);
   }
 }

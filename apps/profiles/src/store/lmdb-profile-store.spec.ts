@@ -38,7 +38,7 @@ describe('LmdbProfileStore', () => {
   });
 
   it('commits state and offset together, and survives reopening', async () => {
-    store.transact((tx) => {
+    await store.transact((tx) => {
       applyResolved(tx, resolved(1, 'p1', 'a@x.org'), 1);
       tx.setNextOffset('t', 0, 8n);
     });
@@ -49,33 +49,47 @@ describe('LmdbProfileStore', () => {
     expect(store.profile('p1')?.eventCount).toBe(1);
   });
 
-  it('rolls back everything a failed transaction wrote', () => {
-    expect(() =>
+  it('rolls back everything a failed transaction wrote', async () => {
+    await expect(
       store.transact((tx) => {
         applyResolved(tx, resolved(1, 'p1', 'a@x.org'), 1);
         tx.setNextOffset('t', 0, 1n);
         throw new Error('boom');
       }),
-    ).toThrow('boom');
+    ).rejects.toThrow('boom');
     expect(store.profile('p1')).toBeUndefined();
     expect(store.reader.nextOffset('t', 0)).toBe(0n);
     expect(store.size).toBe(0);
   });
 
-  it('keeps the identity index and aliases in step with merges', () => {
-    store.transact((tx) => {
+  it('commits concurrent transactions without interleaving them', async () => {
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        store.transact((tx) => {
+          applyResolved(tx, resolved(i, `p${i % 7}`, `p${i % 7}@x.org`), 1);
+          tx.setNextOffset('t', i % 3, BigInt(i + 1));
+        }),
+      ),
+    );
+    const counts = [...store.allRecords()].map((r) => r.profile!.eventCount);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(store.size).toBe(7);
+  });
+
+  it('keeps the identity index and aliases in step with merges', async () => {
+    await store.transact((tx) => {
       applyResolved(tx, resolved(1, 'a', 'a@x.org'), 1);
       applyResolved(tx, resolved(2, 'b', 'b@x.org'), 1);
     });
-    store.transact((tx) => applyChange(tx, { changeId: 'c', kind: 'MERGE', survivorProfileId: 'a', otherProfileIds: ['b'], reason: '', evidence: { eventId: '', channel: '', occurredAt: 0, identityType: '', designation: '' }, at: 0, parts: [] }, 2));
+    await store.transact((tx) => applyChange(tx, { changeId: 'c', kind: 'MERGE', survivorProfileId: 'a', otherProfileIds: ['b'], reason: '', evidence: { eventId: '', channel: '', occurredAt: 0, identityType: '', designation: '' }, at: 0, parts: [] }, 2));
     expect(store.findByIdentity('email', 'b@x.org')?.profileId).toBe('a');
     expect(store.profile('b')?.profileId).toBe('a');
     expect(store.size).toBe(1);
     expect(store.findByIdentity('email', 'nobody@x.org')).toBeUndefined();
   });
 
-  it('pages by cursor and by offset in id order', () => {
-    store.transact((tx) => {
+  it('pages by cursor and by offset in id order', async () => {
+    await store.transact((tx) => {
       for (const [i, id] of ['p3', 'p1', 'p2', 'p5', 'p4'].entries()) applyResolved(tx, resolved(i, id, `${id}@x.org`), 1);
     });
     const first = store.list(2, {});

@@ -46,7 +46,7 @@ export class LmdbProfileStore {
 
   constructor(readonly path: string) {
     mkdirSync(path, { recursive: true });
-    // Synchronous, flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
+    // Flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
     this.root = open({ path, maxDbs: 12, compression: false, noSubdir: false });
     this.records = this.root.openDB({ name: 'records' });
     this.aliases = this.root.openDB({ name: 'aliases', encoding: 'string' });
@@ -68,9 +68,14 @@ export class LmdbProfileStore {
     this.root.transactionSync(() => this.meta.putSync('initialised', 1));
   }
 
-  /** Runs `work` in one write transaction; everything it writes commits together or not at all. */
-  transact<T>(work: (tx: StoreTx) => T): T {
-    return this.root.transactionSync(() => work(this.tx));
+  /**
+   * Runs `work` in one write transaction; everything it writes commits together or not at all
+   * (a throw rolls it back). `work` itself is synchronous, so concurrent callers never interleave
+   * inside it; lmdb-js commits concurrent transactions in one batch (one fsync for many records)
+   * and resolves once the batch is committed and flushed.
+   */
+  transact<T>(work: (tx: StoreTx) => T): Promise<T> {
+    return this.root.childTransaction(() => work(this.tx));
   }
 
   /** Read-only view (reads outside a write transaction see the last committed state). */

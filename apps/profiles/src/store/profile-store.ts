@@ -82,7 +82,7 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
               }
             }
           }
-          store.transact((tx) => {
+          await store.transact((tx) => {
             for (const { id, state } of decoded) {
               // Replace whatever an earlier record of this id said.
               tx.deleteRecord(id);
