@@ -180,7 +180,7 @@ async function main(): Promise<void> {
       measuredAt: new Date().toISOString(),
       machine: machine(),
       command: 'npm run bench:ingest',
-      kafkaRawTopic: { events: KAFKA_N, published: kafkaRun.count, eventsPerSecond: Math.round(kafkaRate), note: 'pre-loaded raw JSON records drained by one instance (3 raw partitions, one record per handler call, acks=all)' },
+      kafkaRawTopic: { events: KAFKA_N, published: kafkaRun.count, eventsPerSecond: Math.round(kafkaRate), note: 'pre-loaded raw JSON records drained by one instance: 3 raw partitions consumed concurrently (CONSUMER_CONCURRENCY=3), one record per handler call, publishes grouped into shared acks=all sends' },
       httpBatch: { events: HTTP_BATCH_N, eventsPerRequest: 100, clients: 4, failedRequests: batch.errors, published: batchDone.count, eventsPerSecond: Math.round(batchRate) },
       httpSingle: { events: HTTP_SINGLE_N, clients: 16, failedRequests: single.errors, published: singleDone.count, eventsPerSecond: Math.round(singleRate) },
     };
