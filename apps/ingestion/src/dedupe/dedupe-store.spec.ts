@@ -64,6 +64,11 @@ describe('DedupeStore', () => {
     expect(await store.sweep(t0 + HOUR + 10)).toBe(3); // the rest expire
   });
 
+  it('refuses claims after close with a retriable error, so a record in hand is redelivered', async () => {
+    await store.close();
+    expect(() => store.claim(store.key('web', 'late'))).toThrow(expect.objectContaining({ retriable: true }));
+  });
+
   it('survives a restart on the same directory', async () => {
     const k = store.key('web', 'persisted');
     store.claim(k);

@@ -8,6 +8,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { RetriableError } from '@cdp/kafka';
 
 export type Claim = 'new' | 'duplicate' | 'in-flight';
 
@@ -44,6 +45,8 @@ export class DedupeStore {
   }
 
   claim(key: string, now = Date.now()): Claim {
+    // During shutdown a record still in hand must be redelivered, not dead-lettered.
+    if (this.closed) throw new RetriableError('dedupe store is closed (shutting down)');
     if (this.committing.has(key)) return 'duplicate';
     if (this.inFlight.has(key)) return 'in-flight';
     const at = this.ids.get(key);
