@@ -1,26 +1,26 @@
 /**
  * `npm run bench:identity`: throughput and latency of the identity service through the real Kafka
  * and Neo4j, at growing graph sizes. The graph is preloaded in bulk to each size (people with a
- * visitor id, email, login and loyalty number, linked), then the in-process service (startIdentity,
- * one instance, its own topic and graph namespaces) resolves a mix of events: repeats that add
+ * visitor id, email, login and loyalty number, linked), then the built service (one process, its
+ * own topic and graph namespaces; the bench builds it first) resolves a mix of events: repeats that add
  * nothing (answered without a graph write), new devices of known people (attach), and new people.
  * - throughput: a burst of events, resolved events/s from the first to the last resolution;
  * - latency: a paced stream, resolvedAt minus the time the event was produced (Kafka included).
  * Env: IDENTITY_BENCH_SIZES (10000,100000), IDENTITY_BENCH_BURST (4000), IDENTITY_BENCH_PACED (1500),
  * IDENTITY_BENCH_RATE (250 events/s), NEO4J_*, KAFKA_BROKERS.
  */
-import 'reflect-metadata';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { AvroCodec, canonicalEventsTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type ResolvedEvent } from '@cdp/contracts';
-import { output, type KafkaPlatform } from '@cdp/kafka';
-import { KAFKA_PLATFORM } from '@cdp/nest-platform';
-import { createLogger } from '@cdp/observability';
+import { AvroCodec, canonicalEventsTopic, resolvedEventsTopic, schemasTopic, topicName, type CanonicalEvent, type ResolvedEvent } from '@cdp/contracts';
+import { KafkaPlatform, output } from '@cdp/kafka';
+import { createLogger, createRegistry } from '@cdp/observability';
 import { identityConfigSchema } from '../apps/identity/src/config';
 import { IdentityGraphRepository } from '../apps/identity/src/resolution/identity-graph.repository';
 import { IdentityKeyer } from '../apps/identity/src/resolution/identity-keyer';
-import { startIdentity } from '../apps/identity/src/start';
 import { machine, percentile, writeResult } from './lib/bench-output';
 import { rng } from './population';
 
@@ -30,6 +30,36 @@ const PACED = Number(process.env.IDENTITY_BENCH_PACED ?? 1500);
 const RATE = Number(process.env.IDENTITY_BENCH_RATE ?? 250);
 const TYPES = ['visitor_id', 'email', 'login', 'loyalty_number'] as const;
 const valueOf = (type: string, person: number) => `${type}-${person}`;
+const ROOT = join(__dirname, '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts the built identity service and waits until it is ready. */
+async function startService(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'dist/apps/identity/apps/identity/src/main.js')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)) return { child, url };
+    if (child.exitCode !== null) throw new Error(`identity service exited with ${child.exitCode}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  child.kill('SIGTERM');
+  throw new Error('identity service not ready in 120 s');
+}
 
 /** Adds people [from, to) to the graph in bulk: 4 identities each, one profile, six links. */
 async function preload(driver: Driver, ns: string, keyer: IdentityKeyer, from: number, to: number): Promise<void> {
@@ -74,20 +104,21 @@ function makeEvents(count: number, population: number, seed: number, tag: string
 
 async function main(): Promise<void> {
   const topicNs = `bench-${randomBytes(3).toString('hex')}.`;
-  const config = identityConfigSchema.parse({
-    ...process.env,
+  const env = {
     TOPIC_NAMESPACE: topicNs,
     GRAPH_NAMESPACE: `bench-${randomBytes(4).toString('hex')}`,
-    HTTP_PORT: '0',
-    HTTP_HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
     CONSUMER_CONCURRENCY: process.env.CONSUMER_CONCURRENCY ?? '6',
-  });
+  };
+  const config = identityConfigSchema.parse({ ...process.env, ...env });
+  const build = spawnSync('npx', ['nx', 'run', 'identity:build', '--skip-nx-cache'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('identity build failed');
   const keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
   const driver = neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), { disableLosslessIntegers: true });
   const kafka = new Kafka({ clientId: 'bench-identity', brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
-  const app = await startIdentity(config, createLogger('identity-bench', 'silent'));
-  const platform = app.get<KafkaPlatform>(KAFKA_PLATFORM);
+  const logger = createLogger('identity-bench', 'warn');
+  const platform = new KafkaPlatform({ brokers: config.KAFKA_BROKERS, clientId: 'identity-bench', namespace: topicNs, logger, registry: createRegistry('identity-bench', false) });
+  await platform.connect([canonicalEventsTopic, resolvedEventsTopic, schemasTopic]);
+  const service = await startService(env);
   const codec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
   const seen = new Map<string, { resolvedAt: number; receivedAt: number }>();
   const consumer = kafka.consumer({ groupId: `${topicNs}bench-reader` });
@@ -153,7 +184,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${identities} identities: ${row.eventsPerSecond} events/s (burst of ${BURST}); latency at ${RATE}/s p50 ${row.latencyMs.p50} ms, p99 ${row.latencyMs.p99} ms\n`);
     }
     const file = writeResult('identity', {
-      benchmark: 'identity resolution through real Kafka and Neo4j (one in-process instance)',
+      benchmark: 'identity resolution through real Kafka and Neo4j (one service process, built)',
       command: 'npm run bench:identity',
       mix: '60% repeats that add nothing (read-only path), 25% new device of a known person (attach), 15% new person (create)',
       consumerConcurrency: config.CONSUMER_CONCURRENCY,
@@ -165,7 +196,10 @@ async function main(): Promise<void> {
     process.stdout.write(`wrote ${file}\n`);
   } finally {
     await consumer.disconnect();
-    await app.close();
+    const exited = new Promise((r) => service.child.once('exit', r));
+    service.child.kill('SIGTERM');
+    await exited;
+    await platform.close();
     await new IdentityGraphRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE, config.IDENTITY_RULES_FILE.rules).deleteNamespace();
     await driver.close();
     const admin = kafka.admin();

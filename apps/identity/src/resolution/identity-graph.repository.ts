@@ -98,37 +98,44 @@ export class IdentityGraphRepository {
     const session = this.driver.session({ database: this.database, defaultAccessMode: 'READ' });
     try {
       return await session.executeRead(async (tx) => {
+        // One round trip: the identities with their profiles, and whether each pair is already linked
+        // with evidence at least as early and as strong as this event's.
+        const allPairs = pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]);
         const res = await tx.run(
-          `UNWIND $keys AS k
-           OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
-           OPTIONAL MATCH (i)-[:IN]->(p:Profile)
-           RETURN k AS key, i IS NOT NULL AS exists, i.firstSeen AS firstSeen, i.designation AS designation, coalesce(i.quarantined, false) AS quarantined, p.id AS profileId,
-                  CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END AS identified`,
-          { ns: this.ns, keys: ids.map((i) => i.key), anonymous: ANONYMOUS_TYPES },
+          `CALL () {
+             UNWIND $keys AS k
+             OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
+             OPTIONAL MATCH (i)-[:IN]->(p:Profile)
+             RETURN collect({key: k, exists: i IS NOT NULL, firstSeen: i.firstSeen, designation: i.designation, quarantined: coalesce(i.quarantined, false),
+                             profileId: p.id,
+                             identified: CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END}) AS rows
+           }
+           CALL () {
+             UNWIND $pairs AS pr
+             OPTIONAL MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
+             RETURN collect({a: pr[0], b: pr[1],
+                             known: l IS NOT NULL AND (l.at < $at OR (l.at = $at AND l.eventId <= $eventId)) AND (l.primary OR pr[2] = 'SECONDARY')}) AS links
+           }
+           RETURN rows, links`,
+          { ns: this.ns, keys: ids.map((i) => i.key), pairs: allPairs, anonymous: ANONYMOUS_TYPES, at: ev.occurredAt, eventId: ev.eventId },
         );
-        const rows = res.records.map((r) => ({
-          key: r.get('key') as string,
-          exists: r.get('exists') as boolean,
-          firstSeen: r.get('firstSeen') as number | null,
-          quarantined: r.get('quarantined') as boolean,
-          profileId: r.get('profileId') as string | null,
-          identified: r.get('identified') as boolean,
-          designation: r.get('designation') as string | null,
-        }));
+        const record = res.records[0]!;
+        const rows = record.get('rows') as {
+          key: string;
+          exists: boolean;
+          firstSeen: number | null;
+          designation: string | null;
+          quarantined: boolean;
+          profileId: string | null;
+          identified: boolean;
+        }[];
+        const links = record.get('links') as { a: string; b: string; known: boolean }[];
         const upgrades = (r: (typeof rows)[number]) => r.designation !== 'PRIMARY' && ids.some((i) => i.key === r.key && i.designation === 'PRIMARY');
         if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r))) return undefined;
-        const linkable = ids.filter((i) => !rows.find((r) => r.key === i.key)!.quarantined);
-        const pairs = pairsOf(linkable);
-        if (pairs.length > 0) {
-          const edges = await tx.run(
-            `UNWIND $pairs AS pr
-             MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
-             WHERE (l.at < $at OR (l.at = $at AND l.eventId <= $eventId)) AND (l.primary OR pr[2] = 'SECONDARY')
-             RETURN count(l) AS n`,
-            { ns: this.ns, pairs: pairs.map(([a, b]) => [a, b, designationOfPair(linkable, a, b)]), at: ev.occurredAt, eventId: ev.eventId },
-          );
-          if ((edges.records[0]!.get('n') as number) !== pairs.length) return undefined;
-        }
+        const quarantined = new Set(rows.filter((r) => r.quarantined).map((r) => r.key));
+        const linkable = ids.filter((i) => !quarantined.has(i.key));
+        // Pairs with a quarantined identity are never linked, so they need no write.
+        if (links.some((l) => !l.known && !quarantined.has(l.a) && !quarantined.has(l.b))) return undefined;
         const strongest = this.strongest(linkable);
         const row = strongest ? rows.find((r) => r.key === strongest.key)! : undefined;
         return { profileId: row?.profileId ?? '', identified: row?.identified ?? false, newIdentities: 0, changes: [], quarantined: [], readOnly: true };
