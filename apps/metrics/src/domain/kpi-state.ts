@@ -324,8 +324,9 @@ export class KpiState {
     const from = KpiState.windowStart(window, now);
     const counts = window === 'all' ? this.totals : this.sum(from);
     const active: ProfileStat[] = [];
+    const activeIds: string[] = [];
     const perChannelProfiles = new Map<string, { profiles: number; identifiedProfiles: number }>();
-    for (const e of this.profiles.values()) {
+    for (const [id, e] of this.profiles) {
       if (!isStat(e)) continue;
       let seen = false;
       for (const [ch, t] of Object.entries(e.lastSeen)) {
@@ -336,7 +337,10 @@ export class KpiState {
         if (e.identified) pc.identifiedProfiles++;
         perChannelProfiles.set(ch, pc);
       }
-      if (seen || window === 'all') active.push(e);
+      if (seen || window === 'all') {
+        active.push(e);
+        activeIds.push(id);
+      }
     }
     const connected = new Set(this.connected(counts));
     const channelNames = [...new Set([...this.configuredChannels, ...Object.keys(counts.perChannel)])].sort();
@@ -354,9 +358,8 @@ export class KpiState {
       else timesToId.push(t);
     }
     const sizes = active.map((p) => Object.keys(p.keys).length).filter((n) => n > 0);
-    const largest = [...this.profiles.entries()]
-      .filter((e): e is [string, ProfileStat] => isStat(e[1]) && active.includes(e[1]))
-      .map(([profileId, p]) => ({ profileId, identities: Object.keys(p.keys).length }))
+    const largest = active
+      .map((p, i) => ({ profileId: activeIds[i]!, identities: Object.keys(p.keys).length }))
       .sort((a, b) => b.identities - a.identities || a.profileId.localeCompare(b.profileId))
       .slice(0, LARGEST_PROFILES);
     return {

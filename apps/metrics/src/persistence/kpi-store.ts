@@ -31,7 +31,10 @@ export class KpiStore {
 
   constructor(path: string) {
     mkdirSync(path, { recursive: true });
-    this.root = open({ path, compression: false });
+    // No fsync per commit (0.3 ms instead of 3.3 ms per record). A process crash loses nothing (the
+    // page cache has it); an OS crash can drop the last transactions, and then the consumer group is
+    // ahead of the store, which start-up detects and replays (see README, Restarts).
+    this.root = open({ path, compression: false, noSync: true });
     this.dbs = {
       totals: this.root.openDB({ name: 'totals' }),
       buckets: this.root.openDB({ name: 'buckets' }),
