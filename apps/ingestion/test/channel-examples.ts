@@ -86,7 +86,6 @@ export const CHANNEL_EXAMPLES: readonly ChannelExample[] = [
       ['phone', '+33612345678', '+33612345678', S, null],
       ['name', 'Ann Smith', 'ann smith', S, null],
     ],
-    traits: { company_domain: 'brand.co.uk' },
   },
   {
     channel: 'in-app',

@@ -74,6 +74,26 @@ describe('ingestion: every channel through the real Kafka', () => {
   const rawTopic = (channel: Channel) => topicName(rawChannelTopic(channel), namespace);
   const produce = (channel: Channel, messages: { key?: string; value: Buffer }[]) => producer.send({ topic: rawTopic(channel), messages });
 
+  /**
+   * Everything produced to the channel's raw topic so far has been handled once canonical events
+   * from a marker on each of its partitions are out (partitions are consumed concurrently, each
+   * in order). Returns every canonical event published by then, decoded.
+   */
+  async function drain(channel: Channel, label: string): Promise<{ key: string; event: CanonicalEvent }[]> {
+    const partitions = rawChannelTopic(channel).config.partitions;
+    const markers = Array.from({ length: partitions }, (_, p) => `${label}-marker-${p}`);
+    await producer.send({ topic: rawTopic(channel), messages: markers.map((eventId, partition) => ({ partition, value: JSON.stringify({ eventId, type: 'marker', identifiers: {} }) })) });
+    const canonical = topicName(canonicalEventsTopic, namespace);
+    const seen = (m: CollectedMessage[]) => markers.every((id) => m.some((x) => x.message.value!.includes(id)));
+    await collect(kafka, canonical, seen, 60_000);
+    // The collector reads canonical partitions in parallel: read again up to their end offsets.
+    const admin = kafka.admin();
+    await admin.connect();
+    const total = (await admin.fetchTopicOffsets(canonical)).reduce((sum, p) => sum + Number(p.high), 0);
+    await admin.disconnect();
+    return decodeAll(await collect(kafka, canonical, (m) => m.length >= total, 60_000));
+  }
+
   async function decodeAll(messages: CollectedMessage[]): Promise<{ key: string; event: CanonicalEvent }[]> {
     return Promise.all(
       messages.map(async (m) => {
@@ -197,10 +217,9 @@ describe('ingestion: every channel through the real Kafka', () => {
     });
     const record = Buffer.from(JSON.stringify({ ...event, eventId: 'dup-3' }));
     await produce('email', [{ value: record }, { value: record }, { value: Buffer.from(JSON.stringify({ ...event, eventId: 'dup-1' })) }]);
-    await produce('email', [{ value: Buffer.from(JSON.stringify({ ...event, eventId: 'dup-marker' })) }]);
-    const out = await decodeAll(await collect(kafka, topicName(canonicalEventsTopic, namespace), (m) => m.some((x) => x.message.value!.includes('dup-marker')), 60_000));
-    const ids = out.map((o) => o.event.eventId).filter((id) => id.startsWith('dup-')).sort();
-    expect(ids).toEqual(['dup-1', 'dup-2', 'dup-3', 'dup-marker']);
+    const out = await drain('email', 'dup');
+    const ids = out.map((o) => o.event.eventId).filter((id) => /^dup-\d$/.test(id)).sort();
+    expect(ids).toEqual(['dup-1', 'dup-2', 'dup-3']);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/cdp_ingest_duplicates_total\{channel="email",path="http"[^}]*\} 3\n/);
     expect(metrics).toMatch(/cdp_ingest_duplicates_total\{channel="email",path="kafka"[^}]*\} 2\n/);
@@ -226,8 +245,7 @@ describe('ingestion: every channel through the real Kafka', () => {
     expect(await run(false)).toEqual(expect.objectContaining({ sent: 2, rejected: 1 }));
     expect(readFileSync(`${file}.errors.ndjson`, 'utf8')).toContain('"line":3');
     expect(await run(true)).toEqual(expect.objectContaining({ sent: 2, rejected: 1 }));
-    await produce('webinar', [{ value: Buffer.from(JSON.stringify({ eventId: 'import-marker', type: 'x', identifiers: {} })) }]);
-    const out = await decodeAll(await collect(kafka, topicName(canonicalEventsTopic, namespace), (m) => m.some((x) => x.message.value!.includes('import-marker')), 60_000));
+    const out = await drain('webinar', 'import');
     const imported = out.filter((o) => o.event.eventId.startsWith('f-'));
     expect(imported.map((o) => o.event.identities.map((i) => `${i.type}=${i.matchKey}`)).sort()).toEqual([
       ['email=ann.smith@acme-corp.com', 'company_name=acme', 'name=ann smith'],

@@ -86,6 +86,11 @@ describe('toCanonical: attributes that are not identities', () => {
     expect(out.ok && out.value.traits.company_domain).toBe(domain);
   });
 
+  it('places people in company accounts on B2B channels only', () => {
+    const out = toCanonical(valid({ type: 'sign_up', identifiers: { email: 'ann@brand.co.uk' } }), ctx);
+    expect(out.ok && out.value.traits).toEqual({});
+  });
+
   it('rejects a namespace for an identifier the event does not carry', () => {
     const out = toCanonical(valid({ type: 'x', identifiers: {}, namespaces: { loyalty_number: 'gold' } }), { ...ctx, channel: 'store' });
     expect(out).toEqual({ ok: false, errors: [{ field: 'namespaces.loyalty_number', message: 'no identifier of type loyalty_number on this event' }] });

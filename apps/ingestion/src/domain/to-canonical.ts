@@ -2,8 +2,8 @@
  * Maps a validated raw event from one channel to a canonical event: identifiers the channel may
  * yield become identities with their designation from the SPEC table; anything else is an error
  * naming the field. Ad click ids and campaign parameters are attributes, never identities: found
- * among identifiers or traits they move to properties. Corporate email domains become the
- * `company_domain` trait (B2B account placement); free-mail domains never do.
+ * among identifiers or traits they move to properties. On B2B channels, corporate email domains
+ * become the `company_domain` trait (account placement); free-mail domains never do.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js/max';
@@ -20,6 +20,9 @@ export interface IngestContext {
   /** Stable id for records that arrive without one (e.g. topic:partition:offset), so redelivery dedupes. */
   readonly fallbackEventId?: string;
 }
+
+/** Channels whose people are placed within business accounts (SPEC: B2B). */
+export const B2B_CHANNELS: ReadonlySet<Channel> = new Set(['webinar', 'landing-page', 'trade-show', 'b2b-event', 'outbound-call']);
 
 /** Click ids of the ad networks and campaign parameters: kept as event properties only. */
 export const AD_ATTRIBUTE = /^(gclid|gbraid|wbraid|dclid|fbclid|msclkid|ttclid|twclid|li_fat_id|epik|utm_[a-z0-9_]+)$/;
@@ -54,7 +57,7 @@ export function toCanonical(raw: RawEventInput, ctx: IngestContext): Validated<C
       continue;
     }
     identities.push({ type, value: normalised.value, matchKey: normalised.matchKey, designation, namespace: normalised.namespace ?? null });
-    if (type === 'email' && traits.company_domain === undefined) {
+    if (type === 'email' && B2B_CHANNELS.has(ctx.channel) && traits.company_domain === undefined) {
       const company = corporateDomain(emailDomain(normalised.value));
       if (company) traits.company_domain = company;
     }
