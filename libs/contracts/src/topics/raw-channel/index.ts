@@ -22,6 +22,15 @@ export const RawChannelEventV1 = {
   ],
 } as const;
 
+/** v2: identifier namespaces (loyalty programme, social platform), as the JSON and HTTP shapes have. */
+export const RawChannelEventV2 = {
+  ...RawChannelEventV1,
+  fields: [
+    ...RawChannelEventV1.fields,
+    { name: 'namespaces', type: { type: 'map', values: 'string' }, default: {}, doc: 'identity type -> namespace, e.g. loyalty_number -> gold-club' },
+  ],
+} as const;
+
 export interface RawChannelEvent {
   eventId?: string | null;
   type: string;
@@ -30,6 +39,7 @@ export interface RawChannelEvent {
   traits?: Record<string, string>;
   properties?: Record<string, string>;
   consents?: Consent[];
+  namespaces?: Record<string, string>;
 }
 
 export function rawChannelTopic(channel: Channel): TopicContract<RawChannelEvent> {
@@ -39,7 +49,7 @@ export function rawChannelTopic(channel: Channel): TopicContract<RawChannelEvent
     key: 'chosen by the channel system (ignored)',
     writers: `${channel} channel systems`,
     readers: 'ingestion',
-    versions: [RawChannelEventV1],
+    versions: [RawChannelEventV1, RawChannelEventV2],
     config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 7 * DAY_MS },
   };
 }
