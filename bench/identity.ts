@@ -6,8 +6,8 @@
  * nothing (answered without a graph write), new devices of known people (attach), and new people.
  * - throughput: a burst of events, resolved events/s from the first to the last resolution;
  * - latency: a paced stream, resolvedAt minus the time the event was produced (Kafka included).
- * Env: IDENTITY_BENCH_SIZES (10000,100000), IDENTITY_BENCH_BURST (4000), IDENTITY_BENCH_PACED (1500),
- * IDENTITY_BENCH_RATE (250 events/s), NEO4J_*, KAFKA_BROKERS.
+ * Env: IDENTITY_BENCH_SIZES (10000,100000), IDENTITY_BENCH_BURST (3000), IDENTITY_BENCH_PACED (600),
+ * IDENTITY_BENCH_RATE (40 events/s), NEO4J_*, KAFKA_BROKERS.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,9 +25,10 @@ import { machine, percentile, writeResult } from './lib/bench-output';
 import { rng } from './population';
 
 const sizes = (process.env.IDENTITY_BENCH_SIZES ?? '10000,100000').split(',').map(Number);
-const BURST = Number(process.env.IDENTITY_BENCH_BURST ?? 4000);
-const PACED = Number(process.env.IDENTITY_BENCH_PACED ?? 1500);
-const RATE = Number(process.env.IDENTITY_BENCH_RATE ?? 250);
+const BURST = Number(process.env.IDENTITY_BENCH_BURST ?? 3000);
+const PACED = Number(process.env.IDENTITY_BENCH_PACED ?? 600);
+// Paced below the measured throughput, so latency is resolution time rather than a growing queue.
+const RATE = Number(process.env.IDENTITY_BENCH_RATE ?? 40);
 const TYPES = ['visitor_id', 'email', 'login', 'loyalty_number'] as const;
 const valueOf = (type: string, person: number) => `${type}-${person}`;
 const ROOT = join(__dirname, '..');

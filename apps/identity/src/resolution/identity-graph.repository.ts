@@ -328,43 +328,28 @@ export class IdentityGraphRepository {
       }
     }
     const keys = [...seen];
+    // One round trip for the whole component: identities with their profiles, and the links among them.
     const res = await tx.run(
-      `UNWIND $keys AS k
-       MATCH (i:Identity {ns: $ns, key: k})
-       OPTIONAL MATCH (i)-[:IN]->(p:Profile)
-       RETURN i.key AS key, i.type AS type, i.designation AS designation, i.firstSeen AS firstSeen, coalesce(i.quarantined, false) AS quarantined,
-              p.id AS profileId, p.createdAt AS profileCreatedAt`,
+      `CALL () {
+         UNWIND $keys AS k
+         MATCH (i:Identity {ns: $ns, key: k})
+         OPTIONAL MATCH (i)-[:IN]->(p:Profile)
+         RETURN collect({key: i.key, type: i.type, designation: i.designation, firstSeen: i.firstSeen, quarantined: coalesce(i.quarantined, false),
+                         profileId: p.id, profileCreatedAt: p.createdAt}) AS identities
+       }
+       CALL () {
+         UNWIND $keys AS k
+         MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity)
+         WHERE b.key IN $keys
+         RETURN collect({a: a.key, b: b.key, at: l.at, eventId: l.eventId, channel: l.channel, designation: l.designation,
+                         severed: coalesce(l.severed, false), active: coalesce(l.active, false), primary: coalesce(l.primary, false)}) AS edges
+       }
+       RETURN identities, edges`,
       { ns: this.ns, keys },
     );
-    const identities: LoadedIdentity[] = res.records.map((r) => ({
-      key: r.get('key') as string,
-      type: r.get('type') as string,
-      designation: r.get('designation') as string,
-      primary: r.get('designation') === 'PRIMARY',
-      firstSeen: r.get('firstSeen') as number,
-      quarantined: r.get('quarantined') as boolean,
-      profileId: r.get('profileId') as string | null,
-      profileCreatedAt: r.get('profileCreatedAt') as number | null,
-    }));
-    const edgeRes = await tx.run(
-      `UNWIND $keys AS k
-       MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity)
-       WHERE b.key IN $keys
-       RETURN a.key AS a, b.key AS b, l.at AS at, l.eventId AS eventId, l.channel AS channel, l.designation AS designation,
-              coalesce(l.severed, false) AS severed, coalesce(l.active, false) AS active, coalesce(l.primary, false) AS primary`,
-      { ns: this.ns, keys },
-    );
-    const edges: LoadedEdge[] = edgeRes.records.map((r) => ({
-      a: r.get('a') as string,
-      b: r.get('b') as string,
-      at: r.get('at') as number,
-      eventId: r.get('eventId') as string,
-      channel: r.get('channel') as string,
-      designation: r.get('designation') as string,
-      severed: r.get('severed') as boolean,
-      active: r.get('active') as boolean,
-      primary: r.get('primary') as boolean,
-    }));
+    const row = res.records[0]!;
+    const identities: LoadedIdentity[] = (row.get('identities') as Omit<LoadedIdentity, 'primary'>[]).map((i) => ({ ...i, primary: i.designation === 'PRIMARY' }));
+    const edges = row.get('edges') as LoadedEdge[];
     return { identities, edges, truncated };
   }
 
