@@ -8,22 +8,28 @@
  * - kafka: N raw JSON records pre-loaded on cdp.raw.website.v1 while the service is stopped, then
  *   the service starts and drains them; rate = N / time from the first to the last canonical event;
  * - http batch: batches of 100 events posted by 4 concurrent clients;
- * - http single: one event per request, 16 concurrent clients.
- * Env: INGEST_BENCH_KAFKA (20000), INGEST_BENCH_HTTP_BATCH (20000), INGEST_BENCH_HTTP_SINGLE (4000), KAFKA_BROKERS.
+ * - http single: one event per request, 16 concurrent clients;
+ * - file import: a generated CSV of webinar registrants streamed to the raw topic by the importer
+ *   (rows/s and the importer's peak RSS, which must not grow with the file).
+ * Env: INGEST_BENCH_KAFKA (20000), INGEST_BENCH_HTTP_BATCH (20000), INGEST_BENCH_HTTP_SINGLE (4000),
+ * INGEST_BENCH_FILE_ROWS (300000), KAFKA_BROKERS.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { canonicalEventsTopic, rawChannelTopic, topicName } from '@cdp/contracts';
+import { runImport } from '../apps/ingestion/src/file-import/importer';
 import { machine, writeResult } from './lib/bench-output';
 
 const KAFKA_N = Number(process.env.INGEST_BENCH_KAFKA ?? 20000);
 const HTTP_BATCH_N = Number(process.env.INGEST_BENCH_HTTP_BATCH ?? 20000);
 const HTTP_SINGLE_N = Number(process.env.INGEST_BENCH_HTTP_SINGLE ?? 4000);
+const FILE_ROWS = Number(process.env.INGEST_BENCH_FILE_ROWS ?? 300000);
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist/apps/ingestion/apps/ingestion/src/main.js');
@@ -136,6 +142,51 @@ async function httpLoad(port: number, total: number, perRequest: number, clients
   return { ms: Date.now() - started, errors };
 }
 
+async function writeCsv(file: string, rows: number): Promise<void> {
+  const out = createWriteStream(file);
+  out.write('email,first_name,last_name,company,phone,webinar,consent_marketing\n');
+  for (let i = 0; i < rows; i++) {
+    if (!out.write(`person.${i}@company-${i % 5000}.com,First${i},Last${i},Company ${i % 5000} Ltd,+44 7700 9${String(i % 100000).padStart(5, '0')},w-${i % 12},yes\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+/** Streams a generated CSV through the importer into the webinar raw topic; rows/s and peak RSS. */
+async function fileImport(producer: ReturnType<Kafka['producer']>, dir: string): Promise<Record<string, unknown>> {
+  const file = join(dir, 'registrants.csv');
+  await writeCsv(file, FILE_ROWS);
+  const topic = topicName(rawChannelTopic('webinar'), namespace);
+  const rssBefore = process.memoryUsage().rss;
+  let peak = rssBefore;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  const result = await runImport({
+    channel: 'webinar',
+    file,
+    format: 'csv',
+    errorsFile: join(dir, 'errors.ndjson'),
+    checkpointFile: join(dir, 'checkpoint.json'),
+    restart: true,
+    defaultType: 'webinar_registration',
+    defaultPhoneRegion: 'GB',
+    batchSize: 500,
+    send: async (batch) => void (await producer.send({ topic, messages: batch.map((m) => ({ key: m.key, value: m.value })) })),
+  });
+  clearInterval(sampler);
+  const rate = Math.round((1000 * result.rows) / result.elapsedMs);
+  process.stderr.write(`file import: ${result.rows} rows, ${rate} rows/s, peak RSS ${Math.round(peak / 2 ** 20)} MiB\n`);
+  return {
+    rows: result.rows,
+    fileBytes: statSync(file).size,
+    sent: result.sent,
+    rejected: result.rejected,
+    rowsPerSecond: rate,
+    rssBeforeMiB: Math.round(rssBefore / 2 ** 20),
+    peakRssMiB: Math.round(peak / 2 ** 20),
+    note: 'importer only (hash pass, parse, validate, normalise, send to the raw topic, checkpoint per 500 rows); the service consumes the rows afterwards',
+  };
+}
+
 async function main(): Promise<void> {
   process.stderr.write('building ingestion...\n');
   const build = spawnSync('npx', ['nx', 'run', 'ingestion:build', '--skip-nx-cache'], { cwd: ROOT, stdio: 'inherit' });
@@ -175,6 +226,8 @@ async function main(): Promise<void> {
     const singleRate = (HTTP_SINGLE_N / single.ms) * 1000;
     process.stderr.write(`http single: ${HTTP_SINGLE_N} events in ${single.ms} ms, ${Math.round(singleRate)} events/s (${single.errors} failed requests)\n`);
 
+    const imported = await fileImport(producer, dedupeDir);
+
     const result = {
       benchmark: 'ingest',
       measuredAt: new Date().toISOString(),
@@ -183,6 +236,7 @@ async function main(): Promise<void> {
       kafkaRawTopic: { events: KAFKA_N, published: kafkaRun.count, eventsPerSecond: Math.round(kafkaRate), note: 'pre-loaded raw JSON records drained by one instance: 3 raw partitions consumed concurrently (CONSUMER_CONCURRENCY=3), one record per handler call, publishes grouped into shared acks=all sends' },
       httpBatch: { events: HTTP_BATCH_N, eventsPerRequest: 100, clients: 4, failedRequests: batch.errors, published: batchDone.count, eventsPerSecond: Math.round(batchRate) },
       httpSingle: { events: HTTP_SINGLE_N, clients: 16, failedRequests: single.errors, published: singleDone.count, eventsPerSecond: Math.round(singleRate) },
+      fileImport: imported,
     };
     const file = writeResult('ingest', result);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\nwritten to ${file}\n`);
