@@ -8,7 +8,17 @@
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { AvroCodec, canonicalEventsTopic, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type IdentityChange } from '@cdp/contracts';
+import {
+  AvroCodec,
+  canonicalEventsTopic,
+  identityChangesTopic,
+  identityQuarantineTopic,
+  resolvedEventsTopic,
+  topicName,
+  type CanonicalEvent,
+  type IdentityChange,
+  type IdentityQuarantine,
+} from '@cdp/contracts';
 import { output, type KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
@@ -168,9 +178,35 @@ describe('identity service: two instances, replay, operator API', () => {
     expect(split.parts.find((p) => p.identityKeys.length === 1)!.identityKeys).toEqual([keyer.pseudonymise('visitor_id', 'v-0')]);
 
     const codec = new AvroCodec<IdentityChange>(identityChangesTopic.versions);
-    const changes = await collect(kafka, topicName(identityChangesTopic, namespace), (m) => m.filter((x) => x.message.key?.toString() === split.survivorProfileId).length >= 2, 30_000);
+    // Only a SPLIT carries identity keys, as plain strings inside the Avro record.
+    const visitorKey = Buffer.from(keyer.pseudonymise('visitor_id', 'v-0'));
+    const changes = await collect(kafka, topicName(identityChangesTopic, namespace), (m) => m.some((x) => x.message.value?.includes(visitorKey) === true), 30_000);
     const decoded = await Promise.all(changes.map(async (c) => codec.decode(c.message.value!)));
     const published = decoded.flatMap((d) => (d.ok ? [d.value] : [])).find((c) => c.kind === 'SPLIT');
     expect(published).toMatchObject({ survivorProfileId: split.survivorProfileId, parts: split.parts });
+  });
+
+  it('quarantines and releases an identity on operator request and publishes both on the quarantine topic', async () => {
+    const url = (await apps[0]!.getUrl()).replace('[::1]', '127.0.0.1');
+    const call = (path: string) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY }, body: JSON.stringify({ identity: { type: 'email', matchKey: 'person1@brand.example.org' } }) });
+    const quarantined = (await (await call('/v1/graph/quarantine')).json()) as { changes: IdentityChange[] };
+    // The email alone tied the loyalty number (from the till) to the rest: three parts, the
+    // quarantined email in a profile of its own.
+    const split = quarantined.changes.find((c) => c.kind === 'SPLIT')!;
+    expect(split.parts.map((p) => p.identityKeys.length).sort()).toEqual([1, 1, 2]);
+    expect(split.parts.some((p) => p.identityKeys.length === 1 && p.identityKeys[0] === keyer.pseudonymise('email', 'person1@brand.example.org'))).toBe(true);
+    expect((await call('/v1/graph/release')).status).toBe(200);
+    expect((await fetch(`${url}/v1/graph/quarantine`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY }, body: JSON.stringify({ identity: { key: 'f'.repeat(64) } }) })).status).toBe(404);
+
+    const key = keyer.pseudonymise('email', 'person1@brand.example.org');
+    const codec = new AvroCodec<IdentityQuarantine>(identityQuarantineTopic.versions);
+    const records = await collect(kafka, topicName(identityQuarantineTopic, namespace), (m) => m.length >= 2, 30_000);
+    const decoded = (await Promise.all(records.map((r) => codec.decode(r.message.value!)))).flatMap((d) => (d.ok ? [d.value] : []));
+    expect(decoded.map((d) => [d.identityKey, d.identityType, d.action])).toEqual([
+      [key, 'email', 'QUARANTINED'],
+      [key, 'email', 'RELEASED'],
+    ]);
+    expect(records.every((r) => r.message.key?.toString() === key)).toBe(true);
   });
 });
