@@ -67,7 +67,7 @@ export const identityRulesSchema = z
      * till, which a family may share).
      */
     mergeKnownProfiles: z.enum(['primary', 'any']).default('primary'),
-    /** Largest connected group of identities read for one resolution; larger ones are cut (and counted). */
+    /** Largest connected group of identities read for one resolution; the walk stops there (the collapse guard should keep components far smaller). */
     maxComponentSize: z.number().int().min(10).default(2000),
   })
   .strict();
