@@ -130,4 +130,11 @@ describe('walking skeleton: one customer through every service', () => {
     const res = await fetch(`${services.ingestion.url}/v1/channels/website/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(401);
   });
+
+  it('counts HTTP requests by route pattern and status on /metrics, without raw paths', async () => {
+    const text = await (await fetch(`${services.ingestion.url}/metrics`)).text();
+    expect(text).toMatch(/cdp_http_requests_total\{[^}]*route="\/v1\/channels\/:channel\/events"[^}]*status="202"[^}]*\} [1-9]/);
+    expect(text).toMatch(/cdp_http_requests_total\{[^}]*status="401"[^}]*\} [1-9]/);
+    expect(text).not.toContain('/v1/channels/website');
+  });
 });

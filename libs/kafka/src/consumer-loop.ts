@@ -9,7 +9,7 @@ import { DEAD_LETTER_HEADERS, deadLettersTopic, topicName, type DecodeOutcome } 
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { describeError, isRetriable } from './errors';
 import type { CdpProducer } from './producer';
-import { dlq, isHandlerResult, retry, type HandlerResult } from './results';
+import { dlq, isHandlerResult, retry, type HandlerResult, type OutboundMessage } from './results';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './retry';
 
 export interface InboundMessage<V> {
@@ -33,6 +33,16 @@ export interface Subscription<V = unknown> {
   readonly onTombstone?: (message: InboundMessage<null>) => Promise<HandlerResult>;
 }
 
+const NOTHING: { outputs: readonly OutboundMessage[] } = { outputs: [] };
+
+/** When buffered outputs are published: whichever limit is reached first. */
+export interface FlushPolicy {
+  readonly records: number;
+  readonly ms: number;
+}
+
+export const DEFAULT_FLUSH: FlushPolicy = { records: 200, ms: 50 };
+
 export interface ConsumerLoopOptions {
   readonly kafka: Kafka;
   readonly groupId: string;
@@ -46,6 +56,7 @@ export interface ConsumerLoopOptions {
   readonly partitionsConsumedConcurrently?: number;
   readonly fromBeginning?: boolean;
   readonly sessionTimeoutMs?: number;
+  readonly flush?: FlushPolicy;
 }
 
 function headersOf(headers: IHeaders | undefined): Record<string, string> {
@@ -60,6 +71,7 @@ export class ConsumerLoop {
   private readonly consumer: Consumer;
   private readonly byTopic: Map<string, Subscription>;
   private readonly backoff: BackoffOptions;
+  private readonly flushPolicy: FlushPolicy;
   private readonly log: Logger;
   private running = false;
   private crashed: string | undefined;
@@ -74,6 +86,7 @@ export class ConsumerLoop {
     });
     this.byTopic = new Map(opts.subscriptions.map((s) => [s.topic, s]));
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.flushPolicy = opts.flush ?? DEFAULT_FLUSH;
     this.log = opts.logger.child({ component: 'consumer', groupId: opts.groupId });
     const r = opts.registry;
     this.metrics = {
@@ -84,6 +97,7 @@ export class ConsumerLoop {
       dlqFailures: counter(r, 'cdp_dead_letter_write_failures_total', 'Failed attempts to write a dead letter', ['topic', 'group']),
       lag: gauge(r, 'cdp_consumer_lag', 'Records behind the partition end', ['topic', 'partition', 'group']),
       crashes: counter(r, 'cdp_consumer_crashes_total', 'Consumer crashes reported by kafkajs', ['group']),
+      publishFailures: counter(r, 'cdp_consumer_publish_failures_total', 'Failed attempts to publish handler outputs', ['topic', 'group']),
     };
   }
 
@@ -120,23 +134,64 @@ export class ConsumerLoop {
     await this.consumer.disconnect();
   }
 
+  /**
+   * Records are handled one by one, in order, but their outputs are published together: one
+   * produce round trip per group of records instead of one per record. Offsets are resolved only
+   * after the group's outputs are acknowledged, so a crash re-handles (idempotently), never loses.
+   */
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
     const sub = this.byTopic.get(batch.topic);
     if (!sub) return;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) return;
-      await this.process(sub, batch.topic, batch.partition, message, heartbeat);
-      resolveOffset(message.offset);
+    let pending: OutboundMessage[] = [];
+    let lastOffset: string | undefined;
+    let since = Date.now();
+    const flush = async (): Promise<void> => {
+      if (lastOffset === undefined) return;
+      await this.publishWithRetry(pending, batch.topic, batch.partition, heartbeat);
+      resolveOffset(lastOffset);
       this.metrics.lag.set(
         { topic: batch.topic, partition: String(batch.partition), group: this.opts.groupId },
-        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(message.offset) - 1n)),
+        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
       );
+      pending = [];
+      lastOffset = undefined;
+      since = Date.now();
       await heartbeat();
+    };
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      pending.push(...(await this.process(sub, batch.topic, batch.partition, message, heartbeat)));
+      lastOffset = message.offset;
+      if (pending.length >= this.flushPolicy.records || Date.now() - since >= this.flushPolicy.ms) await flush();
     }
+    if (!isStale()) await flush();
     await commitOffsetsIfNecessary();
   }
 
-  private async process(sub: Subscription, topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+  private async publishWithRetry(outputs: readonly OutboundMessage[], topic: string, partition: number, heartbeat: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; outputs.length > 0; attempt++) {
+      try {
+        await this.opts.producer.publish(outputs);
+        return;
+      } catch (err) {
+        this.metrics.retries.inc({ topic, group: this.opts.groupId });
+        this.metrics.publishFailures.inc({ topic, group: this.opts.groupId });
+        const delay = backoffDelay(attempt, this.backoff);
+        this.log.warn({ topic, partition, attempt, delayMs: delay, err: describeError(err) }, 'publishing outputs failed; retrying');
+        await this.sleepWithHeartbeat(delay, heartbeat);
+        if (!this.running) throw new Error('consumer stopping; records will be redelivered');
+      }
+    }
+  }
+
+  /** Handles one record until it is done; returns the outputs still to publish. */
+  private async process(
+    sub: Subscription,
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    heartbeat: () => Promise<void>,
+  ): Promise<readonly OutboundMessage[]> {
     const labels = { topic, group: this.opts.groupId };
     const stopTimer = this.metrics.duration.startTimer(labels);
     const base = {
@@ -150,10 +205,10 @@ export class ConsumerLoop {
     for (let attempt = 1; ; attempt++) {
       const result = await this.handleOnce(sub, base, message.value);
       const applied = await this.apply(result, topic, partition, message, attempt);
-      if (applied === 'done') {
+      if (!('reason' in applied)) {
         this.metrics.records.inc({ ...labels, result: result.kind === 'retry' ? 'dlq' : result.kind });
         stopTimer();
-        return;
+        return applied.outputs;
       }
       this.metrics.retries.inc(labels);
       const delay = backoffDelay(attempt, this.backoff);
@@ -177,25 +232,20 @@ export class ConsumerLoop {
     }
   }
 
-  /** Returns 'done' when the offset may move on, or the reason to try the record again. */
+  /** Returns the outputs to publish when the record is done, or the reason to try it again. */
   private async apply(
     result: HandlerResult,
     topic: string,
     partition: number,
     message: KafkaMessage,
     attempt: number,
-  ): Promise<'done' | { reason: string }> {
+  ): Promise<{ outputs: readonly OutboundMessage[] } | { reason: string }> {
     switch (result.kind) {
       case 'ok':
-        try {
-          await this.opts.producer.publish(result.outputs);
-          return 'done';
-        } catch (err) {
-          return { reason: `publishing outputs failed: ${describeError(err)}` };
-        }
+        return { outputs: result.outputs };
       case 'drop':
         this.log.debug({ topic, partition, offset: message.offset, reason: result.reason }, 'record dropped');
-        return 'done';
+        return NOTHING;
       case 'retry':
         if (attempt < this.backoff.maxAttempts) return { reason: result.reason };
         return this.deadLetter(topic, partition, message, `retries exhausted: ${result.reason}`, 'retry');
@@ -204,7 +254,7 @@ export class ConsumerLoop {
     }
   }
 
-  private async deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string, step: string): Promise<'done' | { reason: string }> {
+  private async deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string, step: string): Promise<typeof NOTHING | { reason: string }> {
     const labels = { topic, group: this.opts.groupId };
     try {
       await this.opts.producer.sendRaw(topicName(deadLettersTopic, this.opts.namespace), [
@@ -225,7 +275,7 @@ export class ConsumerLoop {
       ]);
       this.metrics.deadLetters.inc({ ...labels, step });
       this.log.warn({ topic, partition, offset: message.offset, step, reason }, 'record dead-lettered');
-      return 'done';
+      return NOTHING;
     } catch (err) {
       this.metrics.dlqFailures.inc(labels);
       this.log.error({ topic, partition, offset: message.offset, err: describeError(err) }, 'dead-letter write failed; will retry');

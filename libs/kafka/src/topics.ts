@@ -1,8 +1,8 @@
 /**
  * Creates the topics a service needs, with the partitions and configuration their contracts state.
  * Several services start at once and provision overlapping topics, so creation races are normal:
- * "already exists" counts as success, and the call returns only once every topic has a leader for
- * every partition (a fresh topic is briefly unknown to the broker that must host it).
+ * "already exists" counts as success, and the call returns only once every partition of every topic
+ * has a leader that answers (a fresh topic is briefly unknown to the broker that must host it).
  */
 import type { Admin } from 'kafkajs';
 import { topicName, type TopicContract } from '@cdp/contracts';
@@ -16,10 +16,17 @@ function isAlreadyExists(err: unknown): boolean {
   return Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((x) => (x as { type?: string }).type === 'TOPIC_ALREADY_EXISTS');
 }
 
-async function allHaveLeaders(admin: Admin, topics: readonly string[]): Promise<boolean> {
+/**
+ * Ready means the metadata names a leader for every partition AND the leader answers offset
+ * requests: right after creation on a fresh KRaft broker, ListOffsets can still say "not the
+ * leader" for a moment after the metadata already names one.
+ */
+async function allReady(admin: Admin, topics: readonly string[]): Promise<boolean> {
   try {
     const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
-    return meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+    if (meta.length !== topics.length || !meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return false;
+    for (const topic of topics) await admin.fetchTopicOffsets(topic);
+    return true;
   } catch {
     return false;
   }
@@ -51,7 +58,7 @@ export async function ensureTopics(admin: Admin, contracts: readonly TopicContra
           });
         created.push(...missing.map(([name]) => name));
       }
-      if (await allHaveLeaders(admin, [...wanted.keys()])) return created;
+      if (await allReady(admin, [...wanted.keys()])) return created;
       if (attempt >= ATTEMPTS) throw new Error(`topics have no leader yet: ${[...wanted.keys()].join(', ')}`);
     } catch (err) {
       if (attempt >= ATTEMPTS) throw err;

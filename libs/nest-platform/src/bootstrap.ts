@@ -7,10 +7,11 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError } from '@cdp/config';
 import type { KafkaPlatform } from '@cdp/kafka';
-import type { Logger } from '@cdp/observability';
+import type { Logger, Registry } from '@cdp/observability';
+import { httpMetricsMiddleware } from './http-metrics';
 import { KafkaResultTransport, type KafkaTransportOptions } from './kafka-transport';
 import { NestPinoLogger } from './nest-logger';
-import { KAFKA_PLATFORM, LOGGER } from './tokens';
+import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from './tokens';
 
 export interface StartOptions {
   readonly host: string;
@@ -25,6 +26,7 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new NestPinoLogger(logger));
+  app.use(httpMetricsMiddleware(app.get<Registry>(METRICS_REGISTRY)));
   app.useBodyParser('json', { limit: opts.bodyLimit ?? '1mb' });
   app.enableShutdownHooks();
   // Module init (Kafka connected, topics provisioned, state restored) before consumers start.

@@ -1,6 +1,7 @@
 /** Thin NestJS layer over @cdp/kafka: platform module, Kafka transport, health, metrics, bootstrap. */
 export * from './bootstrap';
 export * from './health';
+export * from './http-metrics';
 export * from './kafka-transport';
 export * from './metrics.controller';
 export * from './nest-logger';
