@@ -45,13 +45,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.spec.ts'],
+    // Tests, their fixtures and e2e projects may also use the testing lib.
+    files: ['**/*.spec.ts', 'apps/*/test/**/*.ts', 'apps/*-e2e/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries(['@cdp/testing'])] },
   },
   {
     // Only test files may reach the testing lib; production code must not ship test helpers.
     files: ['apps/**/src/**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/test/**'],
+    ignores: ['**/*.spec.ts', '**/test/**', 'apps/*-e2e/**'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: '@cdp/testing', message: 'test helpers are for *.spec.ts only' }, { name: 'kafkajs', message: 'business code talks to Kafka through @cdp/kafka' }] }],
     },

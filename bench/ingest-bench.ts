@@ -18,13 +18,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { canonicalEventsTopic, rawChannelTopic, topicName } from '@cdp/contracts';
 import { runImport } from '../apps/ingestion/src/file-import/importer';
 import { machine, writeResult } from './lib/bench-output';
+import { freePort } from '../libs/testing/src/net';
 
 const KAFKA_N = Number(process.env.INGEST_BENCH_KAFKA ?? 20000);
 const HTTP_BATCH_N = Number(process.env.INGEST_BENCH_HTTP_BATCH ?? 20000);
@@ -48,16 +48,6 @@ function event(i: number, prefix: string): Record<string, unknown> {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startService(port: number, dedupeDir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [MAIN], {

@@ -37,14 +37,7 @@ export class IdentityModule {
     return {
       module: IdentityModule,
       imports: [
-        PlatformModule.forRoot({
-          service: config.SERVICE_NAME,
-          logLevel: config.LOG_LEVEL,
-          kafkaBrokers: config.KAFKA_BROKERS,
-          topicNamespace: config.TOPIC_NAMESPACE,
-          topics: [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, schemasTopic],
-          ...(logger ? { logger } : {}),
-        }),
+        PlatformModule.forService(config, [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, schemasTopic], logger),
       ],
       controllers: [ResolutionController, ExplainController, GraphAdminController],
       providers: [

@@ -23,14 +23,7 @@ export class IngestionModule {
     return {
       module: IngestionModule,
       imports: [
-        PlatformModule.forRoot({
-          service: config.SERVICE_NAME,
-          logLevel: config.LOG_LEVEL,
-          kafkaBrokers: config.KAFKA_BROKERS,
-          topicNamespace: config.TOPIC_NAMESPACE,
-          topics: [...config.CHANNELS.map(rawChannelTopic), canonicalEventsTopic, deadLettersTopic, schemasTopic],
-          ...(logger ? { logger } : {}),
-        }),
+        PlatformModule.forService(config, [...config.CHANNELS.map(rawChannelTopic), canonicalEventsTopic, deadLettersTopic, schemasTopic], logger),
       ],
       controllers: [EventsController, OpenApiController, rawEventsController(config.CHANNELS)],
       providers: [

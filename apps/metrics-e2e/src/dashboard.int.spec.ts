@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -25,6 +24,7 @@ import {
   type ResolvedEvent,
 } from '@cdp/contracts';
 import { deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
+import { freePort } from '@cdp/testing';
 
 const ROOT = join(__dirname, '../../..');
 const MAIN = join(ROOT, 'dist/apps/metrics/apps/metrics/src/main.js');
@@ -32,16 +32,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHANNELS = ['website', 'email', 'sms', 'call-centre'];
 const SENT_CHANNELS = ['website', 'email', 'sms'];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(1) + '%' : '–');
 const num = (n: number) => n.toLocaleString('en-US');

@@ -16,14 +16,7 @@ export class MetricsModule {
     return {
       module: MetricsModule,
       imports: [
-        PlatformModule.forRoot({
-          service: config.SERVICE_NAME,
-          logLevel: config.LOG_LEVEL,
-          kafkaBrokers: config.KAFKA_BROKERS,
-          topicNamespace: config.TOPIC_NAMESPACE,
-          topics: [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic],
-          ...(logger ? { logger } : {}),
-        }),
+        PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic], logger),
       ],
       controllers: [KpiController, DashboardController, KpiConsumer],
       providers: [{ provide: METRICS_CONFIG, useValue: config }, KpiService],

@@ -19,14 +19,7 @@ export class ProfilesModule {
     return {
       module: ProfilesModule,
       imports: [
-        PlatformModule.forRoot({
-          service: config.SERVICE_NAME,
-          logLevel: config.LOG_LEVEL,
-          kafkaBrokers: config.KAFKA_BROKERS,
-          topicNamespace: config.TOPIC_NAMESPACE,
-          topics: [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, profileChangelogTopic, deadLettersTopic, schemasTopic],
-          ...(logger ? { logger } : {}),
-        }),
+        PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, profileChangelogTopic, deadLettersTopic, schemasTopic], logger),
       ],
       controllers: [ProfilesController, ProfilesConsumer],
       providers: [{ provide: PROFILES_CONFIG, useValue: config }, ProfileStore, ProfileUpdatesHub, MaterialiserService, ApiKeyGuard],

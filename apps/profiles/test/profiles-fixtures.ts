@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
@@ -26,6 +25,7 @@ import {
 } from '@cdp/contracts';
 import { KafkaPlatform, output } from '@cdp/kafka';
 import { createRegistry } from '@cdp/observability';
+import { freePort } from '@cdp/testing';
 
 export const API_KEY = 'test-reader-secret';
 export const API_KEYS = `test:${API_KEY}`;
@@ -121,16 +121,6 @@ export async function api<T>(base: string, path: string, key: string | null = AP
 const ROOT = join(__dirname, '../../..');
 export const PROFILES_MAIN = join(ROOT, 'dist/apps/profiles/apps/profiles/src/main.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ProfilesProcess {
   readonly url: string;

@@ -41,9 +41,29 @@ class PlatformLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/** The configuration variables every service shares (see @cdp/config baseConfigShape). */
+export interface BaseServiceConfig {
+  readonly SERVICE_NAME: string;
+  readonly LOG_LEVEL: string;
+  readonly KAFKA_BROKERS: readonly string[];
+  readonly TOPIC_NAMESPACE: string;
+}
+
 @Global()
 @Module({})
 export class PlatformModule {
+  /** The platform for a service, from its validated config and the topics it uses. */
+  static forService(config: BaseServiceConfig, topics: readonly TopicContract<unknown>[], logger?: Logger): DynamicModule {
+    return PlatformModule.forRoot({
+      service: config.SERVICE_NAME,
+      logLevel: config.LOG_LEVEL,
+      kafkaBrokers: config.KAFKA_BROKERS,
+      topicNamespace: config.TOPIC_NAMESPACE,
+      topics,
+      ...(logger ? { logger } : {}),
+    });
+  }
+
   static forRoot(options: PlatformOptions): DynamicModule {
     const logger = options.logger ?? createLogger(options.service, options.logLevel);
     const registry = createRegistry(options.service);

@@ -1,3 +1,4 @@
 /** Helpers for tests against real Kafka and Neo4j (never imported by production code). */
 export * from './kafka-helpers';
+export * from './net';
 export * from './servers';

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { freePort } from '@cdp/testing';
 import { join } from 'node:path';
 
 export const SERVICES = ['ingestion', 'identity', 'profiles', 'metrics'] as const;
@@ -17,16 +17,6 @@ export function mainOf(service: ServiceName): string {
   return join(ROOT, `dist/apps/${service}/apps/${service}/src/main.js`);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningService {
   readonly name: ServiceName;
