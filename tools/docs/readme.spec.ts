@@ -26,8 +26,18 @@ describe('README.md', () => {
     expect(readme).toMatch(new RegExp(`\`apps/${svc}\`.*\\| ${port}:`));
   });
 
-  it('gives exactly the two quick-start commands', () => {
+  const quickStartCommands = (): string[] => {
     const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Architecture'));
-    expect([...quickStart.matchAll(/```sh\n([^`]+)```/g)].map((m) => m[1]!.trim())).toEqual(['./cdp up', './cdp test']);
+    return [...quickStart.matchAll(/```sh\n([^`]+)```/g)].map((m) => m[1]!.trim());
+  };
+
+  it('gives exactly the two quick-start commands', () => {
+    expect(quickStartCommands()).toEqual(['./cdp up', './cdp test']);
+  });
+
+  it('is what CI runs: .ci/run executes the README test command and nothing else', () => {
+    const ci = readFileSync(join(__dirname, '../../.ci/run'), 'utf8');
+    const commands = ci.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith('set ') && !l.startsWith('cd '));
+    expect(commands).toEqual([`exec ${quickStartCommands()[1]}`]);
   });
 });
