@@ -4,7 +4,6 @@
  * on a namespace of its own, sees it update live, then checks that every figure on the page matches
  * the JSON API once traffic stops, and saves a screenshot (test-results/dashboard.png).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,11 +22,9 @@ import {
   type KpiSnapshot,
   type ResolvedEvent,
 } from '@cdp/contracts';
-import { deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
-import { freePort } from '@cdp/testing';
+import { deleteNamespace, eventually, startServiceProcess, stopServiceProcess, testKafka, uniqueNamespace, type RunningService } from '@cdp/testing';
 
 const ROOT = join(__dirname, '../../..');
-const MAIN = join(ROOT, 'dist/apps/metrics/apps/metrics/src/main.js');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHANNELS = ['website', 'email', 'sms', 'call-centre'];
 const SENT_CHANNELS = ['website', 'email', 'sms'];
@@ -42,8 +39,7 @@ describe('KPI dashboard in headless Chromium', () => {
   const producer = kafka.producer();
   const stateDir = mkdtempSync(join(tmpdir(), 'kpi-dash-'));
   const profileDir = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-  let service: ChildProcess | undefined;
-  const output: string[] = [];
+  let service: RunningService | undefined;
   let url = '';
   let context: BrowserContext | undefined;
   let sent = 0;
@@ -55,45 +51,21 @@ describe('KPI dashboard in headless Chromium', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (nx run metrics:build)`);
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: ./cdp test installs Debian's chromium (apt-get install chromium)`);
-    const port = await freePort();
-    service = spawn(process.execPath, [MAIN], {
-      env: {
-        ...process.env,
-        TOPIC_NAMESPACE: namespace,
-        KPI_STATE_DIR: stateDir,
-        CONFIGURED_CHANNELS: CHANNELS.join(','),
-        KPI_SNAPSHOT_INTERVAL_MS: '2000',
-        HTTP_PORT: String(port),
-        HTTP_HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-        KAFKAJS_NO_PARTITIONER_WARNING: '1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    service = await startServiceProcess('metrics', {
+      TOPIC_NAMESPACE: namespace,
+      KPI_STATE_DIR: stateDir,
+      CONFIGURED_CHANNELS: CHANNELS.join(','),
+      KPI_SNAPSHOT_INTERVAL_MS: '2000',
     });
-    service.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-    service.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-    url = `http://127.0.0.1:${port}`;
-    await eventually(
-      async () => (service!.exitCode !== null ? 'exited' : await fetch(`${url}/health/ready`).then((r) => (r.ok ? 'ready' : 'no'), () => 'no')),
-      (s) => s !== 'no',
-      60_000,
-      250,
-    ).then((s) => {
-      if (s === 'exited') throw new Error(`metrics exited:\n${output.join('')}`);
-    });
+    url = service.url;
     await producer.connect();
   });
 
   afterAll(async () => {
     await context?.close();
     await producer.disconnect();
-    if (service && service.exitCode === null) {
-      const exited = new Promise((r) => service!.once('exit', r));
-      service.kill('SIGTERM');
-      await exited;
-    }
+    if (service) await stopServiceProcess(service);
     await deleteNamespace(kafka, namespace);
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(profileDir, { recursive: true, force: true });

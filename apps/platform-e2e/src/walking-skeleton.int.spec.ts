@@ -7,8 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import neo4j from 'neo4j-driver';
 import { AvroCodec, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
-import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
-import { SERVICES, startServiceProcess, stopServiceProcess, type RunningService, type ServiceName } from './support/services';
+import {
+  SERVICES,
+  collect,
+  deleteNamespace,
+  eventually,
+  startServiceProcess,
+  stopServiceProcess,
+  testKafka,
+  uniqueNamespace,
+  type RunningService,
+  type ServiceName,
+} from '@cdp/testing';
 
 const API_KEY = 'e2e-secret-key';
 

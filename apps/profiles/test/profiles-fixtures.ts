@@ -3,9 +3,6 @@
  * identity service publishes them, a publisher into a test namespace, the read API with a key,
  * and the built service run as a child process (for the SIGKILL test and the benchmark).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
@@ -25,7 +22,7 @@ import {
 } from '@cdp/contracts';
 import { KafkaPlatform, output } from '@cdp/kafka';
 import { createRegistry } from '@cdp/observability';
-import { freePort } from '@cdp/testing';
+import { startServiceProcess, stopServiceProcess, type RunningService } from '@cdp/testing';
 
 export const API_KEY = 'test-reader-secret';
 export const API_KEYS = `test:${API_KEY}`;
@@ -118,45 +115,15 @@ export async function api<T>(base: string, path: string, key: string | null = AP
   return { status: res.status, body: (await res.json()) as T };
 }
 
-const ROOT = join(__dirname, '../../..');
-export const PROFILES_MAIN = join(ROOT, 'dist/apps/profiles/apps/profiles/src/main.js');
+/** The built profiles service as a process; the data dir comes from env (PROFILES_DATA_DIR) when given. */
+export type ProfilesProcess = RunningService;
 
-
-export interface ProfilesProcess {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly output: string[];
-}
-
-/** Runs the built service (the deployable artefact) and waits until it is ready. */
-export async function startProfilesProcess(env: Record<string, string>): Promise<ProfilesProcess> {
-  if (!existsSync(PROFILES_MAIN)) throw new Error(`${PROFILES_MAIN} is missing: run "npx nx run profiles:build" first`);
-  const port = await freePort();
-  const output: string[] = [];
-  const child = spawn(process.execPath, [PROFILES_MAIN], {
-    env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: env.LOG_LEVEL ?? 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`profiles exited with ${child.exitCode}:\n${output.join('')}`);
-    if (await fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false)) return { url, child, output };
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`profiles not ready within 60 s:\n${output.join('')}`);
+export function startProfilesProcess(env: Record<string, string>): Promise<ProfilesProcess> {
+  return startServiceProcess('profiles', env);
 }
 
 export async function stopProfilesProcess(p: ProfilesProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => p.child.once('exit', () => resolve()));
-  p.child.kill(signal);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
+  await stopServiceProcess(p, signal);
 }
 
 /**

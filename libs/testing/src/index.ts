@@ -1,4 +1,5 @@
 /** Helpers for tests against real Kafka and Neo4j (never imported by production code). */
 export * from './kafka-helpers';
 export * from './net';
+export * from './service-process';
 export * from './servers';
