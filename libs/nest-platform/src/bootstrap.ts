@@ -43,7 +43,7 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
 /** For main.ts: config errors print the bad variables and exit 1; a second signal forces exit. */
 export async function runMain(start: () => Promise<INestApplication>, shutdownTimeoutMs = 15000): Promise<void> {
   try {
-    const app = await start();
+    await start();
     let stopping = false;
     const force = (signal: string) => {
       if (stopping) return;
@@ -55,7 +55,6 @@ export async function runMain(start: () => Promise<INestApplication>, shutdownTi
     };
     process.on('SIGTERM', () => force('SIGTERM'));
     process.on('SIGINT', () => force('SIGINT'));
-    void app;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
