@@ -5,6 +5,7 @@ import {
   canRead,
   canonicalEventsTopic,
   fingerprintOf,
+  resolvedEventsTopic,
   frame,
   rabinFingerprint,
   type AvroSchema,
@@ -99,6 +100,31 @@ describe('single-object codec', () => {
     const reader = new AvroCodec([orderV1] as AvroSchema[], lookupOf(retyped));
     const outcome = await reader.decode(writer.encode({ id: 'o1', total: true }));
     expect(outcome).toMatchObject({ ok: false, reason: expect.stringMatching(/incompatible/) });
+  });
+});
+
+describe('optional v2+ fields', () => {
+  it('a writer that omits related identities, accounts and links encodes, and readers get empty lists', async () => {
+    const resolved = new AvroCodec(resolvedEventsTopic.versions);
+    const decoded = await resolved.decode(resolved.encode({ event: sampleEvent, profileId: 'p-1', identified: false, resolvedAt: 1, newIdentities: 0, identityKeys: [] }));
+    expect(decoded.ok && decoded.value).toMatchObject({ event: { related: [] }, accounts: [], related: [] });
+  });
+
+  it('carries related identities, account placements and related profiles through the resolved topic', async () => {
+    const resolved = new AvroCodec(resolvedEventsTopic.versions);
+    const avatar = { type: 'social_handle', value: 'gamer42', matchKey: 'gamer42', designation: 'SECONDARY' as const, namespace: 'roblox' };
+    const value = {
+      event: { ...sampleEvent, related: [{ kind: 'avatar', identities: [avatar] }] },
+      profileId: 'p-1',
+      identified: true,
+      resolvedAt: 1,
+      newIdentities: 1,
+      identityKeys: ['k'],
+      accounts: [{ accountId: 'acct-1', domain: 'acme.com', name: null }],
+      related: [{ kind: 'avatar', profileId: 'p-2' }],
+    };
+    const decoded = await resolved.decode(resolved.encode(value));
+    expect(decoded.ok && decoded.value).toEqual(value);
   });
 });
 

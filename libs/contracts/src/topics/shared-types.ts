@@ -40,3 +40,26 @@ export interface Consent {
   granted: boolean;
   channel: string | null;
 }
+
+/**
+ * Kinds of "linked but separate" identities (SPEC "Progressive identity"): a person's virtual-world
+ * avatar, a household member. Linked to the person's profile, never merged into it. Carried as a
+ * string on the wire (new kinds need no schema change); ingestion accepts only these.
+ */
+export const RELATION_KINDS = ['avatar', 'household'] as const;
+export type RelationKind = (typeof RELATION_KINDS)[number];
+
+export const RelatedIdentitiesV1 = {
+  type: 'record',
+  name: 'RelatedIdentities',
+  namespace: 'cdp.common',
+  fields: [
+    { name: 'kind', type: 'string', doc: 'avatar | household' },
+    { name: 'identities', type: { type: 'array', items: 'cdp.common.Identity' }, doc: 'identities of the separate person or persona' },
+  ],
+} as const;
+
+export interface RelatedIdentities {
+  kind: string;
+  identities: Identity[];
+}

@@ -2,7 +2,7 @@
  * cdp.events.canonical.v1: every accepted event from every channel, validated and normalised by
  * ingestion. Keyed by the event's routing key (see README "Partitioning"), Avro CanonicalEvent.
  */
-import { ConsentV1, IdentityV1, type Consent, type Identity } from '../shared-types';
+import { ConsentV1, IdentityV1, RelatedIdentitiesV1, type Consent, type Identity, type RelatedIdentities } from '../shared-types';
 import { DAY_MS, type TopicContract } from '../topic-contract';
 
 export const CanonicalEventV1 = {
@@ -23,6 +23,12 @@ export const CanonicalEventV1 = {
   ],
 } as const;
 
+/** v2: "linked but separate" identities (avatar, household member), normalised like `identities`. */
+export const CanonicalEventV2 = {
+  ...CanonicalEventV1,
+  fields: [...CanonicalEventV1.fields, { name: 'related', type: { type: 'array', items: RelatedIdentitiesV1 }, default: [] }],
+} as const;
+
 export interface CanonicalEvent {
   eventId: string;
   channel: string;
@@ -34,6 +40,8 @@ export interface CanonicalEvent {
   traits: Record<string, string>;
   properties: Record<string, string>;
   consents: Consent[];
+  /** Always present when decoded (schema default []); optional for writers that have none. */
+  related?: RelatedIdentities[];
 }
 
 export const canonicalEventsTopic: TopicContract<CanonicalEvent> = {
@@ -42,6 +50,6 @@ export const canonicalEventsTopic: TopicContract<CanonicalEvent> = {
   key: 'routing key: the first device/visitor identity, else the first primary identity, else eventId',
   writers: 'ingestion',
   readers: 'identity',
-  versions: [CanonicalEventV1],
+  versions: [CanonicalEventV1, CanonicalEventV2],
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
 };

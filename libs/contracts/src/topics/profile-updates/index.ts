@@ -77,6 +77,63 @@ export const ProfileV1 = {
   ],
 } as const;
 
+const ProfileAccountV1 = {
+  type: 'record',
+  name: 'ProfileAccount',
+  fields: [
+    { name: 'accountId', type: 'string' },
+    { name: 'domain', type: ['null', 'string'], default: null },
+    { name: 'name', type: ['null', 'string'], default: null },
+    { name: 'firstSeen', type: 'long' },
+    { name: 'lastSeen', type: 'long' },
+    { name: 'channels', type: { type: 'array', items: 'string' } },
+  ],
+} as const;
+
+const LinkedProfileV1 = {
+  type: 'record',
+  name: 'LinkedProfile',
+  fields: [
+    { name: 'kind', type: 'string', doc: 'avatar | household' },
+    { name: 'profileId', type: 'string', doc: 'the separate profile at link time (the read API follows later merges)' },
+    { name: 'identities', type: { type: 'array', items: { type: 'record', name: 'LinkedIdentity', fields: [{ name: 'type', type: 'string' }, { name: 'value', type: 'string' }] } } },
+    { name: 'channel', type: 'string' },
+    { name: 'eventId', type: 'string' },
+    { name: 'at', type: 'long' },
+  ],
+} as const;
+
+/**
+ * v2: B2B account membership and linked-but-separate profiles. Traits keep their source channel;
+ * precedence is source priority, then recency (README "Trait precedence").
+ */
+export const ProfileV2 = {
+  ...ProfileV1,
+  fields: [
+    ...ProfileV1.fields,
+    { name: 'accounts', type: { type: 'array', items: ProfileAccountV1 }, default: [], doc: 'B2B accounts (companies) this person is placed in' },
+    { name: 'linked', type: { type: 'array', items: LinkedProfileV1 }, default: [], doc: 'linked-but-separate profiles: avatar, household member' },
+  ],
+} as const;
+
+export interface ProfileAccount {
+  accountId: string;
+  domain: string | null;
+  name: string | null;
+  firstSeen: number;
+  lastSeen: number;
+  channels: string[];
+}
+
+export interface LinkedProfile {
+  kind: string;
+  profileId: string;
+  identities: { type: string; value: string }[];
+  channel: string;
+  eventId: string;
+  at: number;
+}
+
 export type IdentityStage = 'ANONYMOUS' | 'KNOWN' | 'REGISTERED' | 'AUTHENTICATED';
 
 export interface ProfileIdentity {
@@ -123,6 +180,9 @@ export interface Profile {
   consents: ProfileConsent[];
   mergedProfileIds: string[];
   eventCount: number;
+  /** Always present when decoded (schema default []) and in what this build publishes. */
+  accounts?: ProfileAccount[];
+  linked?: LinkedProfile[];
 }
 
 export const profileUpdatesTopic: TopicContract<Profile> = {
@@ -131,6 +191,6 @@ export const profileUpdatesTopic: TopicContract<Profile> = {
   key: 'profileId',
   writers: 'profiles',
   readers: 'downstream consumers (personalisation, marketing, analytics)',
-  versions: [ProfileV1],
+  versions: [ProfileV1, ProfileV2],
   config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1 },
 };

@@ -31,6 +31,38 @@ export const RawChannelEventV2 = {
   ],
 } as const;
 
+/** v3: "linked but separate" identities (an avatar, a household member), each group with its own identifiers. */
+export const RawChannelEventV3 = {
+  ...RawChannelEventV2,
+  fields: [
+    ...RawChannelEventV2.fields,
+    {
+      name: 'related',
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: 'RelatedIdentifiers',
+          fields: [
+            { name: 'kind', type: 'string', doc: 'avatar | household' },
+            { name: 'identifiers', type: { type: 'map', values: 'string' } },
+            { name: 'namespaces', type: { type: 'map', values: 'string' }, default: {} },
+          ],
+        },
+      },
+      default: [],
+      doc: 'identities of a person or persona linked to, but kept apart from, the one the event is about',
+    },
+  ],
+} as const;
+
+export interface RawRelatedIdentifiers {
+  kind: string;
+  identifiers: Record<string, string>;
+  namespaces?: Record<string, string>;
+  related?: RawRelatedIdentifiers[];
+}
+
 export interface RawChannelEvent {
   eventId?: string | null;
   type: string;
@@ -49,7 +81,7 @@ export function rawChannelTopic(channel: Channel): TopicContract<RawChannelEvent
     key: 'chosen by the channel system (ignored)',
     writers: `${channel} channel systems`,
     readers: 'ingestion',
-    versions: [RawChannelEventV1, RawChannelEventV2],
+    versions: [RawChannelEventV1, RawChannelEventV2, RawChannelEventV3],
     config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 7 * DAY_MS },
   };
 }
