@@ -4,6 +4,7 @@
  * schema is the source of the OpenAPI description (z.toJSONSchema).
  */
 import { z } from 'zod';
+import { RELATION_KINDS } from '@cdp/contracts';
 
 export const MAX_STRING = 2048;
 const safeString = z
@@ -26,6 +27,16 @@ export const consentSchema = z.strictObject({
   channel: z.string().max(64).nullish().describe('for marketing consent: which channel (email, sms...)'),
 });
 
+export const relatedSchema = z
+  .strictObject({
+    kind: z.enum(RELATION_KINDS).describe('avatar: a persona in a virtual world; household: another member of the household'),
+    identifiers: stringMap
+      .refine((m) => Object.keys(m).length > 0, 'at least one identifier')
+      .describe('identity type -> value of the separate person or persona; same types and rules as the event\'s identifiers'),
+    namespaces: namespaceMap.nullish(),
+  })
+  .describe('A person or persona linked to the one the event is about, but kept as a separate profile (never merged)');
+
 export const rawEventSchema = z
   .strictObject({
     eventId: z
@@ -45,6 +56,7 @@ export const rawEventSchema = z
     traits: stringMap.optional().describe('profile traits claimed by the event'),
     properties: stringMap.optional().describe('event attributes: campaign, click ids (gclid, fbclid, msclkid, ttclid), utm_*'),
     consents: z.array(consentSchema).max(20).optional().describe('opt-in / opt-out signals per purpose'),
+    related: z.array(relatedSchema).max(10).optional().describe('linked-but-separate identities: an avatar, a household member'),
   })
   .describe('One event as a channel system sends it');
 

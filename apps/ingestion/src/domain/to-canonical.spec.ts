@@ -15,6 +15,8 @@ describe('validateRawEvent', () => {
     ['an unknown consent purpose', { type: 'x', identifiers: {}, consents: [{ purpose: 'spam', granted: true }] }, 'consents.0.purpose'],
     ['an unknown top-level field', { type: 'x', identifiers: {}, extra: 1 }, 'extra'],
     ['a body that is not an object', 'hello', '(body)'],
+    ['an unknown relation kind', { type: 'x', identifiers: {}, related: [{ kind: 'friend', identifiers: { login: 'a' } }] }, 'related.0.kind'],
+    ['a related group without identifiers', { type: 'x', identifiers: {}, related: [{ kind: 'avatar', identifiers: {} }] }, 'related.0.identifiers'],
   ])('rejects %s, naming the field', (_l, input, field) => {
     const result = validateRawEvent(input);
     expect(result.ok).toBe(false);
@@ -28,6 +30,24 @@ describe('toCanonical', () => {
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
     return v.value;
   };
+
+  it('keeps related groups (avatar, household member) apart, normalised by the same rules', () => {
+    const out = toCanonical(
+      valid({ type: 'link_avatar', identifiers: { login: 'Ann' }, related: [{ kind: 'avatar', identifiers: { login: 'DragonSlayer' } }, { kind: 'household', identifiers: { email: ' Bob@Brand.CO ' } }] }),
+      ctx,
+    );
+    expect(out.ok && out.value.identities.map((i) => i.value)).toEqual(['ann']);
+    expect(out.ok && out.value.related).toEqual([
+      { kind: 'avatar', identities: [{ type: 'login', value: 'dragonslayer', matchKey: 'dragonslayer', designation: 'PRIMARY', namespace: null }] },
+      { kind: 'household', identities: [{ type: 'email', value: 'bob@brand.co', matchKey: 'bob@brand.co', designation: 'SECONDARY', namespace: null }] },
+    ]);
+  });
+
+  it('names the field of a bad related identifier', () => {
+    const out = toCanonical(valid({ type: 'x', identifiers: { login: 'ann' }, related: [{ kind: 'household', identifiers: { email: 'not-an-email', kiosk_device_id: 'k' } }] }), ctx);
+    expect(out.ok).toBe(false);
+    if (!out.ok) expect(out.errors.map((e) => e.field).sort()).toEqual(['related.0.identifiers.email', 'related.0.identifiers.kiosk_device_id']);
+  });
 
   it('stamps designations from the channel table and normalises values', () => {
     const out = toCanonical(valid({ type: 'login', identifiers: { visitor_id: ' v1 ', login: 'Ann', email: ' Ann@Brand.CO ' } }), ctx);

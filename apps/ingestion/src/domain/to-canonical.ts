@@ -3,11 +3,13 @@
  * yield become identities with their designation from the SPEC table; anything else is an error
  * naming the field. Ad click ids and campaign parameters are attributes, never identities: found
  * among identifiers or traits they move to properties. On B2B channels, corporate email domains
- * become the `company_domain` trait (account placement); free-mail domains never do.
+ * become the `company_domain` trait (account placement); free-mail domains never do. Related
+ * groups (an avatar, a household member) are normalised by the same rules and stay apart from the
+ * event's own identities.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js/max';
-import { ANONYMOUS_IDENTITY_TYPES, CHANNEL_IDENTITIES, type CanonicalEvent, type Channel, type Identity, type IdentityType } from '@cdp/contracts';
+import { ANONYMOUS_IDENTITY_TYPES, CHANNEL_IDENTITIES, type CanonicalEvent, type Channel, type Identity, type IdentityType, type RelatedIdentities } from '@cdp/contracts';
 import { corporateDomain, emailDomain, normaliseIdentifier } from './normalisation';
 import type { FieldError, RawEventInput, Validated } from './raw-event';
 
@@ -30,38 +32,23 @@ export const AD_ATTRIBUTE = /^(gclid|gbraid|wbraid|dclid|fbclid|msclkid|ttclid|t
 export function toCanonical(raw: RawEventInput, ctx: IngestContext): Validated<CanonicalEvent> {
   const allowed = new Map(CHANNEL_IDENTITIES[ctx.channel].map((r) => [r.type, r.designation]));
   const errors: FieldError[] = [];
-  const identities: Identity[] = [];
   const properties: Record<string, string> = { ...(raw.properties ?? {}) };
   const traits: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw.traits ?? {})) {
     if (AD_ATTRIBUTE.test(name)) properties[name] ??= value;
     else traits[name] = value;
   }
-  const namespaces = raw.namespaces ?? {};
-  for (const type of Object.keys(namespaces)) {
-    if (!(type in raw.identifiers)) errors.push({ field: `namespaces.${type}`, message: `no identifier of type ${type} on this event` });
-  }
-  for (const [type, rawValue] of Object.entries(raw.identifiers)) {
-    if (AD_ATTRIBUTE.test(type)) {
-      properties[type] ??= rawValue;
-      continue;
-    }
-    const designation = allowed.get(type as IdentityType);
-    if (!designation) {
-      errors.push({ field: `identifiers.${type}`, message: `channel ${ctx.channel} does not yield identity type ${type}` });
-      continue;
-    }
-    const normalised = normaliseIdentifier(type as IdentityType, rawValue, { defaultPhoneRegion: ctx.defaultPhoneRegion, namespace: namespaces[type] });
-    if (!normalised.ok) {
-      errors.push({ field: `identifiers.${type}`, message: normalised.reason });
-      continue;
-    }
-    identities.push({ type, value: normalised.value, matchKey: normalised.matchKey, designation, namespace: normalised.namespace ?? null });
-    if (type === 'email' && B2B_CHANNELS.has(ctx.channel) && traits.company_domain === undefined) {
-      const company = corporateDomain(emailDomain(normalised.value));
+  const identities = toIdentities(raw.identifiers, raw.namespaces ?? {}, '', ctx, allowed, errors, properties);
+  for (const identity of identities) {
+    if (identity.type === 'email' && B2B_CHANNELS.has(ctx.channel) && traits.company_domain === undefined) {
+      const company = corporateDomain(emailDomain(identity.value));
       if (company) traits.company_domain = company;
     }
   }
+  const related: RelatedIdentities[] = (raw.related ?? []).map((group, i) => ({
+    kind: group.kind,
+    identities: toIdentities(group.identifiers, group.namespaces ?? {}, `related.${i}.`, ctx, allowed, errors, properties),
+  }));
   if (errors.length) return { ok: false, errors };
   const occurredAt = raw.occurredAt == null ? ctx.receivedAt : typeof raw.occurredAt === 'number' ? raw.occurredAt : Date.parse(raw.occurredAt);
   return {
@@ -77,8 +64,47 @@ export function toCanonical(raw: RawEventInput, ctx: IngestContext): Validated<C
       traits,
       properties,
       consents: (raw.consents ?? []).map((c) => ({ purpose: c.purpose, granted: c.granted, channel: c.channel ?? null })),
+      related,
     },
   };
+}
+
+/**
+ * Normalises one set of identifiers (the event's own, or a related group's under `prefix`): only
+ * the types the channel yields, each with the channel's designation. Ad click ids found among
+ * them move to `properties`; problems are appended to `errors` with the field path.
+ */
+function toIdentities(
+  identifiers: Record<string, string>,
+  namespaces: Record<string, string>,
+  prefix: string,
+  ctx: IngestContext,
+  allowed: ReadonlyMap<IdentityType, Identity['designation']>,
+  errors: FieldError[],
+  properties: Record<string, string>,
+): Identity[] {
+  const identities: Identity[] = [];
+  for (const type of Object.keys(namespaces)) {
+    if (!(type in identifiers)) errors.push({ field: `${prefix}namespaces.${type}`, message: `no identifier of type ${type} on this event` });
+  }
+  for (const [type, rawValue] of Object.entries(identifiers)) {
+    if (AD_ATTRIBUTE.test(type)) {
+      properties[type] ??= rawValue;
+      continue;
+    }
+    const designation = allowed.get(type as IdentityType);
+    if (!designation) {
+      errors.push({ field: `${prefix}identifiers.${type}`, message: `channel ${ctx.channel} does not yield identity type ${type}` });
+      continue;
+    }
+    const normalised = normaliseIdentifier(type as IdentityType, rawValue, { defaultPhoneRegion: ctx.defaultPhoneRegion, namespace: namespaces[type] });
+    if (!normalised.ok) {
+      errors.push({ field: `${prefix}identifiers.${type}`, message: normalised.reason });
+      continue;
+    }
+    identities.push({ type, value: normalised.value, matchKey: normalised.matchKey, designation, namespace: normalised.namespace ?? null });
+  }
+  return identities;
 }
 
 /** A stable event id from a stable position (record offset, file hash + row): same input, same id. */
