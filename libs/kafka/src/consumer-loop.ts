@@ -3,13 +3,29 @@
  * is resolved only after the result's side effects (outputs published, dead letter written) are
  * acknowledged by the broker, so nothing is lost; handlers are idempotent so nothing doubles.
  * Nothing thrown by a handler escapes: it is classified as retry (retriable) or dead letter.
+ *
+ * Two kinds of subscription:
+ * - `handle(message)` (per record): records are handled one by one, in order; their outputs are
+ *   published per group of records (FlushPolicy).
+ * - `handleBatch(messages)` (opt-in batch mode): the decoded records of a chunk of a kafkajs batch
+ *   (one topic partition, in offset order, at most `maxBatch`, default 500) are handed over at
+ *   once, so a service can apply them in one store transaction and one publish. It returns one
+ *   HandlerResult per message, same order. Records that do not decode are dead-lettered by the
+ *   loop and never reach the handler; tombstones go to `onTombstone` (or are dropped) one by one.
+ *   Results are turned into side effects in offset order, exactly as in per-record mode, and the
+ *   chunk's offsets resolve only after its outputs and dead letters are acknowledged. If the
+ *   handler throws, or a record comes back `retry`, the records from that one on are handled
+ *   again one at a time (handleBatch with a single message) up to the end of the failed chunk,
+ *   so a poison record is retried, then dead-lettered on its own, without taking its neighbours
+ *   with it; records before it are done. Handlers must therefore be idempotent per record (a
+ *   record may be handed over again after the handler already applied it).
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { DEAD_LETTER_HEADERS, deadLettersTopic, topicName, type DecodeOutcome } from '@cdp/contracts';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { describeError, isRetriable } from './errors';
 import type { CdpProducer } from './producer';
-import { dlq, isHandlerResult, retry, type HandlerResult, type OutboundMessage } from './results';
+import { dlq, drop, isHandlerResult, ok, retry, type HandlerResult, type OutboundMessage } from './results';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './retry';
 
 export interface InboundMessage<V> {
@@ -24,14 +40,30 @@ export interface InboundMessage<V> {
 
 export type Decoder<V> = (bytes: Buffer) => Promise<DecodeOutcome<V>>;
 
-export interface Subscription<V = unknown> {
+interface SubscriptionBase<V> {
   /** Full topic name (namespace applied). */
   readonly topic: string;
   readonly decode: Decoder<V>;
-  readonly handle: (message: InboundMessage<V>) => Promise<HandlerResult>;
   /** Compacted inputs carry tombstones; by default they are counted and skipped. */
   readonly onTombstone?: (message: InboundMessage<null>) => Promise<HandlerResult>;
 }
+
+export interface RecordSubscription<V = unknown> extends SubscriptionBase<V> {
+  readonly handle: (message: InboundMessage<V>) => Promise<HandlerResult>;
+}
+
+/** Batch mode (see the header): one result per message, in the same order. */
+export interface BatchSubscription<V = unknown> extends SubscriptionBase<V> {
+  readonly handleBatch: (messages: readonly InboundMessage<V>[]) => Promise<readonly HandlerResult[]>;
+  /** Most records handed over at once (default DEFAULT_MAX_BATCH). */
+  readonly maxBatch?: number;
+}
+
+export type Subscription<V = unknown> = RecordSubscription<V> | BatchSubscription<V>;
+
+export const DEFAULT_MAX_BATCH = 500;
+
+const isBatch = (sub: Subscription): sub is BatchSubscription => 'handleBatch' in sub;
 
 const NOTHING: { outputs: readonly OutboundMessage[] } = { outputs: [] };
 
@@ -65,6 +97,26 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
     if (v !== undefined) out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
   }
   return out;
+}
+
+function baseOf(topic: string, partition: number, message: KafkaMessage): Omit<InboundMessage<unknown>, 'value'> {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key?.toString('utf8') ?? null,
+    headers: headersOf(message.headers),
+    timestamp: Number(message.timestamp),
+  };
+}
+
+/** Runs one handler step; a throw becomes retry (retriable) or a dead letter, never escapes. */
+async function guarded(step: () => Promise<HandlerResult>): Promise<HandlerResult> {
+  try {
+    return await step();
+  } catch (err) {
+    return isRetriable(err) ? retry(describeError(err)) : dlq(`unexpected error: ${describeError(err)}`, 'handle');
+  }
 }
 
 export class ConsumerLoop {
@@ -139,9 +191,11 @@ export class ConsumerLoop {
    * produce round trip per group of records instead of one per record. Offsets are resolved only
    * after the group's outputs are acknowledged, so a crash re-handles (idempotently), never loses.
    */
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
-    const sub = this.byTopic.get(batch.topic);
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const sub = this.byTopic.get(payload.batch.topic);
     if (!sub) return;
+    if (isBatch(sub)) return this.eachBatchInChunks(sub, payload);
+    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
     let pending: OutboundMessage[] = [];
     let lastOffset: string | undefined;
     let since = Date.now();
@@ -168,6 +222,107 @@ export class ConsumerLoop {
     await commitOffsetsIfNecessary();
   }
 
+  /**
+   * Batch mode: chunks of up to `maxBatch` records go to the handler together; after a failure
+   * (throw or `retry`), the failed chunk's remaining records go one at a time (see the header).
+   */
+  private async eachBatchInChunks(
+    sub: BatchSubscription,
+    { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload,
+  ): Promise<void> {
+    const { topic, partition, messages } = batch;
+    const labels = { topic, group: this.opts.groupId };
+    const max = Math.max(1, sub.maxBatch ?? DEFAULT_MAX_BATCH);
+    let next = 0;
+    let oneByOneUntil = -1;
+    // Attempts messages[next] had on its own. A record that failed inside a larger chunk has had
+    // none yet: the chunk's failure may belong to a neighbour.
+    let attempt = 0;
+    while (next < messages.length && this.running && isRunning() && !isStale()) {
+      const chunk = messages.slice(next, next <= oneByOneUntil ? next + 1 : next + max);
+      const alone = chunk.length === 1;
+      const started = Date.now();
+      const results = await this.handleChunk(sub, topic, partition, chunk);
+      const outputs: OutboundMessage[] = [];
+      let done = 0;
+      let retryReason: string | undefined;
+      for (const [j, message] of chunk.entries()) {
+        const result = results[j]!;
+        const applied = await this.apply(result, topic, partition, message, j === 0 && alone ? attempt + 1 : 0);
+        if ('reason' in applied) {
+          retryReason = applied.reason;
+          break;
+        }
+        outputs.push(...applied.outputs);
+        this.metrics.records.inc({ ...labels, result: result.kind === 'retry' ? 'dlq' : result.kind });
+        done++;
+      }
+      if (done > 0) {
+        await this.publishWithRetry(outputs, topic, partition, heartbeat);
+        const lastOffset = chunk[done - 1]!.offset;
+        resolveOffset(lastOffset);
+        // Every record of the chunk waited for the whole chunk: that is its handling time.
+        const seconds = (Date.now() - started) / 1000;
+        for (let k = 0; k < done; k++) this.metrics.duration.observe(labels, seconds);
+        this.metrics.lag.set(
+          { topic, partition: String(partition), group: this.opts.groupId },
+          Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
+        );
+        next += done;
+        attempt = 0;
+      }
+      await heartbeat();
+      if (retryReason === undefined) continue;
+      oneByOneUntil = Math.max(oneByOneUntil, next - done + chunk.length - 1);
+      if (!alone) continue;
+      attempt++;
+      this.metrics.retries.inc(labels);
+      const delay = backoffDelay(attempt, this.backoff);
+      this.log.warn({ topic, partition, offset: chunk[0]!.offset, attempt, delayMs: delay, reason: retryReason }, 'retrying record');
+      await this.sleepWithHeartbeat(delay, heartbeat);
+    }
+    if (!isStale()) await commitOffsetsIfNecessary();
+  }
+
+  /** Decodes a chunk and hands what decoded to the batch handler; one result per record. */
+  private async handleChunk(sub: BatchSubscription, topic: string, partition: number, chunk: readonly KafkaMessage[]): Promise<HandlerResult[]> {
+    const results: HandlerResult[] = [];
+    const decoded: InboundMessage<unknown>[] = [];
+    const at: number[] = [];
+    for (const message of chunk) {
+      const base = baseOf(topic, partition, message);
+      const bytes = message.value;
+      if (bytes === null) {
+        results.push(await guarded(() => (sub.onTombstone ? sub.onTombstone({ ...base, value: null }) : Promise.resolve(drop('tombstone')))));
+        continue;
+      }
+      const outcome = await guarded(async () => {
+        const d = await sub.decode(bytes);
+        if (!d.ok) return dlq(d.reason, 'decode');
+        at.push(results.length);
+        decoded.push({ ...base, value: d.value });
+        return ok();
+      });
+      results.push(outcome);
+    }
+    if (decoded.length === 0) return results;
+    let handled: readonly HandlerResult[];
+    try {
+      const returned: unknown = await sub.handleBatch(decoded);
+      if (!Array.isArray(returned) || returned.length !== decoded.length) {
+        throw new Error(`handleBatch returned ${Array.isArray(returned) ? returned.length : 'no'} results for ${decoded.length} records`);
+      }
+      handled = returned.map((r: unknown) => (isHandlerResult(r) ? r : dlq('handler returned no result', 'handle')));
+    } catch (err) {
+      const reason = describeError(err);
+      // Which record failed is unknown when several were handed over: retry them one at a time.
+      const failed = isRetriable(err) ? retry(reason) : decoded.length > 1 ? retry(`batch failed: ${reason}`) : dlq(`unexpected error: ${reason}`, 'handle');
+      handled = decoded.map(() => failed);
+    }
+    handled.forEach((r, k) => (results[at[k]!] = r));
+    return results;
+  }
+
   private async publishWithRetry(outputs: readonly OutboundMessage[], topic: string, partition: number, heartbeat: () => Promise<void>): Promise<void> {
     for (let attempt = 1; outputs.length > 0; attempt++) {
       try {
@@ -186,7 +341,7 @@ export class ConsumerLoop {
 
   /** Handles one record until it is done; returns the outputs still to publish. */
   private async process(
-    sub: Subscription,
+    sub: RecordSubscription,
     topic: string,
     partition: number,
     message: KafkaMessage,
@@ -194,14 +349,7 @@ export class ConsumerLoop {
   ): Promise<readonly OutboundMessage[]> {
     const labels = { topic, group: this.opts.groupId };
     const stopTimer = this.metrics.duration.startTimer(labels);
-    const base = {
-      topic,
-      partition,
-      offset: message.offset,
-      key: message.key?.toString('utf8') ?? null,
-      headers: headersOf(message.headers),
-      timestamp: Number(message.timestamp),
-    };
+    const base = baseOf(topic, partition, message);
     for (let attempt = 1; ; attempt++) {
       const result = await this.handleOnce(sub, base, message.value);
       const applied = await this.apply(result, topic, partition, message, attempt);
@@ -218,7 +366,7 @@ export class ConsumerLoop {
     }
   }
 
-  private async handleOnce(sub: Subscription, base: Omit<InboundMessage<unknown>, 'value'>, bytes: Buffer | null): Promise<HandlerResult> {
+  private async handleOnce(sub: RecordSubscription, base: Omit<InboundMessage<unknown>, 'value'>, bytes: Buffer | null): Promise<HandlerResult> {
     try {
       if (bytes === null) {
         return sub.onTombstone ? await sub.onTombstone({ ...base, value: null }) : { kind: 'drop', reason: 'tombstone' };
