@@ -12,7 +12,7 @@
  * transaction without writing.
  */
 import { randomUUID } from 'node:crypto';
-import type { Driver, ManagedTransaction } from 'neo4j-driver';
+import { int, type Driver, type ManagedTransaction, type Record as Neo4jRecord } from 'neo4j-driver';
 import { ANONYMOUS_IDENTITY_TYPES, type IdentityChange } from '@cdp/contracts';
 import { ruleOf, type IdentityRules } from '../rules/identity-rules';
 import { planAssignment, type AssignmentPlan, type CurrentProfile } from './assignment';
@@ -71,6 +71,70 @@ interface Component {
   readonly identities: readonly LoadedIdentity[];
   readonly edges: readonly LoadedEdge[];
   readonly truncated: boolean;
+  /** No identity joined the component between the walk and the locks (else it must be read again). */
+  readonly stable: boolean;
+}
+
+/**
+ * Walks non-severed LINKED edges out from `seeds` through identities that are not quarantined (a
+ * quarantined seed is kept but links nobody). Breadth-first with pruning, so each identity is
+ * visited once however densely linked the component is.
+ */
+const walkFrom = (out: string): string => `
+  CALL (seeds) {
+    UNWIND seeds AS k
+    MATCH (s:Identity {ns: $ns, key: k})
+    MATCH path = (s)-[:LINKED*0..]-(j:Identity)
+    WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
+    WITH DISTINCT j LIMIT $limit
+    RETURN collect(j.key) AS ${out}
+  }`;
+
+/**
+ * Cypher that, given `seeds`, locks and loads their component in one round trip: walk, lock every
+ * identity reached (in key order, so concurrent writers rarely deadlock), walk again. Concurrent
+ * events touching one component serialise on these locks; a writer that grew the component between
+ * the first walk and the locks shows up in the second walk, and then the caller reads it again.
+ */
+const LOCK_AND_LOAD = `
+  ${walkFrom('walked')}
+  WITH *, seeds + [k IN walked WHERE NOT k IN seeds] AS keys
+  CALL (keys) {
+    UNWIND keys AS k
+    MATCH (i:Identity {ns: $ns, key: k})
+    WITH i ORDER BY i.key
+    SET i.lock = true
+    RETURN count(i) AS locked
+  }
+  ${walkFrom('rewalked')}
+  CALL (keys) {
+    UNWIND keys AS k
+    MATCH (i:Identity {ns: $ns, key: k})
+    OPTIONAL MATCH (i)-[:IN]->(p:Profile)
+    RETURN collect({key: i.key, type: i.type, designation: i.designation, firstSeen: i.firstSeen, quarantined: coalesce(i.quarantined, false),
+                    profileId: p.id, profileCreatedAt: p.createdAt}) AS identities
+  }
+  CALL (keys) {
+    UNWIND keys AS k
+    MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity)
+    WHERE b.key IN keys
+    RETURN collect({a: a.key, b: b.key, at: l.at, eventId: l.eventId, channel: l.channel, designation: l.designation,
+                    severed: coalesce(l.severed, false), active: coalesce(l.active, false), primary: coalesce(l.primary, false)}) AS edges
+  }`;
+
+const LOCK_AND_LOAD_FIELDS = 'keys, rewalked, identities, edges';
+
+function componentOf(row: Neo4jRecord, limit: number): Component {
+  const keys = new Set(row.get('keys') as string[]);
+  const rewalked = row.get('rewalked') as string[];
+  const identities: LoadedIdentity[] = (row.get('identities') as Omit<LoadedIdentity, 'primary'>[]).map((i) => ({ ...i, primary: i.designation === 'PRIMARY' }));
+  return {
+    identities,
+    edges: row.get('edges') as LoadedEdge[],
+    truncated: rewalked.length >= limit,
+    // A truncated walk may stop at different identities each time; it is partial either way.
+    stable: rewalked.length >= limit || rewalked.every((k) => keys.has(k)),
+  };
 }
 
 export class IdentityGraphRepository {
@@ -148,7 +212,9 @@ export class IdentityGraphRepository {
   // ---------------------------------------------------------------- write path
 
   private async resolveTx(tx: ManagedTransaction, ids: readonly GraphIdentity[], ev: Evidence): Promise<Resolution> {
-    const merged = await tx.run(
+    // One round trip: merge the identities and the pairs among the linkable ones, then lock and load
+    // the component around them. Quarantined identities link nobody, so their pairs are skipped.
+    const res = await tx.run(
       `UNWIND $ids AS id
        OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key})
        WITH id, old IS NULL AS isNew
@@ -157,18 +223,11 @@ export class IdentityGraphRepository {
        SET i.firstSeen = CASE WHEN i.firstSeen > $at THEN $at ELSE i.firstSeen END,
            i.lastSeen = CASE WHEN i.lastSeen < $at THEN $at ELSE i.lastSeen END,
            i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
-       RETURN i.key AS key, isNew, i.quarantined AS quarantined`,
-      { ids, ns: this.ns, at: ev.occurredAt },
-    );
-    const newKeys = new Set(merged.records.filter((r) => r.get('isNew') === true).map((r) => r.get('key') as string));
-    const quarantinedKeys = new Set(merged.records.filter((r) => r.get('quarantined') === true).map((r) => r.get('key') as string));
-    const linkable = ids.filter((i) => !quarantinedKeys.has(i.key));
-
-    const pairs = pairsOf(linkable);
-    let newPairs = new Set<string>();
-    if (pairs.length > 0) {
-      const linked = await tx.run(
-        `UNWIND $pairs AS pr
+       WITH collect({key: i.key, isNew: isNew, quarantined: coalesce(i.quarantined, false)}) AS merged
+       WITH merged, [m IN merged WHERE m.quarantined | m.key] AS q
+       CALL (q) {
+         UNWIND $pairs AS pr
+         WITH pr WHERE NOT pr[0] IN q AND NOT pr[1] IN q
          MATCH (a:Identity {ns: $ns, key: pr[0]}), (b:Identity {ns: $ns, key: pr[1]})
          MERGE (a)-[l:LINKED]->(b)
            ON CREATE SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2], l.severed = false, l.active = false, l.created = $eventId,
@@ -177,19 +236,30 @@ export class IdentityGraphRepository {
          WITH pr, l, l.created = $eventId AND l.at = $at AS isNew
          FOREACH (_ IN CASE WHEN l.at > $at OR (l.at = $at AND l.eventId > $eventId) THEN [1] ELSE [] END |
            SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2])
-         RETURN pr[0] AS a, pr[1] AS b, isNew`,
-        {
-          ns: this.ns,
-          pairs: pairs.map(([a, b]) => [a, b, designationOfPair(linkable, a, b)]),
-          at: ev.occurredAt,
-          eventId: ev.eventId,
-          channel: ev.channel,
-        },
-      );
-      newPairs = new Set(linked.records.filter((r) => r.get('isNew') === true).map((r) => pairId(r.get('a') as string, r.get('b') as string)));
-    }
+         RETURN collect(CASE WHEN isNew THEN [pr[0], pr[1]] END) AS newPairs
+       }
+       WITH merged, newPairs, [m IN merged WHERE NOT m.quarantined | m.key] AS seeds
+       ${LOCK_AND_LOAD}
+       RETURN merged, newPairs, ${LOCK_AND_LOAD_FIELDS}`,
+      {
+        ids,
+        ns: this.ns,
+        at: ev.occurredAt,
+        eventId: ev.eventId,
+        channel: ev.channel,
+        limit: int(this.rules.maxComponentSize),
+        pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
+      },
+    );
+    const row = res.records[0]!;
+    const merged = row.get('merged') as { key: string; isNew: boolean; quarantined: boolean }[];
+    const newKeys = new Set(merged.filter((m) => m.isNew).map((m) => m.key));
+    const quarantinedKeys = new Set(merged.filter((m) => m.quarantined).map((m) => m.key));
+    const linkable = ids.filter((i) => !quarantinedKeys.has(i.key));
+    const newPairs = new Set((row.get('newPairs') as [string, string][]).map(([a, b]) => pairId(a, b)));
+    const seeds = linkable.map((i) => i.key);
 
-    const outcome = await this.recompute(tx, linkable.map((i) => i.key), ev, newPairs);
+    const outcome = await this.recompute(tx, seeds, ev, newPairs, componentOf(row, this.rules.maxComponentSize));
     const strongest = this.strongest(linkable);
     const profileId = strongest ? (outcome.plan.profileOf.get(strongest.key) ?? '') : '';
     const cluster = strongest ? outcome.clustering.clusters[outcome.clustering.clusterOf.get(strongest.key)!] : undefined;
@@ -213,8 +283,10 @@ export class IdentityGraphRepository {
     seeds: readonly string[],
     ev: Evidence,
     newPairs: ReadonlySet<string> = new Set(),
+    loaded?: Component,
   ): Promise<{ plan: AssignmentPlan; clustering: Clustering; changes: IdentityChange[]; quarantined: QuarantineNotice[]; typeOf: (k: string) => string }> {
-    const component = await this.loadComponent(tx, seeds);
+    // A component read before all of it was locked may have grown meanwhile: read it again, locked.
+    const component = loaded && loaded.stable ? loaded : await this.loadComponent(tx, seeds);
     let identities = [...component.identities];
     const byKey = new Map(identities.map((i) => [i.key, i]));
     const typeOf = (k: string): string => byKey.get(k)?.type ?? '';
@@ -224,7 +296,6 @@ export class IdentityGraphRepository {
     if (quarantined.length > 0) {
       const q = new Set(quarantined.map((n) => n.key));
       identities = identities.map((i) => (q.has(i.key) ? { ...i, quarantined: true } : i));
-      await tx.run(`UNWIND $keys AS k MATCH (i:Identity {ns: $ns, key: k}) SET i.quarantined = true, i.quarantinedAt = $now`, { ns: this.ns, keys: [...q], now: Date.now() });
       clustering = clusterComponent(identities, component.edges, this.rules);
     }
 
@@ -237,7 +308,7 @@ export class IdentityGraphRepository {
     }
     // Quarantined identities still belong to a profile of their own (they just link nobody).
     const plan = planAssignment(clustering.clusters, current, profiles, (k) => byKey.get(k)?.firstSeen ?? ev.occurredAt, () => `p-${randomUUID()}`);
-    await this.write(tx, plan, current, component.edges, clustering, ev);
+    await this.write(tx, plan, current, component.edges, clustering, ev, quarantined.map((n) => n.key));
 
     const changes: IdentityChange[] = [];
     for (const split of plan.splits) {
@@ -303,96 +374,78 @@ export class IdentityGraphRepository {
     return notices;
   }
 
+  /** Locks and loads the component around `seeds`, until no concurrent writer has grown it in between. */
   private async loadComponent(tx: ManagedTransaction, seeds: readonly string[]): Promise<Component> {
-    const seen = new Set<string>(seeds);
-    let frontier = [...seeds];
-    let truncated = false;
-    // Walks LINKED edges outwards, locking every identity reached so concurrent writers serialise.
-    while (frontier.length > 0) {
-      const res = await tx.run(
-        `UNWIND $frontier AS k
-         MATCH (i:Identity {ns: $ns, key: k})
-         SET i.lock = true
-         WITH i WHERE NOT coalesce(i.quarantined, false)
-         MATCH (i)-[l:LINKED]-(j:Identity)
-         WHERE NOT l.severed AND NOT coalesce(j.quarantined, false)
-         RETURN DISTINCT j.key AS key`,
-        { ns: this.ns, frontier },
-      );
-      const next = res.records.map((r) => r.get('key') as string).filter((k) => !seen.has(k));
-      for (const k of next) seen.add(k);
-      frontier = next;
-      if (seen.size > this.rules.maxComponentSize) {
-        truncated = true;
-        break;
-      }
+    for (;;) {
+      const res = await tx.run(`WITH $seeds AS seeds ${LOCK_AND_LOAD} RETURN ${LOCK_AND_LOAD_FIELDS}`, { ns: this.ns, seeds, limit: int(this.rules.maxComponentSize) });
+      const component = componentOf(res.records[0]!, this.rules.maxComponentSize);
+      // Each pass locks what the previous one found, so the component read is stable after a few.
+      if (component.stable) return component;
     }
-    const keys = [...seen];
-    // One round trip for the whole component: identities with their profiles, and the links among them.
-    const res = await tx.run(
-      `CALL () {
-         UNWIND $keys AS k
-         MATCH (i:Identity {ns: $ns, key: k})
-         OPTIONAL MATCH (i)-[:IN]->(p:Profile)
-         RETURN collect({key: i.key, type: i.type, designation: i.designation, firstSeen: i.firstSeen, quarantined: coalesce(i.quarantined, false),
-                         profileId: p.id, profileCreatedAt: p.createdAt}) AS identities
-       }
-       CALL () {
-         UNWIND $keys AS k
-         MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity)
-         WHERE b.key IN $keys
-         RETURN collect({a: a.key, b: b.key, at: l.at, eventId: l.eventId, channel: l.channel, designation: l.designation,
-                         severed: coalesce(l.severed, false), active: coalesce(l.active, false), primary: coalesce(l.primary, false)}) AS edges
-       }
-       RETURN identities, edges`,
-      { ns: this.ns, keys },
-    );
-    const row = res.records[0]!;
-    const identities: LoadedIdentity[] = (row.get('identities') as Omit<LoadedIdentity, 'primary'>[]).map((i) => ({ ...i, primary: i.designation === 'PRIMARY' }));
-    const edges = row.get('edges') as LoadedEdge[];
-    return { identities, edges, truncated };
   }
 
-  private async write(tx: ManagedTransaction, plan: AssignmentPlan, current: ReadonlyMap<string, string>, edges: readonly LoadedEdge[], clustering: Clustering, ev: Evidence): Promise<void> {
-    if (plan.created.length > 0) {
-      await tx.run(`UNWIND $created AS c CREATE (:Profile {ns: $ns, id: c.id, createdAt: c.createdAt})`, { ns: this.ns, created: plan.created });
-    }
+  /** Writes the difference between the graph and the plan in one round trip (nothing when there is none). */
+  private async write(
+    tx: ManagedTransaction,
+    plan: AssignmentPlan,
+    current: ReadonlyMap<string, string>,
+    edges: readonly LoadedEdge[],
+    clustering: Clustering,
+    ev: Evidence,
+    quarantine: readonly string[],
+  ): Promise<void> {
     const moves = [...plan.profileOf.entries()].filter(([k, p]) => current.get(k) !== p).map(([key, profileId]) => ({ key, profileId }));
-    if (moves.length > 0) {
-      await tx.run(
-        `UNWIND $moves AS m
+    const merged = plan.merges.flatMap((m) => m.merged.map((other) => ({ other, survivor: m.survivor })));
+    const flips = edges.filter((e) => e.active !== clustering.active.has(pairId(e.a, e.b))).map((e) => ({ a: e.a, b: e.b, active: !e.active }));
+    if (quarantine.length + plan.created.length + moves.length + merged.length + flips.length === 0) return;
+    // Subqueries run in order: profiles exist before identities move into them.
+    await tx.run(
+      `CALL () {
+         UNWIND $quarantine AS k
+         MATCH (i:Identity {ns: $ns, key: k})
+         SET i.quarantined = true, i.quarantinedAt = $now
+       }
+       CALL () {
+         UNWIND $created AS c
+         CREATE (:Profile {ns: $ns, id: c.id, createdAt: c.createdAt})
+       }
+       CALL () {
+         UNWIND $moves AS m
          MATCH (i:Identity {ns: $ns, key: m.key})
          MATCH (p:Profile {ns: $ns, id: m.profileId})
          OPTIONAL MATCH (i)-[old:IN]->(:Profile)
          WITH i, p, old, CASE WHEN old IS NULL THEN {eventId: $eventId, channel: $channel, at: $at, designation: i.designation} ELSE properties(old) END AS props
          CREATE (i)-[r:IN]->(p) SET r = props
          WITH old WHERE old IS NOT NULL
-         DELETE old`,
-        { ns: this.ns, moves, eventId: ev.eventId, channel: ev.channel, at: ev.occurredAt },
-      );
-    }
-    const merged = plan.merges.flatMap((m) => m.merged.map((other) => ({ other, survivor: m.survivor })));
-    if (merged.length > 0) {
-      await tx.run(
-        `UNWIND $merged AS m
+         DELETE old
+       }
+       CALL () {
+         UNWIND $merged AS m
          MATCH (o:Profile {ns: $ns, id: m.other}), (s:Profile {ns: $ns, id: m.survivor})
          SET o.mergedInto = s.id, o.mergedAt = $at
          CREATE (o)-[:MERGED_INTO {eventId: $eventId, channel: $channel, at: $at}]->(s)
          WITH o, s
          OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id})
-         FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END | SET x.mergedInto = s.id)`,
-        { ns: this.ns, merged, eventId: ev.eventId, channel: ev.channel, at: ev.occurredAt },
-      );
-    }
-    const flips = edges.filter((e) => e.active !== clustering.active.has(pairId(e.a, e.b))).map((e) => ({ a: e.a, b: e.b, active: !e.active }));
-    if (flips.length > 0) {
-      await tx.run(
-        `UNWIND $flips AS f
+         FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END | SET x.mergedInto = s.id)
+       }
+       CALL () {
+         UNWIND $flips AS f
          MATCH (:Identity {ns: $ns, key: f.a})-[l:LINKED]->(:Identity {ns: $ns, key: f.b})
-         SET l.active = f.active`,
-        { ns: this.ns, flips },
-      );
-    }
+         SET l.active = f.active
+       }`,
+      {
+        ns: this.ns,
+        quarantine,
+        now: Date.now(),
+        created: plan.created,
+        moves,
+        merged,
+        flips,
+        eventId: ev.eventId,
+        channel: ev.channel,
+        at: ev.occurredAt,
+      },
+    );
   }
 
   // ---------------------------------------------------------------- operator changes
