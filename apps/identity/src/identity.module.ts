@@ -9,6 +9,8 @@ import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
 import { AdminKeyGuard } from './http/admin-key.guard';
 import { ExplainController } from './http/explain.controller';
 import { GraphAdminController } from './http/graph-admin.controller';
+import { RelationsRepository } from './relations/relations.repository';
+import { RelationsService } from './relations/relations.service';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
 import { ResolutionController } from './resolution/resolution.controller';
 import { ResolutionService } from './resolution/resolution.service';
@@ -19,11 +21,13 @@ class GraphLifecycle implements OnModuleInit, OnApplicationShutdown {
     @Inject(NEO4J_DRIVER) private readonly driver: Driver,
     @Inject(IDENTITY_CONFIG) private readonly config: IdentityConfig,
     private readonly health: HealthRegistry,
+    private readonly relations: RelationsRepository,
   ) {}
 
   async onModuleInit(): Promise<void> {
     this.health.register('neo4j', () => checkNeo4j(this.driver, this.config.NEO4J_DATABASE));
     await ensureGraphSchema(this.driver, this.config.NEO4J_DATABASE);
+    await this.relations.ensureSchema();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -48,6 +52,12 @@ export class IdentityModule {
           useFactory: (driver: Driver) => new IdentityGraphRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE, config.IDENTITY_RULES_FILE.rules),
           inject: [NEO4J_DRIVER],
         },
+        {
+          provide: RelationsRepository,
+          useFactory: (driver: Driver) => new RelationsRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE),
+          inject: [NEO4J_DRIVER],
+        },
+        RelationsService,
         ResolutionService,
         AdminKeyGuard,
         GraphLifecycle,

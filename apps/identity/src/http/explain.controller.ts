@@ -1,15 +1,22 @@
-/** "What does this profile consist of?": identities (pseudonymised) with the evidence for each link. */
+/**
+ * "What does this profile consist of?": identities (pseudonymised) with the evidence for each
+ * link, the B2B accounts it is placed in and its linked-but-separate profiles (avatar, household).
+ */
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { RelationsRepository } from '../relations/relations.repository';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 
 @Controller('v1/graph/profiles')
 export class ExplainController {
-  constructor(private readonly graph: IdentityGraphRepository) {}
+  constructor(
+    private readonly graph: IdentityGraphRepository,
+    private readonly relations: RelationsRepository,
+  ) {}
 
   @Get(':profileId')
   async profile(@Param('profileId') profileId: string): Promise<unknown> {
     const found = await this.graph.explainProfile(profileId);
     if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile in the graph' });
-    return found;
+    return { ...found, ...(await this.relations.relationsOf(found.profileId)) };
   }
 }

@@ -4,6 +4,7 @@
  * rest with a keyed hash (the graph never holds raw values), applies the events-per-minute half of
  * the collapse guard, and asks the graph repository for the placement. Also carries out operator
  * changes (remove an identity, unlink, quarantine, release) and publishes what they change.
+ * Account placement and related (linked-but-separate) profiles are RelationsService's.
  * Kafka handling returns a HandlerResult, never throws for data.
  */
 import { Inject, Injectable } from '@nestjs/common';
@@ -21,6 +22,7 @@ import { counter, histogram, type Logger, type Registry } from '@cdp/observabili
 import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IdentityConfig } from '../config';
 import { IDENTITY_CONFIG } from '../tokens';
+import { RelationsService } from '../relations/relations.service';
 import { IdentityGraphRepository, type GraphChangeResult, type QuarantineNotice, type Resolution } from './identity-graph.repository';
 import { IdentityKeyer } from './identity-keyer';
 import { EventRateGuard } from './rate-guard';
@@ -44,6 +46,7 @@ export class ResolutionService {
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
+    private readonly relations: RelationsService,
   ) {
     this.keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
     this.rate = new EventRateGuard(config.IDENTITY_RULES_FILE.rules.collapseGuard.maxEventsPerMinute);
@@ -78,8 +81,9 @@ export class ResolutionService {
     const resolution: Resolution = await this.graph.resolve(identities, evidence);
     stop();
     this.resolutions.inc({ path: resolution.readOnly ? 'read' : 'write' });
-    for (const notice of resolution.quarantined) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined'));
-    outputs.push(...this.changeOutputs(resolution.changes));
+    const placement = await this.relations.place(event, resolution.profileId, this.keyer, evidence);
+    for (const notice of [...resolution.quarantined, ...placement.quarantined]) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined'));
+    outputs.push(...this.changeOutputs([...resolution.changes, ...placement.changes]));
     const resolved: ResolvedEvent = {
       event,
       profileId: resolution.profileId,
@@ -87,6 +91,8 @@ export class ResolutionService {
       resolvedAt: Date.now(),
       newIdentities: resolution.newIdentities,
       identityKeys,
+      accounts: placement.accounts,
+      related: placement.related,
     };
     outputs.push(output(resolvedEventsTopic, resolution.profileId || event.eventId, resolved));
     return ok(outputs);

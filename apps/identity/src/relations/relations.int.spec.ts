@@ -1,0 +1,137 @@
+/**
+ * B2B accounts and linked-but-separate profiles through the identity service, real Kafka and
+ * Neo4j: colleagues at one company land in one account without being merged, a company name seen
+ * with a domain joins the domain's account, free-mail people join none; an avatar and a household
+ * member become profiles of their own, linked to (never merged with) the person's profile, and the
+ * explain API shows both.
+ */
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import neo4j, { type Driver } from 'neo4j-driver';
+import { AvroCodec, canonicalEventsTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type Identity, type ResolvedEvent } from '@cdp/contracts';
+import { output, type KafkaPlatform } from '@cdp/kafka';
+import { KAFKA_PLATFORM } from '@cdp/nest-platform';
+import { createLogger } from '@cdp/observability';
+import { collect, deleteNamespace, testKafka, uniqueNamespace } from '@cdp/testing';
+import { identityConfigSchema } from '../config';
+import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
+import { startIdentity } from '../start';
+
+describe('identity service: accounts and linked-but-separate profiles', () => {
+  const namespace = uniqueNamespace('rel');
+  const graphNamespace = `rel-${randomBytes(4).toString('hex')}`;
+  const kafka = testKafka();
+  const config = identityConfigSchema.parse({
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+    NEO4J_URI: process.env.NEO4J_URI,
+    NEO4J_USER: process.env.NEO4J_USER ?? 'neo4j',
+    NEO4J_PASSWORD: process.env.NEO4J_PASSWORD ?? 'cdp-local-password',
+    TOPIC_NAMESPACE: namespace,
+    GRAPH_NAMESPACE: graphNamespace,
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+  });
+  let app: INestApplication;
+  let driver: Driver;
+  const resolved = new Map<string, ResolvedEvent>();
+
+  const id = (type: string, value: string, designation: Identity['designation'] = 'SECONDARY'): Identity => ({ type, value, matchKey: value, designation, namespace: null });
+  let t = 1_700_000_000_000;
+  const event = (eventId: string, channel: string, identities: Identity[], extra: Partial<CanonicalEvent> = {}): CanonicalEvent => ({
+    eventId,
+    channel,
+    type: 'touch',
+    occurredAt: ++t,
+    receivedAt: t,
+    source: 'test',
+    identities,
+    traits: {},
+    properties: {},
+    consents: [],
+    ...extra,
+  });
+
+  const events: CanonicalEvent[] = [
+    event('b1', 'webinar', [id('email', 'ann@acme-corp.com'), id('company_name', 'acme')], { traits: { company_domain: 'acme-corp.com' } }),
+    event('b2', 'landing-page', [id('email', 'bob@acme-corp.com')], { traits: { company_domain: 'acme-corp.com' } }),
+    event('b3', 'trade-show', [id('email', 'cy@other.example'), id('company_name', 'acme')]),
+    event('b4', 'webinar', [id('email', 'dee@gmail.com')]),
+    event('a1', 'website', [id('login', 'ann-login', 'PRIMARY')], {
+      related: [
+        { kind: 'avatar', identities: [id('login', 'dragon-slayer', 'PRIMARY')] },
+        { kind: 'household', identities: [id('email', 'kid@family.example')] },
+      ],
+    }),
+    event('a2', 'website', [id('login', 'dragon-slayer', 'PRIMARY'), id('visitor_id', 'v-game')]),
+  ];
+
+  beforeAll(async () => {
+    driver = neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), { disableLosslessIntegers: true });
+    app = await startIdentity(config, createLogger('identity-test', 'silent'));
+    const platform = app.get<KafkaPlatform>(KAFKA_PLATFORM);
+    // One key: one partition, so the events are resolved in this order.
+    await platform.producer.publish(events.map((e) => output(canonicalEventsTopic, 'one-partition', e)));
+    const codec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
+    const records = await collect(kafka, topicName(resolvedEventsTopic, namespace), (m) => m.length >= events.length, 60_000);
+    for (const r of records) {
+      const decoded = await codec.decode(r.message.value!);
+      if (decoded.ok) resolved.set(decoded.value.event.eventId, decoded.value);
+    }
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await new IdentityGraphRepository(driver, 'neo4j', graphNamespace, config.IDENTITY_RULES_FILE.rules).deleteNamespace();
+    await driver.close();
+    await deleteNamespace(kafka, namespace);
+  });
+
+  const get = (eventId: string): ResolvedEvent => {
+    const r = resolved.get(eventId);
+    if (!r) throw new Error(`event ${eventId} was not resolved`);
+    return r;
+  };
+
+  it('places colleagues in one account by corporate domain and company name, without merging them', () => {
+    const [ann, bob, cy] = ['b1', 'b2', 'b3'].map(get);
+    expect(new Set([ann!.profileId, bob!.profileId, cy!.profileId]).size).toBe(3);
+    expect(ann!.accounts).toEqual([{ accountId: expect.stringMatching(/^acct-/), domain: 'acme-corp.com', name: 'acme' }]);
+    expect(bob!.accounts!.map((a) => a.accountId)).toEqual([ann!.accounts![0]!.accountId]);
+    // Only the name, first seen together with the domain: the same account.
+    expect(cy!.accounts!.map((a) => a.accountId)).toEqual([ann!.accounts![0]!.accountId]);
+    expect(get('b4').accounts).toEqual([]);
+  });
+
+  it('keeps an avatar and a household member as separate profiles linked to the person', () => {
+    const person = get('a1');
+    expect(person.related!.map((r) => r.kind)).toEqual(['avatar', 'household']);
+    const ids = new Set([person.profileId, ...person.related!.map((r) => r.profileId)]);
+    expect(ids.size).toBe(3);
+    // The avatar acting on its own resolves to its own profile, not the person's.
+    expect(get('a2').profileId).toBe(person.related![0]!.profileId);
+  });
+
+  it('explains a profile with its account, and the links from both sides', async () => {
+    const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const explain = async (profileId: string) => {
+      const res = await fetch(`${base}/v1/graph/profiles/${profileId}`);
+      const body = await res.json();
+      if (res.status !== 200) throw new Error(`explain ${profileId}: ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    };
+    const colleague = await explain(get('b2').profileId);
+    expect(colleague.accounts).toEqual([expect.objectContaining({ accountId: get('b1').accounts![0]!.accountId, domain: 'acme-corp.com', via: expect.objectContaining({ eventId: 'b2' }) })]);
+    const person = await explain(get('a1').profileId);
+    expect(person.related).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'avatar', direction: 'to', profileId: get('a2').profileId, eventId: 'a1' }),
+        expect.objectContaining({ kind: 'household', direction: 'to' }),
+      ]),
+    );
+    const avatar = await explain(get('a2').profileId);
+    expect(avatar.related).toEqual([expect.objectContaining({ kind: 'avatar', direction: 'from', profileId: get('a1').profileId })]);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/cdp_identity_relations_total\{kind="avatar",result="linked",service="identity"\} 1/);
+    expect(metrics).toMatch(/cdp_identity_account_placements_total\{key="domain",service="identity"\} 2/);
+  });
+});
