@@ -105,6 +105,7 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
   it('keeps an avatar and a household member as separate profiles linked to the person', () => {
     const person = get('a1');
     expect(person.related!.map((r) => r.kind)).toEqual(['avatar', 'household']);
+    expect(person.related!.every((r) => r.profileId !== '')).toBe(true);
     const ids = new Set([person.profileId, ...person.related!.map((r) => r.profileId)]);
     expect(ids.size).toBe(3);
     // The avatar acting on its own resolves to its own profile, not the person's.
@@ -115,7 +116,7 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
     const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     const explain = async (profileId: string) => {
       const res = await fetch(`${base}/v1/graph/profiles/${profileId}`);
-      const body = await res.json();
+      const body = (await res.json()) as { accounts: unknown[]; related: unknown[] };
       if (res.status !== 200) throw new Error(`explain ${profileId}: ${res.status} ${JSON.stringify(body)}`);
       return body;
     };

@@ -2,7 +2,9 @@
  * After an event is placed in a profile: puts that profile in the B2B account the event names,
  * and resolves each related group (an avatar, a household member) to a profile of its own, linked
  * to the event's profile and never merged with it. The related group's identities are resolved
- * on their own, so no LINKED edge ever joins them to the event's identities.
+ * on their own, so no LINKED edge ever joins them to the event's identities. `related` has one
+ * entry per group, in order; profileId "" where a group could not be linked (nothing linkable,
+ * or its identities already belong to the event's profile).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { AccountRef, CanonicalEvent, IdentityChange, RelatedProfileRef } from '@cdp/contracts';
@@ -38,7 +40,10 @@ export class RelationsService {
   async place(event: CanonicalEvent, profileId: string, keyer: IdentityKeyer, ev: Evidence): Promise<Placement> {
     const placement: Placement = { accounts: [], related: [], changes: [], quarantined: [] };
     if (profileId === '') {
-      for (const group of event.related ?? []) this.relations.inc({ kind: group.kind, result: 'no-profile' });
+      for (const group of event.related ?? []) {
+        this.relations.inc({ kind: group.kind, result: 'no-profile' });
+        placement.related.push({ kind: group.kind, profileId: '' });
+      }
       return placement;
     }
     const claim = accountClaimOf(event);
@@ -50,6 +55,7 @@ export class RelationsService {
       const ids = keyer.linkable({ ...event, identities: group.identities }, () => undefined);
       if (ids.length === 0) {
         this.relations.inc({ kind: group.kind, result: 'nothing-linkable' });
+        placement.related.push({ kind: group.kind, profileId: '' });
         continue;
       }
       const other = await this.graph.resolve(ids, ev);
@@ -59,6 +65,7 @@ export class RelationsService {
         // Already one profile (or all quarantined): separating them is an operator's unlink.
         this.relations.inc({ kind: group.kind, result: other.profileId === '' ? 'nothing-linkable' : 'same-profile' });
         this.logger.warn({ eventId: event.eventId, kind: group.kind, result: 'not-linked' }, 'related identities not linked as a separate profile');
+        placement.related.push({ kind: group.kind, profileId: '' });
         continue;
       }
       await this.repo.relate(profileId, other.profileId, group.kind, ev);

@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from '@cdp/contracts';
-import { applyEvent, emptyProfile, mergeProfiles } from './profile-builder';
+import fc from 'fast-check';
+import { applyEvent, emptyProfile, foldEvents, mergeProfiles } from './profile-builder';
 
 const ev = (over: Partial<CanonicalEvent>): CanonicalEvent => ({
   eventId: 'e1',
@@ -47,6 +48,51 @@ describe('applyEvent', () => {
     const reversed = applyEvent(applyEvent(emptyProfile('p', 0), newer, 1), older, 2);
     expect(inOrder.traits).toEqual(reversed.traits);
     expect(inOrder.traits[0]).toMatchObject({ value: 'York', eventId: 'b' });
+  });
+
+  it('prefers the higher-priority source over a more recent value from a weaker one', () => {
+    const agent = ev({ eventId: 'a', channel: 'call-centre', traits: { last_name: 'Smith' }, occurredAt: 100 });
+    const badge = ev({ eventId: 'b', channel: 'trade-show', traits: { last_name: 'Smyth' }, occurredAt: 900 });
+    const sameRank = ev({ eventId: 'c', channel: 'call-centre', traits: { last_name: 'Smith-Jones' }, occurredAt: 500 });
+    const two = applyEvent(applyEvent(emptyProfile('p', 0), agent, 1), badge, 2);
+    expect(two.traits[0]).toMatchObject({ value: 'Smith', channel: 'call-centre' });
+    // Same priority: the most recent wins.
+    expect(applyEvent(two, sameRank, 3).traits[0]).toMatchObject({ value: 'Smith-Jones', eventId: 'c' });
+  });
+
+  it('folds trait precedence to the same result in any order', () => {
+    const channels = ['call-centre', 'store', 'website', 'webinar', 'ads', 'unknown-channel'];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...channels), fc.nat(50), fc.constantFrom('Ann', 'Anne', 'Annie')), { minLength: 1, maxLength: 10 }), (spec) => {
+        const events = spec.map(([channel, at, name], i) => ({ event: ev({ eventId: `e${i}`, channel, traits: { first_name: name }, occurredAt: at }) }));
+        const forward = foldEvents('p', events, 1);
+        const backward = foldEvents('p', [...events].reverse(), 1);
+        expect(backward.traits).toEqual(forward.traits);
+      }),
+    );
+  });
+
+  it('places the profile in the accounts identity resolution named, widening first/last seen', () => {
+    const acme = { accountId: 'acct-1', domain: 'acme.com', name: null };
+    let p = applyEvent(emptyProfile('p', 0), ev({ channel: 'webinar', occurredAt: 300 }), 1, { accounts: [acme] });
+    p = applyEvent(p, ev({ eventId: 'e2', channel: 'trade-show', occurredAt: 100 }), 2, { accounts: [{ ...acme, name: 'acme' }] });
+    expect(p.accounts).toEqual([{ accountId: 'acct-1', domain: 'acme.com', name: 'acme', firstSeen: 100, lastSeen: 300, channels: ['trade-show', 'webinar'] }]);
+  });
+
+  it('lists linked-but-separate profiles with their identities and earliest evidence', () => {
+    const avatar = { type: 'login', value: 'dragon', matchKey: 'dragon', designation: 'PRIMARY' as const, namespace: null };
+    const link = (eventId: string, at: number) =>
+      applyEvent(emptyProfile('p', 0), ev({ eventId, occurredAt: at, identities: [login], related: [{ kind: 'avatar', identities: [avatar] }, { kind: 'household', identities: [email] }] }), 1, {
+        related: [
+          { kind: 'avatar', profileId: 'q' },
+          { kind: 'household', profileId: '' },
+        ],
+      });
+    const p = link('e1', 200);
+    expect(p.linked).toEqual([{ kind: 'avatar', profileId: 'q', identities: [{ type: 'login', value: 'dragon' }], channel: 'website', eventId: 'e1', at: 200 }]);
+    // A link to a profile merged into this one is dropped: it is no longer a separate person.
+    const q = applyEvent(emptyProfile('q', 0), ev({ eventId: 'e3', identities: [avatar] }), 1);
+    expect(mergeProfiles(p, [q], 2).linked).toEqual([]);
   });
 
   it('counts channel engagement and widens first/last seen', () => {

@@ -1,19 +1,62 @@
 /**
- * Pure functions that fold events and merges into profiles. Trait precedence: the most recent
- * value (by the event's occurredAt) wins, ties broken by event id, so the result does not depend on
- * arrival order. Lists are kept in a canonical order (identities by type and value, traits by name,
- * channels by name, consents by purpose and channel), so folding the same events in any order gives
- * the same profile, apart from `version` and `updatedAt`. Stages follow SPEC "Progressive identity".
+ * Pure functions that fold events and merges into profiles. Trait precedence: the value from the
+ * higher-priority source channel wins (TRAIT_SOURCE_PRIORITY), then the most recent (by the
+ * event's occurredAt), ties broken by event id; a total order, so the result does not depend on
+ * arrival order. Consents follow recency only: the customer's latest choice on any channel counts.
+ * Lists are kept in a canonical order (identities by type and value, traits by name, channels by
+ * name, consents by purpose and channel, accounts by id, links by kind and profile), so folding
+ * the same events in any order gives the same profile, apart from `version` and `updatedAt`.
+ * Stages follow SPEC "Progressive identity".
  */
 import {
   ANONYMOUS_IDENTITY_TYPES,
   type CanonicalEvent,
   type IdentityStage,
+  type AccountRef,
   type IdentityType,
+  type LinkedProfile,
   type Profile,
+  type ProfileAccount,
+  type RelatedProfileRef,
   type ProfileIdentity,
   type Trait,
 } from '@cdp/contracts';
+
+/**
+ * How much a trait value from each channel is trusted, highest first: values an agent or a till
+ * checked, then what the person typed into their own account, then messaging replies, then B2B
+ * forms and event badges, then the least verified sources. Unlisted channels rank 0.
+ */
+export const TRAIT_SOURCE_PRIORITY: Readonly<Record<string, number>> = {
+  'call-centre': 90,
+  store: 80,
+  website: 70,
+  'mobile-app': 70,
+  'in-app': 70,
+  chat: 60,
+  email: 50,
+  sms: 50,
+  'direct-mail': 50,
+  'outbound-call': 40,
+  webinar: 40,
+  'b2b-event': 40,
+  'trade-show': 40,
+  'landing-page': 30,
+  social: 20,
+  kiosk: 20,
+  'mobile-push': 10,
+  ads: 10,
+};
+
+/** What identity resolution said about one event besides its profile (ResolvedEvent v3). */
+export interface EventFacts {
+  readonly accounts?: readonly AccountRef[];
+  readonly related?: readonly RelatedProfileRef[];
+}
+
+export interface FoldInput extends EventFacts {
+  readonly event: CanonicalEvent;
+}
 
 const STAGES: readonly IdentityStage[] = ['ANONYMOUS', 'KNOWN', 'REGISTERED', 'AUTHENTICATED'];
 const REGISTRATION_EVENTS = new Set(['sign_up', 'signup', 'register', 'registration', 'account_created']);
@@ -33,6 +76,8 @@ export function emptyProfile(profileId: string, at: number): Profile {
     consents: [],
     mergedProfileIds: [],
     eventCount: 0,
+    accounts: [],
+    linked: [],
   };
 }
 
@@ -71,10 +116,49 @@ function upsertIdentity(list: ProfileIdentity[], next: ProfileIdentity): void {
   existing.channels = [...new Set([...existing.channels, ...next.channels])].sort();
 }
 
+const priorityOf = (channel: string): number => TRAIT_SOURCE_PRIORITY[channel] ?? 0;
+
+/** Source priority first, then recency. */
+export function traitWins(next: Trait, current: Trait): boolean {
+  const a = priorityOf(next.channel);
+  const b = priorityOf(current.channel);
+  return a > b || (a === b && newer(next, current));
+}
+
 function upsertTrait(list: Trait[], next: Trait): void {
   const idx = list.findIndex((t) => t.name === next.name);
   if (idx < 0) list.push(next);
-  else if (newer(next, list[idx]!)) list[idx] = next;
+  else if (traitWins(next, list[idx]!)) list[idx] = next;
+}
+
+function upsertAccount(list: ProfileAccount[], next: ProfileAccount): void {
+  const existing = list.find((a) => a.accountId === next.accountId);
+  if (!existing) {
+    list.push({ ...next, channels: [...next.channels] });
+    return;
+  }
+  existing.domain ??= next.domain;
+  existing.name ??= next.name;
+  existing.firstSeen = Math.min(existing.firstSeen, next.firstSeen);
+  existing.lastSeen = Math.max(existing.lastSeen, next.lastSeen);
+  existing.channels = [...new Set([...existing.channels, ...next.channels])].sort();
+}
+
+function upsertLinked(list: LinkedProfile[], next: LinkedProfile): void {
+  const existing = list.find((l) => l.kind === next.kind && l.profileId === next.profileId);
+  if (!existing) {
+    list.push({ ...next, identities: [...next.identities] });
+    return;
+  }
+  const seen = new Set(existing.identities.map((i) => `${i.type}\u0000${i.value}`));
+  for (const i of next.identities) if (!seen.has(`${i.type}\u0000${i.value}`)) existing.identities.push(i);
+  existing.identities.sort((x, y) => byString(x.type, y.type) || byString(x.value, y.value));
+  // Keep the earliest evidence of the link.
+  if (newer({ at: existing.at, eventId: existing.eventId }, { at: next.at, eventId: next.eventId })) {
+    existing.at = next.at;
+    existing.eventId = next.eventId;
+    existing.channel = next.channel;
+  }
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -84,22 +168,34 @@ function canonicalOrder(p: Profile): void {
   p.traits.sort((a, b) => byString(a.name, b.name));
   p.channels.sort((a, b) => byString(a.channel, b.channel));
   p.consents.sort((a, b) => byString(a.consent.purpose, b.consent.purpose) || byString(a.consent.channel ?? '', b.consent.channel ?? ''));
+  (p.accounts ??= []).sort((a, b) => byString(a.accountId, b.accountId));
+  (p.linked ??= []).sort((a, b) => byString(a.kind, b.kind) || byString(a.profileId, b.profileId));
 }
 
 /**
  * Folds a profile's whole event log (used after merges and splits, where incremental folding
  * would have to subtract). The result is independent of the log's order.
  */
-export function foldEvents(profileId: string, events: readonly CanonicalEvent[], now: number): Profile {
-  const sorted = [...events].sort((a, b) => a.occurredAt - b.occurredAt || byString(a.eventId, b.eventId));
-  let p = emptyProfile(profileId, sorted[0]?.occurredAt ?? now);
-  for (const e of sorted) p = applyEvent(p, e, now);
+export function foldEvents(profileId: string, events: readonly FoldInput[], now: number): Profile {
+  const sorted = [...events].sort((a, b) => a.event.occurredAt - b.event.occurredAt || byString(a.event.eventId, b.event.eventId));
+  let p = emptyProfile(profileId, sorted[0]?.event.occurredAt ?? now);
+  for (const e of sorted) p = applyEvent(p, e.event, now, e);
   return p;
 }
 
 /** Applies one resolved event; returns the profile to publish (a new object). */
-export function applyEvent(current: Profile, event: CanonicalEvent, now: number): Profile {
+export function applyEvent(current: Profile, event: CanonicalEvent, now: number, facts: EventFacts = {}): Profile {
   const p: Profile = structuredClone(current);
+  p.accounts ??= [];
+  p.linked ??= [];
+  for (const a of facts.accounts ?? []) {
+    upsertAccount(p.accounts, { accountId: a.accountId, domain: a.domain, name: a.name, firstSeen: event.occurredAt, lastSeen: event.occurredAt, channels: [event.channel] });
+  }
+  (facts.related ?? []).forEach((ref, i) => {
+    if (ref.profileId === '') return;
+    const identities = (event.related?.[i]?.identities ?? []).map((x) => ({ type: x.type, value: x.value }));
+    upsertLinked(p.linked!, { kind: ref.kind, profileId: ref.profileId, identities, channel: event.channel, eventId: event.eventId, at: event.occurredAt });
+  });
   for (const i of event.identities) {
     upsertIdentity(p.identities, { type: i.type, value: i.value, designation: i.designation, firstSeen: event.occurredAt, lastSeen: event.occurredAt, channels: [event.channel] });
   }
@@ -150,10 +246,15 @@ export function mergeProfiles(survivor: Profile, others: readonly Profile[], now
       else if (newer(c, p.consents[idx]!)) p.consents[idx] = c;
     }
     for (const h of o.stageHistory) reach(p, h.stage, h.at);
+    for (const a of o.accounts ?? []) upsertAccount((p.accounts ??= []), a);
+    for (const l of o.linked ?? []) upsertLinked((p.linked ??= []), l);
     p.eventCount += o.eventCount;
     p.mergedProfileIds = [...new Set([...p.mergedProfileIds, o.profileId, ...o.mergedProfileIds])].sort();
   }
+  // A link to a profile that is now part of this one is no longer a link to a separate person.
+  p.linked = (p.linked ?? []).filter((l) => l.profileId !== p.profileId && !p.mergedProfileIds.includes(l.profileId));
   p.identified = p.identities.some((i) => !ANONYMOUS_IDENTITY_TYPES.has(i.type as IdentityType));
+  canonicalOrder(p);
   p.version += 1;
   p.updatedAt = now;
   return p;

@@ -111,7 +111,7 @@ describe('merges', () => {
             if (d === 'merge') applyChange(tx, change('MERGE', 'A', ['B']), 5);
             else applyResolved(tx, d, 5);
           }
-          const expected = foldEvents('A', events.map((e) => e.event), 5);
+          const expected = foldEvents('A', events, 5);
           const actual = tx.getRecord('A')!.profile!;
           expect(content(actual)).toEqual(content({ ...expected, mergedProfileIds: ['B'] }));
           expect(actual.eventCount).toBe(events.length);
@@ -160,8 +160,8 @@ describe('splits', () => {
         applyChange(tx, change('SPLIT', 'P', ['Q'], parts), 2);
         const toQ = events.filter((e) => ['k2', 'k3'].includes(e.identityKeys[0]!));
         const toP = events.filter((e) => !toQ.includes(e));
-        expect(content(tx.getRecord('Q')?.profile)).toEqual(toQ.length ? content(foldEvents('Q', toQ.map((e) => e.event), 2)) : undefined);
-        expect(content(tx.getRecord('P')?.profile ?? undefined)).toEqual(toP.length ? content(foldEvents('P', toP.map((e) => e.event), 2)) : undefined);
+        expect(content(tx.getRecord('Q')?.profile)).toEqual(toQ.length ? content(foldEvents('Q', toQ, 2)) : undefined);
+        expect(content(tx.getRecord('P')?.profile ?? undefined)).toEqual(toP.length ? content(foldEvents('P', toP, 2)) : undefined);
         // Delivered again: nothing changes.
         const snapshot = structuredClone([...tx.records.entries()]);
         applyChange(tx, change('SPLIT', 'P', ['Q'], parts), 3);

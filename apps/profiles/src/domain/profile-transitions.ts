@@ -14,10 +14,10 @@
  *   that changes nothing reports nothing changed (a redelivered record publishes, never counts).
  */
 import type { CanonicalEvent, IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
-import { applyEvent, emptyProfile, foldEvents } from './profile-builder';
+import { applyEvent, emptyProfile, foldEvents, type FoldInput } from './profile-builder';
 
 /** One event as the store keeps it: what a re-fold needs (no free-form properties) and its graph keys. */
-export interface StoredEvent {
+export interface StoredEvent extends FoldInput {
   readonly event: CanonicalEvent;
   readonly keys: readonly string[];
 }
@@ -72,7 +72,7 @@ export function canonicalId(tx: StateTx, profileId: string): string {
 }
 
 export function stripEvent(resolved: ResolvedEvent): StoredEvent {
-  return { event: { ...resolved.event, properties: {} }, keys: [...resolved.identityKeys] };
+  return { event: { ...resolved.event, properties: {} }, keys: [...resolved.identityKeys], accounts: resolved.accounts ?? [], related: resolved.related ?? [] };
 }
 
 function firstKey(e: StoredEvent): string | undefined {
@@ -87,7 +87,7 @@ function emptyRecord(profileId: string): ProfileRecord {
 function save(tx: StateTx, before: ProfileRecord, patch: Partial<ProfileRecord>, now: number, moved: readonly StoredEvent[], profile?: Profile): void {
   const next = { ...before, ...patch };
   const version = before.version + 1;
-  const folded = next.events.length === 0 ? null : (profile ?? foldEvents(next.profileId, next.events.map((e) => e.event), now));
+  const folded = next.events.length === 0 ? null : (profile ?? foldEvents(next.profileId, next.events, now));
   const mergedProfileIds = [...new Set(next.mergedProfileIds)].sort();
   tx.putRecord({ ...next, version, mergedProfileIds, profile: folded ? { ...folded, version, updatedAt: now, mergedProfileIds } : null });
   for (const e of moved) tx.setEventOwner(e.event.eventId, next.profileId);
@@ -108,7 +108,7 @@ export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number)
   if (routed) target = canonicalId(tx, routed.to);
   const before = tx.getRecord(target) ?? emptyRecord(target);
   const base = before.profile ?? emptyProfile(target, stored.event.occurredAt);
-  save(tx, before, { events: [...before.events, stored] }, now, [stored], applyEvent(base, stored.event, now));
+  save(tx, before, { events: [...before.events, stored] }, now, [stored], applyEvent(base, stored.event, now, stored));
   return { changed: [target], removed: [] };
 }
 

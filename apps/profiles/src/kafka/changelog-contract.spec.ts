@@ -17,6 +17,33 @@ describe('changelog contract', () => {
     const codec = new AvroCodec<ProfileState>(profileChangelogTopic.versions);
     const decoded = await codec.decode(codec.encode(state));
     expect(decoded.ok).toBe(true);
+    // Fields added in v2 come back as their defaults.
+    expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual({
+      ...state,
+      events: [{ event: { ...event, related: [] }, keys: ['k1'], accounts: [], related: [] }],
+      profile: { ...state.profile, accounts: [], linked: [] },
+    });
+  });
+
+  it('keeps accounts, related identities and links through a rebuild', async () => {
+    const avatar = { type: 'login', value: 'dragon', matchKey: 'dragon', designation: 'PRIMARY' as const, namespace: null };
+    const event: CanonicalEvent = { eventId: 'e1', channel: 'website', type: 'link', occurredAt: 1, receivedAt: 2, source: 's', identities: [], traits: {}, properties: {}, consents: [], related: [{ kind: 'avatar', identities: [avatar] }] };
+    const state: ProfileState = {
+      profileId: 'p',
+      aliasOf: null,
+      erased: false,
+      version: 1,
+      mergedProfileIds: [],
+      events: [{ event, keys: [], accounts: [{ accountId: 'acct-1', domain: 'acme.com', name: null }], related: [{ kind: 'avatar', profileId: 'q' }] }],
+      splitRoutes: [],
+      profile: {
+        profileId: 'p', version: 1, updatedAt: 9, stage: 'ANONYMOUS', stageHistory: [{ stage: 'ANONYMOUS', at: 1 }], identified: false, identities: [], traits: [], channels: [], consents: [], mergedProfileIds: [], eventCount: 1,
+        accounts: [{ accountId: 'acct-1', domain: 'acme.com', name: null, firstSeen: 1, lastSeen: 1, channels: ['website'] }],
+        linked: [{ kind: 'avatar', profileId: 'q', identities: [{ type: 'login', value: 'dragon' }], channel: 'website', eventId: 'e1', at: 1 }],
+      },
+    };
+    const codec = new AvroCodec<ProfileState>(profileChangelogTopic.versions);
+    const decoded = await codec.decode(codec.encode(state));
     expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual(state);
   });
 });

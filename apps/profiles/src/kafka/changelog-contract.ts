@@ -6,7 +6,7 @@
  * (it has no event logs, so splits could not be re-folded and replays could not be de-duplicated).
  * Private to this service: no other service reads it, so it lives here and not in libs/contracts.
  */
-import { CanonicalEventV1, ProfileV1, type TopicContract } from '@cdp/contracts';
+import { CanonicalEventV1, CanonicalEventV2, ProfileV1, ProfileV2, ResolvedEventV3, type TopicContract } from '@cdp/contracts';
 import type { ProfileRecord } from '../domain/profile-transitions';
 
 /**
@@ -53,6 +53,36 @@ const ProfileStateSchema = {
 
 export const ProfileStateV1 = definedOnce(ProfileStateSchema) as typeof ProfileStateSchema;
 
+const resolvedField = (name: 'accounts' | 'related') => {
+  const field = ResolvedEventV3.fields.find((f) => f.name === name);
+  if (!field) throw new Error(`ResolvedEvent v3 has no ${name} field`);
+  return field;
+};
+
+/** v2: stored events keep what identity resolution said about them (accounts, related profiles). */
+const ProfileStateSchemaV2 = {
+  ...ProfileStateSchema,
+  fields: ProfileStateSchema.fields.map((f) => {
+    if (f.name === 'events') {
+      return {
+        ...f,
+        type: {
+          type: 'array',
+          items: {
+            type: 'record',
+            name: 'StoredEvent',
+            fields: [{ name: 'event', type: CanonicalEventV2 }, { name: 'keys', type: { type: 'array', items: 'string' } }, resolvedField('accounts'), resolvedField('related')],
+          },
+        },
+      };
+    }
+    if (f.name === 'profile') return { ...f, type: ['null', ProfileV2] };
+    return f;
+  }),
+};
+
+export const ProfileStateV2 = definedOnce(ProfileStateSchemaV2) as typeof ProfileStateSchemaV2;
+
 export interface ProfileState extends ProfileRecord {
   readonly aliasOf: string | null;
   readonly erased: boolean;
@@ -64,7 +94,7 @@ export const profileChangelogTopic: TopicContract<ProfileState> = {
   key: 'profileId',
   writers: 'profiles',
   readers: 'profiles',
-  versions: [ProfileStateV1],
+  versions: [ProfileStateV1, ProfileStateV2],
   config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1 },
 };
 
