@@ -129,6 +129,28 @@ describe('walking skeleton: one customer through every service', () => {
     expect(kpis.channels.filter((c) => c.connected).map((c) => c.channel).sort()).toEqual(['email', 'website']);
   });
 
+  it('places B2B visitors in one account and keeps an avatar linked, not merged', async () => {
+    const domain = `acme-${suffix}.com`;
+    expect((await post('webinar', { type: 'registration', identifiers: { email: `cto@${domain}`, company_name: `Acme ${suffix} Ltd` } })).status).toBe(202);
+    expect((await post('landing-page', { type: 'whitepaper_download', identifiers: { email: `cfo@${domain}` } })).status).toBe(202);
+    const cto = await eventually(() => profileBy('email', `cto@${domain}`), (p) => p !== undefined);
+    const cfo = await eventually(() => profileBy('email', `cfo@${domain}`), (p) => p !== undefined);
+    expect(cto!.profileId).not.toBe(cfo!.profileId);
+    expect(cto!.accounts).toEqual([expect.objectContaining({ domain, name: `acme ${suffix}`, channels: ['webinar'] })]);
+    expect(cfo!.accounts!.map((a) => a.accountId)).toEqual([cto!.accounts![0]!.accountId]);
+
+    const avatar = `dragon-${suffix}`;
+    expect((await post('website', { type: 'link_avatar', identifiers: { login }, related: [{ kind: 'avatar', identifiers: { login: avatar } }] })).status).toBe(202);
+    const person = await eventually(() => profileBy('login', login), (p) => (p?.linked ?? []).length === 1);
+    expect(person!.linked![0]).toMatchObject({ kind: 'avatar', identities: [{ type: 'login', value: avatar }], channel: 'website' });
+    expect(person!.identities.map((i) => i.value)).not.toContain(avatar);
+    // The avatar acting on its own is its own profile: the one the person's profile links to.
+    expect((await post('website', { type: 'page_view', identifiers: { login: avatar } })).status).toBe(202);
+    const persona = await eventually(() => profileBy('login', avatar), (p) => p !== undefined);
+    expect(persona!.profileId).toBe(person!.linked![0]!.profileId);
+    expect(persona!.profileId).not.toBe(person!.profileId);
+  });
+
   it('rejects a bad event with a 400 naming each offending field', async () => {
     const res = await post('website', { type: 'Page View', identifiers: { loyalty_number: '123' }, occurredAt: 'yesterday' });
     expect(res.status).toBe(400);
