@@ -48,12 +48,33 @@ export interface Resolution {
   readonly readOnly: boolean;
 }
 
+export interface ResolveRequest {
+  readonly identities: readonly GraphIdentity[];
+  readonly evidence: Evidence;
+}
+
 export interface GraphChangeResult {
   readonly changes: readonly IdentityChange[];
   readonly found: boolean;
 }
 
 const ANONYMOUS_TYPES = [...ANONYMOUS_IDENTITY_TYPES] as string[];
+
+/**
+ * Most events written in one transaction. Larger chunks save commits but hold more locks for
+ * longer, so concurrent partitions touching one component wait (or deadlock and redo) more.
+ */
+const WRITE_CHUNK = 50;
+
+interface ReadRow {
+  readonly key: string;
+  readonly exists: boolean;
+  readonly firstSeen: number | null;
+  readonly designation: string | null;
+  readonly quarantined: boolean;
+  readonly profileId: string | null;
+  readonly identified: boolean;
+}
 
 interface LoadedIdentity extends ComponentIdentity {
   readonly designation: string;
@@ -73,6 +94,60 @@ interface Component {
   readonly truncated: boolean;
   /** No identity joined the component between the walk and the locks (else it must be read again). */
   readonly stable: boolean;
+}
+
+/** What one placement writes; every row carries the evidence of the event that caused it. */
+interface GraphDiff {
+  readonly quarantine: readonly string[];
+  readonly created: readonly CurrentProfile[];
+  readonly moves: readonly { key: string; profileId: string; eventId: string; channel: string; at: number }[];
+  readonly merged: readonly { other: string; survivor: string; eventId: string; channel: string; at: number }[];
+  readonly flips: readonly { a: string; b: string; active: boolean }[];
+}
+
+interface Placement {
+  readonly plan: AssignmentPlan;
+  readonly clustering: Clustering;
+  readonly changes: IdentityChange[];
+  readonly quarantined: QuarantineNotice[];
+  readonly typeOf: (k: string) => string;
+  readonly diff: GraphDiff;
+}
+
+function diffOf(
+  plan: AssignmentPlan,
+  current: ReadonlyMap<string, string>,
+  edges: readonly LoadedEdge[],
+  clustering: Clustering,
+  ev: Evidence,
+  quarantine: readonly string[],
+): GraphDiff {
+  const evidence = { eventId: ev.eventId, channel: ev.channel, at: ev.occurredAt };
+  return {
+    quarantine,
+    created: plan.created,
+    // Only identities whose profile changed get a new IN edge; the others keep theirs untouched.
+    moves: [...plan.profileOf.entries()].filter(([k, p]) => current.get(k) !== p).map(([key, profileId]) => ({ key, profileId, ...evidence })),
+    merged: plan.merges.flatMap((m) => m.merged.map((other) => ({ other, survivor: m.survivor, ...evidence }))),
+    flips: edges.filter((e) => e.active !== clustering.active.has(pairId(e.a, e.b))).map((e) => ({ a: e.a, b: e.b, active: !e.active })),
+  };
+}
+
+/** Indexes of the events (in order) grouped by shared identities: events in one component go together. */
+function groupsSharingIdentities(keysOf: readonly (readonly string[])[]): number[][] {
+  const parent = keysOf.map((_, n) => n);
+  const find = (n: number): number => (parent[n] === n ? n : (parent[n] = find(parent[n]!)));
+  const owner = new Map<string, number>();
+  keysOf.forEach((keys, n) => {
+    for (const k of keys) {
+      const o = owner.get(k);
+      if (o === undefined) owner.set(k, n);
+      else parent[find(n)] = find(o);
+    }
+  });
+  const groups = new Map<number, number[]>();
+  keysOf.forEach((_, n) => groups.set(find(n), [...(groups.get(find(n)) ?? []), n]));
+  return [...groups.values()];
 }
 
 /**
@@ -150,143 +225,209 @@ export class IdentityGraphRepository {
   }
 
   async resolve(identities: readonly GraphIdentity[], evidence: Evidence): Promise<Resolution> {
-    const ids = [...new Map(identities.map((i) => [i.key, i])).values()].sort((a, b) => (a.key < b.key ? -1 : 1));
-    const fast = await this.tryReadOnly(ids, evidence);
-    if (fast) return fast;
-    return this.withWrite((tx) => this.resolveTx(tx, ids, evidence));
+    return (await this.resolveMany([{ identities, evidence }]))[0]!;
+  }
+
+  /**
+   * Resolves several events (a chunk of one partition, in order) with few round trips: one read
+   * transaction answers every event that adds nothing; the others are written in order, each as
+   * if alone, in write transactions of up to WRITE_CHUNK events (one commit each).
+   */
+  async resolveMany(requests: readonly ResolveRequest[]): Promise<Resolution[]> {
+    const events = requests.map((r) => ({ ids: [...new Map(r.identities.map((i) => [i.key, i])).values()].sort((a, b) => (a.key < b.key ? -1 : 1)), ev: r.evidence }));
+    const answers = await this.readOnlyAnswers(events);
+    const readOnly = answers.flatMap((a, n) => (a ? [n] : []));
+    let moved = false;
+    const writes = answers.flatMap((a, n) => (a ? [] : [n]));
+    for (let start = 0; start < writes.length; start += WRITE_CHUNK) {
+      const chunk = writes.slice(start, start + WRITE_CHUNK);
+      const written = await this.withWrite((tx) => this.resolveChunk(tx, chunk.map((n) => events[n]!)));
+      chunk.forEach((n, k) => (answers[n] = written[k]));
+      moved ||= written.some((r) => r.changes.length > 0 || r.quarantined.length > 0);
+    }
+    // A merge, split or quarantine in this chunk may have moved identities that an earlier read
+    // answer placed: read those answers again, after the writes.
+    if (moved && readOnly.length > 0) {
+      const again = await this.readOnlyAnswers(readOnly.map((n) => events[n]!));
+      for (const [k, n] of readOnly.entries()) answers[n] = again[k] ?? (await this.withWrite((tx) => this.resolveChunk(tx, [events[n]!])))[0]!;
+    }
+    return answers as Resolution[];
   }
 
   // ---------------------------------------------------------------- read-only fast path
 
-  private async tryReadOnly(ids: readonly GraphIdentity[], ev: Evidence): Promise<Resolution | undefined> {
+  /** One read round trip for all events: the answer for each that adds nothing to the graph, else undefined. */
+  private async readOnlyAnswers(events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): Promise<(Resolution | undefined)[]> {
     const session = this.driver.session({ database: this.database, defaultAccessMode: 'READ' });
     try {
       return await session.executeRead(async (tx) => {
-        // One round trip: the identities with their profiles, and whether each pair is already linked
+        // Per event: the identities with their profiles, and whether each pair is already linked
         // with evidence at least as early and as strong as this event's.
-        const allPairs = pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]);
         const res = await tx.run(
-          `CALL () {
-             UNWIND $keys AS k
+          `UNWIND range(0, size($events) - 1) AS n
+           WITH n, $events[n] AS e
+           CALL (e) {
+             UNWIND e.keys AS k
              OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
              OPTIONAL MATCH (i)-[:IN]->(p:Profile)
              RETURN collect({key: k, exists: i IS NOT NULL, firstSeen: i.firstSeen, designation: i.designation, quarantined: coalesce(i.quarantined, false),
                              profileId: p.id,
                              identified: CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END}) AS rows
            }
-           CALL () {
-             UNWIND $pairs AS pr
+           CALL (e) {
+             UNWIND e.pairs AS pr
              OPTIONAL MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
              RETURN collect({a: pr[0], b: pr[1],
-                             known: l IS NOT NULL AND (l.at < $at OR (l.at = $at AND l.eventId <= $eventId)) AND (l.primary OR pr[2] = 'SECONDARY')}) AS links
+                             known: l IS NOT NULL AND (l.at < e.at OR (l.at = e.at AND l.eventId <= e.eventId)) AND (l.primary OR pr[2] = 'SECONDARY')}) AS links
            }
-           RETURN rows, links`,
-          { ns: this.ns, keys: ids.map((i) => i.key), pairs: allPairs, anonymous: ANONYMOUS_TYPES, at: ev.occurredAt, eventId: ev.eventId },
+           RETURN n, rows, links`,
+          {
+            ns: this.ns,
+            anonymous: ANONYMOUS_TYPES,
+            events: events.map(({ ids, ev }) => ({
+              keys: ids.map((i) => i.key),
+              pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
+              at: ev.occurredAt,
+              eventId: ev.eventId,
+            })),
+          },
         );
-        const record = res.records[0]!;
-        const rows = record.get('rows') as {
-          key: string;
-          exists: boolean;
-          firstSeen: number | null;
-          designation: string | null;
-          quarantined: boolean;
-          profileId: string | null;
-          identified: boolean;
-        }[];
-        const links = record.get('links') as { a: string; b: string; known: boolean }[];
-        const upgrades = (r: (typeof rows)[number]) => r.designation !== 'PRIMARY' && ids.some((i) => i.key === r.key && i.designation === 'PRIMARY');
-        if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r))) return undefined;
-        const quarantined = new Set(rows.filter((r) => r.quarantined).map((r) => r.key));
-        const linkable = ids.filter((i) => !quarantined.has(i.key));
-        // Pairs with a quarantined identity are never linked, so they need no write.
-        if (links.some((l) => !l.known && !quarantined.has(l.a) && !quarantined.has(l.b))) return undefined;
-        const strongest = this.strongest(linkable);
-        const row = strongest ? rows.find((r) => r.key === strongest.key)! : undefined;
-        return { profileId: row?.profileId ?? '', identified: row?.identified ?? false, newIdentities: 0, changes: [], quarantined: [], readOnly: true };
+        const answers: (Resolution | undefined)[] = events.map(() => undefined);
+        for (const record of res.records) {
+          const n = record.get('n') as number;
+          answers[n] = this.readOnlyAnswer(events[n]!.ids, events[n]!.ev, record.get('rows') as ReadRow[], record.get('links') as { a: string; b: string; known: boolean }[]);
+        }
+        return answers;
       });
     } finally {
       await session.close();
     }
   }
 
+  private readOnlyAnswer(ids: readonly GraphIdentity[], ev: Evidence, rows: readonly ReadRow[], links: readonly { a: string; b: string; known: boolean }[]): Resolution | undefined {
+    const upgrades = (r: ReadRow) => r.designation !== 'PRIMARY' && ids.some((i) => i.key === r.key && i.designation === 'PRIMARY');
+    if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r))) return undefined;
+    const quarantined = new Set(rows.filter((r) => r.quarantined).map((r) => r.key));
+    const linkable = ids.filter((i) => !quarantined.has(i.key));
+    // Pairs with a quarantined identity are never linked, so they need no write.
+    if (links.some((l) => !l.known && !quarantined.has(l.a) && !quarantined.has(l.b))) return undefined;
+    const strongest = this.strongest(linkable);
+    const row = strongest ? rows.find((r) => r.key === strongest.key)! : undefined;
+    return { profileId: row?.profileId ?? '', identified: row?.identified ?? false, newIdentities: 0, changes: [], quarantined: [], readOnly: true };
+  }
+
   // ---------------------------------------------------------------- write path
 
-  private async resolveTx(tx: ManagedTransaction, ids: readonly GraphIdentity[], ev: Evidence): Promise<Resolution> {
-    // One round trip: merge the identities and the pairs among the linkable ones, then lock and load
-    // the component around them. Quarantined identities link nobody, so their pairs are skipped.
+  /**
+   * Writes a chunk of events in one transaction and two round trips: one statement merges every
+   * event's identities and pairs (in order) and locks and loads the components around them; the
+   * components are placed here; one statement writes every difference. Events of the chunk that
+   * share a component are placed together, as if they had arrived at once: the changes are
+   * reported on the last of them, and each gets its profile after all of them. The grouping is the
+   * same either way (it is a function of the links, not of their order).
+   */
+  private async resolveChunk(tx: ManagedTransaction, events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): Promise<Resolution[]> {
+    // Quarantined identities link nobody, so their pairs are skipped.
     const res = await tx.run(
-      `UNWIND $ids AS id
-       OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key})
-       WITH id, old IS NULL AS isNew
-       MERGE (i:Identity {ns: $ns, key: id.key})
-         ON CREATE SET i.type = id.type, i.designation = id.designation, i.firstSeen = $at, i.lastSeen = $at, i.quarantined = false
-       SET i.firstSeen = CASE WHEN i.firstSeen > $at THEN $at ELSE i.firstSeen END,
-           i.lastSeen = CASE WHEN i.lastSeen < $at THEN $at ELSE i.lastSeen END,
-           i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
-       WITH collect({key: i.key, isNew: isNew, quarantined: coalesce(i.quarantined, false)}) AS merged
-       WITH merged, [m IN merged WHERE m.quarantined | m.key] AS q
-       CALL (q) {
-         UNWIND $pairs AS pr
+      `UNWIND range(0, size($events) - 1) AS n
+       WITH n, $events[n] AS e
+       CALL (e) {
+         UNWIND e.ids AS id
+         OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key})
+         WITH id, old IS NULL AS isNew
+         MERGE (i:Identity {ns: $ns, key: id.key})
+           ON CREATE SET i.type = id.type, i.designation = id.designation, i.firstSeen = e.at, i.lastSeen = e.at, i.quarantined = false
+         SET i.firstSeen = CASE WHEN i.firstSeen > e.at THEN e.at ELSE i.firstSeen END,
+             i.lastSeen = CASE WHEN i.lastSeen < e.at THEN e.at ELSE i.lastSeen END,
+             i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
+         RETURN collect({key: i.key, isNew: isNew, quarantined: coalesce(i.quarantined, false)}) AS merged
+       }
+       WITH n, e, merged, [m IN merged WHERE m.quarantined | m.key] AS q
+       CALL (e, q) {
+         UNWIND e.pairs AS pr
          WITH pr WHERE NOT pr[0] IN q AND NOT pr[1] IN q
          MATCH (a:Identity {ns: $ns, key: pr[0]}), (b:Identity {ns: $ns, key: pr[1]})
          MERGE (a)-[l:LINKED]->(b)
-           ON CREATE SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2], l.severed = false, l.active = false, l.created = $eventId,
+           ON CREATE SET l.at = e.at, l.eventId = e.eventId, l.channel = e.channel, l.designation = pr[2], l.severed = false, l.active = false, l.created = e.eventId,
                          l.primary = false
          SET l.primary = l.primary OR pr[2] = 'PRIMARY'
-         WITH pr, l, l.created = $eventId AND l.at = $at AS isNew
-         FOREACH (_ IN CASE WHEN l.at > $at OR (l.at = $at AND l.eventId > $eventId) THEN [1] ELSE [] END |
-           SET l.at = $at, l.eventId = $eventId, l.channel = $channel, l.designation = pr[2])
+         WITH pr, l, l.created = e.eventId AND l.at = e.at AS isNew
+         FOREACH (_ IN CASE WHEN l.at > e.at OR (l.at = e.at AND l.eventId > e.eventId) THEN [1] ELSE [] END |
+           SET l.at = e.at, l.eventId = e.eventId, l.channel = e.channel, l.designation = pr[2])
          RETURN collect(CASE WHEN isNew THEN [pr[0], pr[1]] END) AS newPairs
        }
-       WITH merged, newPairs, [m IN merged WHERE NOT m.quarantined | m.key] AS seeds
+       WITH n, merged, newPairs, [m IN merged WHERE NOT m.quarantined | m.key] AS seeds
        ${LOCK_AND_LOAD}
-       RETURN merged, newPairs, ${LOCK_AND_LOAD_FIELDS}`,
+       RETURN n, merged, newPairs, ${LOCK_AND_LOAD_FIELDS}`,
       {
-        ids,
         ns: this.ns,
-        at: ev.occurredAt,
-        eventId: ev.eventId,
-        channel: ev.channel,
         limit: int(this.rules.maxComponentSize),
-        pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
+        events: events.map(({ ids, ev }) => ({
+          ids,
+          pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
+          at: ev.occurredAt,
+          eventId: ev.eventId,
+          channel: ev.channel,
+        })),
       },
     );
-    const row = res.records[0]!;
-    const merged = row.get('merged') as { key: string; isNew: boolean; quarantined: boolean }[];
-    const newKeys = new Set(merged.filter((m) => m.isNew).map((m) => m.key));
-    const quarantinedKeys = new Set(merged.filter((m) => m.quarantined).map((m) => m.key));
-    const linkable = ids.filter((i) => !quarantinedKeys.has(i.key));
-    const newPairs = new Set((row.get('newPairs') as [string, string][]).map(([a, b]) => pairId(a, b)));
-    const seeds = linkable.map((i) => i.key);
+    const rows = [...res.records].sort((x, y) => (x.get('n') as number) - (y.get('n') as number));
+    const counted = new Set<string>();
+    const loaded = rows.map((row, n) => {
+      const merged = row.get('merged') as { key: string; isNew: boolean; quarantined: boolean }[];
+      const quarantinedKeys = new Set(merged.filter((m) => m.quarantined).map((m) => m.key));
+      const linkable = events[n]!.ids.filter((i) => !quarantinedKeys.has(i.key));
+      // An identity created in this chunk counts as new for the first event that carried it.
+      const fresh = merged.filter((m) => m.isNew && !m.quarantined && !counted.has(m.key)).map((m) => m.key);
+      for (const k of fresh) counted.add(k);
+      return {
+        linkable,
+        newIdentities: fresh.length,
+        newPairs: (row.get('newPairs') as [string, string][]).map(([a, b]) => pairId(a, b)),
+        component: componentOf(row, this.rules.maxComponentSize),
+      };
+    });
 
-    const outcome = await this.recompute(tx, seeds, ev, newPairs, componentOf(row, this.rules.maxComponentSize));
-    const strongest = this.strongest(linkable);
-    const profileId = strongest ? (outcome.plan.profileOf.get(strongest.key) ?? '') : '';
-    const cluster = strongest ? outcome.clustering.clusters[outcome.clustering.clusterOf.get(strongest.key)!] : undefined;
-    return {
-      profileId,
-      identified: cluster ? cluster.some((k) => !isAnonymous(outcome.typeOf(k))) : false,
-      newIdentities: [...newKeys].filter((k) => !quarantinedKeys.has(k)).length,
-      changes: outcome.changes,
-      quarantined: outcome.quarantined,
-      readOnly: false,
-    };
+    const answers: Resolution[] = [];
+    const diffs: GraphDiff[] = [];
+    for (const group of groupsSharingIdentities(loaded.map((l) => l.component.identities.map((i) => i.key)))) {
+      const last = group[group.length - 1]!;
+      const seeds = [...new Set(group.flatMap((n) => loaded[n]!.linkable.map((i) => i.key)))].sort();
+      const newPairs = new Set(group.flatMap((n) => loaded[n]!.newPairs));
+      // The last event's walk came after every merge of the group, so it read the whole component.
+      const component = loaded[last]!.component.stable ? loaded[last]!.component : await this.loadComponent(tx, seeds);
+      const outcome = this.place(seeds, events[last]!.ev, newPairs, component);
+      diffs.push(outcome.diff);
+      for (const n of group) {
+        const strongest = this.strongest(loaded[n]!.linkable);
+        const cluster = strongest ? outcome.clustering.clusters[outcome.clustering.clusterOf.get(strongest.key)!] : undefined;
+        answers[n] = {
+          profileId: strongest ? (outcome.plan.profileOf.get(strongest.key) ?? '') : '',
+          identified: cluster ? cluster.some((k) => !isAnonymous(outcome.typeOf(k))) : false,
+          newIdentities: loaded[n]!.newIdentities,
+          changes: n === last ? outcome.changes : [],
+          quarantined: n === last ? outcome.quarantined : [],
+          readOnly: false,
+        };
+      }
+    }
+    await this.writeDiffs(tx, diffs);
+    return answers;
+  }
+
+  /** Reads (and locks) the component around `seeds`, places it and writes the difference (operator changes). */
+  private async recompute(tx: ManagedTransaction, seeds: readonly string[], ev: Evidence): Promise<Placement> {
+    const outcome = this.place(seeds, ev, new Set(), await this.loadComponent(tx, seeds));
+    await this.writeDiffs(tx, [outcome.diff]);
+    return outcome;
   }
 
   /**
-   * Reads (and locks) the component around `seeds`, applies the collapse guard, clusters it with the
-   * rules, and writes the difference. `newPairs`: links this event created (their refusals are
-   * reported as REFUSED_MERGE).
+   * Applies the collapse guard to a locked component, clusters it with the rules, assigns profiles
+   * and says what to write. `newPairs`: links the event(s) created (their refusals are reported as
+   * REFUSED_MERGE).
    */
-  private async recompute(
-    tx: ManagedTransaction,
-    seeds: readonly string[],
-    ev: Evidence,
-    newPairs: ReadonlySet<string> = new Set(),
-    loaded?: Component,
-  ): Promise<{ plan: AssignmentPlan; clustering: Clustering; changes: IdentityChange[]; quarantined: QuarantineNotice[]; typeOf: (k: string) => string }> {
-    // A component read before all of it was locked may have grown meanwhile: read it again, locked.
-    const component = loaded && loaded.stable ? loaded : await this.loadComponent(tx, seeds);
+  private place(seeds: readonly string[], ev: Evidence, newPairs: ReadonlySet<string>, component: Component): Placement {
     let identities = [...component.identities];
     const byKey = new Map(identities.map((i) => [i.key, i]));
     const typeOf = (k: string): string => byKey.get(k)?.type ?? '';
@@ -308,7 +449,7 @@ export class IdentityGraphRepository {
     }
     // Quarantined identities still belong to a profile of their own (they just link nobody).
     const plan = planAssignment(clustering.clusters, current, profiles, (k) => byKey.get(k)?.firstSeen ?? ev.occurredAt, () => `p-${randomUUID()}`);
-    await this.write(tx, plan, current, component.edges, clustering, ev, quarantined.map((n) => n.key));
+    const diff = diffOf(plan, current, component.edges, clustering, ev, quarantined.map((n) => n.key));
 
     const changes: IdentityChange[] = [];
     for (const split of plan.splits) {
@@ -330,7 +471,7 @@ export class IdentityGraphRepository {
       const [survivor, other] = pa < pb ? [pa, pb] : [pb, pa];
       changes.push(this.change('REFUSED_MERGE', survivor, [other], refusedLink.reason, ev, { type: typeOf(refusedLink.edge.a), designation: edge.designation }));
     }
-    return { plan, clustering, changes: dedupeChanges(changes), quarantined, typeOf };
+    return { plan, clustering, changes: dedupeChanges(changes), quarantined, typeOf, diff };
   }
 
   /** Which identity joined the merged profiles: a newly active edge between them, for the evidence. */
@@ -384,20 +525,16 @@ export class IdentityGraphRepository {
     }
   }
 
-  /** Writes the difference between the graph and the plan in one round trip (nothing when there is none). */
-  private async write(
-    tx: ManagedTransaction,
-    plan: AssignmentPlan,
-    current: ReadonlyMap<string, string>,
-    edges: readonly LoadedEdge[],
-    clustering: Clustering,
-    ev: Evidence,
-    quarantine: readonly string[],
-  ): Promise<void> {
-    const moves = [...plan.profileOf.entries()].filter(([k, p]) => current.get(k) !== p).map(([key, profileId]) => ({ key, profileId }));
-    const merged = plan.merges.flatMap((m) => m.merged.map((other) => ({ other, survivor: m.survivor })));
-    const flips = edges.filter((e) => e.active !== clustering.active.has(pairId(e.a, e.b))).map((e) => ({ a: e.a, b: e.b, active: !e.active }));
-    if (quarantine.length + plan.created.length + moves.length + merged.length + flips.length === 0) return;
+  /** Writes the differences between the graph and the placements in one round trip (nothing when there is none). */
+  private async writeDiffs(tx: ManagedTransaction, diffs: readonly GraphDiff[]): Promise<void> {
+    const all = {
+      quarantine: diffs.flatMap((d) => d.quarantine),
+      created: diffs.flatMap((d) => d.created),
+      moves: diffs.flatMap((d) => d.moves),
+      merged: diffs.flatMap((d) => d.merged),
+      flips: diffs.flatMap((d) => d.flips),
+    };
+    if (Object.values(all).every((rows) => rows.length === 0)) return;
     // Subqueries run in order: profiles exist before identities move into them.
     await tx.run(
       `CALL () {
@@ -414,7 +551,7 @@ export class IdentityGraphRepository {
          MATCH (i:Identity {ns: $ns, key: m.key})
          MATCH (p:Profile {ns: $ns, id: m.profileId})
          OPTIONAL MATCH (i)-[old:IN]->(:Profile)
-         WITH i, p, old, CASE WHEN old IS NULL THEN {eventId: $eventId, channel: $channel, at: $at, designation: i.designation} ELSE properties(old) END AS props
+         WITH i, p, old, CASE WHEN old IS NULL THEN {eventId: m.eventId, channel: m.channel, at: m.at, designation: i.designation} ELSE properties(old) END AS props
          CREATE (i)-[r:IN]->(p) SET r = props
          WITH old WHERE old IS NOT NULL
          DELETE old
@@ -422,8 +559,8 @@ export class IdentityGraphRepository {
        CALL () {
          UNWIND $merged AS m
          MATCH (o:Profile {ns: $ns, id: m.other}), (s:Profile {ns: $ns, id: m.survivor})
-         SET o.mergedInto = s.id, o.mergedAt = $at
-         CREATE (o)-[:MERGED_INTO {eventId: $eventId, channel: $channel, at: $at}]->(s)
+         SET o.mergedInto = s.id, o.mergedAt = m.at
+         CREATE (o)-[:MERGED_INTO {eventId: m.eventId, channel: m.channel, at: m.at}]->(s)
          WITH o, s
          OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id})
          FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END | SET x.mergedInto = s.id)
@@ -433,18 +570,7 @@ export class IdentityGraphRepository {
          MATCH (:Identity {ns: $ns, key: f.a})-[l:LINKED]->(:Identity {ns: $ns, key: f.b})
          SET l.active = f.active
        }`,
-      {
-        ns: this.ns,
-        quarantine,
-        now: Date.now(),
-        created: plan.created,
-        moves,
-        merged,
-        flips,
-        eventId: ev.eventId,
-        channel: ev.channel,
-        at: ev.occurredAt,
-      },
+      { ns: this.ns, now: Date.now(), ...all },
     );
   }
 
