@@ -38,6 +38,11 @@ interface Person {
   step: number;
 }
 
+const COMPANIES = [
+  { domain: 'acme-corp.example', name: 'Acme Ltd' },
+  { domain: 'globex.example', name: 'Globex Corporation' },
+  { domain: 'initech.example', name: 'Initech Inc' },
+];
 const FIRST = ['ann', 'bob', 'chen', 'dara', 'eli', 'fatima', 'gus', 'hana', 'ivan', 'jo'];
 const people: Person[] = Array.from({ length: PEOPLE }, (_, n) => ({
   n,
@@ -50,6 +55,11 @@ const people: Person[] = Array.from({ length: PEOPLE }, (_, n) => ({
 }));
 
 type Send = { channel: string; body: Record<string, unknown>; via?: 'kafka' };
+
+function companyEvent(p: Person): Send {
+  const company = COMPANIES[p.n % COMPANIES.length]!;
+  return { channel: 'webinar', body: { type: 'webinar_registration', identifiers: { email: `${p.login}@${company.domain}`, company_name: company.name } } };
+}
 
 function nextEvent(p: Person): Send {
   const step = p.step++;
@@ -75,6 +85,10 @@ function nextEvent(p: Person): Send {
         { channel: 'ads', body: { type: 'ad_click', identifiers: {}, properties: { gclid: `g-${Math.floor(random() * 1e9)}` } } },
         { channel: 'kiosk', body: { type: 'kiosk_checkin', identifiers: { kiosk_device_id: 'kiosk-07', loyalty_number: p.loyalty } } },
         { channel: 'webinar', body: { type: 'webinar_registration', identifiers: { email: 'test@test.com', company_name: 'Acme Ltd' } } },
+        // B2B: colleagues at a few companies land in one account each, never merged.
+        companyEvent(p),
+        // Linked, not merged: the person's avatar in a game.
+        { channel: 'website', body: { type: 'link_avatar', identifiers: { login: p.login }, related: [{ kind: 'avatar', identifiers: { login: `${p.login}-avatar` } }] } },
       ]);
   }
 }
