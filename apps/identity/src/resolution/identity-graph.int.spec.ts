@@ -120,6 +120,54 @@ describe('identity graph repository', () => {
     expect(grouping).toHaveLength(max + 2);
   });
 
+  it('places the events of one chunk that share a component together, each counting only the identities it brought', async () => {
+    const g = repo();
+    const chunk = await g.resolveMany([
+      { identities: [id('visitor_id:v1')], evidence: ev('e1', 1000) },
+      { identities: [id('email:ann')], evidence: ev('e2', 2000) },
+      { identities: [id('visitor_id:v1'), id('login:ann'), id('email:ann')], evidence: ev('e3', 3000) },
+      { identities: [id('email:bob')], evidence: ev('e4', 4000) },
+    ]);
+    expect(chunk.map((r) => r.newIdentities)).toEqual([1, 1, 1, 1]);
+    expect(new Set(chunk.slice(0, 3).map((r) => r.profileId)).size).toBe(1);
+    expect(chunk[3]!.profileId).not.toBe(chunk[0]!.profileId);
+    expect(chunk.flatMap((r) => r.changes)).toEqual([]);
+    expect(await g.grouping()).toEqual([['email:ann', 'login:ann', 'visitor_id:v1'], ['email:bob']]);
+  });
+
+  it('answers a repeat in a chunk with the profile a merge earlier in the chunk left it in', async () => {
+    const g = repo();
+    const anon = await g.resolve([id('visitor_id:v1')], ev('e1', 1000));
+    const known = await g.resolve([id('login:ann')], ev('e2', 500));
+    const [merge, repeat] = await g.resolveMany([
+      { identities: [id('visitor_id:v1'), id('login:ann')], evidence: ev('e3', 3000) },
+      { identities: [id('visitor_id:v1')], evidence: ev('e4', 4000) },
+    ]);
+    expect(merge!.changes.map((c) => [c.kind, c.survivorProfileId, c.otherProfileIds])).toEqual([['MERGE', known.profileId, [anon.profileId]]]);
+    expect(repeat).toMatchObject({ readOnly: true, profileId: known.profileId, identified: true });
+  });
+
+  it('ends in the same grouping whether events come one at a time or in chunks (property)', async () => {
+    const pool = ['login:a', 'login:b', 'email:a', 'email:f', 'phone:p', 'visitor_id:v', 'visitor_id:w', 'loyalty_number:l'];
+    const event = fc.record({ ids: fc.uniqueArray(fc.constantFrom(...pool), { minLength: 1, maxLength: 3 }), at: fc.integer({ min: 0, max: 50 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 12, maxLength: 12 }), async (events, sizes) => {
+        const requests = events.map((e, n) => ({ identities: e.ids.map(id), evidence: ev(`e${n}`, e.at * 86_400_000) }));
+        const single = repo();
+        for (const r of requests) await single.resolve(r.identities, r.evidence);
+        const chunked = repo();
+        for (let start = 0, k = 0; start < requests.length; start += sizes[k++]!) {
+          const answers = await chunked.resolveMany(requests.slice(start, start + sizes[k]!));
+          expect(answers).toHaveLength(Math.min(sizes[k]!, requests.length - start));
+        }
+        expect(await chunked.grouping()).toEqual(await single.grouping());
+        await single.deleteNamespace();
+        await chunked.deleteNamespace();
+      }),
+      { numRuns: 15, seed: Number(process.env.FC_SEED ?? Date.now() % 1_000_000) },
+    );
+  });
+
   it('ends in the same grouping whatever the order, lateness and duplication of the events (property)', async () => {
     const pool = ['login:a', 'login:b', 'email:a', 'email:f', 'phone:p', 'phone:q', 'visitor_id:v', 'visitor_id:w', 'loyalty_number:l', 'app_instance_id:i'];
     const event = fc.record({

@@ -23,11 +23,19 @@ import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IdentityConfig } from '../config';
 import { IDENTITY_CONFIG } from '../tokens';
 import { RelationsService } from '../relations/relations.service';
-import { IdentityGraphRepository, type GraphChangeResult, type QuarantineNotice, type Resolution } from './identity-graph.repository';
+import { IdentityGraphRepository, type Evidence, type GraphChangeResult, type GraphIdentity, type QuarantineNotice } from './identity-graph.repository';
 import { IdentityKeyer } from './identity-keyer';
 import { EventRateGuard } from './rate-guard';
 
 export type OperatorAction = 'remove' | 'unlink' | 'quarantine' | 'release';
+
+interface Prepared {
+  readonly event: CanonicalEvent;
+  readonly identities: readonly GraphIdentity[];
+  readonly identityKeys: string[];
+  readonly evidence: Evidence;
+  readonly outputs: OutboundMessage[];
+}
 
 @Injectable()
 export class ResolutionService {
@@ -60,42 +68,65 @@ export class ResolutionService {
   }
 
   async resolve(event: CanonicalEvent): Promise<HandlerResult> {
-    const identities = this.keyer.linkable(event, (type, reason) => this.skipped.inc({ type, reason }));
-    const identityKeys = this.keyer.keysOf(event);
-    if (identities.length === 0) {
-      // Still published (profileId "") so that activity KPIs count it as unidentified activity.
-      const unresolved: ResolvedEvent = { event, profileId: '', identified: false, resolvedAt: Date.now(), newIdentities: 0, identityKeys };
-      return ok([output(resolvedEventsTopic, event.eventId, unresolved)]);
+    return (await this.resolveBatch([event]))[0]!;
+  }
+
+  /**
+   * A chunk of one partition, in order, one result per event. The graph places the whole chunk at
+   * once (few round trips: IdentityGraphRepository.resolveMany); the rest is per event.
+   */
+  async resolveBatch(events: readonly CanonicalEvent[]): Promise<HandlerResult[]> {
+    const prepared: Prepared[] = [];
+    for (const event of events) {
+      const identities = this.keyer.linkable(event, (type, reason) => this.skipped.inc({ type, reason }));
+      const evidence = { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt };
+      const outputs: OutboundMessage[] = [];
+      for (const id of identities) {
+        const count = this.rate.hit(id.key);
+        // First event over the limit this minute: quarantine once; from then on the graph knows.
+        if (count === undefined) continue;
+        const result = await this.graph.setQuarantine(id.key, true, 'collapse-guard');
+        outputs.push(...this.changeOutputs(result.changes));
+        outputs.push(this.quarantineOutput({ key: id.key, type: id.type, profilesJoined: 0, reason: `${count} events in one minute` }, 'QUARANTINED', count, 'events-per-minute'));
+      }
+      prepared.push({ event, identities, identityKeys: this.keyer.keysOf(event), evidence, outputs });
     }
-    const evidence = { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt };
-    const outputs: OutboundMessage[] = [];
-    for (const id of identities) {
-      const count = this.rate.hit(id.key);
-      // First event over the limit this minute: quarantine once; from then on the graph knows.
-      if (count === undefined) continue;
-      const result = await this.graph.setQuarantine(id.key, true, 'collapse-guard');
-      outputs.push(...this.changeOutputs(result.changes));
-      outputs.push(this.quarantineOutput({ key: id.key, type: id.type, profilesJoined: 0, reason: `${count} events in one minute` }, 'QUARANTINED', count, 'events-per-minute'));
+    const placing = prepared.filter((p) => p.identities.length > 0);
+    const started = performance.now();
+    const resolutions = placing.length > 0 ? await this.graph.resolveMany(placing.map((p) => ({ identities: p.identities, evidence: p.evidence }))) : [];
+    // Every event of the chunk waited for the whole chunk: that is its time to be placed.
+    const seconds = (performance.now() - started) / 1000;
+    const resolutionOf = new Map(placing.map((p, n) => [p, resolutions[n]!]));
+
+    const results: HandlerResult[] = [];
+    for (const p of prepared) {
+      const { event, identityKeys, evidence, outputs } = p;
+      const resolution = resolutionOf.get(p);
+      if (!resolution) {
+        // Still published (profileId "") so that activity KPIs count it as unidentified activity.
+        const unresolved: ResolvedEvent = { event, profileId: '', identified: false, resolvedAt: Date.now(), newIdentities: 0, identityKeys };
+        results.push(ok([output(resolvedEventsTopic, event.eventId, unresolved)]));
+        continue;
+      }
+      this.latency.observe(seconds);
+      this.resolutions.inc({ path: resolution.readOnly ? 'read' : 'write' });
+      const placement = await this.relations.place(event, resolution.profileId, this.keyer, evidence);
+      for (const notice of [...resolution.quarantined, ...placement.quarantined]) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined'));
+      outputs.push(...this.changeOutputs([...resolution.changes, ...placement.changes]));
+      const resolved: ResolvedEvent = {
+        event,
+        profileId: resolution.profileId,
+        identified: resolution.identified,
+        resolvedAt: Date.now(),
+        newIdentities: resolution.newIdentities,
+        identityKeys,
+        accounts: placement.accounts,
+        related: placement.related,
+      };
+      outputs.push(output(resolvedEventsTopic, resolution.profileId || event.eventId, resolved));
+      results.push(ok(outputs));
     }
-    const stop = this.latency.startTimer();
-    const resolution: Resolution = await this.graph.resolve(identities, evidence);
-    stop();
-    this.resolutions.inc({ path: resolution.readOnly ? 'read' : 'write' });
-    const placement = await this.relations.place(event, resolution.profileId, this.keyer, evidence);
-    for (const notice of [...resolution.quarantined, ...placement.quarantined]) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined'));
-    outputs.push(...this.changeOutputs([...resolution.changes, ...placement.changes]));
-    const resolved: ResolvedEvent = {
-      event,
-      profileId: resolution.profileId,
-      identified: resolution.identified,
-      resolvedAt: Date.now(),
-      newIdentities: resolution.newIdentities,
-      identityKeys,
-      accounts: placement.accounts,
-      related: placement.related,
-    };
-    outputs.push(output(resolvedEventsTopic, resolution.profileId || event.eventId, resolved));
-    return ok(outputs);
+    return results;
   }
 
   /** Operator change by graph key; publishes the resulting changes. Returns undefined when the key or link is unknown. */
