@@ -23,7 +23,7 @@ import { output, type KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
-import { identityConfigSchema } from './config';
+import { identityTestConfig } from '../test/test-config';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
 import { IdentityKeyer } from './resolution/identity-keyer';
 import { startIdentity } from './start';
@@ -35,18 +35,7 @@ describe('identity service: two instances, replay, operator API', () => {
   const namespace = uniqueNamespace('idn');
   const graphNamespace = `idn-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
-  const config = identityConfigSchema.parse({
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    NEO4J_URI: process.env.NEO4J_URI,
-    NEO4J_USER: process.env.NEO4J_USER ?? 'neo4j',
-    NEO4J_PASSWORD: process.env.NEO4J_PASSWORD ?? 'cdp-local-password',
-    TOPIC_NAMESPACE: namespace,
-    GRAPH_NAMESPACE: graphNamespace,
-    HTTP_PORT: '0',
-    HTTP_HOST: '127.0.0.1',
-    IDENTITY_ADMIN_API_KEY: ADMIN_KEY,
-    CONSUMER_CONCURRENCY: '3',
-  });
+  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_ADMIN_API_KEY: ADMIN_KEY, CONSUMER_CONCURRENCY: '3' });
   const keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
   const apps: INestApplication[] = [];
   let driver: Driver;

@@ -13,7 +13,7 @@ import { output, type KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, testKafka, uniqueNamespace } from '@cdp/testing';
-import { identityConfigSchema } from '../config';
+import { identityTestConfig } from '../../test/test-config';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { startIdentity } from '../start';
 
@@ -21,16 +21,7 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
   const namespace = uniqueNamespace('rel');
   const graphNamespace = `rel-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
-  const config = identityConfigSchema.parse({
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    NEO4J_URI: process.env.NEO4J_URI,
-    NEO4J_USER: process.env.NEO4J_USER ?? 'neo4j',
-    NEO4J_PASSWORD: process.env.NEO4J_PASSWORD ?? 'cdp-local-password',
-    TOPIC_NAMESPACE: namespace,
-    GRAPH_NAMESPACE: graphNamespace,
-    HTTP_PORT: '0',
-    HTTP_HOST: '127.0.0.1',
-  });
+  const config = identityTestConfig(namespace, graphNamespace);
   let app: INestApplication;
   let driver: Driver;
   const resolved = new Map<string, ResolvedEvent>();
