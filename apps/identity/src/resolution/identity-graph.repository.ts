@@ -615,6 +615,27 @@ export class IdentityGraphRepository {
     });
   }
 
+  /** Applies the current rules again to one live profile's component (after a rule change). */
+  async reevaluateProfile(profileId: string, reason: string): Promise<GraphChangeResult> {
+    return this.withWrite(async (tx) => {
+      const res = await tx.run(`MATCH (i:Identity {ns: $ns})-[:IN]->(:Profile {ns: $ns, id: $profileId}) RETURN collect(i.key) AS keys`, { ns: this.ns, profileId });
+      const keys = (res.records[0]?.get('keys') as string[] | undefined) ?? [];
+      if (keys.length === 0) return { changes: [], found: false };
+      const outcome = await this.recompute(tx, keys, operatorEvidence(reason));
+      return { changes: outcome.changes, found: true };
+    });
+  }
+
+  /** Live profile ids after `cursor`, in id order (bulk re-evaluation pages through them). */
+  async liveProfileIds(cursor: string, limit: number): Promise<string[]> {
+    const res = await this.driver.executeQuery(
+      `MATCH (p:Profile {ns: $ns}) WHERE p.id > $cursor AND p.mergedInto IS NULL RETURN p.id AS id ORDER BY p.id LIMIT $limit`,
+      { ns: this.ns, cursor, limit: int(limit) },
+      { database: this.database },
+    );
+    return res.records.map((r) => r.get('id') as string);
+  }
+
   private async neighboursAndProfileMates(tx: ManagedTransaction, key: string): Promise<string[] | undefined> {
     const res = await tx.run(
       `MATCH (i:Identity {ns: $ns, key: $key})
