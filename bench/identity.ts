@@ -6,7 +6,7 @@
  * nothing (answered without a graph write), new devices of known people (attach), and new people.
  * - throughput: a burst of events, resolved events/s from the first to the last resolution;
  * - latency: a paced stream, resolvedAt minus the time the event was produced (Kafka included).
- * Env: IDENTITY_BENCH_SIZES (10000,100000), IDENTITY_BENCH_BURST (3000), IDENTITY_BENCH_PACED (600),
+ * Env: IDENTITY_BENCH_SIZES (10000,100000), IDENTITY_BENCH_BURST (10000), IDENTITY_BENCH_PACED (600),
  * IDENTITY_BENCH_RATE (40 events/s), NEO4J_*, KAFKA_BROKERS.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -25,7 +25,7 @@ import { machine, percentile, writeResult } from './lib/bench-output';
 import { rng } from './population';
 
 const sizes = (process.env.IDENTITY_BENCH_SIZES ?? '10000,100000').split(',').map(Number);
-const BURST = Number(process.env.IDENTITY_BENCH_BURST ?? 3000);
+const BURST = Number(process.env.IDENTITY_BENCH_BURST ?? 10_000);
 const PACED = Number(process.env.IDENTITY_BENCH_PACED ?? 600);
 // Paced below the measured throughput, so latency is resolution time rather than a growing queue.
 const RATE = Number(process.env.IDENTITY_BENCH_RATE ?? 40);
