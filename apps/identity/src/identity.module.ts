@@ -1,9 +1,10 @@
 /** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution, explain and operator APIs. */
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Module, type DynamicModule, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Driver } from 'neo4j-driver';
 import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, identityQuarantineTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
-import type { Logger } from '@cdp/observability';
-import { HealthRegistry, PlatformModule } from '@cdp/nest-platform';
+import type { Logger, Registry } from '@cdp/observability';
+import type { KafkaPlatform } from '@cdp/kafka';
+import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PlatformModule } from '@cdp/nest-platform';
 import type { IdentityConfig } from './config';
 import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
 import { AdminKeyGuard } from './http/admin-key.guard';
@@ -12,22 +13,39 @@ import { GraphAdminController } from './http/graph-admin.controller';
 import { RelationsRepository } from './relations/relations.repository';
 import { RelationsService } from './relations/relations.service';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
+import { RULES_STATE_SCHEMA, RulesReevaluation } from './rules/rules-reevaluation';
 import { ResolutionController } from './resolution/resolution.controller';
 import { ResolutionService } from './resolution/resolution.service';
 import { IDENTITY_CONFIG, NEO4J_DRIVER } from './tokens';
 
-class GraphLifecycle implements OnModuleInit, OnApplicationShutdown {
+class GraphLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private reevaluating: Promise<unknown> = Promise.resolve();
+
   constructor(
     @Inject(NEO4J_DRIVER) private readonly driver: Driver,
     @Inject(IDENTITY_CONFIG) private readonly config: IdentityConfig,
     private readonly health: HealthRegistry,
     private readonly relations: RelationsRepository,
+    private readonly reevaluation: RulesReevaluation,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async onModuleInit(): Promise<void> {
     this.health.register('neo4j', () => checkNeo4j(this.driver, this.config.NEO4J_DATABASE));
     await ensureGraphSchema(this.driver, this.config.NEO4J_DATABASE);
     await this.relations.ensureSchema();
+    for (const statement of RULES_STATE_SCHEMA) await this.driver.executeQuery(statement, {}, { database: this.config.NEO4J_DATABASE });
+  }
+
+  onApplicationBootstrap(): void {
+    // In the background: resolution goes on while a rule change is applied to the existing graph.
+    this.reevaluating = this.reevaluation.run().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'rules re-evaluation stopped'));
+  }
+
+  /** Before the platform disconnects Kafka: the walk's last changes still get published. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.reevaluation.stop();
+    await this.reevaluating;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -58,6 +76,12 @@ export class IdentityModule {
           inject: [NEO4J_DRIVER],
         },
         RelationsService,
+        {
+          provide: RulesReevaluation,
+          useFactory: (driver: Driver, graph: IdentityGraphRepository, kafka: KafkaPlatform, logger: Logger, registry: Registry) =>
+            new RulesReevaluation(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE, config.IDENTITY_RULES_FILE.rules, graph, kafka.producer, logger, registry),
+          inject: [NEO4J_DRIVER, IdentityGraphRepository, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY],
+        },
         ResolutionService,
         AdminKeyGuard,
         GraphLifecycle,
