@@ -3,6 +3,9 @@
  * `@EventPattern(contract.name)` methods that return a HandlerResult; Nest's pipes, guards and
  * interceptors still apply. Unlike Nest's built-in Kafka transport, an exception never reaches
  * kafkajs (which would redeliver the offset forever): the loop turns it into retry or dead letter.
+ * `@EventPattern(contract.name, { batch: true })` opts into the loop's batch mode: the method gets
+ * `InboundMessage[]` (a chunk of one partition, in offset order) and returns one HandlerResult per
+ * message; `{ batch: true, maxBatch: n }` caps the chunk size.
  */
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
@@ -36,11 +39,11 @@ export class KafkaResultTransport extends Server implements CustomTransportStrat
         const contract = contracts.get(pattern);
         if (!contract) throw new Error(`@EventPattern('${pattern}') names no known topic contract`);
         const decode = decoders[pattern] ?? this.platform.avroDecoder(contract);
-        return {
-          topic: topicName(contract, this.platform.namespace),
-          decode,
-          handle: (message: InboundMessage<unknown>) => this.dispatch(pattern, message),
-        };
+        const topic = topicName(contract, this.platform.namespace);
+        const extras = this.messageHandlers.get(pattern)?.extras as { batch?: boolean; maxBatch?: number } | undefined;
+        return extras?.batch
+          ? { topic, decode, handleBatch: (messages: readonly InboundMessage<unknown>[]) => this.dispatchBatch(pattern, messages), ...(extras.maxBatch ? { maxBatch: extras.maxBatch } : {}) }
+          : { topic, decode, handle: (message: InboundMessage<unknown>) => this.dispatch(pattern, message) };
       });
       if (subscriptions.length > 0) {
         this.loop = this.platform.consumerLoop(this.options.groupId, subscriptions, {
@@ -72,5 +75,13 @@ export class KafkaResultTransport extends Server implements CustomTransportStrat
     // Errors propagate to the consumer loop, which classifies them (retry vs dead letter).
     const result: unknown = await lastValueFrom(this.transformToObservable(await handler(message)), { defaultValue: undefined });
     return isHandlerResult(result) ? result : { kind: 'dlq', reason: `handler for ${pattern} returned no result`, step: 'dispatch' };
+  }
+
+  private async dispatchBatch(pattern: string, messages: readonly InboundMessage<unknown>[]): Promise<readonly HandlerResult[]> {
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) return messages.map(() => ({ kind: 'dlq', reason: `no handler for ${pattern}`, step: 'dispatch' }));
+    // The loop checks that one result per message came back; errors propagate to it as well.
+    const results: unknown = await lastValueFrom(this.transformToObservable(await handler(messages)), { defaultValue: undefined });
+    return Array.isArray(results) ? (results as HandlerResult[]) : messages.map(() => ({ kind: 'dlq', reason: `batch handler for ${pattern} returned no results`, step: 'dispatch' }));
   }
 }

@@ -1,11 +1,18 @@
 /**
  * Applies resolved events and identity changes to the store and publishes the result: the full
  * profile of every changed profile, tombstones for merged-away and erased ids, and the changelog
- * record of every id touched. State and the record's offset commit in one LMDB transaction; a
- * record at an offset the store already holds (redelivered after a crash between commit and
- * publish) changes nothing and republishes the current state of what it touched. Publishing goes
- * through the OrderedPublisher (commit order across partitions); the handler returns once the
- * broker acknowledged, so the consumer offset never moves ahead of what was published.
+ * record of every id touched. Records come in chunks of one input partition (the consumer loop's
+ * batch mode): a chunk's state changes and its offsets commit in ONE LMDB transaction, then its
+ * outputs go out in ONE ordered publish, and the handler returns once the broker acknowledged,
+ * so the consumer offset never moves ahead of what was published.
+ *
+ * Within the transaction each record is still checked on its own: a record at an offset the store
+ * already holds (redelivered after a crash between commit and publish) changes nothing and
+ * republishes the current state of what it touched. Outputs are de-duplicated per topic and key,
+ * the last one winning: exactly what the compacted topics would keep had every record published
+ * on its own, without the intermediate snapshots (live readers over SSE still see every change).
+ * Publishing goes through the OrderedPublisher
+ * (commit order across partitions handled concurrently).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
@@ -18,14 +25,27 @@ import type { StoreTx } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
 import { OrderedPublisher } from './ordered-publisher';
 import { applyChange, applyResolved, canonicalId, type Touched } from './profile-transitions';
-import { ProfileUpdatesHub } from './profile-updates-hub';
+import { ProfileUpdatesHub, type ProfileChange } from './profile-updates-hub';
+
+/** How to apply one input record inside the chunk's transaction. */
+interface Step {
+  readonly cause: string;
+  readonly apply: (tx: StoreTx, now: number) => Touched;
+  /** The ids a record already applied touched (the replay path republishes their current state). */
+  readonly namedIds: (tx: StoreTx) => string[];
+}
+
+/** One output after de-duplication; `cause` is set on profile updates of records applied now. */
+interface Pending {
+  readonly output: OutboundMessage;
+  readonly cause?: string;
+}
 
 interface Applied {
-  readonly touched: Touched;
-  readonly replay: boolean;
-  readonly profiles: Profile[];
-  readonly states: { id: string; state: ProfileState | null }[];
-  readonly survivors: Map<string, string | null>;
+  readonly outputs: Pending[];
+  /** Every change of every record applied now, in order: live readers (SSE) see each one. */
+  readonly changes: ProfileChange[];
+  readonly replays: number;
   readonly seq: number;
 }
 
@@ -50,73 +70,93 @@ export class MaterialiserService {
     this.publisher = new OrderedPublisher((outputs) => kafka.producer.publish(outputs));
   }
 
-  onResolved(message: InboundMessage<ResolvedEvent>): Promise<HandlerResult> {
-    return this.handle(message, 'event', (tx, now) => applyResolved(tx, message.value, now), (tx) => {
-      const owner = tx.eventOwner(message.value.event.eventId);
-      return owner ? [owner] : [];
+  onResolved(messages: readonly InboundMessage<ResolvedEvent>[]): Promise<HandlerResult[]> {
+    return this.handle(messages, (message) => ({
+      cause: 'event',
+      apply: (tx, now) => applyResolved(tx, message.value, now),
+      namedIds: (tx) => {
+        const owner = tx.eventOwner(message.value.event.eventId);
+        return owner ? [owner] : [];
+      },
+    }));
+  }
+
+  onChange(messages: readonly InboundMessage<IdentityChange>[]): Promise<HandlerResult[]> {
+    return this.handle(messages, ({ value: change }) => {
+      const named = [change.survivorProfileId, ...change.otherProfileIds, ...change.parts.map((p) => p.profileId)];
+      return {
+        cause: change.kind.toLowerCase(),
+        apply: (tx, now) => {
+          if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, named);
+          tx.markChangeApplied(change.changeId);
+          const touched = applyChange(tx, change, now);
+          return { changed: touched.changed, removed: [...new Set([...touched.removed, ...named.filter((id) => tx.aliasOf(id) !== undefined || tx.isErased(id))])] };
+        },
+        namedIds: () => named,
+      };
     });
   }
 
-  onChange(message: InboundMessage<IdentityChange>): Promise<HandlerResult> {
-    const change = message.value;
-    const named = [change.survivorProfileId, ...change.otherProfileIds, ...change.parts.map((p) => p.profileId)];
-    return this.handle(
-      message,
-      change.kind.toLowerCase(),
-      (tx, now) => {
-        if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, named);
-        tx.markChangeApplied(change.changeId);
-        const touched = applyChange(tx, change, now);
-        return { changed: touched.changed, removed: [...new Set([...touched.removed, ...named.filter((id) => tx.aliasOf(id) !== undefined || tx.isErased(id))])] };
-      },
-      () => named,
-    );
-  }
-
-  private async handle(
-    message: InboundMessage<unknown>,
-    cause: string,
-    apply: (tx: StoreTx, now: number) => Touched,
-    namedIds: (tx: StoreTx) => string[],
-  ): Promise<HandlerResult> {
-    const { topic, partition } = message;
-    const offset = BigInt(message.offset);
+  /** One chunk of one input partition, in offset order: one transaction, one publish. */
+  private async handle<V>(messages: readonly InboundMessage<V>[], stepOf: (message: InboundMessage<V>) => Step): Promise<HandlerResult[]> {
+    const first = messages[0];
+    if (!first) return [];
+    const { topic, partition } = first;
+    const steps = messages.map(stepOf);
     let applied: Applied;
     let reserved: number | undefined;
     try {
       applied = await this.store.db.transact((tx) => {
-        const replay = offset < tx.nextOffset(topic, partition);
-        const touched = replay ? replayTouched(tx, namedIds(tx)) : apply(tx, Date.now());
-        if (!replay) tx.setNextOffset(topic, partition, offset + 1n);
-        const snap = snapshot(tx, touched);
+        const outputs = new Map<string, Pending>();
+        // The last output per topic and key wins, placed where it was last written.
+        const put = (pending: Pending): void => {
+          const key = `${pending.output.contract.name}\u0000${pending.output.key}`;
+          outputs.delete(key);
+          outputs.set(key, pending);
+        };
+        const changes: ProfileChange[] = [];
+        let replays = 0;
+        messages.forEach((message, i) => {
+          const step = steps[i]!;
+          const offset = BigInt(message.offset);
+          const replay = offset < tx.nextOffset(topic, partition);
+          const touched = replay ? replayTouched(tx, step.namedIds(tx)) : step.apply(tx, Date.now());
+          if (replay) replays++;
+          else tx.setNextOffset(topic, partition, offset + 1n);
+          const snap = snapshot(tx, touched);
+          for (const profile of snap.profiles) {
+            put({ output: output(profileUpdatesTopic, profile.profileId, profile), ...(replay ? {} : { cause: step.cause }) });
+            if (!replay) changes.push({ kind: 'update', profile });
+          }
+          for (const id of touched.removed) {
+            put({ output: output<Profile>(profileUpdatesTopic, id, null), ...(replay ? {} : { cause: `${step.cause}-tombstone` }) });
+            if (!replay) changes.push({ kind: 'removed', profileId: id, survivorId: snap.survivors.get(id) ?? null });
+          }
+          for (const { id, state } of snap.states) put({ output: output(profileChangelogTopic, id, state) });
+        });
         reserved = this.publisher.reserve();
-        return { touched, replay, ...snap, seq: reserved };
+        return { outputs: [...outputs.values()], changes, replays, seq: reserved };
       });
     } catch (err) {
       if (reserved !== undefined) this.publisher.skip(reserved);
       this.metrics.storeErrors.inc({ topic });
-      this.logger.error({ topic, partition, offset: message.offset, err: (err as Error).message }, 'profile store transaction failed');
-      return retry(`profile store: ${(err as Error).message}`);
+      this.logger.error({ topic, partition, offset: first.offset, records: messages.length, err: (err as Error).message }, 'profile store transaction failed');
+      return messages.map(() => retry(`profile store: ${(err as Error).message}`));
     }
-    if (applied.replay) this.metrics.replays.inc({ topic });
-    const outputs: OutboundMessage[] = [];
-    for (const p of applied.profiles) outputs.push(output(profileUpdatesTopic, p.profileId, p));
-    for (const id of applied.touched.removed) outputs.push(output<Profile>(profileUpdatesTopic, id, null));
-    for (const { id, state } of applied.states) outputs.push(output(profileChangelogTopic, id, state));
+    if (applied.replays) this.metrics.replays.inc({ topic }, applied.replays);
     try {
-      await this.publisher.publish(applied.seq, outputs);
+      await this.publisher.publish(
+        applied.seq,
+        applied.outputs.map((p) => p.output),
+      );
     } catch (err) {
-      // The store already holds this record: the retry takes the replay path and republishes.
+      // The store already holds these records: the retry takes the replay path and republishes.
       this.metrics.publishErrors.inc({ topic });
-      return retry(`publishing profile updates failed: ${(err as Error).message}`);
+      return messages.map(() => retry(`publishing profile updates failed: ${(err as Error).message}`));
     }
-    if (!applied.replay) {
-      if (applied.profiles.length) this.metrics.updates.inc({ cause }, applied.profiles.length);
-      if (applied.touched.removed.length) this.metrics.updates.inc({ cause: `${cause}-tombstone` }, applied.touched.removed.length);
-      for (const profile of applied.profiles) this.hub.emit({ kind: 'update', profile });
-      for (const id of applied.touched.removed) this.hub.emit({ kind: 'removed', profileId: id, survivorId: applied.survivors.get(id) ?? null });
-    }
-    return ok();
+    for (const { cause } of applied.outputs) if (cause) this.metrics.updates.inc({ cause });
+    for (const change of applied.changes) this.hub.emit(change);
+    return messages.map(() => ok());
   }
 }
 
@@ -133,7 +173,7 @@ function replayTouched(tx: StoreTx, ids: readonly string[]): Touched {
 }
 
 /** Reads, inside the transaction, the profiles and changelog states to publish. */
-function snapshot(tx: StoreTx, touched: Touched): Pick<Applied, 'profiles' | 'states' | 'survivors'> {
+function snapshot(tx: StoreTx, touched: Touched): { profiles: Profile[]; states: { id: string; state: ProfileState | null }[]; survivors: Map<string, string | null> } {
   const profiles: Profile[] = [];
   for (const id of touched.changed) {
     const profile = tx.getRecord(id)?.profile;

@@ -1,4 +1,7 @@
-/** Kafka entry points: resolved events and identity changes in, profile updates and changelog out. */
+/**
+ * Kafka entry points: resolved events and identity changes in, profile updates and changelog out.
+ * Batch mode: each call gets a chunk of one partition, applied in one store transaction.
+ */
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { identityChangesTopic, resolvedEventsTopic, type IdentityChange, type ResolvedEvent } from '@cdp/contracts';
@@ -9,13 +12,13 @@ import { MaterialiserService } from '../domain/materialiser.service';
 export class ProfilesConsumer {
   constructor(private readonly materialiser: MaterialiserService) {}
 
-  @EventPattern(resolvedEventsTopic.name)
-  resolved(message: InboundMessage<ResolvedEvent>): Promise<HandlerResult> {
-    return this.materialiser.onResolved(message);
+  @EventPattern(resolvedEventsTopic.name, { batch: true })
+  resolved(messages: readonly InboundMessage<ResolvedEvent>[]): Promise<HandlerResult[]> {
+    return this.materialiser.onResolved(messages);
   }
 
-  @EventPattern(identityChangesTopic.name)
-  change(message: InboundMessage<IdentityChange>): Promise<HandlerResult> {
-    return this.materialiser.onChange(message);
+  @EventPattern(identityChangesTopic.name, { batch: true })
+  change(messages: readonly InboundMessage<IdentityChange>[]): Promise<HandlerResult[]> {
+    return this.materialiser.onChange(messages);
   }
 }
