@@ -1,16 +1,22 @@
-/** Kafka entry point: canonical events in, resolved events and identity changes out. */
+/**
+ * Kafka entry point: canonical events in, resolved events and identity changes out. Batch mode:
+ * a chunk of one partition at a time, so the graph work of many events shares a few round trips.
+ */
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { canonicalEventsTopic, type CanonicalEvent } from '@cdp/contracts';
 import type { HandlerResult, InboundMessage } from '@cdp/kafka';
 import { ResolutionService } from './resolution.service';
 
+/** Most events per chunk: large enough to share round trips, small enough to keep latency low. */
+const MAX_BATCH = 200;
+
 @Controller()
 export class ResolutionController {
   constructor(private readonly resolution: ResolutionService) {}
 
-  @EventPattern(canonicalEventsTopic.name)
-  handle(message: InboundMessage<CanonicalEvent>): Promise<HandlerResult> {
-    return this.resolution.resolve(message.value);
+  @EventPattern(canonicalEventsTopic.name, { batch: true, maxBatch: MAX_BATCH })
+  handle(messages: readonly InboundMessage<CanonicalEvent>[]): Promise<readonly HandlerResult[]> {
+    return this.resolution.resolveBatch(messages.map((m) => m.value));
   }
 }
