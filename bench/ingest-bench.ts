@@ -14,7 +14,7 @@
  * Env: INGEST_BENCH_KAFKA (20000), INGEST_BENCH_HTTP_BATCH (20000), INGEST_BENCH_HTTP_SINGLE (4000),
  * INGEST_BENCH_FILE_ROWS (300000), KAFKA_BROKERS.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
@@ -24,7 +24,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { canonicalEventsTopic, rawChannelTopic, topicName } from '@cdp/contracts';
 import { runImport } from '../apps/ingestion/src/file-import/importer';
 import { machine, writeResult } from './lib/bench-output';
-import { freePort } from '../libs/testing/src/net';
+import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 
 const KAFKA_N = Number(process.env.INGEST_BENCH_KAFKA ?? 20000);
 const HTTP_BATCH_N = Number(process.env.INGEST_BENCH_HTTP_BATCH ?? 20000);
@@ -32,7 +32,6 @@ const HTTP_SINGLE_N = Number(process.env.INGEST_BENCH_HTTP_SINGLE ?? 4000);
 const FILE_ROWS = Number(process.env.INGEST_BENCH_FILE_ROWS ?? 300000);
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const ROOT = join(__dirname, '..');
-const MAIN = join(ROOT, 'dist/apps/ingestion/apps/ingestion/src/main.js');
 const API_KEY = 'bench-secret-key';
 const namespace = `bench-ingest-${randomBytes(4).toString('hex')}.`;
 const runId = randomBytes(3).toString('hex');
@@ -49,38 +48,17 @@ function event(i: number, prefix: string): Record<string, unknown> {
 }
 
 
-async function startService(port: number, dedupeDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: BROKERS.join(','),
-      TOPIC_NAMESPACE: namespace,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(port),
-      LOG_LEVEL: process.env.INGEST_BENCH_LOG_LEVEL ?? 'error',
-      CHANNELS: 'website',
-      INGEST_API_KEYS: `bench:${API_KEY}`,
-      MAX_BATCH_SIZE: '500',
-      INGEST_DEDUPE_DIR: dedupeDir,
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+/** The service from its build output, with its own dedupe directory (kept across restarts). */
+function startService(dedupeDir: string): Promise<RunningService> {
+  return startServiceProcess('ingestion', {
+    KAFKA_BROKERS: BROKERS.join(','),
+    TOPIC_NAMESPACE: namespace,
+    LOG_LEVEL: process.env.INGEST_BENCH_LOG_LEVEL ?? 'error',
+    CHANNELS: 'website',
+    INGEST_API_KEYS: `bench:${API_KEY}`,
+    MAX_BATCH_SIZE: '500',
+    INGEST_DEDUPE_DIR: dedupeDir,
   });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`ingestion exited with ${child.exitCode}`);
-    if (await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok).catch(() => false)) return child;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  child.kill('SIGKILL');
-  throw new Error('ingestion not ready within 60 s');
-}
-
-async function stopService(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 async function canonicalCount(admin: Admin): Promise<number> {
@@ -187,19 +165,19 @@ async function main(): Promise<void> {
   await admin.connect();
   await producer.connect();
   const dedupeDir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
-  const port = await freePort();
-  let service: ChildProcess | undefined;
+  let service: RunningService | undefined;
   try {
     // Topics first (the service creates them), then stop it and pre-load the raw topic.
-    service = await startService(port, dedupeDir);
-    await stopService(service);
+    service = await startService(dedupeDir);
+    await stopServiceProcess(service);
     const raw = topicName(rawChannelTopic('website'), namespace);
     process.stderr.write(`pre-loading ${KAFKA_N} raw records...\n`);
     for (let i = 0; i < KAFKA_N; i += 1000) {
       const messages = Array.from({ length: Math.min(1000, KAFKA_N - i) }, (_, j) => ({ key: String(i + j), value: JSON.stringify(event(i + j, 'k')) }));
       await producer.send({ topic: raw, messages });
     }
-    service = await startService(port, dedupeDir);
+    service = await startService(dedupeDir);
+    const port = Number(new URL(service.url).port);
     const kafkaRun = await waitForCount(admin, 0, KAFKA_N, 60_000);
     const kafkaRate = kafkaRun.count / Math.max(0.001, (kafkaRun.last - kafkaRun.first) / 1000);
     process.stderr.write(`kafka: ${kafkaRun.count} events, ${Math.round(kafkaRate)} events/s\n`);
@@ -231,7 +209,7 @@ async function main(): Promise<void> {
     const file = writeResult('ingest', result);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\nwritten to ${file}\n`);
   } finally {
-    if (service) await stopService(service);
+    if (service) await stopServiceProcess(service);
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(namespace));
     if (topics.length) await admin.deleteTopics({ topics });
     await producer.disconnect();

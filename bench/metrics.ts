@@ -6,59 +6,31 @@
  * a random topic namespace with its own state directory; records are pre-loaded while it is down.
  * Env: METRICS_BENCH_EVENTS (30000), METRICS_BENCH_PROFILES (10000), KAFKA_BROKERS.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { AvroCodec, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type IdentityChange, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
+import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
+import { machine, writeResult } from './lib/bench-output';
 
 const N = Number(process.env.METRICS_BENCH_EVENTS ?? 30000);
 const PROFILES = Number(process.env.METRICS_BENCH_PROFILES ?? 10000);
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const ROOT = join(__dirname, '../../..');
-const MAIN = join(ROOT, 'dist/apps/metrics/apps/metrics/src/main.js');
+const ROOT = join(__dirname, '..');
 const CHANNELS = ['website', 'email', 'sms', 'mobile-app', 'call-centre', 'store'];
 const IDS = ['visitor_id', 'email', 'phone', 'app_instance_id', 'phone', 'loyalty_id'];
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-// Same shape as bench/lib/bench-output.ts (not importable across the project boundary).
-const machine = () => ({ cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, note: 'shared machine (other engineers working at the same time): figures are pessimistic' });
-function writeResult(name: string, result: unknown): string {
-  const dir = join(ROOT, 'bench-results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  return file;
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function start(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
-  const port = await freePort();
+/** The service from its build output; `readyMs` is how long it took to answer /health/ready. */
+async function start(env: Record<string, string>): Promise<{ service: RunningService; url: string; readyMs: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' }, stdio: 'inherit' });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('metrics exited during start-up');
-    if (await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)) return { child, url, readyMs: performance.now() - t0 };
-    await sleep(100);
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  const service = await startServiceProcess('metrics', env);
+  return { service, url: service.url, readyMs: performance.now() - t0 };
 }
 
 const kpis = async (url: string, window = 'all') => (await (await fetch(`${url}/v1/kpis?window=${window}`)).json()) as KpiSnapshot;
@@ -70,11 +42,11 @@ async function main(): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), 'kpi-bench-'));
   const kafka = new Kafka({ clientId: 'metrics-bench', brokers: BROKERS, logLevel: logLevel.NOTHING });
   const env = { TOPIC_NAMESPACE: namespace, KPI_STATE_DIR: stateDir, KAFKA_BROKERS: BROKERS.join(','), CONFIGURED_CHANNELS: CHANNELS.join(',') };
-  let service: ChildProcess | undefined;
+  let service: RunningService | undefined;
   try {
     // Topics come from the service itself: start it once, stop it, then pre-load the backlog.
-    service = (await start(env)).child;
-    await stop(service);
+    service = (await start(env)).service;
+    await stopServiceProcess(service);
     const producer = kafka.producer();
     await producer.connect();
     const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
@@ -104,7 +76,7 @@ async function main(): Promise<void> {
 
     // Drain: from the first counted record to the last.
     const first = await start(env);
-    service = first.child;
+    service = first.service;
     let firstSeenAt = 0;
     let k: KpiSnapshot;
     for (;;) {
@@ -114,7 +86,7 @@ async function main(): Promise<void> {
       await sleep(1000); // like a dashboard polling: a snapshot walks every profile
     }
     const drainSeconds = (performance.now() - firstSeenAt) / 1000;
-    const rss = rssMb(service.pid!);
+    const rss = rssMb(service.process.pid!);
 
     // Snapshot cost at this size (each call after the 1 s cache has expired).
     const snapshotMs: Record<string, number> = {};
@@ -128,15 +100,15 @@ async function main(): Promise<void> {
       }
       snapshotMs[window] = Math.round(median(times) * 10) / 10;
     }
-    await stop(service);
+    await stopServiceProcess(service);
 
     // Restart: restore from LMDB, nothing counted twice.
     const second = await start(env);
-    service = second.child;
+    service = second.service;
     const after = await kpis(second.url);
     await sleep(3000);
     const settled = await kpis(second.url);
-    await stop(service);
+    await stopServiceProcess(service);
     service = undefined;
 
     const result = {
@@ -154,7 +126,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`written to ${writeResult('metrics', result)}\n`);
   } finally {
-    if (service && service.exitCode === null) await stop(service);
+    if (service) await stopServiceProcess(service);
     const admin = kafka.admin();
     await admin.connect();
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(namespace));
