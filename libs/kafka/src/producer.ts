@@ -11,6 +11,8 @@ import type { KafkaSchemaStore } from './schema-store';
 export class CdpProducer {
   private readonly producer: Producer;
   private connected = false;
+  /** Contracts whose writer schema is registered: registering parses and fingerprints the schema, far too slow per record. */
+  private readonly registered = new Set<string>();
 
   constructor(
     kafka: Kafka,
@@ -37,7 +39,10 @@ export class CdpProducer {
     const byTopic = new Map<string, Message[]>();
     for (const out of outputs) {
       const codec = this.codecs.for(out.contract);
-      if (out.value !== null) await this.schemas.register(this.producer, codec.schema);
+      if (out.value !== null && !this.registered.has(out.contract.name)) {
+        await this.schemas.register(this.producer, codec.schema);
+        this.registered.add(out.contract.name);
+      }
       const topic = topicName(out.contract, this.namespace);
       const list = byTopic.get(topic) ?? [];
       list.push({ key: out.key, value: out.value === null ? null : codec.encode(out.value), ...(out.headers ? { headers: { ...out.headers } } : {}) });
