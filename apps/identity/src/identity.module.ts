@@ -1,15 +1,19 @@
 /** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution, explain and operator APIs. */
 import { Inject, Module, type DynamicModule, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Driver } from 'neo4j-driver';
-import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, identityQuarantineTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, identityErasuresTopic, identityQuarantineTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import type { KafkaPlatform } from '@cdp/kafka';
 import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PlatformModule } from '@cdp/nest-platform';
 import type { IdentityConfig } from './config';
 import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
 import { AdminKeyGuard } from './http/admin-key.guard';
+import { ErasureController } from './http/erasure.controller';
 import { ExplainController } from './http/explain.controller';
 import { GraphAdminController } from './http/graph-admin.controller';
+import { ErasedKeys } from './privacy/erased-keys';
+import { ErasureRepository } from './privacy/erasure.repository';
+import { ErasureService } from './privacy/erasure.service';
 import { RelationsRepository } from './relations/relations.repository';
 import { RelationsService } from './relations/relations.service';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
@@ -27,6 +31,7 @@ class GraphLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeAppl
     private readonly health: HealthRegistry,
     private readonly relations: RelationsRepository,
     private readonly reevaluation: RulesReevaluation,
+    private readonly erased: ErasedKeys,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -35,6 +40,8 @@ class GraphLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeAppl
     await ensureGraphSchema(this.driver, this.config.NEO4J_DATABASE);
     await this.relations.ensureSchema();
     for (const statement of RULES_STATE_SCHEMA) await this.driver.executeQuery(statement, {}, { database: this.config.NEO4J_DATABASE });
+    // Before the consumer starts: no event is resolved before the suppression list is read.
+    await this.erased.start();
   }
 
   onApplicationBootstrap(): void {
@@ -49,6 +56,7 @@ class GraphLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeAppl
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.erased.stop();
     await this.driver.close();
   }
 }
@@ -59,9 +67,9 @@ export class IdentityModule {
     return {
       module: IdentityModule,
       imports: [
-        PlatformModule.forService(config, [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, schemasTopic], logger),
+        PlatformModule.forService(config, [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, identityErasuresTopic, deadLettersTopic, schemasTopic], logger),
       ],
-      controllers: [ResolutionController, ExplainController, GraphAdminController],
+      controllers: [ResolutionController, ExplainController, GraphAdminController, ErasureController],
       providers: [
         { provide: IDENTITY_CONFIG, useValue: config },
         { provide: NEO4J_DRIVER, useFactory: () => createDriver(config) },
@@ -76,6 +84,21 @@ export class IdentityModule {
           inject: [NEO4J_DRIVER],
         },
         RelationsService,
+        {
+          provide: ErasedKeys,
+          useFactory: (kafka: KafkaPlatform, logger: Logger) => new ErasedKeys(kafka, logger),
+          inject: [KAFKA_PLATFORM, LOGGER],
+        },
+        {
+          provide: ErasureRepository,
+          useFactory: (driver: Driver) => new ErasureRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE),
+          inject: [NEO4J_DRIVER],
+        },
+        {
+          provide: ErasureService,
+          useFactory: (repo: ErasureRepository, erased: ErasedKeys, kafka: KafkaPlatform, logger: Logger, registry: Registry) => new ErasureService(repo, erased, kafka, logger, registry),
+          inject: [ErasureRepository, ErasedKeys, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY],
+        },
         {
           provide: RulesReevaluation,
           useFactory: (driver: Driver, graph: IdentityGraphRepository, kafka: KafkaPlatform, logger: Logger, registry: Registry) =>

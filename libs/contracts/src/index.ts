@@ -10,6 +10,7 @@ export * from './topics/canonical-events';
 export * from './topics/resolved-events';
 export * from './topics/identity-changes';
 export * from './topics/identity-quarantine';
+export * from './topics/identity-erasures';
 export * from './topics/profile-updates';
 export * from './topics/kpi-snapshots';
 export * from './topics/dead-letters';

@@ -1,12 +1,20 @@
 /**
  * Which identities of an event may link, and under which graph keys: types whose rule says they
  * never link (a kiosk's device id) and blocked values (junk) are left out; the rest are
- * pseudonymised with HMAC-SHA-256 so the graph never holds raw values. No I/O.
+ * pseudonymised with HMAC-SHA-256 so the graph never holds raw values; erased identities (the
+ * suppression list) are left out too, so they never come back, not even on replay. No I/O.
  */
 import { createHmac } from 'node:crypto';
 import type { CanonicalEvent } from '@cdp/contracts';
 import { BlockList, ruleOf, type IdentityRules } from '../rules/identity-rules';
 import type { GraphIdentity } from './identity-graph.repository';
+
+/** Graph keys that must never be linked again (erased on request). */
+export interface Suppressed {
+  has(key: string): boolean;
+}
+
+const NONE: Suppressed = { has: () => false };
 
 export class IdentityKeyer {
   private readonly blocked: BlockList;
@@ -14,6 +22,7 @@ export class IdentityKeyer {
   constructor(
     private readonly hmacKey: string,
     private readonly rules: IdentityRules,
+    private readonly suppressed: Suppressed = NONE,
   ) {
     this.blocked = new BlockList(rules);
   }
@@ -29,9 +38,13 @@ export class IdentityKeyer {
     return undefined;
   }
 
-  /** Graph key per identity of the event, "" for those never linked (blocked values, shared devices). */
+  /** Graph key per identity of the event, "" for those never linked (blocked values, shared devices, erased). */
   keysOf(event: CanonicalEvent): string[] {
-    return event.identities.map((i) => (this.skipReason(i.type, i.matchKey) ? '' : this.pseudonymise(i.type, i.matchKey)));
+    return event.identities.map((i) => {
+      if (this.skipReason(i.type, i.matchKey)) return '';
+      const key = this.pseudonymise(i.type, i.matchKey);
+      return this.suppressed.has(key) ? '' : key;
+    });
   }
 
   linkable(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): GraphIdentity[] {
@@ -41,7 +54,12 @@ export class IdentityKeyer {
         onSkip(i.type, reason);
         return [];
       }
-      return [{ key: this.pseudonymise(i.type, i.matchKey), type: i.type, designation: i.designation }];
+      const key = this.pseudonymise(i.type, i.matchKey);
+      if (this.suppressed.has(key)) {
+        onSkip(i.type, 'erased');
+        return [];
+      }
+      return [{ key, type: i.type, designation: i.designation }];
     });
   }
 }

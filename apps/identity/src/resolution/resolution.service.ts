@@ -22,6 +22,7 @@ import { counter, histogram, type Logger, type Registry } from '@cdp/observabili
 import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IdentityConfig } from '../config';
 import { IDENTITY_CONFIG } from '../tokens';
+import { ErasedKeys } from '../privacy/erased-keys';
 import { RelationsService } from '../relations/relations.service';
 import { IdentityGraphRepository, type Evidence, type GraphChangeResult, type GraphIdentity, type QuarantineNotice } from './identity-graph.repository';
 import { IdentityKeyer } from './identity-keyer';
@@ -55,8 +56,9 @@ export class ResolutionService {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
     private readonly relations: RelationsService,
+    erased: ErasedKeys,
   ) {
-    this.keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
+    this.keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules, erased);
     this.rate = new EventRateGuard(config.IDENTITY_RULES_FILE.rules.collapseGuard.maxEventsPerMinute);
     this.skipped = counter(registry, 'cdp_identity_values_skipped_total', 'Identity values not used for linking', ['type', 'reason']);
     this.changes = counter(registry, 'cdp_identity_changes_total', 'Merges, splits and refused merges', ['kind']);

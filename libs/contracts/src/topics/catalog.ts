@@ -2,6 +2,7 @@
 import { canonicalEventsTopic } from './canonical-events';
 import { deadLettersTopic } from './dead-letters';
 import { identityChangesTopic } from './identity-changes';
+import { identityErasuresTopic } from './identity-erasures';
 import { identityQuarantineTopic } from './identity-quarantine';
 import { kpiSnapshotsTopic } from './kpi-snapshots';
 import { profileUpdatesTopic } from './profile-updates';
@@ -16,6 +17,7 @@ export const ALL_TOPICS: readonly TopicContract<unknown>[] = [
   resolvedEventsTopic,
   identityChangesTopic,
   identityQuarantineTopic,
+  identityErasuresTopic,
   profileUpdatesTopic,
   kpiSnapshotsTopic,
   deadLettersTopic,

@@ -1,0 +1,58 @@
+/**
+ * Erasure in the graph: a profile (followed to its survivor) and every profile merged into it lose
+ * their identities, links, memberships and nodes. Nothing of the person stays in Neo4j; what keeps
+ * the erasure from coming back is the suppression list (ErasedKeys), written before this runs.
+ */
+import type { Driver } from 'neo4j-driver';
+
+export interface ErasureTarget {
+  /** The live profile (the survivor when the id given was merged away). */
+  readonly profileId: string;
+  readonly mergedProfileIds: readonly string[];
+  readonly identities: readonly { key: string; type: string }[];
+}
+
+export class ErasureRepository {
+  constructor(
+    private readonly driver: Driver,
+    private readonly database: string,
+    private readonly ns: string,
+  ) {}
+
+  /** The profile an identity belongs to now, if any. */
+  async profileOf(identityKey: string): Promise<string | undefined> {
+    const res = await this.driver.executeQuery('MATCH (:Identity {ns: $ns, key: $key})-[:IN]->(p:Profile) RETURN p.id AS id', { ns: this.ns, key: identityKey }, { database: this.database });
+    return (res.records[0]?.get('id') as string | undefined) ?? undefined;
+  }
+
+  /** What erasing this profile removes; undefined when the graph does not know it. */
+  async target(profileId: string): Promise<ErasureTarget | undefined> {
+    const res = await this.driver.executeQuery(
+      `MATCH (p:Profile {ns: $ns, id: $profileId})
+       OPTIONAL MATCH (s:Profile {ns: $ns, id: p.mergedInto})
+       WITH coalesce(s, p) AS live
+       OPTIONAL MATCH (old:Profile)-[:MERGED_INTO*1..50]->(live)
+       WITH live, collect(DISTINCT old.id) AS merged
+       OPTIONAL MATCH (i:Identity)-[:IN]->(live)
+       RETURN live.id AS id, merged, collect(CASE WHEN i IS NULL THEN null ELSE {key: i.key, type: i.type} END) AS identities`,
+      { ns: this.ns, profileId },
+      { database: this.database },
+    );
+    const row = res.records[0];
+    if (!row) return undefined;
+    return { profileId: row.get('id') as string, mergedProfileIds: row.get('merged') as string[], identities: row.get('identities') as { key: string; type: string }[] };
+  }
+
+  /** Deletes the identities and profile nodes of a target, in one transaction. */
+  async erase(target: ErasureTarget): Promise<void> {
+    const session = this.driver.session({ database: this.database });
+    try {
+      await session.executeWrite(async (tx) => {
+        await tx.run('UNWIND $keys AS k MATCH (i:Identity {ns: $ns, key: k}) DETACH DELETE i', { ns: this.ns, keys: target.identities.map((i) => i.key) });
+        await tx.run('UNWIND $ids AS id MATCH (p:Profile {ns: $ns, id: id}) DETACH DELETE p', { ns: this.ns, ids: [target.profileId, ...target.mergedProfileIds] });
+      });
+    } finally {
+      await session.close();
+    }
+  }
+}

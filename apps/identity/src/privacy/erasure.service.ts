@@ -1,0 +1,67 @@
+/**
+ * A customer's erasure request, carried out in the order that keeps it from coming back:
+ * 1. every identity of the profile goes on the suppression list (the compacted erasures topic,
+ *    acknowledged by the broker) and into this instance's list, so from now on no event, new or
+ *    replayed, links them again on any instance;
+ * 2. ERASE is published on the identity changes topic: the profiles service tombstones and deletes
+ *    the profile and its merged ids, metrics forgets it;
+ * 3. the identities, their links and the profile nodes are deleted from the graph.
+ * A request that fails part-way can be repeated: each step is idempotent, and the graph still
+ * holds the profile until the last step.
+ */
+import { randomUUID } from 'node:crypto';
+import { identityChangesTopic, identityErasuresTopic, type IdentityChange, type IdentityErasure } from '@cdp/contracts';
+import { output, type KafkaPlatform } from '@cdp/kafka';
+import { counter, type Logger, type Registry } from '@cdp/observability';
+import type { ErasedKeys } from './erased-keys';
+import type { ErasureRepository } from './erasure.repository';
+
+export interface ErasureReceipt {
+  readonly requestId: string;
+  readonly profileId: string;
+  readonly mergedProfileIds: readonly string[];
+  readonly identitiesErased: number;
+}
+
+export class ErasureService {
+  private readonly requests;
+
+  constructor(
+    private readonly repo: ErasureRepository,
+    private readonly erased: ErasedKeys,
+    private readonly kafka: KafkaPlatform,
+    private readonly logger: Logger,
+    registry: Registry,
+  ) {
+    this.requests = counter(registry, 'cdp_identity_erasures_total', 'Erasure requests, by result', ['result']);
+  }
+
+  /** Undefined when the graph does not know the profile. */
+  async erase(profileId: string): Promise<ErasureReceipt | undefined> {
+    const target = await this.repo.target(profileId);
+    if (!target) {
+      this.requests.inc({ result: 'not-found' });
+      return undefined;
+    }
+    const requestId = randomUUID();
+    const at = Date.now();
+    const records = target.identities.map((i): IdentityErasure => ({ identityKey: i.key, identityType: i.type, profileId: target.profileId, requestId, at }));
+    await this.kafka.producer.publish(records.map((r) => output(identityErasuresTopic, r.identityKey, r)));
+    for (const r of records) this.erased.add(r.identityKey);
+    const change: IdentityChange = {
+      changeId: `erase:${requestId}`,
+      kind: 'ERASE',
+      survivorProfileId: target.profileId,
+      otherProfileIds: [...target.mergedProfileIds].sort(),
+      reason: 'erasure request',
+      evidence: { eventId: `erasure-${requestId}`, channel: 'operator:erasure', occurredAt: at, identityType: '', designation: '' },
+      at,
+      parts: [],
+    };
+    await this.kafka.producer.publish([output(identityChangesTopic, change.survivorProfileId, change)]);
+    await this.repo.erase(target);
+    this.requests.inc({ result: 'erased' });
+    this.logger.info({ requestId, profileId: target.profileId, mergedProfiles: target.mergedProfileIds.length, identities: records.length }, 'profile erased');
+    return { requestId, profileId: target.profileId, mergedProfileIds: target.mergedProfileIds, identitiesErased: records.length };
+  }
+}
