@@ -23,6 +23,7 @@ export class OrderedPublisher {
   private sendFrom = 0;
   private readonly ready = new Map<number, Pending | null>();
   private sending = false;
+  private scheduled = false;
 
   constructor(
     private readonly send: (outputs: readonly OutboundMessage[]) => Promise<void>,
@@ -38,14 +39,28 @@ export class OrderedPublisher {
   publish(seq: number, outputs: readonly OutboundMessage[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.ready.set(seq, { outputs, resolve, reject });
-      this.pump();
+      this.schedulePump();
     });
   }
 
   /** A reserved sequence whose transaction did not commit: nothing to send, don't wait for it. */
   skip(seq: number): void {
     this.ready.set(seq, null);
-    this.pump();
+    this.schedulePump();
+  }
+
+  /**
+   * Partitions fetched together commit in the same LMDB batch and ask to publish within the same
+   * turn of the event loop; waiting for the end of that turn sends them in one request instead of
+   * one now and the rest one round trip later.
+   */
+  private schedulePump(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
   }
 
   private pump(): void {
