@@ -9,3 +9,4 @@ export * from './results';
 export * from './retry';
 export * from './schema-store';
 export * from './topics';
+export * from './topic-reader';

@@ -5,23 +5,21 @@
  * knows what must never be linked again. An erasure made by this instance is added at once.
  * Memory: about 150 bytes per erased identity (a million erasures ≈ 150 MB).
  */
-import { randomUUID } from 'node:crypto';
-import type { Consumer } from 'kafkajs';
 import { AvroCodec, identityErasuresTopic, topicName, type IdentityErasure } from '@cdp/contracts';
-import type { KafkaPlatform } from '@cdp/kafka';
+import { WholeTopicReader, type KafkaPlatform, type TopicRecord } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
 
 export class ErasedKeys {
   private readonly keys = new Set<string>();
-  private consumer: Consumer | undefined;
-  private readonly positions = new Map<number, bigint>();
   private readonly codec: AvroCodec<IdentityErasure>;
+  private readonly reader: WholeTopicReader;
 
   constructor(
-    private readonly platform: KafkaPlatform,
+    platform: KafkaPlatform,
     private readonly logger: Logger,
   ) {
     this.codec = new AvroCodec<IdentityErasure>(identityErasuresTopic.versions, platform.schemas);
+    this.reader = new WholeTopicReader(platform.kafka, topicName(identityErasuresTopic, platform.opts.namespace), (r) => this.read(r), 'cdp-identity-erasures');
   }
 
   has(key: string): boolean {
@@ -36,45 +34,24 @@ export class ErasedKeys {
     return this.keys.size;
   }
 
-  /** Subscribes from the beginning and resolves once everything published before now is read. */
+  /** Resolves once everything published before now is read. */
   async start(timeoutMs = 60_000): Promise<void> {
-    const topic = topicName(identityErasuresTopic, this.platform.opts.namespace);
-    const admin = this.platform.kafka.admin();
-    await admin.connect();
-    let ends: { partition: number; high: bigint }[];
-    try {
-      ends = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, high: BigInt(o.high) }));
-    } finally {
-      await admin.disconnect();
-    }
-    // A group of its own: every instance reads every partition.
-    this.consumer = this.platform.kafka.consumer({ groupId: `cdp-identity-erasures-${randomUUID()}` });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        this.positions.set(partition, BigInt(message.offset) + 1n);
-        if (!message.value) return;
-        const decoded = await this.codec.decode(message.value);
-        if (decoded.ok) this.keys.add(decoded.value.identityKey);
-        // An unreadable record must not be skipped silently: the key is in the record's key too.
-        else if (message.key) {
-          this.keys.add(message.key.toString());
-          this.logger.warn({ offset: message.offset, reason: decoded.reason }, 'unreadable erasure record; suppressed by its key');
-        }
-      },
-    });
-    const deadline = Date.now() + timeoutMs;
-    const caughtUp = () => ends.every((e) => (this.positions.get(e.partition) ?? 0n) >= e.high);
-    while (!caughtUp()) {
-      if (Date.now() > deadline) throw new Error(`erasure list not read within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await this.reader.start(timeoutMs);
     this.logger.info({ erasedIdentities: this.keys.size }, 'erasure list loaded');
   }
 
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-    this.consumer = undefined;
+  stop(): Promise<void> {
+    return this.reader.stop();
+  }
+
+  private async read(record: TopicRecord): Promise<void> {
+    if (!record.value) return;
+    const decoded = await this.codec.decode(record.value);
+    if (decoded.ok) this.keys.add(decoded.value.identityKey);
+    // An unreadable record must not be skipped silently: the key is in the record's key too.
+    else if (record.key) {
+      this.keys.add(record.key.toString());
+      this.logger.warn({ offset: record.offset, reason: decoded.reason }, 'unreadable erasure record; suppressed by its key');
+    }
   }
 }

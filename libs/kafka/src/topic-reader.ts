@@ -1,0 +1,59 @@
+/**
+ * Reads a (compacted) topic from its beginning in every instance, outside any shared consumer
+ * group: for state every instance needs whole, such as a suppression list. `start` resolves once
+ * everything published before it was called has been handed to `onRecord`; records published
+ * later keep arriving until `stop`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+
+export interface TopicRecord {
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+export class WholeTopicReader {
+  private consumer: Consumer | undefined;
+  private readonly positions = new Map<number, bigint>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: string,
+    private readonly onRecord: (record: TopicRecord) => Promise<void> | void,
+    private readonly groupPrefix: string,
+  ) {}
+
+  async start(timeoutMs = 60_000): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let ends: { partition: number; high: bigint }[];
+    try {
+      ends = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({ partition: o.partition, high: BigInt(o.high) }));
+    } finally {
+      await admin.disconnect();
+    }
+    // A group of its own (kafkajs has no manual assignment): this instance reads every partition.
+    this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-${randomUUID()}` });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        await this.onRecord({ partition, offset: message.offset, key: message.key, value: message.value });
+        this.positions.set(partition, BigInt(message.offset) + 1n);
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    const caughtUp = () => ends.every((e) => (this.positions.get(e.partition) ?? 0n) >= e.high);
+    while (!caughtUp()) {
+      if (Date.now() > deadline) throw new Error(`${this.topic} not read to its end within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+  }
+}
