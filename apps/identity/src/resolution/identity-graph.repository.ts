@@ -165,23 +165,8 @@ const walkFrom = (out: string): string => `
     RETURN collect(j.key) AS ${out}
   }`;
 
-/**
- * Cypher that, given `seeds`, locks and loads their component in one round trip: walk, lock every
- * identity reached (in key order, so concurrent writers rarely deadlock), walk again. Concurrent
- * events touching one component serialise on these locks; a writer that grew the component between
- * the first walk and the locks shows up in the second walk, and then the caller reads it again.
- */
-const LOCK_AND_LOAD = `
-  ${walkFrom('walked')}
-  WITH *, seeds + [k IN walked WHERE NOT k IN seeds] AS keys
-  CALL (keys) {
-    UNWIND keys AS k
-    MATCH (i:Identity {ns: $ns, key: k})
-    WITH i ORDER BY i.key
-    SET i.lock = true
-    RETURN count(i) AS locked
-  }
-  ${walkFrom('rewalked')}
+/** Cypher that, given `keys` (a component), loads its identities with their profiles, and the links between them. */
+const LOAD = `
   CALL (keys) {
     UNWIND keys AS k
     MATCH (i:Identity {ns: $ns, key: k})
@@ -197,6 +182,93 @@ const LOCK_AND_LOAD = `
                     severed: coalesce(l.severed, false), active: coalesce(l.active, false), primary: coalesce(l.primary, false)}) AS edges
   }`;
 
+/**
+ * Cypher that, given `seeds`, locks and loads their component in one round trip: walk, lock every
+ * identity reached (in key order, so concurrent writers rarely deadlock), walk again. Concurrent
+ * events touching one component serialise on these locks; a writer that grew the component between
+ * the first walk and the locks shows up in the second walk, and then the caller reads it again.
+ * Used where the seeds may lie in several components (operator changes, a chunk's rare re-read).
+ */
+const LOCK_AND_LOAD = `
+  ${walkFrom('walked')}
+  WITH *, seeds + [k IN walked WHERE NOT k IN seeds] AS keys
+  CALL (keys) {
+    UNWIND keys AS k
+    MATCH (i:Identity {ns: $ns, key: k})
+    WITH i ORDER BY i.key
+    SET i.lock = true
+    RETURN count(i) AS locked
+  }
+  ${walkFrom('rewalked')}
+  ${LOAD}`;
+
+/**
+ * Cypher that locks, before anything else in a chunk's transaction, every known identity of the
+ * chunk (`$ids`, sorted by key) and the components around them, all in key order. Taking every
+ * lock of the chunk up front and in one global order is what keeps two partitions' chunks that
+ * share a person from deadlocking (each deadlock costs the driver's retry back-off of about 1 s).
+ * A profile lies within one component, so one walk per profile finds the component.
+ */
+const LOCK_CHUNK = `
+  CALL () {
+    UNWIND $ids AS id
+    MATCH (i:Identity {ns: $ns, key: id.key})
+    OPTIONAL MATCH (i)-[:IN]->(p:Profile)
+    WITH coalesce(p.id, i.key) AS grp, collect(i.key) AS members, min(CASE WHEN coalesce(i.quarantined, false) THEN null ELSE i.key END) AS seed
+    CALL (seed) {
+      MATCH (s:Identity {ns: $ns, key: seed})
+      MATCH path = (s)-[:LINKED*0..]-(j:Identity)
+      WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
+      WITH DISTINCT j LIMIT $limit
+      RETURN collect(j.key) AS reached
+    }
+    UNWIND members + reached AS k
+    WITH DISTINCT k ORDER BY k
+    MATCH (i:Identity {ns: $ns, key: k})
+    SET i.lock = true
+    RETURN collect(k) AS lockedKeys
+  }`;
+
+/**
+ * Cypher that creates or updates every identity of a chunk (`$ids`: one row per key, sorted, with
+ * the chunk's earliest and latest time and strongest designation for it), in key order.
+ */
+const MERGE_CHUNK_IDENTITIES = `
+  CALL () {
+    UNWIND $ids AS id
+    OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key})
+    WITH id, old IS NULL AS isNew
+    MERGE (i:Identity {ns: $ns, key: id.key})
+      ON CREATE SET i.type = id.type, i.designation = id.designation, i.firstSeen = id.first, i.lastSeen = id.last, i.quarantined = false
+    SET i.firstSeen = CASE WHEN i.firstSeen > id.first THEN id.first ELSE i.firstSeen END,
+        i.lastSeen = CASE WHEN i.lastSeen < id.last THEN id.last ELSE i.lastSeen END,
+        i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
+    RETURN collect({key: i.key, isNew: isNew, quarantined: coalesce(i.quarantined, false)}) AS merged
+  }`;
+
+/**
+ * Cypher that walks the component of an event's `seeds` once: an event links its identities to
+ * each other, so the walk from the first seed reaches the others, except across a severed link or
+ * past a quarantined identity; only seeds it did not reach are walked from again.
+ */
+const WALK_ONCE = `
+  CALL (seeds) {
+    MATCH (s:Identity {ns: $ns, key: seeds[0]})
+    MATCH path = (s)-[:LINKED*0..]-(j:Identity)
+    WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
+    WITH DISTINCT j LIMIT $limit
+    RETURN collect(j.key) AS first
+  }
+  CALL (seeds, first) {
+    UNWIND [k IN seeds WHERE NOT k IN first] AS k
+    MATCH (s:Identity {ns: $ns, key: k})
+    MATCH path = (s)-[:LINKED*0..]-(j:Identity)
+    WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
+    WITH DISTINCT j LIMIT $limit
+    RETURN collect(j.key) AS more
+  }
+  WITH *, first + [k IN more WHERE NOT k IN first] AS walked`;
+
 const LOCK_AND_LOAD_FIELDS = 'keys, rewalked, identities, edges';
 
 function componentOf(row: Neo4jRecord, limit: number): Component {
@@ -208,7 +280,7 @@ function componentOf(row: Neo4jRecord, limit: number): Component {
     edges: row.get('edges') as LoadedEdge[],
     truncated: rewalked.length >= limit,
     // A truncated walk may stop at different identities each time; it is partial either way.
-    stable: rewalked.length >= limit || rewalked.every((k) => keys.has(k)),
+    stable: row.has('stable') ? (row.get('stable') as boolean) : rewalked.length >= limit || rewalked.every((k) => keys.has(k)),
   };
 }
 
@@ -319,8 +391,9 @@ export class IdentityGraphRepository {
   // ---------------------------------------------------------------- write path
 
   /**
-   * Writes a chunk of events in one transaction and two round trips: one statement merges every
-   * event's identities and pairs (in order) and locks and loads the components around them; the
+   * Writes a chunk of events in one transaction and two round trips: one statement locks every
+   * component the chunk touches (LOCK_CHUNK), merges the chunk's identities and each event's pairs
+   * (in order), and walks and loads each event's component once (WALK_ONCE); the
    * components are placed here; one statement writes every difference. Events of the chunk that
    * share a component are placed together, as if they had arrived at once: the changes are
    * reported on the last of them, and each gets its profile after all of them. The grouping is the
@@ -329,20 +402,11 @@ export class IdentityGraphRepository {
   private async resolveChunk(tx: ManagedTransaction, events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): Promise<Resolution[]> {
     // Quarantined identities link nobody, so their pairs are skipped.
     const res = await tx.run(
-      `UNWIND range(0, size($events) - 1) AS n
-       WITH n, $events[n] AS e
-       CALL (e) {
-         UNWIND e.ids AS id
-         OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key})
-         WITH id, old IS NULL AS isNew
-         MERGE (i:Identity {ns: $ns, key: id.key})
-           ON CREATE SET i.type = id.type, i.designation = id.designation, i.firstSeen = e.at, i.lastSeen = e.at, i.quarantined = false
-         SET i.firstSeen = CASE WHEN i.firstSeen > e.at THEN e.at ELSE i.firstSeen END,
-             i.lastSeen = CASE WHEN i.lastSeen < e.at THEN e.at ELSE i.lastSeen END,
-             i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
-         RETURN collect({key: i.key, isNew: isNew, quarantined: coalesce(i.quarantined, false)}) AS merged
-       }
-       WITH n, e, merged, [m IN merged WHERE m.quarantined | m.key] AS q
+      `${LOCK_CHUNK}
+       ${MERGE_CHUNK_IDENTITIES}
+       WITH lockedKeys + [m IN merged | m.key] AS held, merged, [m IN merged WHERE m.quarantined | m.key] AS q
+       UNWIND range(0, size($events) - 1) AS n
+       WITH n, $events[n] AS e, held, merged, q
        CALL (e, q) {
          UNWIND e.pairs AS pr
          WITH pr WHERE NOT pr[0] IN q AND NOT pr[1] IN q
@@ -356,14 +420,18 @@ export class IdentityGraphRepository {
            SET l.at = e.at, l.eventId = e.eventId, l.channel = e.channel, l.designation = pr[2])
          RETURN collect(CASE WHEN isNew THEN [pr[0], pr[1]] END) AS newPairs
        }
-       WITH n, merged, newPairs, [m IN merged WHERE NOT m.quarantined | m.key] AS seeds
-       ${LOCK_AND_LOAD}
-       RETURN n, merged, newPairs, ${LOCK_AND_LOAD_FIELDS}`,
+       WITH n, e, held, CASE WHEN n = 0 THEN merged ELSE [] END AS merged, newPairs, [k IN e.keys WHERE NOT k IN q] AS seeds
+       ${WALK_ONCE}
+       WITH *, seeds + [k IN walked WHERE NOT k IN seeds] AS keys
+       ${LOAD}
+       // Stable: every identity of the component was locked up front or created here.
+       RETURN n, merged, newPairs, keys, walked AS rewalked, identities, edges, size(walked) >= $limit OR all(k IN walked WHERE k IN held) AS stable`,
       {
         ns: this.ns,
         limit: int(this.rules.maxComponentSize),
+        ids: chunkIdentities(events),
         events: events.map(({ ids, ev }) => ({
-          ids,
+          keys: ids.map((i) => i.key),
           pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
           at: ev.occurredAt,
           eventId: ev.eventId,
@@ -372,13 +440,12 @@ export class IdentityGraphRepository {
       },
     );
     const rows = [...res.records].sort((x, y) => (x.get('n') as number) - (y.get('n') as number));
+    const merged = new Map((rows[0]!.get('merged') as { key: string; isNew: boolean; quarantined: boolean }[]).map((m) => [m.key, m]));
     const counted = new Set<string>();
     const loaded = rows.map((row, n) => {
-      const merged = row.get('merged') as { key: string; isNew: boolean; quarantined: boolean }[];
-      const quarantinedKeys = new Set(merged.filter((m) => m.quarantined).map((m) => m.key));
-      const linkable = events[n]!.ids.filter((i) => !quarantinedKeys.has(i.key));
+      const linkable = events[n]!.ids.filter((i) => !merged.get(i.key)!.quarantined);
       // An identity created in this chunk counts as new for the first event that carried it.
-      const fresh = merged.filter((m) => m.isNew && !m.quarantined && !counted.has(m.key)).map((m) => m.key);
+      const fresh = events[n]!.ids.map((i) => merged.get(i.key)!).filter((m) => m.isNew && !m.quarantined && !counted.has(m.key)).map((m) => m.key);
       for (const k of fresh) counted.add(k);
       return {
         linkable,
@@ -752,6 +819,19 @@ export class IdentityGraphRepository {
       parts: parts.map((p) => ({ profileId: p.profileId, identityKeys: [...p.identityKeys] })),
     };
   }
+}
+
+/** Every identity of a chunk once, sorted by key: earliest and latest time, strongest designation. */
+function chunkIdentities(events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): { key: string; type: string; designation: string; first: number; last: number }[] {
+  const byKey = new Map<string, { key: string; type: string; designation: string; first: number; last: number }>();
+  for (const { ids, ev } of events) {
+    for (const i of ids) {
+      const seen = byKey.get(i.key);
+      if (!seen) byKey.set(i.key, { key: i.key, type: i.type, designation: i.designation, first: ev.occurredAt, last: ev.occurredAt });
+      else byKey.set(i.key, { ...seen, designation: seen.designation === 'PRIMARY' ? 'PRIMARY' : i.designation, first: Math.min(seen.first, ev.occurredAt), last: Math.max(seen.last, ev.occurredAt) });
+    }
+  }
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 function pairsOf(ids: readonly GraphIdentity[]): [string, string][] {
