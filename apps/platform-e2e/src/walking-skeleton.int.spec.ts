@@ -21,6 +21,7 @@ import {
 } from '@cdp/testing';
 
 const API_KEY = 'e2e-secret-key';
+const ADMIN_KEY = 'e2e-operator-key-0123';
 
 describe('walking skeleton: one customer through every service', () => {
   const namespace = uniqueNamespace('e2e');
@@ -37,6 +38,7 @@ describe('walking skeleton: one customer through every service', () => {
       TOPIC_NAMESPACE: namespace,
       GRAPH_NAMESPACE: graphNamespace,
       INGEST_API_KEYS: `e2e:${API_KEY}`,
+      IDENTITY_ADMIN_API_KEY: ADMIN_KEY,
       KPI_SNAPSHOT_INTERVAL_MS: '2000',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
       NEO4J_URI: process.env.NEO4J_URI!,
@@ -149,6 +151,28 @@ describe('walking skeleton: one customer through every service', () => {
     const persona = await eventually(() => profileBy('login', avatar), (p) => p !== undefined);
     expect(persona!.profileId).toBe(person!.linked![0]!.profileId);
     expect(persona!.profileId).not.toBe(person!.profileId);
+  });
+
+  it('erases a customer on request: the profile is tombstoned and gone, and their identities never link again', async () => {
+    const before = await eventually(() => profileBy('login', login), (p) => p !== undefined);
+    const res = await fetch(`${services.identity.url}/v1/privacy/erasures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
+      body: JSON.stringify({ identity: { type: 'login', matchKey: login } }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ profileId: before!.profileId, identitiesErased: before!.identities.length });
+    await eventually(() => profileBy('login', login), (p) => p === undefined);
+    const byId = await fetch(`${services.profiles.url}/v1/profiles/${before!.profileId}`, { headers: { 'x-api-key': 'local-dev-key' } });
+    expect(byId.status).toBe(404);
+    const tombstones = await collect(kafka, topicName(profileUpdatesTopic, namespace), (m) => m.some((x) => x.message.key?.toString() === before!.profileId && x.message.value === null));
+    expect(tombstones.length).toBeGreaterThan(0);
+
+    // The same login again, on a new device: accepted, but the login never lands on a profile again.
+    expect((await post('website', { type: 'login', identifiers: { login, visitor_id: `after-${suffix}` } })).status).toBe(202);
+    const device = await eventually(() => profileBy('visitor_id', `after-${suffix}`), (p) => p !== undefined);
+    expect(device!.identities.map((i) => i.type)).toEqual(['visitor_id']);
+    expect(await profileBy('login', login)).toBeUndefined();
   });
 
   it('rejects a bad event with a 400 naming each offending field', async () => {

@@ -47,6 +47,19 @@ export class IdentityKeyer {
     });
   }
 
+  /** The event without its erased identities (the same object when it has none). */
+  withoutErased(event: CanonicalEvent, onErased: (type: string) => void = () => undefined): CanonicalEvent {
+    const keep = (i: CanonicalEvent['identities'][number]): boolean => {
+      if (!this.suppressed.has(this.pseudonymise(i.type, i.matchKey))) return true;
+      onErased(i.type);
+      return false;
+    };
+    const identities = event.identities.filter(keep);
+    const related = (event.related ?? []).map((g) => ({ ...g, identities: g.identities.filter(keep) }));
+    const changed = identities.length !== event.identities.length || related.some((g, n) => g.identities.length !== event.related![n]!.identities.length);
+    return changed ? { ...event, identities, related } : event;
+  }
+
   linkable(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): GraphIdentity[] {
     return event.identities.flatMap((i) => {
       const reason = this.skipReason(i.type, i.matchKey);

@@ -79,7 +79,9 @@ export class ResolutionService {
    */
   async resolveBatch(events: readonly CanonicalEvent[]): Promise<HandlerResult[]> {
     const prepared: Prepared[] = [];
-    for (const event of events) {
+    for (const received of events) {
+      // Erased identities go no further than here: not into the graph, not onto any profile.
+      const event = this.keyer.withoutErased(received, (type) => this.skipped.inc({ type, reason: 'erased' }));
       const identities = this.keyer.linkable(event, (type, reason) => this.skipped.inc({ type, reason }));
       const evidence = { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt };
       const outputs: OutboundMessage[] = [];
