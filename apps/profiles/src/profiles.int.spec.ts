@@ -110,6 +110,11 @@ describe('profiles service against a real Kafka', () => {
     const merged = (await settled('mb', (p) => p.profileId === 'ma')).body;
     expect(merged).toMatchObject({ profileId: 'ma', eventCount: 2, mergedProfileIds: ['mb'] });
     expect((await api<Profile>(url, '/v1/profiles/lookup?type=phone&value=%2B441134960000')).body.profileId).toBe('ma');
+    // Export by the merged-away id: the survivor with every event it was folded from.
+    const exported = (await api<{ profile: Profile; mergedProfileIds: string[]; events: { event: { eventId: string } }[] }>(url, '/v1/profiles/mb/export')).body;
+    expect(exported.profile.profileId).toBe('ma');
+    expect(exported.mergedProfileIds).toEqual(['mb']);
+    expect(exported.events.map((e) => e.event.eventId).sort()).toEqual(['ma-1', 'mb-1']);
     // An event that still names the merged-away id lands on the survivor.
     await feeder.events([resolved({ eventId: 'mb-2', profileId: 'mb', channel: 'call_centre', identities: [identity('phone', '+441134960000')], occurredAt: 3000 })]);
     await settled('ma', (p) => p.eventCount === 3);

@@ -1,7 +1,7 @@
 /**
  * Profile read API (API key required): by id (following merges), by identity, a paged list
- * (cursor, or offset for small lists), and a live stream of one profile's updates over
- * server-sent events.
+ * (cursor, or offset for small lists), an export of everything held about one person, and a live
+ * stream of one profile's updates over server-sent events.
  */
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
 import { concat, filter, map, of, type Observable } from 'rxjs';
@@ -49,6 +49,14 @@ export class ProfilesController {
     const found = this.store.db.profile(profileId);
     if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
     return found;
+  }
+
+  /** Everything held about the person: the profile and the event log it is built from (follows merges). */
+  @Get(':profileId/export')
+  export(@Param('profileId') profileId: string): unknown {
+    const found = this.store.db.exportOf(profileId);
+    if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
+    return { exportedAt: new Date().toISOString(), ...found };
   }
 
   /** The current profile first (if any), then every committed change; follows merges. */

@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Profile } from '@cdp/contracts';
-import type { ProfileRecord, StateTx } from '../domain/profile-transitions';
+import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
 
 export interface StoreTx extends StateTx {
   /** Next offset to apply for a topic partition (0 when nothing was applied). */
@@ -91,6 +91,16 @@ export class LmdbProfileStore {
   profile(profileId: string): Profile | undefined {
     const id = this.canonical(profileId);
     return this.records.get(id)?.profile ?? undefined;
+  }
+
+  /**
+   * Everything held about one person (SPEC "Privacy": export): the profile and the stored event
+   * log it is folded from (the log drops free-form event properties, so they are not held).
+   */
+  exportOf(profileId: string): { profile: Profile; mergedProfileIds: readonly string[]; events: readonly StoredEvent[] } | undefined {
+    const record = this.records.get(this.canonical(profileId));
+    if (!record?.profile) return undefined;
+    return { profile: record.profile, mergedProfileIds: record.mergedProfileIds, events: record.events };
   }
 
   canonical(profileId: string): string {
