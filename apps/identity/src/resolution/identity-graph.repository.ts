@@ -12,7 +12,7 @@
  * transaction without writing.
  */
 import { randomUUID } from 'node:crypto';
-import { int, type Driver, type ManagedTransaction, type Record as Neo4jRecord } from 'neo4j-driver';
+import { int, isRetriableError, type Driver, type ManagedTransaction, type Record as Neo4jRecord } from 'neo4j-driver';
 import { ANONYMOUS_IDENTITY_TYPES, type IdentityChange } from '@cdp/contracts';
 import { ruleOf, type IdentityRules } from '../rules/identity-rules';
 import { planAssignment, type AssignmentPlan, type CurrentProfile } from './assignment';
@@ -330,49 +330,61 @@ export class IdentityGraphRepository {
 
   /** One read round trip for all events: the answer for each that adds nothing to the graph, else undefined. */
   private async readOnlyAnswers(events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): Promise<(Resolution | undefined)[]> {
-    const session = this.driver.session({ database: this.database, defaultAccessMode: 'READ' });
-    try {
-      return await session.executeRead(async (tx) => {
-        // Per event: the identities with their profiles, and whether each pair is already linked
-        // with evidence at least as early and as strong as this event's.
-        const res = await tx.run(
-          `UNWIND range(0, size($events) - 1) AS n
-           WITH n, $events[n] AS e
-           CALL (e) {
-             UNWIND e.keys AS k
-             OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
-             OPTIONAL MATCH (i)-[:IN]->(p:Profile)
-             RETURN collect({key: k, exists: i IS NOT NULL, firstSeen: i.firstSeen, designation: i.designation, quarantined: coalesce(i.quarantined, false),
-                             profileId: p.id,
-                             identified: CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END}) AS rows
-           }
-           CALL (e) {
-             UNWIND e.pairs AS pr
-             OPTIONAL MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
-             RETURN collect({a: pr[0], b: pr[1],
-                             known: l IS NOT NULL AND (l.at < e.at OR (l.at = e.at AND l.eventId <= e.eventId)) AND (l.primary OR pr[2] = 'SECONDARY')}) AS links
-           }
-           RETURN n, rows, links`,
-          {
-            ns: this.ns,
-            anonymous: ANONYMOUS_TYPES,
-            events: events.map(({ ids, ev }) => ({
-              keys: ids.map((i) => i.key),
-              pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
-              at: ev.occurredAt,
-              eventId: ev.eventId,
-            })),
-          },
-        );
-        const answers: (Resolution | undefined)[] = events.map(() => undefined);
-        for (const record of res.records) {
-          const n = record.get('n') as number;
-          answers[n] = this.readOnlyAnswer(events[n]!.ids, events[n]!.ev, record.get('rows') as ReadRow[], record.get('links') as { a: string; b: string; known: boolean }[]);
-        }
-        return answers;
-      });
-    } finally {
-      await session.close();
+    // Per event: the identities with their profiles, and whether each pair is already linked
+    // with evidence at least as early and as strong as this event's.
+    const res = await this.readAutoCommit(
+      `UNWIND range(0, size($events) - 1) AS n
+       WITH n, $events[n] AS e
+       CALL (e) {
+         UNWIND e.keys AS k
+         OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
+         OPTIONAL MATCH (i)-[:IN]->(p:Profile)
+         RETURN collect({key: k, exists: i IS NOT NULL, firstSeen: i.firstSeen, designation: i.designation, quarantined: coalesce(i.quarantined, false),
+                         profileId: p.id,
+                         identified: CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END}) AS rows
+       }
+       CALL (e) {
+         UNWIND e.pairs AS pr
+         OPTIONAL MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
+         RETURN collect({a: pr[0], b: pr[1],
+                         known: l IS NOT NULL AND (l.at < e.at OR (l.at = e.at AND l.eventId <= e.eventId)) AND (l.primary OR pr[2] = 'SECONDARY')}) AS links
+       }
+       RETURN n, rows, links`,
+      {
+        ns: this.ns,
+        anonymous: ANONYMOUS_TYPES,
+        events: events.map(({ ids, ev }) => ({
+          keys: ids.map((i) => i.key),
+          pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
+          at: ev.occurredAt,
+          eventId: ev.eventId,
+        })),
+      },
+    );
+    const answers: (Resolution | undefined)[] = events.map(() => undefined);
+    for (const record of res) {
+      const n = record.get('n') as number;
+      answers[n] = this.readOnlyAnswer(events[n]!.ids, events[n]!.ev, record.get('rows') as ReadRow[], record.get('links') as { a: string; b: string; known: boolean }[]);
+    }
+    return answers;
+  }
+
+  /**
+   * One read statement as an auto-commit query: one round trip, where a managed read transaction
+   * takes two (BEGIN with RUN, then COMMIT), on the path most events take. Transient failures are
+   * tried again here, as executeRead would.
+   */
+  private async readAutoCommit(query: string, params: Record<string, unknown>): Promise<Neo4jRecord[]> {
+    for (let attempt = 1; ; attempt++) {
+      const session = this.driver.session({ database: this.database, defaultAccessMode: 'READ' });
+      try {
+        return (await session.run(query, params)).records;
+      } catch (err) {
+        if (attempt >= 3 || !isRetriableError(err)) throw err;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      } finally {
+        await session.close();
+      }
     }
   }
 
