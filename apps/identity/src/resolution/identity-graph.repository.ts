@@ -61,6 +61,15 @@ export interface GraphChangeResult {
 const ANONYMOUS_TYPES = [...ANONYMOUS_IDENTITY_TYPES] as string[];
 
 /**
+ * Prefix of the statements on the resolution path. Neo4j discards a cached plan when the graph's
+ * statistics move (other namespaces loaded or deleted, a burst of new identities) and every
+ * session then replans these large statements at once: writes stalled for 0.5-1 s right after a
+ * burst at 10^5 and 10^6 identities. Their plans do not depend on the statistics (unique-index
+ * seeks on (ns, key), then expansions), so the cached plan is kept.
+ */
+const KEEP_PLAN = 'CYPHER replan=skip';
+
+/**
  * Most events written in one transaction. Larger chunks save commits but hold more locks for
  * longer, so concurrent partitions touching one component wait (or deadlock and redo) more.
  */
@@ -333,7 +342,8 @@ export class IdentityGraphRepository {
     // Per event: the identities with their profiles, and whether each pair is already linked
     // with evidence at least as early and as strong as this event's.
     const res = await this.readAutoCommit(
-      `UNWIND range(0, size($events) - 1) AS n
+      `${KEEP_PLAN}
+       UNWIND range(0, size($events) - 1) AS n
        WITH n, $events[n] AS e
        CALL (e) {
          UNWIND e.keys AS k
@@ -414,7 +424,8 @@ export class IdentityGraphRepository {
   private async resolveChunk(tx: ManagedTransaction, events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): Promise<Resolution[]> {
     // Quarantined identities link nobody, so their pairs are skipped.
     const res = await tx.run(
-      `${LOCK_CHUNK}
+      `${KEEP_PLAN}
+       ${LOCK_CHUNK}
        ${MERGE_CHUNK_IDENTITIES}
        WITH lockedKeys + [m IN merged | m.key] AS held, merged, [m IN merged WHERE m.quarantined | m.key] AS q
        UNWIND range(0, size($events) - 1) AS n
@@ -597,7 +608,7 @@ export class IdentityGraphRepository {
   /** Locks and loads the component around `seeds`, until no concurrent writer has grown it in between. */
   private async loadComponent(tx: ManagedTransaction, seeds: readonly string[]): Promise<Component> {
     for (;;) {
-      const res = await tx.run(`WITH $seeds AS seeds ${LOCK_AND_LOAD} RETURN ${LOCK_AND_LOAD_FIELDS}`, { ns: this.ns, seeds, limit: int(this.rules.maxComponentSize) });
+      const res = await tx.run(`${KEEP_PLAN} WITH $seeds AS seeds ${LOCK_AND_LOAD} RETURN ${LOCK_AND_LOAD_FIELDS}`, { ns: this.ns, seeds, limit: int(this.rules.maxComponentSize) });
       const component = componentOf(res.records[0]!, this.rules.maxComponentSize);
       // Each pass locks what the previous one found, so the component read is stable after a few.
       if (component.stable) return component;
@@ -616,7 +627,8 @@ export class IdentityGraphRepository {
     if (Object.values(all).every((rows) => rows.length === 0)) return;
     // Subqueries run in order: profiles exist before identities move into them.
     await tx.run(
-      `CALL () {
+      `${KEEP_PLAN}
+       CALL () {
          UNWIND $quarantine AS k
          MATCH (i:Identity {ns: $ns, key: k})
          SET i.quarantined = true, i.quarantinedAt = $now
