@@ -4,12 +4,12 @@
  * designation). Profiles are the stable ids of the groups the rules make of each connected
  * component (clustering.ts); IN edges record which profile each identity belongs to now.
  *
- * Every write recomputes the affected component inside one transaction: identities are MERGEd
- * (locking them), the component is walked while locking every identity in it, so concurrent
- * events touching one component serialise (deadlocks are retried by the driver), then the
+ * Every write recomputes the affected component inside one transaction: every identity of the
+ * components it touches is locked first, in key order, so concurrent events touching one component
+ * serialise (the rare deadlock is retried by the driver); identities and links are MERGEd, then the
  * clustering is diffed against the IN edges and only the difference is written. An event that adds
- * nothing new (every identity and pair already known, no earlier evidence) is answered from a read
- * transaction without writing.
+ * nothing new (every identity and pair already known, no earlier evidence) is answered by a read
+ * query without writing.
  */
 import { randomUUID } from 'node:crypto';
 import { int, isRetriableError, type Driver, type ManagedTransaction, type Record as Neo4jRecord } from 'neo4j-driver';
