@@ -16,6 +16,7 @@ import {
   resolvedEventsTopic,
   topicName,
   type CanonicalEvent,
+  type Identity,
   type IdentityChange,
   type IdentityQuarantine,
 } from '@cdp/contracts';
@@ -24,6 +25,7 @@ import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
 import { identityTestConfig } from '../test/test-config';
+import { testEvent, testIdentity } from '../test/events';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
 import { IdentityKeyer } from './resolution/identity-keyer';
 import { startIdentity } from './start';
@@ -56,19 +58,8 @@ describe('identity service: two instances, replay, operator API', () => {
     await deleteNamespace(kafka, namespace);
   });
 
-  const identity = (type: string, value: string, designation: 'PRIMARY' | 'SECONDARY' = 'SECONDARY') => ({ type, value, matchKey: value, designation, namespace: null });
-  const event = (eventId: string, channel: string, at: number, identities: ReturnType<typeof identity>[]): CanonicalEvent => ({
-    eventId,
-    channel,
-    type: 'touch',
-    occurredAt: at,
-    receivedAt: at,
-    source: 'test',
-    identities,
-    traits: {},
-    properties: {},
-    consents: [],
-  });
+  const identity = testIdentity;
+  const event = (eventId: string, channel: string, at: number, identities: Identity[]): CanonicalEvent => testEvent(eventId, identities, { channel, occurredAt: at, receivedAt: at });
 
   /** Person n: an anonymous visit, an email touch, a login carrying both, a store purchase with a loyalty number. */
   function eventsOf(n: number): CanonicalEvent[] {

@@ -14,6 +14,7 @@ import {
   resolvedEventsTopic,
   topicName,
   type CanonicalEvent,
+  type Identity,
   type IdentityChange,
   type IdentityErasure,
   type ResolvedEvent,
@@ -23,6 +24,7 @@ import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
 import { identityTestConfig } from '../../test/test-config';
+import { testEvent, testIdentity } from '../../test/events';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { IdentityKeyer } from '../resolution/identity-keyer';
 import { startIdentity } from '../start';
@@ -40,19 +42,8 @@ describe('erasure', () => {
   let driver: Driver;
   let graph: IdentityGraphRepository;
 
-  const id = (type: string, value: string, designation: 'PRIMARY' | 'SECONDARY' = 'SECONDARY') => ({ type, value, matchKey: value, designation, namespace: null });
-  const event = (eventId: string, at: number, identities: ReturnType<typeof id>[]): CanonicalEvent => ({
-    eventId,
-    channel: 'website',
-    type: 'touch',
-    occurredAt: at,
-    receivedAt: at,
-    source: 'test',
-    identities,
-    traits: {},
-    properties: {},
-    consents: [],
-  });
+  const id = testIdentity;
+  const event = (eventId: string, at: number, identities: Identity[]): CanonicalEvent => testEvent(eventId, identities, { occurredAt: at, receivedAt: at });
   const ann = [
     event('a1', 1_000, [id('visitor_id', 'v-ann'), id('email', 'ann@brand.example.org')]),
     event('a2', 2_000, [id('visitor_id', 'v-ann'), id('login', 'ann', 'PRIMARY')]),

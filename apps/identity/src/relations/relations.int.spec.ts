@@ -14,6 +14,7 @@ import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, testKafka, uniqueNamespace } from '@cdp/testing';
 import { identityTestConfig } from '../../test/test-config';
+import { testEvent, testIdentity } from '../../test/events';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { startIdentity } from '../start';
 
@@ -26,21 +27,10 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
   let driver: Driver;
   const resolved = new Map<string, ResolvedEvent>();
 
-  const id = (type: string, value: string, designation: Identity['designation'] = 'SECONDARY'): Identity => ({ type, value, matchKey: value, designation, namespace: null });
+  const id = testIdentity;
   let t = 1_700_000_000_000;
-  const event = (eventId: string, channel: string, identities: Identity[], extra: Partial<CanonicalEvent> = {}): CanonicalEvent => ({
-    eventId,
-    channel,
-    type: 'touch',
-    occurredAt: ++t,
-    receivedAt: t,
-    source: 'test',
-    identities,
-    traits: {},
-    properties: {},
-    consents: [],
-    ...extra,
-  });
+  const event = (eventId: string, channel: string, identities: Identity[], extra: Partial<CanonicalEvent> = {}): CanonicalEvent =>
+    testEvent(eventId, identities, { channel, occurredAt: ++t, receivedAt: t, ...extra });
 
   const events: CanonicalEvent[] = [
     event('b1', 'webinar', [id('email', 'ann@acme-corp.com'), id('company_name', 'acme')], { traits: { company_domain: 'acme-corp.com' } }),

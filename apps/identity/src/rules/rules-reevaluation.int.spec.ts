@@ -7,12 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { AvroCodec, canonicalEventsTopic, identityChangesTopic, topicName, type CanonicalEvent, type IdentityChange } from '@cdp/contracts';
+import { AvroCodec, canonicalEventsTopic, identityChangesTopic, topicName, type CanonicalEvent, type Identity, type IdentityChange } from '@cdp/contracts';
 import { output, type KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger, createRegistry } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
 import { identityTestConfig } from '../../test/test-config';
+import { testEvent, testIdentity } from '../../test/events';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { IdentityKeyer } from '../resolution/identity-keyer';
 import { startIdentity } from '../start';
@@ -31,19 +32,8 @@ describe('bulk re-evaluation after a rule change', () => {
   let app: INestApplication;
   let driver: Driver;
 
-  const id = (type: string, value: string, designation: 'PRIMARY' | 'SECONDARY' = 'SECONDARY') => ({ type, value, matchKey: value, designation, namespace: null });
-  const event = (eventId: string, at: number, identities: ReturnType<typeof id>[]): CanonicalEvent => ({
-    eventId,
-    channel: 'website',
-    type: 'touch',
-    occurredAt: at,
-    receivedAt: at,
-    source: 'test',
-    identities,
-    traits: {},
-    properties: {},
-    consents: [],
-  });
+  const id = testIdentity;
+  const event = (eventId: string, at: number, identities: Identity[]): CanonicalEvent => testEvent(eventId, identities, { occurredAt: at, receivedAt: at });
 
   beforeAll(async () => {
     driver = neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), { disableLosslessIntegers: true });
