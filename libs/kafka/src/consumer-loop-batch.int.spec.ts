@@ -12,24 +12,13 @@ import {
   type TopicContract,
 } from '@cdp/contracts';
 import { createRegistry } from '@cdp/observability';
-import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
+import { collect, deleteNamespace, eventually, testEvent, testKafka, uniqueNamespace } from '@cdp/testing';
 import type { InboundMessage } from './consumer-loop';
 import { RetriableError } from './errors';
 import { KafkaPlatform } from './platform';
 import { dlq, ok, output, type HandlerResult } from './results';
 
-const event = (eventId: string): CanonicalEvent => ({
-  eventId,
-  channel: 'website',
-  type: 'page_view',
-  occurredAt: 1,
-  receivedAt: 2,
-  source: 'test',
-  identities: [],
-  traits: {},
-  properties: {},
-  consents: [],
-});
+const event = (eventId: string): CanonicalEvent => testEvent(eventId, [], { type: 'page_view', occurredAt: 1, receivedAt: 2 });
 
 const GOOD = Array.from({ length: 40 }, (_, i) => `good-${i}`);
 

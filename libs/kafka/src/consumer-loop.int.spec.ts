@@ -12,23 +12,12 @@ import {
   type TopicContract,
 } from '@cdp/contracts';
 import { createRegistry } from '@cdp/observability';
-import { collect, deleteNamespace, testKafka, uniqueNamespace } from '@cdp/testing';
+import { collect, deleteNamespace, testEvent, testKafka, uniqueNamespace } from '@cdp/testing';
 import { RetriableError } from './errors';
 import { KafkaPlatform } from './platform';
 import { dlq, ok, output } from './results';
 
-const event = (eventId: string): CanonicalEvent => ({
-  eventId,
-  channel: 'website',
-  type: 'page_view',
-  occurredAt: 1,
-  receivedAt: 2,
-  source: 'test',
-  identities: [],
-  traits: {},
-  properties: {},
-  consents: [],
-});
+const event = (eventId: string): CanonicalEvent => testEvent(eventId, [], { type: 'page_view', occurredAt: 1, receivedAt: 2 });
 
 describe('consumer loop against a real Kafka', () => {
   const namespace = uniqueNamespace('loop');

@@ -3,3 +3,4 @@ export * from './kafka-helpers';
 export * from './net';
 export * from './service-process';
 export * from './servers';
+export * from './events';

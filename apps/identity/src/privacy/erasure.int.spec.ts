@@ -24,7 +24,7 @@ import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
 import { identityTestConfig } from '../../test/test-config';
-import { testEvent, testIdentity } from '../../test/events';
+import { testEvent, testIdentity } from '@cdp/testing';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { IdentityKeyer } from '../resolution/identity-keyer';
 import { startIdentity } from '../start';

@@ -1,4 +1,4 @@
-/** Canonical events as identity tests feed them: a value is its own match key. */
+/** Canonical events as tests feed them: a value is its own match key. */
 import type { CanonicalEvent, Identity } from '@cdp/contracts';
 
 export const testIdentity = (type: string, value: string, designation: Identity['designation'] = 'SECONDARY'): Identity => ({ type, value, matchKey: value, designation, namespace: null });
