@@ -65,7 +65,8 @@ const ANONYMOUS_TYPES = [...ANONYMOUS_IDENTITY_TYPES] as string[];
  * statistics move (other namespaces loaded or deleted, a burst of new identities) and every
  * session then replans these large statements at once: writes stalled for 0.5-1 s right after a
  * burst at 10^5 and 10^6 identities. Their plans do not depend on the statistics (unique-index
- * seeks on (ns, key), then expansions), so the cached plan is kept.
+ * seeks on (ns, key), then expansions; the one other lookup has an index hint), so a plan made
+ * while the graph was small stays right, and the cached plan is kept.
  */
 const KEEP_PLAN = 'CYPHER replan=skip';
 
@@ -653,7 +654,7 @@ export class IdentityGraphRepository {
          SET o.mergedInto = s.id, o.mergedAt = m.at
          CREATE (o)-[:MERGED_INTO {eventId: m.eventId, channel: m.channel, at: m.at}]->(s)
          WITH o, s
-         OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id})
+         OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id}) USING INDEX x:Profile(ns, mergedInto)
          FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END | SET x.mergedInto = s.id)
        }
        CALL () {
