@@ -30,6 +30,8 @@ export const identityConfigSchema = z.object({
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   IDENTITY_RULES_FILE: rulesFile,
   IDENTITY_ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Cool-down before an events-per-minute quarantine is lifted automatically; 0 = never. */
+  IDENTITY_QUARANTINE_RELEASE_AFTER_MS: z.coerce.number().int().min(0).default(3_600_000),
 });
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;

@@ -17,6 +17,7 @@ import { ErasureService } from './privacy/erasure.service';
 import { RelationsRepository } from './relations/relations.repository';
 import { RelationsService } from './relations/relations.service';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
+import { QuarantineRelease } from './resolution/quarantine-release';
 import { RULES_STATE_SCHEMA, RulesReevaluation } from './rules/rules-reevaluation';
 import { ResolutionController } from './resolution/resolution.controller';
 import { ResolutionService } from './resolution/resolution.service';
@@ -106,6 +107,7 @@ export class IdentityModule {
           inject: [NEO4J_DRIVER, IdentityGraphRepository, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY],
         },
         ResolutionService,
+        QuarantineRelease,
         AdminKeyGuard,
         GraphLifecycle,
       ],

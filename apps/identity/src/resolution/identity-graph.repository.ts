@@ -697,14 +697,25 @@ export class IdentityGraphRepository {
   async setQuarantine(key: string, quarantined: boolean, reason: string): Promise<GraphChangeResult & { type: string }> {
     return this.withWrite(async (tx) => {
       const res = await tx.run(
-        `MATCH (i:Identity {ns: $ns, key: $key}) SET i.quarantined = $quarantined, i.quarantinedAt = $now RETURN i.type AS type`,
-        { ns: this.ns, key, quarantined, now: Date.now() },
+        `MATCH (i:Identity {ns: $ns, key: $key}) SET i.quarantined = $quarantined, i.quarantinedAt = $now, i.quarantineReason = $reason RETURN i.type AS type`,
+        { ns: this.ns, key, quarantined, now: Date.now(), reason: quarantined ? reason : null },
       );
       if (res.records.length === 0) return { changes: [], found: false, type: '' };
       const neighbours = (await this.neighboursAndProfileMates(tx, key)) ?? [];
       const outcome = await this.recompute(tx, [key, ...neighbours], operatorEvidence(reason));
       return { changes: outcome.changes, found: true, type: res.records[0]!.get('type') as string };
     });
+  }
+
+  /** Identities quarantined with `reason` before `before` (epoch ms), oldest first. */
+  async quarantinedBefore(reason: string, before: number, limit: number): Promise<string[]> {
+    const res = await this.driver.executeQuery(
+      `MATCH (i:Identity {ns: $ns}) WHERE i.quarantined = true AND i.quarantineReason = $reason AND i.quarantinedAt < $before
+       RETURN i.key AS key ORDER BY i.quarantinedAt LIMIT $limit`,
+      { ns: this.ns, reason, before, limit: int(limit) },
+      { database: this.database },
+    );
+    return res.records.map((r) => r.get('key') as string);
   }
 
   /** Applies the current rules again to one live profile's component (after a rule change). */

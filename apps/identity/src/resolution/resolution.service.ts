@@ -28,6 +28,9 @@ import { IdentityGraphRepository, type Evidence, type GraphChangeResult, type Gr
 import { IdentityKeyer } from './identity-keyer';
 import { EventRateGuard } from './rate-guard';
 
+/** The reason stored on identities the events-per-minute guard quarantined (these are released automatically). */
+export const RATE_QUARANTINE = 'collapse-guard';
+
 export type OperatorAction = 'remove' | 'unlink' | 'quarantine' | 'release';
 
 interface Prepared {
@@ -89,7 +92,7 @@ export class ResolutionService {
         const count = this.rate.hit(id.key);
         // First event over the limit this minute: quarantine once; from then on the graph knows.
         if (count === undefined) continue;
-        const result = await this.graph.setQuarantine(id.key, true, 'collapse-guard');
+        const result = await this.graph.setQuarantine(id.key, true, RATE_QUARANTINE);
         outputs.push(...this.changeOutputs(result.changes));
         outputs.push(this.quarantineOutput({ key: id.key, type: id.type, profilesJoined: 0, reason: `${count} events in one minute` }, 'QUARANTINED', count, 'events-per-minute'));
       }
@@ -134,6 +137,16 @@ export class ResolutionService {
   }
 
   /** Operator change by graph key; publishes the resulting changes. Returns undefined when the key or link is unknown. */
+  /** Releases an identity the events-per-minute guard quarantined, once its cool-down is over. */
+  async autoRelease(key: string): Promise<boolean> {
+    const result = await this.graph.setQuarantine(key, false, 'auto-release');
+    if (!result.found) return false;
+    const outputs = this.changeOutputs(result.changes);
+    outputs.push(this.quarantineOutput({ key, type: result.type, profilesJoined: 0, reason: 'cool-down over: events-per-minute quarantine released' }, 'RELEASED', 0, 'auto-release'));
+    await this.kafka.producer.publish(outputs);
+    return true;
+  }
+
   async operate(action: OperatorAction, keys: readonly string[]): Promise<GraphChangeResult | undefined> {
     let result: GraphChangeResult & { type?: string };
     if (action === 'remove') result = await this.graph.removeIdentity(keys[0]!, 'remove');
