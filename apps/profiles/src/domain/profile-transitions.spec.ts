@@ -212,3 +212,15 @@ describe('erase', () => {
     expect(applyChange(tx, change(kind, 'A', ['B']), 2)).toEqual({ changed: [], removed: [] });
   });
 });
+
+describe('linked-but-separate profiles across a merge', () => {
+  it('drops the link once the linked profile is merged into this one', () => {
+    const tx = memoryTx();
+    const link = event(1, 'A', 'ka', { related: [{ kind: 'avatar', identities: [{ type: 'login', value: 'dragon', matchKey: 'dragon', designation: 'PRIMARY', namespace: null }] }] });
+    applyResolved(tx, { ...link, related: [{ kind: 'avatar', profileId: 'B' }] }, 1);
+    applyResolved(tx, event(2, 'B', 'kb'), 1);
+    expect(tx.getRecord('A')!.profile!.linked!.map((l) => l.profileId)).toEqual(['B']);
+    applyChange(tx, change('MERGE', 'A', ['B']), 2);
+    expect(tx.getRecord('A')!.profile!.linked).toEqual([]);
+  });
+});

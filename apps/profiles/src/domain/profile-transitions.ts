@@ -89,7 +89,9 @@ function save(tx: StateTx, before: ProfileRecord, patch: Partial<ProfileRecord>,
   const version = before.version + 1;
   const folded = next.events.length === 0 ? null : (profile ?? foldEvents(next.profileId, next.events, now));
   const mergedProfileIds = [...new Set(next.mergedProfileIds)].sort();
-  tx.putRecord({ ...next, version, mergedProfileIds, profile: folded ? { ...folded, version, updatedAt: now, mergedProfileIds } : null });
+  // A link to a profile that is now part of this one is no longer a link to a separate person.
+  const linked = folded?.linked?.filter((l) => l.profileId !== next.profileId && !mergedProfileIds.includes(l.profileId));
+  tx.putRecord({ ...next, version, mergedProfileIds, profile: folded ? { ...folded, version, updatedAt: now, mergedProfileIds, linked } : null });
   for (const e of moved) tx.setEventOwner(e.event.eventId, next.profileId);
 }
 
