@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '@cdp/contracts';
 import fc from 'fast-check';
-import { applyEvent, emptyProfile, foldEvents, mergeProfiles } from './profile-builder';
+import { applyEvent, emptyProfile, foldEvents } from './profile-builder';
 
 const ev = (over: Partial<CanonicalEvent>): CanonicalEvent => ({
   eventId: 'e1',
@@ -90,9 +90,6 @@ describe('applyEvent', () => {
       });
     const p = link('e1', 200);
     expect(p.linked).toEqual([{ kind: 'avatar', profileId: 'q', identities: [{ type: 'login', value: 'dragon' }], channel: 'website', eventId: 'e1', at: 200 }]);
-    // A link to a profile merged into this one is dropped: it is no longer a separate person.
-    const q = applyEvent(emptyProfile('q', 0), ev({ eventId: 'e3', identities: [avatar] }), 1);
-    expect(mergeProfiles(p, [q], 2).linked).toEqual([]);
   });
 
   it('counts channel engagement and widens first/last seen', () => {
@@ -106,18 +103,5 @@ describe('applyEvent', () => {
     let p = applyEvent(emptyProfile('p', 0), ev({ consents: [{ purpose: 'marketing', granted: true, channel: 'email' }], occurredAt: 100 }), 1);
     p = applyEvent(p, ev({ eventId: 'e2', channel: 'sms', consents: [{ purpose: 'marketing', granted: false, channel: 'email' }], occurredAt: 200 }), 2);
     expect(p.consents).toEqual([{ consent: { purpose: 'marketing', granted: false, channel: 'email' }, sourceChannel: 'sms', eventId: 'e2', at: 200 }]);
-  });
-});
-
-describe('mergeProfiles', () => {
-  it('unions identities and sums engagement into the survivor', () => {
-    const a = applyEvent(emptyProfile('a', 0), ev({ identities: [visitor], occurredAt: 100 }), 1);
-    const b = applyEvent(emptyProfile('b', 0), ev({ eventId: 'e2', channel: 'email', identities: [email], occurredAt: 200 }), 1);
-    const m = mergeProfiles(a, [b], 3);
-    expect(m.identities.map((i) => i.type).sort()).toEqual(['email', 'visitor_id']);
-    expect(m.eventCount).toBe(2);
-    expect(m.mergedProfileIds).toEqual(['b']);
-    expect(m.identified).toBe(true);
-    expect(m.stage).toBe('KNOWN');
   });
 });

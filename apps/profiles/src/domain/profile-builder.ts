@@ -224,38 +224,3 @@ export function applyEvent(current: Profile, event: CanonicalEvent, now: number,
   p.updatedAt = now;
   return p;
 }
-
-/** Folds merged-away profiles into the survivor. */
-export function mergeProfiles(survivor: Profile, others: readonly Profile[], now: number): Profile {
-  const p: Profile = structuredClone(survivor);
-  for (const o of others) {
-    for (const i of o.identities) upsertIdentity(p.identities, i);
-    for (const t of o.traits) upsertTrait(p.traits, t);
-    for (const c of o.channels) {
-      const mine = p.channels.find((x) => x.channel === c.channel);
-      if (!mine) p.channels.push({ ...c });
-      else {
-        mine.events += c.events;
-        mine.firstSeen = Math.min(mine.firstSeen, c.firstSeen);
-        mine.lastSeen = Math.max(mine.lastSeen, c.lastSeen);
-      }
-    }
-    for (const c of o.consents) {
-      const idx = p.consents.findIndex((x) => x.consent.purpose === c.consent.purpose && x.consent.channel === c.consent.channel);
-      if (idx < 0) p.consents.push(c);
-      else if (newer(c, p.consents[idx]!)) p.consents[idx] = c;
-    }
-    for (const h of o.stageHistory) reach(p, h.stage, h.at);
-    for (const a of o.accounts ?? []) upsertAccount((p.accounts ??= []), a);
-    for (const l of o.linked ?? []) upsertLinked((p.linked ??= []), l);
-    p.eventCount += o.eventCount;
-    p.mergedProfileIds = [...new Set([...p.mergedProfileIds, o.profileId, ...o.mergedProfileIds])].sort();
-  }
-  // A link to a profile that is now part of this one is no longer a link to a separate person.
-  p.linked = (p.linked ?? []).filter((l) => l.profileId !== p.profileId && !p.mergedProfileIds.includes(l.profileId));
-  p.identified = p.identities.some((i) => !ANONYMOUS_IDENTITY_TYPES.has(i.type as IdentityType));
-  canonicalOrder(p);
-  p.version += 1;
-  p.updatedAt = now;
-  return p;
-}
