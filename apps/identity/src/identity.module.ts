@@ -97,14 +97,15 @@ export class IdentityModule {
         },
         {
           provide: ErasureService,
-          useFactory: (repo: ErasureRepository, erased: ErasedKeys, kafka: KafkaPlatform, logger: Logger, registry: Registry) => new ErasureService(repo, erased, kafka, logger, registry),
-          inject: [ErasureRepository, ErasedKeys, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY],
+          useFactory: (repo: ErasureRepository, erased: ErasedKeys, kafka: KafkaPlatform, resolution: ResolutionService, logger: Logger, registry: Registry) =>
+            new ErasureService(repo, erased, kafka, resolution, logger, registry),
+          inject: [ErasureRepository, ErasedKeys, KAFKA_PLATFORM, ResolutionService, LOGGER, METRICS_REGISTRY],
         },
         {
           provide: RulesReevaluation,
-          useFactory: (driver: Driver, graph: IdentityGraphRepository, kafka: KafkaPlatform, logger: Logger, registry: Registry) =>
-            new RulesReevaluation(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE, config.IDENTITY_RULES_FILE.rules, graph, kafka.producer, logger, registry),
-          inject: [NEO4J_DRIVER, IdentityGraphRepository, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY],
+          useFactory: (driver: Driver, graph: IdentityGraphRepository, resolution: ResolutionService, logger: Logger, registry: Registry) =>
+            new RulesReevaluation(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE, config.IDENTITY_RULES_FILE.rules, graph, resolution, logger, registry),
+          inject: [NEO4J_DRIVER, IdentityGraphRepository, ResolutionService, LOGGER, METRICS_REGISTRY],
         },
         ResolutionService,
         QuarantineRelease,

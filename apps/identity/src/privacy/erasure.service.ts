@@ -10,9 +10,10 @@
  * holds the profile until the last step.
  */
 import { randomUUID } from 'node:crypto';
-import { identityChangesTopic, identityErasuresTopic, type IdentityChange, type IdentityErasure } from '@cdp/contracts';
+import { identityErasuresTopic, type IdentityChange, type IdentityErasure } from '@cdp/contracts';
 import { output, type KafkaPlatform } from '@cdp/kafka';
 import { counter, type Logger, type Registry } from '@cdp/observability';
+import type { ChangePublisher } from '../resolution/resolution.service';
 import type { ErasedKeys } from './erased-keys';
 import type { ErasureRepository } from './erasure.repository';
 
@@ -30,6 +31,7 @@ export class ErasureService {
     private readonly repo: ErasureRepository,
     private readonly erased: ErasedKeys,
     private readonly kafka: KafkaPlatform,
+    private readonly changes: ChangePublisher,
     private readonly logger: Logger,
     registry: Registry,
   ) {
@@ -58,7 +60,7 @@ export class ErasureService {
       at,
       parts: [],
     };
-    await this.kafka.producer.publish([output(identityChangesTopic, change.survivorProfileId, change)]);
+    await this.changes.publishChanges([change]);
     await this.repo.erase(target);
     this.requests.inc({ result: 'erased' });
     this.logger.info({ requestId, profileId: target.profileId, mergedProfiles: target.mergedProfileIds.length, identities: records.length }, 'profile erased');

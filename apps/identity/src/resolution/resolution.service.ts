@@ -31,6 +31,11 @@ import { EventRateGuard } from './rate-guard';
 /** The reason stored on identities the events-per-minute guard quarantined (these are released automatically). */
 export const RATE_QUARANTINE = 'collapse-guard';
 
+/** Publishes identity changes made outside event resolution (ResolutionService does, counting them). */
+export interface ChangePublisher {
+  publishChanges(changes: readonly IdentityChange[]): Promise<void>;
+}
+
 export type OperatorAction = 'remove' | 'unlink' | 'quarantine' | 'release';
 
 interface Prepared {
@@ -42,7 +47,7 @@ interface Prepared {
 }
 
 @Injectable()
-export class ResolutionService {
+export class ResolutionService implements ChangePublisher {
   readonly keyer: IdentityKeyer;
   private readonly rate: EventRateGuard;
   private readonly skipped;
@@ -161,6 +166,12 @@ export class ResolutionService {
     await this.kafka.producer.publish(outputs);
     this.logger.info({ action, keyPrefix: keys.map((k) => k.slice(0, 12)), changes: result.changes.map((c) => c.kind) }, 'operator changed the identity graph');
     return result;
+  }
+
+  /** Publishes changes made outside event resolution (rule re-evaluation, erasure), counted like the rest. */
+  async publishChanges(changes: readonly IdentityChange[]): Promise<void> {
+    const outputs = this.changeOutputs(changes);
+    if (outputs.length) await this.kafka.producer.publish(outputs);
   }
 
   private changeOutputs(changes: readonly IdentityChange[]): OutboundMessage[] {

@@ -16,6 +16,7 @@ import { identityTestConfig } from '../../test/test-config';
 import { testEvent, testIdentity } from '@cdp/testing';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { IdentityKeyer } from '../resolution/identity-keyer';
+import { ResolutionService } from '../resolution/resolution.service';
 import { startIdentity } from '../start';
 import type { IdentityRules } from './identity-rules';
 import { RulesReevaluation, rulesFingerprint } from './rules-reevaluation';
@@ -54,7 +55,7 @@ describe('bulk re-evaluation after a rule change', () => {
       graphNamespace,
       withRules,
       new IdentityGraphRepository(driver, 'neo4j', graphNamespace, withRules),
-      app.get<KafkaPlatform>(KAFKA_PLATFORM).producer,
+      app.get(ResolutionService),
       logger,
       createRegistry('identity-test'),
       { pageSize: 2 },

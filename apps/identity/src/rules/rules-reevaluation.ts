@@ -9,10 +9,9 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Driver } from 'neo4j-driver';
-import { identityChangesTopic, type IdentityChange } from '@cdp/contracts';
-import { output, type CdpProducer } from '@cdp/kafka';
 import { counter, gauge, type Logger, type Registry } from '@cdp/observability';
 import type { IdentityGraphRepository } from '../resolution/identity-graph.repository';
+import type { ChangePublisher } from '../resolution/resolution.service';
 import type { IdentityRules } from './identity-rules';
 
 export const RULES_STATE_SCHEMA = ['CREATE CONSTRAINT rules_state IF NOT EXISTS FOR (r:RulesState) REQUIRE r.ns IS UNIQUE'];
@@ -44,7 +43,7 @@ export class RulesReevaluation {
     private readonly ns: string,
     private readonly rules: IdentityRules,
     private readonly graph: IdentityGraphRepository,
-    private readonly producer: CdpProducer,
+    private readonly changes: ChangePublisher,
     private readonly logger: Logger,
     registry: Registry,
     options: ReevaluationOptions = {},
@@ -55,7 +54,6 @@ export class RulesReevaluation {
       profiles: counter(registry, 'cdp_identity_reevaluated_profiles_total', 'Profiles re-evaluated after a rule change, by result', ['result']),
       errors: counter(registry, 'cdp_identity_reevaluation_errors_total', 'Failed re-evaluation pages (retried on the next start or lease)'),
       progress: gauge(registry, 'cdp_identity_reevaluation_running', '1 while this instance re-evaluates the graph after a rule change'),
-      changes: counter(registry, 'cdp_identity_changes_total', 'Merges, splits and refused merges', ['kind']),
     };
   }
 
@@ -87,7 +85,7 @@ export class RulesReevaluation {
           const result = await this.graph.reevaluateProfile(id, `rules-v${this.rules.version}`);
           // Published before the cursor moves past it: a crash in between re-evaluates this
           // profile again (idempotent), the changes themselves reach Kafka first.
-          await this.publish(result.changes);
+          await this.changes.publishChanges(result.changes);
           changes += result.changes.length;
           profiles++;
           cursor = id;
@@ -106,12 +104,6 @@ export class RulesReevaluation {
     } finally {
       this.metrics.progress.set(0);
     }
-  }
-
-  private async publish(changes: readonly IdentityChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    for (const c of changes) this.metrics.changes.inc({ kind: c.kind });
-    await this.producer.publish(changes.map((c) => output(identityChangesTopic, c.survivorProfileId, c)));
   }
 
   private async claim(): Promise<{ status: 'claimed'; cursor: string } | { status: 'up-to-date' | 'another-instance' }> {

@@ -168,8 +168,8 @@ function canonicalOrder(p: Profile): void {
   p.traits.sort((a, b) => byString(a.name, b.name));
   p.channels.sort((a, b) => byString(a.channel, b.channel));
   p.consents.sort((a, b) => byString(a.consent.purpose, b.consent.purpose) || byString(a.consent.channel ?? '', b.consent.channel ?? ''));
-  (p.accounts ??= []).sort((a, b) => byString(a.accountId, b.accountId));
-  (p.linked ??= []).sort((a, b) => byString(a.kind, b.kind) || byString(a.profileId, b.profileId));
+  p.accounts?.sort((a, b) => byString(a.accountId, b.accountId));
+  p.linked?.sort((a, b) => byString(a.kind, b.kind) || byString(a.profileId, b.profileId));
 }
 
 /**
