@@ -3,8 +3,7 @@
  * writer schemas before first use; consumers look up fingerprints they do not know, which is how a
  * service still on an older schema reads records from a producer already on a newer one.
  */
-import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import {
   AvroCodec,
   fingerprintOf,
@@ -16,14 +15,14 @@ import {
   type SchemaRecord,
 } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
+import { WholeTopicReader, type TopicRecord } from './topic-reader';
 
 const recordCodec = new AvroCodec<SchemaRecord>(schemasTopic.versions);
 
 export class KafkaSchemaStore implements SchemaLookup {
   private readonly known = new Map<string, AvroSchema>();
   private readonly registered = new Set<string>();
-  private consumer: Consumer | undefined;
-  private readonly positions = new Map<number, string>();
+  private reader: WholeTopicReader | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -60,36 +59,20 @@ export class KafkaSchemaStore implements SchemaLookup {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-    this.consumer = undefined;
+    await this.reader?.stop();
+    this.reader = undefined;
   }
 
   /** Reads the schemas topic up to its current end (or until waitMs passes). */
   private async catchUp(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    let ends: { partition: number; high: string }[];
-    try {
-      ends = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({ partition: o.partition, high: o.high }));
-    } finally {
-      await admin.disconnect();
-    }
-    if (!this.consumer) {
-      this.consumer = this.kafka.consumer({ groupId: `cdp-schema-reader-${randomUUID()}` });
-      await this.consumer.connect();
-      await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-      await this.consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          this.positions.set(partition, (BigInt(message.offset) + 1n).toString());
-          if (!message.value) return;
-          const decoded = await recordCodec.decode(message.value);
-          if (decoded.ok) this.known.set(decoded.value.fingerprint, JSON.parse(decoded.value.schema) as AvroSchema);
-          else this.logger.warn({ reason: decoded.reason, offset: message.offset }, 'unreadable schema record');
-        },
-      });
-    }
-    const deadline = Date.now() + this.waitMs;
-    const caughtUp = () => ends.every((e) => BigInt(this.positions.get(e.partition) ?? '0') >= BigInt(e.high));
-    while (!caughtUp() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    this.reader ??= new WholeTopicReader(this.kafka, this.topic, (r) => this.read(r), 'cdp-schema-reader');
+    await this.reader.catchUp(this.waitMs);
+  }
+
+  private async read(record: TopicRecord): Promise<void> {
+    if (!record.value) return;
+    const decoded = await recordCodec.decode(record.value);
+    if (decoded.ok) this.known.set(decoded.value.fingerprint, JSON.parse(decoded.value.schema) as AvroSchema);
+    else this.logger.warn({ reason: decoded.reason, offset: record.offset }, 'unreadable schema record');
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Reads a (compacted) topic from its beginning in every instance, outside any shared consumer
- * group: for state every instance needs whole, such as a suppression list. `start` resolves once
- * everything published before it was called has been handed to `onRecord`; records published
- * later keep arriving until `stop`.
+ * group: for state every instance needs whole, such as a suppression list or the schema registry.
+ * `catchUp` waits until everything published before it was called has been handed to `onRecord`;
+ * records published later keep arriving until `stop`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
@@ -16,6 +16,7 @@ export interface TopicRecord {
 
 export class WholeTopicReader {
   private consumer: Consumer | undefined;
+  private starting: Promise<void> | undefined;
   private readonly positions = new Map<number, bigint>();
 
   constructor(
@@ -25,7 +26,15 @@ export class WholeTopicReader {
     private readonly groupPrefix: string,
   ) {}
 
-  async start(timeoutMs = 60_000): Promise<void> {
+  /** Starts reading (once; later calls wait for the first). */
+  start(): Promise<void> {
+    this.starting ??= this.run();
+    return this.starting;
+  }
+
+  /** Reads up to the topic's current end; false when `timeoutMs` passed first. */
+  async catchUp(timeoutMs: number): Promise<boolean> {
+    await this.start();
     const admin = this.kafka.admin();
     await admin.connect();
     let ends: { partition: number; high: bigint }[];
@@ -34,6 +43,22 @@ export class WholeTopicReader {
     } finally {
       await admin.disconnect();
     }
+    const deadline = Date.now() + timeoutMs;
+    const caughtUp = () => ends.every((e) => (this.positions.get(e.partition) ?? 0n) >= e.high);
+    while (!caughtUp()) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+    this.starting = undefined;
+  }
+
+  private async run(): Promise<void> {
     // A group of its own (kafkajs has no manual assignment): this instance reads every partition.
     this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-${randomUUID()}` });
     await this.consumer.connect();
@@ -44,16 +69,5 @@ export class WholeTopicReader {
         this.positions.set(partition, BigInt(message.offset) + 1n);
       },
     });
-    const deadline = Date.now() + timeoutMs;
-    const caughtUp = () => ends.every((e) => (this.positions.get(e.partition) ?? 0n) >= e.high);
-    while (!caughtUp()) {
-      if (Date.now() > deadline) throw new Error(`${this.topic} not read to its end within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-    this.consumer = undefined;
   }
 }

@@ -36,7 +36,7 @@ export class ErasedKeys {
 
   /** Resolves once everything published before now is read. */
   async start(timeoutMs = 60_000): Promise<void> {
-    await this.reader.start(timeoutMs);
+    if (!(await this.reader.catchUp(timeoutMs))) throw new Error(`erasure list not read to its end within ${timeoutMs} ms`);
     this.logger.info({ erasedIdentities: this.keys.size }, 'erasure list loaded');
   }
 
