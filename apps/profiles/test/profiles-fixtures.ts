@@ -3,7 +3,6 @@
  * identity service publishes them, a publisher into a test namespace, the read API with a key,
  * and the built service run as a child process (for the SIGKILL test and the benchmark).
  */
-import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
 import {
@@ -20,7 +19,7 @@ import {
   type TopicContract,
   topicName,
 } from '@cdp/contracts';
-import { KafkaPlatform, output } from '@cdp/kafka';
+import { KafkaPlatform, WholeTopicReader, output } from '@cdp/kafka';
 import { createRegistry } from '@cdp/observability';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '@cdp/testing';
 
@@ -132,37 +131,25 @@ export async function stopProfilesProcess(p: ProfilesProcess, signal: NodeJS.Sig
  */
 export async function latestProfiles(namespace: string): Promise<Map<string, Profile | null>> {
   const kafka = new Kafka({ clientId: 'profiles-test-reader', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
-  const topic = topicName(profileUpdatesTopic, namespace);
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
-  await admin.disconnect();
-  const pending = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
   const codec = new AvroCodec<Profile>(profileUpdatesTopic.versions);
   const latest = new Map<string, Profile | null>();
-  if (pending.size === 0) return latest;
-  const consumer = kafka.consumer({ groupId: `profiles-test-reader-${randomBytes(4).toString('hex')}` });
-  await consumer.connect();
+  const undecodable: string[] = [];
+  const reader = new WholeTopicReader(
+    kafka,
+    topicName(profileUpdatesTopic, namespace),
+    async ({ key, value }) => {
+      if (value === null) return void latest.set(key!.toString(), null);
+      const decoded = await codec.decode(value);
+      if (decoded.ok) latest.set(key!.toString(), JSON.parse(JSON.stringify(decoded.value)) as Profile);
+      else undecodable.push(decoded.reason);
+    },
+    'profiles-test-reader',
+  );
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        const key = message.key!.toString();
-        if (message.value === null) latest.set(key, null);
-        else {
-          const decoded = await codec.decode(message.value);
-          if (!decoded.ok) throw new Error(decoded.reason);
-          latest.set(key, JSON.parse(JSON.stringify(decoded.value)) as Profile);
-        }
-        if (Number(message.offset) + 1 >= ends.get(partition)!) pending.delete(partition);
-        if (pending.size === 0) done();
-      },
-    });
-    await Promise.race([finished, new Promise((_, reject) => setTimeout(() => reject(new Error('profile updates not read to the end in 30 s')), 30_000).unref())]);
+    if (!(await reader.catchUp(30_000))) throw new Error('profile updates not read to the end in 30 s');
   } finally {
-    await consumer.disconnect();
+    await reader.stop();
   }
+  if (undecodable.length) throw new Error(`undecodable profile updates: ${undecodable[0]}`);
   return latest;
 }
