@@ -9,9 +9,8 @@
  * Env: IDENTITY_BENCH_SIZES (10000,100000), IDENTITY_BENCH_BURST (10000), IDENTITY_BENCH_PACED (600),
  * IDENTITY_BENCH_RATE (40 events/s), NEO4J_*, KAFKA_BROKERS.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j, { type Driver } from 'neo4j-driver';
@@ -21,6 +20,8 @@ import { createLogger, createRegistry } from '@cdp/observability';
 import { identityConfigSchema } from '../apps/identity/src/config';
 import { IdentityGraphRepository } from '../apps/identity/src/resolution/identity-graph.repository';
 import { IdentityKeyer } from '../apps/identity/src/resolution/identity-keyer';
+import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
+import { startServiceProcess, stopServiceProcess } from '../libs/testing/src/service-process';
 import { machine, percentile, writeResult } from './lib/bench-output';
 import { rng } from './population';
 
@@ -32,35 +33,6 @@ const RATE = Number(process.env.IDENTITY_BENCH_RATE ?? 40);
 const TYPES = ['visitor_id', 'email', 'login', 'loyalty_number'] as const;
 const valueOf = (type: string, person: number) => `${type}-${person}`;
 const ROOT = join(__dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Starts the built identity service and waits until it is ready. */
-async function startService(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'dist/apps/identity/apps/identity/src/main.js')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)) return { child, url };
-    if (child.exitCode !== null) throw new Error(`identity service exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  child.kill('SIGTERM');
-  throw new Error('identity service not ready in 120 s');
-}
 
 /** Adds people [from, to) to the graph in bulk: 4 identities each, one profile, six links. */
 async function preload(driver: Driver, ns: string, keyer: IdentityKeyer, from: number, to: number): Promise<void> {
@@ -119,7 +91,7 @@ async function main(): Promise<void> {
   const logger = createLogger('identity-bench', 'warn');
   const platform = new KafkaPlatform({ brokers: config.KAFKA_BROKERS, clientId: 'identity-bench', namespace: topicNs, logger, registry: createRegistry('identity-bench', false) });
   await platform.connect([canonicalEventsTopic, resolvedEventsTopic, schemasTopic]);
-  const service = await startService(env);
+  const service = await startServiceProcess('identity', env, 120_000);
   const codec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
   const seen = new Map<string, { resolvedAt: number; receivedAt: number }>();
   const consumer = kafka.consumer({ groupId: `${topicNs}bench-reader` });
@@ -197,17 +169,11 @@ async function main(): Promise<void> {
     process.stdout.write(`wrote ${file}\n`);
   } finally {
     await consumer.disconnect();
-    const exited = new Promise((r) => service.child.once('exit', r));
-    service.child.kill('SIGTERM');
-    await exited;
+    await stopServiceProcess(service);
     await platform.close();
     await new IdentityGraphRepository(driver, config.NEO4J_DATABASE, config.GRAPH_NAMESPACE, config.IDENTITY_RULES_FILE.rules).deleteNamespace();
     await driver.close();
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicNs));
-    if (topics.length) await admin.deleteTopics({ topics });
-    await admin.disconnect();
+    await deleteNamespace(kafka, topicNs);
   }
 }
 

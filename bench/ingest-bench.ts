@@ -24,6 +24,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { canonicalEventsTopic, rawChannelTopic, topicName } from '@cdp/contracts';
 import { runImport } from '../apps/ingestion/src/file-import/importer';
 import { machine, writeResult } from './lib/bench-output';
+import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 
 const KAFKA_N = Number(process.env.INGEST_BENCH_KAFKA ?? 20000);
@@ -210,10 +211,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\nwritten to ${file}\n`);
   } finally {
     if (service) await stopServiceProcess(service);
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(namespace));
-    if (topics.length) await admin.deleteTopics({ topics });
     await producer.disconnect();
     await admin.disconnect();
+    await deleteNamespace(kafka, namespace);
     rmSync(dedupeDir, { recursive: true, force: true });
   }
 }

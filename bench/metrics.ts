@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { AvroCodec, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type IdentityChange, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
+import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 import { machine, writeResult } from './lib/bench-output';
 
@@ -127,11 +128,7 @@ async function main(): Promise<void> {
     process.stdout.write(`written to ${writeResult('metrics', result)}\n`);
   } finally {
     if (service) await stopServiceProcess(service);
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(namespace));
-    if (topics.length) await admin.deleteTopics({ topics });
-    await admin.disconnect();
+    await deleteNamespace(kafka, namespace);
     rmSync(stateDir, { recursive: true, force: true });
   }
 }

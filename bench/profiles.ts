@@ -26,6 +26,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { AvroCodec, profileUpdatesTopic, topicName, type Profile, type ResolvedEvent } from '@cdp/contracts';
 import { API_KEYS, Feeder, identity, resolved, startProfilesProcess, stopProfilesProcess } from '../apps/profiles/test/profiles-fixtures';
 import { profileChangelogTopic } from '../apps/profiles/src/kafka/changelog-contract';
+import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
 import { machine, percentile, writeResult } from './lib/bench-output';
 
 const RATE = Number(process.env.PROFILES_BENCH_RATE ?? 1000);
@@ -165,11 +166,7 @@ async function main(): Promise<void> {
     await consumer.disconnect().catch(() => undefined);
     await stopProfilesProcess(service);
     await feeder.close();
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(namespace));
-    if (topics.length) await admin.deleteTopics({ topics });
-    await admin.disconnect();
+    await deleteNamespace(kafka, namespace);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
