@@ -38,41 +38,36 @@ export class IdentityKeyer {
     return undefined;
   }
 
-  /** Graph key per identity of the event, "" for those never linked (blocked values, shared devices, erased). */
-  keysOf(event: CanonicalEvent): string[] {
-    return event.identities.map((i) => {
-      if (this.skipReason(i.type, i.matchKey)) return '';
-      const key = this.pseudonymise(i.type, i.matchKey);
-      return this.suppressed.has(key) ? '' : key;
-    });
-  }
-
-  /** The event without its erased identities (the same object when it has none). */
-  withoutErased(event: CanonicalEvent, onErased: (type: string) => void = () => undefined): CanonicalEvent {
-    const keep = (i: CanonicalEvent['identities'][number]): boolean => {
-      if (!this.suppressed.has(this.pseudonymise(i.type, i.matchKey))) return true;
-      onErased(i.type);
-      return false;
-    };
-    const identities = event.identities.filter(keep);
-    const related = (event.related ?? []).map((g) => ({ ...g, identities: g.identities.filter(keep) }));
-    const changed = identities.length !== event.identities.length || related.some((g, n) => g.identities.length !== event.related![n]!.identities.length);
-    return changed ? { ...event, identities, related } : event;
-  }
-
-  linkable(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): GraphIdentity[] {
-    return event.identities.flatMap((i) => {
+  /**
+   * One pass over an event for resolution, one keyed hash per identity: the event without its
+   * erased identities (they go no further: not into the graph, not onto any profile), the graph key
+   * of each identity it keeps ("" where it never links), and those that may link.
+   */
+  prepare(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): { event: CanonicalEvent; keys: string[]; linkable: GraphIdentity[] } {
+    const keys: string[] = [];
+    const linkable: GraphIdentity[] = [];
+    const kept = event.identities.filter((i) => {
       const reason = this.skipReason(i.type, i.matchKey);
       if (reason) {
         onSkip(i.type, reason);
-        return [];
+        keys.push('');
+        return true;
       }
       const key = this.pseudonymise(i.type, i.matchKey);
       if (this.suppressed.has(key)) {
         onSkip(i.type, 'erased');
-        return [];
+        return false;
       }
-      return [{ key, type: i.type, designation: i.designation }];
+      keys.push(key);
+      linkable.push({ key, type: i.type, designation: i.designation });
+      return true;
     });
+    const related = (event.related ?? []).map((g) => ({ ...g, identities: g.identities.filter((i) => !this.suppressed.has(this.pseudonymise(i.type, i.matchKey))) }));
+    const changed = kept.length !== event.identities.length || related.some((g, n) => g.identities.length !== event.related![n]!.identities.length);
+    return { event: changed ? { ...event, identities: kept, related } : event, keys, linkable };
+  }
+
+  linkable(event: CanonicalEvent, onSkip: (type: string, reason: string) => void = () => undefined): GraphIdentity[] {
+    return this.prepare(event, onSkip).linkable;
   }
 }

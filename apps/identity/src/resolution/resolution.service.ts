@@ -88,9 +88,7 @@ export class ResolutionService implements ChangePublisher {
   async resolveBatch(events: readonly CanonicalEvent[]): Promise<HandlerResult[]> {
     const prepared: Prepared[] = [];
     for (const received of events) {
-      // Erased identities go no further than here: not into the graph, not onto any profile.
-      const event = this.keyer.withoutErased(received, (type) => this.skipped.inc({ type, reason: 'erased' }));
-      const identities = this.keyer.linkable(event, (type, reason) => this.skipped.inc({ type, reason }));
+      const { event, keys: identityKeys, linkable: identities } = this.keyer.prepare(received, (type, reason) => this.skipped.inc({ type, reason }));
       const evidence = { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt };
       const outputs: OutboundMessage[] = [];
       for (const id of identities) {
@@ -101,7 +99,7 @@ export class ResolutionService implements ChangePublisher {
         outputs.push(...this.changeOutputs(result.changes));
         outputs.push(this.quarantineOutput({ key: id.key, type: id.type, profilesJoined: 0, reason: `${count} events in one minute` }, 'QUARANTINED', count, 'events-per-minute'));
       }
-      prepared.push({ event, identities, identityKeys: this.keyer.keysOf(event), evidence, outputs });
+      prepared.push({ event, identities, identityKeys, evidence, outputs });
     }
     const placing = prepared.filter((p) => p.identities.length > 0);
     const started = performance.now();
