@@ -19,6 +19,8 @@ export const SCHEMA_STATEMENTS = [
   'CREATE CONSTRAINT identity_key IF NOT EXISTS FOR (i:Identity) REQUIRE (i.ns, i.key) IS UNIQUE',
   'CREATE CONSTRAINT profile_id IF NOT EXISTS FOR (p:Profile) REQUIRE (p.ns, p.id) IS UNIQUE',
   'CREATE INDEX profile_merged IF NOT EXISTS FOR (p:Profile) ON (p.ns, p.mergedInto)',
+  // Only identities quarantined by the events-per-minute guard carry a reason: the release sweep reads these, not every identity.
+  'CREATE INDEX identity_quarantine_reason IF NOT EXISTS FOR (i:Identity) ON (i.quarantineReason)',
 ];
 
 export async function ensureGraphSchema(driver: Driver, database: string): Promise<void> {

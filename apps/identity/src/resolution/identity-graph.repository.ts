@@ -710,7 +710,7 @@ export class IdentityGraphRepository {
   /** Identities quarantined with `reason` before `before` (epoch ms), oldest first. */
   async quarantinedBefore(reason: string, before: number, limit: number): Promise<string[]> {
     const res = await this.driver.executeQuery(
-      `MATCH (i:Identity {ns: $ns}) WHERE i.quarantined = true AND i.quarantineReason = $reason AND i.quarantinedAt < $before
+      `MATCH (i:Identity) USING INDEX i:Identity(quarantineReason) WHERE i.quarantineReason = $reason AND i.ns = $ns AND i.quarantined = true AND i.quarantinedAt < $before
        RETURN i.key AS key ORDER BY i.quarantinedAt LIMIT $limit`,
       { ns: this.ns, reason, before, limit: int(limit) },
       { database: this.database },
