@@ -4,13 +4,14 @@
  * URLs and access logs). Answers with a receipt (request id, profiles and identity count erased);
  * 404 when the graph does not know them; 400 naming the bad field.
  */
-import { BadRequestException, Body, Controller, HttpCode, NotFoundException, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, NotFoundException, Post, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { IDENTITY_TYPES } from '@cdp/contracts';
 import { ErasureRepository } from '../privacy/erasure.repository';
 import { ErasureService, type ErasureReceipt } from '../privacy/erasure.service';
 import { ResolutionService } from '../resolution/resolution.service';
 import { AdminKeyGuard } from './admin-key.guard';
+import { parseBody } from './parse-body';
 
 // Flat optional fields (not a union), so a mistake is reported at its own path, e.g. identity.type.
 const identityRef = z
@@ -38,11 +39,7 @@ export class ErasureController {
   @Post('erasures')
   @HttpCode(200)
   async erase(@Body() body: unknown): Promise<ErasureReceipt> {
-    const parsed = erasureBody.safeParse(body ?? {});
-    if (!parsed.success) {
-      throw new BadRequestException({ error: 'bad_request', errors: parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })) });
-    }
-    const request = parsed.data;
+    const request = parseBody(erasureBody, body);
     const ref = request.identity;
     const profileId = ref ? await this.repo.profileOf(ref.key ?? this.resolution.keyer.pseudonymise(ref.type!, ref.matchKey!)) : request.profileId;
     const receipt = profileId === undefined ? undefined : await this.erasure.erase(profileId);

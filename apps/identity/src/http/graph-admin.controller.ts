@@ -5,12 +5,13 @@
  * request bodies only, so they never reach URLs or access logs. Changes are published on the
  * identity changes topic like any other.
  */
-import { BadRequestException, Body, Controller, Delete, HttpCode, NotFoundException, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, NotFoundException, Param, Post, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { IDENTITY_TYPES } from '@cdp/contracts';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { ResolutionService } from '../resolution/resolution.service';
 import { AdminKeyGuard } from './admin-key.guard';
+import { parseBody } from './parse-body';
 
 const identityRef = z.union([
   z.object({ key: z.string().regex(/^[0-9a-f]{64}$/, 'a 64-character hex graph key') }).strict(),
@@ -18,15 +19,6 @@ const identityRef = z.union([
 ]);
 const pairBody = z.object({ a: identityRef, b: identityRef }).strict();
 const oneBody = z.object({ identity: identityRef }).strict();
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body ?? {});
-  if (parsed.success) return parsed.data;
-  throw new BadRequestException({
-    error: 'bad_request',
-    errors: parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
-  });
-}
 
 @Controller('v1/graph')
 @UseGuards(AdminKeyGuard)
@@ -44,7 +36,7 @@ export class GraphAdminController {
   @Post('why')
   @HttpCode(200)
   async why(@Body() body: unknown): Promise<unknown> {
-    const { a, b } = parse(pairBody, body);
+    const { a, b } = parseBody(pairBody, body);
     const found = await this.graph.explainLink(this.keyOf(a), this.keyOf(b));
     if (!found) throw new NotFoundException({ error: 'not_found', field: 'a|b', message: 'identity not in the graph' });
     return found;
@@ -52,33 +44,33 @@ export class GraphAdminController {
 
   @Delete('identities/:key')
   async remove(@Param('key') key: string): Promise<unknown> {
-    const { identity } = parse(oneBody, { identity: { key } });
+    const { identity } = parseBody(oneBody, { identity: { key } });
     return this.act('remove', [this.keyOf(identity)], 'key');
   }
 
   @Post('identities/remove')
   @HttpCode(200)
   async removeByValue(@Body() body: unknown): Promise<unknown> {
-    return this.act('remove', [this.keyOf(parse(oneBody, body).identity)], 'identity');
+    return this.act('remove', [this.keyOf(parseBody(oneBody, body).identity)], 'identity');
   }
 
   @Post('unlink')
   @HttpCode(200)
   async unlink(@Body() body: unknown): Promise<unknown> {
-    const { a, b } = parse(pairBody, body);
+    const { a, b } = parseBody(pairBody, body);
     return this.act('unlink', [this.keyOf(a), this.keyOf(b)], 'a|b');
   }
 
   @Post('quarantine')
   @HttpCode(200)
   async quarantine(@Body() body: unknown): Promise<unknown> {
-    return this.act('quarantine', [this.keyOf(parse(oneBody, body).identity)], 'identity');
+    return this.act('quarantine', [this.keyOf(parseBody(oneBody, body).identity)], 'identity');
   }
 
   @Post('release')
   @HttpCode(200)
   async release(@Body() body: unknown): Promise<unknown> {
-    return this.act('release', [this.keyOf(parse(oneBody, body).identity)], 'identity');
+    return this.act('release', [this.keyOf(parseBody(oneBody, body).identity)], 'identity');
   }
 
   private async act(action: 'remove' | 'unlink' | 'quarantine' | 'release', keys: string[], field: string): Promise<unknown> {
