@@ -9,13 +9,19 @@ const devicesNeverMerge: IdentityRules = { ...rules, types: { ...rules.types, vi
 
 /**
  * Identities are named `type:label` (logins, phones and emails ending in `!` are primary); events
- * list the identities that co-occurred, in event-time order.
+ * list the identities that co-occurred, in event-time order. A `name:label` in an event is not an
+ * identity: the event's identities were seen with that name.
  */
-function run(events: readonly string[][], withRules: IdentityRules = rules): { groups: string[][]; refused: string[] } {
+function run(events: readonly string[][], withRules: IdentityRules = rules, listed: 'in order' | 'reversed' = 'in order'): { groups: string[][]; refused: string[] } {
   const identities = new Map<string, ComponentIdentity>();
   const edges = new Map<string, LinkEdge>();
-  events.forEach((ids, t) => {
-    for (const key of ids) if (!identities.has(key)) identities.set(key, { key, type: key.split(':')[0]!, firstSeen: t, quarantined: false, primary: /^(login|phone):|^email:.*!$/.test(key) });
+  events.forEach((all, t) => {
+    const names = all.filter((k) => k.startsWith('name:'));
+    const ids = all.filter((k) => !k.startsWith('name:'));
+    for (const key of ids) {
+      const seen = identities.get(key) ?? { key, type: key.split(':')[0]!, firstSeen: t, quarantined: false, primary: /^(login|phone):|^email:.*!$/.test(key), names: [] };
+      identities.set(key, { ...seen, names: [...new Set([...seen.names!, ...names])] });
+    }
     for (let i = 0; i < ids.length; i++)
       for (let j = i + 1; j < ids.length; j++) {
         const [a, b] = [ids[i]!, ids[j]!].sort() as [string, string];
@@ -23,7 +29,8 @@ function run(events: readonly string[][], withRules: IdentityRules = rules): { g
         if (!edges.has(`${a}|${b}`)) edges.set(`${a}|${b}`, { a, b, at: t * 86_400_000, eventId: `e${t}`, severed: false, primary });
       }
   });
-  const result = clusterComponent([...identities.values()], [...edges.values()], withRules);
+  const [ids, links] = [[...identities.values()], [...edges.values()]];
+  const result = listed === 'in order' ? clusterComponent(ids, links, withRules) : clusterComponent(ids.reverse(), links.reverse(), withRules);
   return { groups: result.clusters.map((c) => [...c]), refused: result.refused.map((r) => r.reason) };
 }
 
@@ -87,6 +94,40 @@ describe('clusterComponent with the default rules', () => {
     });
     const reversed = clusterComponent([...identities].reverse(), [...edges].reverse(), rules).clusters;
     expect(reversed).toEqual(forward);
+  });
+
+  describe('names tell people apart without linking them', () => {
+    const tablet = [
+      ['login:mum', 'visitor_id:tab'],
+      ['login:mum', 'visitor_id:mum', 'name:ann'],
+      ['email:kid', 'visitor_id:tab'],
+      ['email:kid', 'name:bob'],
+    ];
+
+    it('a family tablet does not join a parent to a child known by another name', () => {
+      const result = run(tablet);
+      expect(result.groups).toEqual([['email:kid'], ['login:mum', 'visitor_id:mum', 'visitor_id:tab']]);
+      expect(result.refused).toEqual(['profiles carry different names']);
+    });
+
+    it('the same name, or no name on one side, is no evidence against a link', () => {
+      expect(run(tablet.map((e) => e.map((k) => (k === 'name:bob' ? 'name:ann' : k)))).groups).toEqual([['email:kid', 'login:mum', 'visitor_id:mum', 'visitor_id:tab']]);
+      expect(run(tablet.filter((e) => !e.includes('name:bob'))).groups).toEqual([['email:kid', 'login:mum', 'visitor_id:mum', 'visitor_id:tab']]);
+    });
+
+    it('a family email typed at a till joins the loyalty number typed with it, not a login known by another name', () => {
+      const events = [['login:mum', 'email:fam'], ['login:mum', 'name:ann'], ['loyalty_number:dad', 'email:fam', 'name:bob']];
+      expect(run(events).groups).toEqual([['email:fam', 'loyalty_number:dad'], ['login:mum']]);
+    });
+
+    it('a link governed by a type that ignores names (a loyalty number) joins them anyway', () => {
+      const events = [['login:a', 'name:jonathan'], ['loyalty_number:a', 'name:jon'], ['login:a', 'loyalty_number:a']];
+      expect(run(events).groups).toEqual([['login:a', 'loyalty_number:a']]);
+    });
+
+    it('gives the same grouping with names whatever order the events came in', () => {
+      expect(run(tablet, rules, 'reversed').groups).toEqual(run(tablet).groups);
+    });
   });
 
   it('ignores severed links and quarantined identities', () => {

@@ -6,11 +6,16 @@
  * earliest evidence) is the same whatever order, duplication or lateness the events came in, so the
  * grouping is too. Edges are taken greedily in a fixed order (rule priority of the weaker end, then
  * event time, then priority of the stronger end, then event id) and each is accepted unless it breaks a rule (uniqueness, per-profile limits, merging
- * two known profiles through a type that may not). Identities whose rule says `detach` and whose
+ * two known profiles through a type that may not, joining two people known by different names). Identities whose rule says `detach` and whose
  * links reach two different unique identities (a family's shared tablet) link nobody.
+ *
+ * Names never link anyone (too many people share one), but they tell people apart: each identity
+ * carries the names it was seen with, and a link through a type whose rule says
+ * `differentNames: refuse` (a device, an email) does not join two groups that both carry names and
+ * share none. A set of names per identity is as order-independent as the edges are.
  */
 import { ANONYMOUS_IDENTITY_TYPES, type IdentityType } from '@cdp/contracts';
-import { ruleOf, type IdentityRules } from '../rules/identity-rules';
+import { ruleOf, type IdentityRules, type TypeRule } from '../rules/identity-rules';
 
 export interface ComponentIdentity {
   readonly key: string;
@@ -20,6 +25,8 @@ export interface ComponentIdentity {
   readonly quarantined: boolean;
   /** Some channel established this identity with confidence (primary designation). */
   readonly primary?: boolean;
+  /** Keys of the names this identity was seen with (pseudonymised like identity keys). */
+  readonly names?: readonly string[];
 }
 
 export interface LinkEdge {
@@ -55,6 +62,7 @@ interface ClusterState {
   known: boolean;
   /** Holds a primary identity: a person some channel established, not just claims. */
   established: boolean;
+  names: ReadonlySet<string>;
   members: { key: string; type: string; firstSeen: number }[];
 }
 
@@ -127,7 +135,7 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
   const state = new Map<string, ClusterState>();
   for (const id of identities) {
     parent.set(id.key, id.key);
-    state.set(id.key, { known: !isAnonymous(id.type), established: id.primary === true, members: [{ key: id.key, type: id.type, firstSeen: id.firstSeen }] });
+    state.set(id.key, { known: !isAnonymous(id.type), established: id.primary === true, names: new Set(id.names ?? []), members: [{ key: id.key, type: id.type, firstSeen: id.firstSeen }] });
   }
   const find = (k: string): string => {
     let r = k;
@@ -159,7 +167,7 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
     // Union by key order keeps the representative deterministic.
     const [root, child] = ra < rb ? [ra, rb] : [rb, ra];
     parent.set(child, root);
-    state.set(root, { known: sa.known || sb.known, established: sa.established || sb.established, members: [...sa.members, ...sb.members] });
+    state.set(root, { known: sa.known || sb.known, established: sa.established || sb.established, names: union(sa.names, sb.names), members: [...sa.members, ...sb.members] });
     state.delete(child);
     active.add(pairId(e.a, e.b));
   }
@@ -205,6 +213,7 @@ function refusal(sa: ClusterState, sb: ClusterState, e: LinkEdge, typeA: string,
     const weak = ruleOf(rules, typeA).mayMerge ? typeB : typeA;
     return `${weak} may not merge two known profiles`;
   }
+  if (namesDiffer(sa.names, sb.names) && refusesDifferentNames(ruleOf(rules, typeA), ruleOf(rules, typeB))) return 'profiles carry different names';
   const members = [...sa.members, ...sb.members];
   const types = new Set(members.map((m) => m.type));
   for (const type of types) {
@@ -217,6 +226,24 @@ function refusal(sa: ClusterState, sb: ClusterState, e: LinkEdge, typeA: string,
   }
   if (sa.established && sb.established && rules.mergeKnownProfiles === 'primary' && !e.primary) return 'secondary evidence may not merge two established profiles';
   return undefined;
+}
+
+function union(a: ReadonlySet<string>, b: ReadonlySet<string>): ReadonlySet<string> {
+  if (b.size === 0) return a;
+  if (a.size === 0) return b;
+  return new Set([...a, ...b]);
+}
+
+/** Both groups are known by names, and by no name in common. */
+function namesDiffer(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size === 0 || b.size === 0) return false;
+  for (const n of a) if (b.has(n)) return false;
+  return true;
+}
+
+/** The weaker end of a link governs (as in rankOf): a strong identifier links across a difference in spelling; a device does not. */
+function refusesDifferentNames(a: TypeRule, b: TypeRule): boolean {
+  return (a.priority <= b.priority ? a : b).differentNames === 'refuse';
 }
 
 /** Most timestamps that fit in one window of `windowDays` (all of them without a window). */

@@ -37,6 +37,13 @@ export const typeRuleSchema = z
      * phone number follows its new owner), `detach` links none of them (a shared family device).
      */
     onConflict: z.enum(['earliest', 'latest', 'detach']).default('earliest'),
+    /**
+     * When a link governed by this type (the weaker end of the link) would join two groups that
+     * were each seen with names, and with no name in common: `refuse` keeps them apart (a family
+     * tablet, a family email typed at a till); `ignore` joins them anyway (a login or a loyalty
+     * number outweighs a nickname or a misspelt name).
+     */
+    differentNames: z.enum(['refuse', 'ignore']).default('refuse'),
     /** Extra blocked values for this type, as case-insensitive regular expressions. */
     blockedPatterns: z.array(regex).default([]),
   })
@@ -79,13 +86,13 @@ const device = { priority: 20, mayMerge: true, onConflict: 'detach', limit: { ma
 
 /** Defaults that fit the SPEC channel table; apps/identity/identity-rules.example.yaml is the same as a file. */
 export const DEFAULT_RULES_INPUT = {
-  version: 1,
+  version: 2,
   blockedValues: [],
   blockedPatterns: [],
   types: {
-    login: { priority: 100, unique: true, mayMerge: true },
-    account_number: { priority: 90, mayMerge: true, limit: { max: 2 } },
-    loyalty_number: { priority: 90, mayMerge: true, limit: { max: 2 } },
+    login: { priority: 100, unique: true, mayMerge: true, differentNames: 'ignore' },
+    account_number: { priority: 90, mayMerge: true, limit: { max: 2 }, differentNames: 'ignore' },
+    loyalty_number: { priority: 90, mayMerge: true, limit: { max: 2 }, differentNames: 'ignore' },
     email: { priority: 80, mayMerge: true, limit: { max: 5 }, onConflict: 'earliest' },
     phone: { priority: 70, mayMerge: true, limit: { max: 3, windowDays: 365 }, onConflict: 'latest' },
     social_handle: { priority: 50, mayMerge: true, limit: { max: 10 } },
@@ -153,5 +160,5 @@ export class BlockList {
 }
 
 export function ruleOf(rules: IdentityRules, type: string): TypeRule {
-  return rules.types[type as IdentityType] ?? { links: false, priority: 0, unique: false, mayMerge: false, onConflict: 'detach', blockedPatterns: [] };
+  return rules.types[type as IdentityType] ?? { links: false, priority: 0, unique: false, mayMerge: false, onConflict: 'detach', differentNames: 'refuse', blockedPatterns: [] };
 }
