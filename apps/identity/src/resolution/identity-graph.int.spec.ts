@@ -1,7 +1,8 @@
 /**
  * The identity graph against the real Neo4j: merge, refusal, splits on unlink and removal with
- * their parts, the evidence chain, the read-only path, and order independence (a property test
- * with fast-check: the same events shuffled, duplicated and late end in the same grouping).
+ * their parts, the evidence chain, the read-only path, names that keep people apart, and order
+ * independence (a property test with fast-check: the same events, with names, shuffled, duplicated
+ * and late end in the same grouping).
  * Each case writes to its own GRAPH_NAMESPACE and deletes only that.
  */
 import { randomBytes } from 'node:crypto';
@@ -147,14 +148,32 @@ describe('identity graph repository', () => {
     expect(repeat).toMatchObject({ readOnly: true, profileId: known.profileId, identified: true });
   });
 
+  it('keeps apart two people a family tablet joined once their names differ, and splits the profile it had made', async () => {
+    const g = repo();
+    await g.resolve([id('login:mum'), id('visitor_id:tab')], ev('e1', 1000));
+    await g.resolve([id('email:kid')], ev('e0', 1500, 'email'));
+    const joined = await g.resolve([id('email:kid'), id('visitor_id:tab')], ev('e2', 2000));
+    expect(joined.changes.map((c) => c.kind)).toEqual(['MERGE']);
+
+    await g.resolve([id('login:mum')], ev('e3', 3000, 'chat'), ['name:ann']);
+    const named = await g.resolve([id('email:kid')], ev('e4', 4000, 'store'), ['name:bob']);
+    expect(named.readOnly).toBe(false);
+    expect(named.changes.map((c) => [c.kind, c.survivorProfileId])).toEqual([['SPLIT', joined.profileId]]);
+    expect(await g.grouping()).toEqual([['email:kid'], ['login:mum', 'visitor_id:tab']]);
+    expect(named.profileId).not.toBe(joined.profileId);
+
+    // A name already known adds nothing: answered without writing.
+    expect(await g.resolve([id('email:kid')], ev('e5', 5000, 'store'), ['name:bob'])).toMatchObject({ readOnly: true, profileId: named.profileId });
+  });
+
   it('ends in the same grouping whether events come one at a time or in chunks (property)', async () => {
     const pool = ['login:a', 'login:b', 'email:a', 'email:f', 'phone:p', 'visitor_id:v', 'visitor_id:w', 'loyalty_number:l'];
-    const event = fc.record({ ids: fc.uniqueArray(fc.constantFrom(...pool), { minLength: 1, maxLength: 3 }), at: fc.integer({ min: 0, max: 50 }) });
+    const event = fc.record({ ids: fc.uniqueArray(fc.constantFrom(...pool), { minLength: 1, maxLength: 3 }), at: fc.integer({ min: 0, max: 50 }), names: fc.subarray(['name:ann', 'name:bob']) });
     await fc.assert(
       fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 12, maxLength: 12 }), async (events, sizes) => {
-        const requests = events.map((e, n) => ({ identities: e.ids.map(id), evidence: ev(`e${n}`, e.at * 86_400_000) }));
+        const requests = events.map((e, n) => ({ identities: e.ids.map(id), evidence: ev(`e${n}`, e.at * 86_400_000), names: e.names }));
         const single = repo();
-        for (const r of requests) await single.resolve(r.identities, r.evidence);
+        for (const r of requests) await single.resolve(r.identities, r.evidence, r.names);
         const chunked = repo();
         for (let start = 0, k = 0; start < requests.length; start += sizes[k++]!) {
           const answers = await chunked.resolveMany(requests.slice(start, start + sizes[k]!));
@@ -173,6 +192,7 @@ describe('identity graph repository', () => {
     const event = fc.record({
       ids: fc.uniqueArray(fc.constantFrom(...pool), { minLength: 1, maxLength: 3 }),
       at: fc.integer({ min: 0, max: 50 }),
+      names: fc.subarray(['name:ann', 'name:bob']),
     });
     await fc.assert(
       fc.asyncProperty(
@@ -186,7 +206,7 @@ describe('identity graph repository', () => {
           const groupings = [];
           for (const sequence of [numbered, shuffled]) {
             const g = repo();
-            for (const e of sequence) await g.resolve(e.ids.map(id), ev(e.eventId, e.at * 86_400_000));
+            for (const e of sequence) await g.resolve(e.ids.map(id), ev(e.eventId, e.at * 86_400_000), e.names);
             groupings.push(await g.grouping());
             await g.deleteNamespace();
           }

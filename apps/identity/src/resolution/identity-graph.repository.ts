@@ -51,6 +51,15 @@ export interface Resolution {
 export interface ResolveRequest {
   readonly identities: readonly GraphIdentity[];
   readonly evidence: Evidence;
+  /** Keys of the names the event carries: each of its identities was seen with them. */
+  readonly names?: readonly string[];
+}
+
+/** An event as the graph handles it: its linkable identities once each, sorted by key. */
+interface GraphEvent {
+  readonly ids: readonly GraphIdentity[];
+  readonly ev: Evidence;
+  readonly names: readonly string[];
 }
 
 export interface GraphChangeResult {
@@ -76,6 +85,13 @@ const KEEP_PLAN = 'CYPHER replan=skip';
  */
 const WRITE_CHUNK = 50;
 
+/**
+ * Most names kept per identity: the smallest keys, so the set kept does not depend on the order
+ * the names came in. A person has one or two; an identity seen with many (a shared family email)
+ * already differs from everyone it might wrongly join.
+ */
+const NAMES_KEPT = 8;
+
 interface ReadRow {
   readonly key: string;
   readonly exists: boolean;
@@ -84,6 +100,7 @@ interface ReadRow {
   readonly quarantined: boolean;
   readonly profileId: string | null;
   readonly identified: boolean;
+  readonly names: readonly string[];
 }
 
 interface LoadedIdentity extends ComponentIdentity {
@@ -182,7 +199,7 @@ const LOAD = `
     MATCH (i:Identity {ns: $ns, key: k})
     OPTIONAL MATCH (i)-[:IN]->(p:Profile)
     RETURN collect({key: i.key, type: i.type, designation: i.designation, firstSeen: i.firstSeen, quarantined: coalesce(i.quarantined, false),
-                    profileId: p.id, profileCreatedAt: p.createdAt}) AS identities
+                    names: coalesce(i.names, []), profileId: p.id, profileCreatedAt: p.createdAt}) AS identities
   }
   CALL (keys) {
     UNWIND keys AS k
@@ -241,7 +258,7 @@ const LOCK_CHUNK = `
 
 /**
  * Cypher that creates or updates every identity of a chunk (`$ids`: one row per key, sorted, with
- * the chunk's earliest and latest time and strongest designation for it), in key order.
+ * the chunk's earliest and latest time, strongest designation and names for it), in key order.
  */
 const MERGE_CHUNK_IDENTITIES = `
   CALL () {
@@ -253,6 +270,13 @@ const MERGE_CHUNK_IDENTITIES = `
     SET i.firstSeen = CASE WHEN i.firstSeen > id.first THEN id.first ELSE i.firstSeen END,
         i.lastSeen = CASE WHEN i.lastSeen < id.last THEN id.last ELSE i.lastSeen END,
         i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
+    WITH id, isNew, i, coalesce(i.names, []) AS had
+    CALL (id, had) {
+      UNWIND had + [n IN id.names WHERE NOT n IN had] AS n
+      WITH DISTINCT n ORDER BY n LIMIT $namesKept
+      RETURN collect(n) AS kept
+    }
+    SET i.names = kept
     RETURN collect({key: i.key, isNew: isNew, quarantined: coalesce(i.quarantined, false)}) AS merged
   }`;
 
@@ -306,8 +330,8 @@ export class IdentityGraphRepository {
     return this.ns;
   }
 
-  async resolve(identities: readonly GraphIdentity[], evidence: Evidence): Promise<Resolution> {
-    return (await this.resolveMany([{ identities, evidence }]))[0]!;
+  async resolve(identities: readonly GraphIdentity[], evidence: Evidence, names: readonly string[] = []): Promise<Resolution> {
+    return (await this.resolveMany([{ identities, evidence, names }]))[0]!;
   }
 
   /**
@@ -316,7 +340,11 @@ export class IdentityGraphRepository {
    * if alone, in write transactions of up to WRITE_CHUNK events (one commit each).
    */
   async resolveMany(requests: readonly ResolveRequest[]): Promise<Resolution[]> {
-    const events = requests.map((r) => ({ ids: [...new Map(r.identities.map((i) => [i.key, i])).values()].sort((a, b) => (a.key < b.key ? -1 : 1)), ev: r.evidence }));
+    const events: GraphEvent[] = requests.map((r) => ({
+      ids: [...new Map(r.identities.map((i) => [i.key, i])).values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
+      ev: r.evidence,
+      names: r.names ?? [],
+    }));
     const answers = await this.readOnlyAnswers(events);
     const readOnly = answers.flatMap((a, n) => (a ? [n] : []));
     let moved = false;
@@ -339,7 +367,7 @@ export class IdentityGraphRepository {
   // ---------------------------------------------------------------- read-only fast path
 
   /** One read round trip for all events: the answer for each that adds nothing to the graph, else undefined. */
-  private async readOnlyAnswers(events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): Promise<(Resolution | undefined)[]> {
+  private async readOnlyAnswers(events: readonly GraphEvent[]): Promise<(Resolution | undefined)[]> {
     // Per event: the identities with their profiles, and whether each pair is already linked
     // with evidence at least as early and as strong as this event's.
     const res = await this.readAutoCommit(
@@ -351,7 +379,7 @@ export class IdentityGraphRepository {
          OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
          OPTIONAL MATCH (i)-[:IN]->(p:Profile)
          RETURN collect({key: k, exists: i IS NOT NULL, firstSeen: i.firstSeen, designation: i.designation, quarantined: coalesce(i.quarantined, false),
-                         profileId: p.id,
+                         names: coalesce(i.names, []), profileId: p.id,
                          identified: CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END}) AS rows
        }
        CALL (e) {
@@ -375,7 +403,7 @@ export class IdentityGraphRepository {
     const answers: (Resolution | undefined)[] = events.map(() => undefined);
     for (const record of res) {
       const n = record.get('n') as number;
-      answers[n] = this.readOnlyAnswer(events[n]!.ids, events[n]!.ev, record.get('rows') as ReadRow[], record.get('links') as { a: string; b: string; known: boolean }[]);
+      answers[n] = this.readOnlyAnswer(events[n]!, record.get('rows') as ReadRow[], record.get('links') as { a: string; b: string; known: boolean }[]);
     }
     return answers;
   }
@@ -399,9 +427,9 @@ export class IdentityGraphRepository {
     }
   }
 
-  private readOnlyAnswer(ids: readonly GraphIdentity[], ev: Evidence, rows: readonly ReadRow[], links: readonly { a: string; b: string; known: boolean }[]): Resolution | undefined {
+  private readOnlyAnswer({ ids, ev, names }: GraphEvent, rows: readonly ReadRow[], links: readonly { a: string; b: string; known: boolean }[]): Resolution | undefined {
     const upgrades = (r: ReadRow) => r.designation !== 'PRIMARY' && ids.some((i) => i.key === r.key && i.designation === 'PRIMARY');
-    if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r))) return undefined;
+    if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r) || addsName(r.names, names))) return undefined;
     const quarantined = new Set(rows.filter((r) => r.quarantined).map((r) => r.key));
     const linkable = ids.filter((i) => !quarantined.has(i.key));
     // Pairs with a quarantined identity are never linked, so they need no write.
@@ -422,7 +450,7 @@ export class IdentityGraphRepository {
    * reported on the last of them, and each gets its profile after all of them. The grouping is the
    * same either way (it is a function of the links, not of their order).
    */
-  private async resolveChunk(tx: ManagedTransaction, events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): Promise<Resolution[]> {
+  private async resolveChunk(tx: ManagedTransaction, events: readonly GraphEvent[]): Promise<Resolution[]> {
     // Quarantined identities link nobody, so their pairs are skipped.
     const res = await tx.run(
       `${KEEP_PLAN}
@@ -453,6 +481,7 @@ export class IdentityGraphRepository {
       {
         ns: this.ns,
         limit: int(this.rules.maxComponentSize),
+        namesKept: int(NAMES_KEPT),
         ids: chunkIdentities(events),
         events: events.map(({ ids, ev }) => ({
           keys: ids.map((i) => i.key),
@@ -857,17 +886,30 @@ export class IdentityGraphRepository {
   }
 }
 
-/** Every identity of a chunk once, sorted by key: earliest and latest time, strongest designation. */
-function chunkIdentities(events: readonly { ids: readonly GraphIdentity[]; ev: Evidence }[]): { key: string; type: string; designation: string; first: number; last: number }[] {
-  const byKey = new Map<string, { key: string; type: string; designation: string; first: number; last: number }>();
-  for (const { ids, ev } of events) {
+/** Every identity of a chunk once, sorted by key: earliest and latest time, strongest designation, names. */
+function chunkIdentities(events: readonly GraphEvent[]): { key: string; type: string; designation: string; first: number; last: number; names: string[] }[] {
+  const byKey = new Map<string, { key: string; type: string; designation: string; first: number; last: number; names: string[] }>();
+  for (const { ids, ev, names } of events) {
     for (const i of ids) {
       const seen = byKey.get(i.key);
-      if (!seen) byKey.set(i.key, { key: i.key, type: i.type, designation: i.designation, first: ev.occurredAt, last: ev.occurredAt });
-      else byKey.set(i.key, { ...seen, designation: seen.designation === 'PRIMARY' ? 'PRIMARY' : i.designation, first: Math.min(seen.first, ev.occurredAt), last: Math.max(seen.last, ev.occurredAt) });
+      if (!seen) byKey.set(i.key, { key: i.key, type: i.type, designation: i.designation, first: ev.occurredAt, last: ev.occurredAt, names: [...names] });
+      else
+        byKey.set(i.key, {
+          ...seen,
+          designation: seen.designation === 'PRIMARY' ? 'PRIMARY' : i.designation,
+          first: Math.min(seen.first, ev.occurredAt),
+          last: Math.max(seen.last, ev.occurredAt),
+          names: [...new Set([...seen.names, ...names])],
+        });
     }
   }
   return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+/** Would the identity keep one of these names (NAMES_KEPT smallest keys)? Then the event is a write. */
+function addsName(had: readonly string[], names: readonly string[]): boolean {
+  const largest = had.length >= NAMES_KEPT ? had.reduce((m, n) => (n > m ? n : m), '') : undefined;
+  return names.some((n) => !had.includes(n) && (largest === undefined || n < largest));
 }
 
 function pairsOf(ids: readonly GraphIdentity[]): [string, string][] {

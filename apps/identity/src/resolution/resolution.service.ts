@@ -42,6 +42,7 @@ interface Prepared {
   readonly event: CanonicalEvent;
   readonly identities: readonly GraphIdentity[];
   readonly identityKeys: string[];
+  readonly names: readonly string[];
   readonly evidence: Evidence;
   readonly outputs: OutboundMessage[];
 }
@@ -88,7 +89,7 @@ export class ResolutionService implements ChangePublisher {
   async resolveBatch(events: readonly CanonicalEvent[]): Promise<HandlerResult[]> {
     const prepared: Prepared[] = [];
     for (const received of events) {
-      const { event, keys: identityKeys, linkable: identities } = this.keyer.prepare(received, (type, reason) => this.skipped.inc({ type, reason }));
+      const { event, keys: identityKeys, linkable: identities, names } = this.keyer.prepare(received, (type, reason) => this.skipped.inc({ type, reason }));
       const evidence = { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt };
       const outputs: OutboundMessage[] = [];
       for (const id of identities) {
@@ -99,11 +100,11 @@ export class ResolutionService implements ChangePublisher {
         outputs.push(...this.changeOutputs(result.changes));
         outputs.push(this.quarantineOutput({ key: id.key, type: id.type, profilesJoined: 0, reason: `${count} events in one minute` }, 'QUARANTINED', count, 'events-per-minute'));
       }
-      prepared.push({ event, identities, identityKeys, evidence, outputs });
+      prepared.push({ event, identities, identityKeys, names, evidence, outputs });
     }
     const placing = prepared.filter((p) => p.identities.length > 0);
     const started = performance.now();
-    const resolutions = placing.length > 0 ? await this.graph.resolveMany(placing.map((p) => ({ identities: p.identities, evidence: p.evidence }))) : [];
+    const resolutions = placing.length > 0 ? await this.graph.resolveMany(placing.map((p) => ({ identities: p.identities, evidence: p.evidence, names: p.names }))) : [];
     // Every event of the chunk waited for the whole chunk: that is its time to be placed.
     const seconds = (performance.now() - started) / 1000;
     const resolutionOf = new Map(placing.map((p, n) => [p, resolutions[n]!]));
