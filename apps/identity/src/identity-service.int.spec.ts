@@ -61,7 +61,7 @@ describe('identity service: two instances, replay, operator API', () => {
   const identity = testIdentity;
   const event = (eventId: string, channel: string, at: number, identities: Identity[]): CanonicalEvent => testEvent(eventId, identities, { channel, occurredAt: at, receivedAt: at });
 
-  /** Person n: an anonymous visit, an email touch, a login carrying both, a store purchase with a loyalty number. */
+  /** Person n: an anonymous visit, an email touch, a login carrying both, a store purchase with a loyalty number and a name. */
   function eventsOf(n: number): CanonicalEvent[] {
     const t = 1_700_000_000_000 + n * 1000;
     const v = identity('visitor_id', `v-${n}`);
@@ -70,8 +70,8 @@ describe('identity service: two instances, replay, operator API', () => {
       event(`p${n}-1`, 'website', t, [v]),
       event(`p${n}-2`, 'email', t + 1, [{ ...e, designation: 'PRIMARY' }]),
       event(`p${n}-3`, 'website', t + 2, [v, identity('login', `user-${n}`, 'PRIMARY'), e]),
-      event(`p${n}-4`, 'store', t + 3, [identity('loyalty_number', `L-${n}`), e]),
-      event(`p${n}-4`, 'store', t + 3, [identity('loyalty_number', `L-${n}`), e]), // duplicate delivery
+      event(`p${n}-4`, 'store', t + 3, [identity('loyalty_number', `L-${n}`), e, identity('name', `person ${n}`)]),
+      event(`p${n}-4`, 'store', t + 3, [identity('loyalty_number', `L-${n}`), e, identity('name', `person ${n}`)]), // duplicate delivery
     ];
   }
 
@@ -104,6 +104,9 @@ describe('identity service: two instances, replay, operator API', () => {
     expect(grouping).toEqual(expected);
     const live = await driver.executeQuery('MATCH (p:Profile {ns: $ns}) WHERE p.mergedInto IS NULL RETURN count(p) AS n', { ns: graphNamespace });
     expect(live.records[0]!.get('n')).toBe(PEOPLE);
+    // The name never links, but the identities it came with carry its key (never the name).
+    const named = await driver.executeQuery('MATCH (i:Identity {ns: $ns, key: $key}) RETURN i.names AS names', { ns: graphNamespace, key: keyer.pseudonymise('loyalty_number', 'L-0') });
+    expect(named.records[0]!.get('names')).toEqual([keyer.pseudonymise('name', 'person 0')]);
     // Both instances did part of the work.
     for (const app of apps) {
       const metrics = await (await fetch(`${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/metrics`)).text();
@@ -122,7 +125,10 @@ describe('identity service: two instances, replay, operator API', () => {
     }
     expect(events).toHaveLength(PEOPLE * 5);
     const replay = new IdentityGraphRepository(driver, 'neo4j', replayNamespace, config.IDENTITY_RULES_FILE.rules);
-    for (const e of events.reverse()) await replay.resolve(keyer.linkable(e), { eventId: e.eventId, channel: e.channel, occurredAt: e.occurredAt });
+    for (const e of events.reverse()) {
+      const { linkable, names } = keyer.prepare(e);
+      await replay.resolve(linkable, { eventId: e.eventId, channel: e.channel, occurredAt: e.occurredAt }, names);
+    }
     const live = new IdentityGraphRepository(driver, 'neo4j', graphNamespace, config.IDENTITY_RULES_FILE.rules);
     expect(await replay.grouping()).toEqual(await live.grouping());
   });
