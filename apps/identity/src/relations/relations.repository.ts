@@ -84,7 +84,7 @@ export class RelationsRepository {
   async relate(from: string, to: string, kind: string, ev: Evidence): Promise<boolean> {
     return this.write(async (tx) => {
       const res = await tx.run(
-        `MATCH (a:Profile {ns: $ns, id: $from}), (b:Profile {ns: $ns, id: $to})
+        `MATCH (a:Profile {ns: $ns, id: $from}), (b:Profile {ns: $ns, id: $to}) USING INDEX SEEK a:Profile(ns, id) USING INDEX SEEK b:Profile(ns, id)
          MERGE (a)-[r:RELATED {kind: $kind}]->(b)
            ON CREATE SET r.eventId = $eventId, r.channel = $channel, r.at = $at
          RETURN count(r) AS n`,

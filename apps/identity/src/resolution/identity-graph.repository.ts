@@ -73,9 +73,11 @@ const ANONYMOUS_TYPES = [...ANONYMOUS_IDENTITY_TYPES] as string[];
  * Prefix of the statements on the resolution path. Neo4j discards a cached plan when the graph's
  * statistics move (other namespaces loaded or deleted, a burst of new identities) and every
  * session then replans these large statements at once: writes stalled for 0.5-1 s right after a
- * burst at 10^5 and 10^6 identities. Their plans do not depend on the statistics (unique-index
- * seeks on (ns, key), then expansions; the one other lookup has an index hint), so a plan made
- * while the graph was small stays right, and the cached plan is kept.
+ * burst at 10^5 and 10^6 identities. Their plans must then not depend on the statistics, so
+ * every lookup of an identity by key or a profile by id is pinned to an index seek
+ * (`USING INDEX SEEK`): without it the planner sometimes chose a scan of the whole (ns, key)
+ * index per pair or per key (millions of rows per chunk), replan=skip kept that plan, and
+ * throughput fell from about 2,000 to 150 events/s until Neo4j restarted.
  */
 const KEEP_PLAN = 'CYPHER replan=skip';
 
@@ -92,6 +94,13 @@ const WRITE_CHUNK = 50;
  */
 const NAMES_KEPT = 8;
 
+/**
+ * Cypher: would identity `i` keep one of the event's names `e.names` (new, and among the
+ * NAMES_KEPT smallest)? Then the event is a write. Evaluated only for events that carry names.
+ */
+const ADDS_NAME = `any(name IN e.names WHERE NOT name IN coalesce(i.names, [])
+    AND (size(coalesce(i.names, [])) < $namesKept OR name < reduce(m = '', x IN i.names | CASE WHEN x > m THEN x ELSE m END)))`;
+
 interface ReadRow {
   readonly key: string;
   readonly exists: boolean;
@@ -100,7 +109,8 @@ interface ReadRow {
   readonly quarantined: boolean;
   readonly profileId: string | null;
   readonly identified: boolean;
-  readonly names: readonly string[];
+  /** The event carries a name the identity would keep (see NAMES_KEPT). */
+  readonly addsName: boolean;
 }
 
 interface LoadedIdentity extends ComponentIdentity {
@@ -185,7 +195,7 @@ function groupsSharingIdentities(keysOf: readonly (readonly string[])[]): number
 const walkFrom = (out: string): string => `
   CALL (seeds) {
     UNWIND seeds AS k
-    MATCH (s:Identity {ns: $ns, key: k})
+    MATCH (s:Identity {ns: $ns, key: k}) USING INDEX SEEK s:Identity(ns, key)
     MATCH path = (s)-[:LINKED*0..]-(j:Identity)
     WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
     WITH DISTINCT j LIMIT $limit
@@ -196,14 +206,14 @@ const walkFrom = (out: string): string => `
 const LOAD = `
   CALL (keys) {
     UNWIND keys AS k
-    MATCH (i:Identity {ns: $ns, key: k})
+    MATCH (i:Identity {ns: $ns, key: k}) USING INDEX SEEK i:Identity(ns, key)
     OPTIONAL MATCH (i)-[:IN]->(p:Profile)
     RETURN collect({key: i.key, type: i.type, designation: i.designation, firstSeen: i.firstSeen, quarantined: coalesce(i.quarantined, false),
                     names: coalesce(i.names, []), profileId: p.id, profileCreatedAt: p.createdAt}) AS identities
   }
   CALL (keys) {
     UNWIND keys AS k
-    MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity)
+    MATCH (a:Identity {ns: $ns, key: k})-[l:LINKED]->(b:Identity) USING INDEX SEEK a:Identity(ns, key)
     WHERE b.key IN keys
     RETURN collect({a: a.key, b: b.key, at: l.at, eventId: l.eventId, channel: l.channel, designation: l.designation,
                     severed: coalesce(l.severed, false), active: coalesce(l.active, false), primary: coalesce(l.primary, false)}) AS edges
@@ -221,7 +231,7 @@ const LOCK_AND_LOAD = `
   WITH *, seeds + [k IN walked WHERE NOT k IN seeds] AS keys
   CALL (keys) {
     UNWIND keys AS k
-    MATCH (i:Identity {ns: $ns, key: k})
+    MATCH (i:Identity {ns: $ns, key: k}) USING INDEX SEEK i:Identity(ns, key)
     WITH i ORDER BY i.key
     SET i.lock = true
     RETURN count(i) AS locked
@@ -239,11 +249,11 @@ const LOCK_AND_LOAD = `
 const LOCK_CHUNK = `
   CALL () {
     UNWIND $ids AS id
-    MATCH (i:Identity {ns: $ns, key: id.key})
+    MATCH (i:Identity {ns: $ns, key: id.key}) USING INDEX SEEK i:Identity(ns, key)
     OPTIONAL MATCH (i)-[:IN]->(p:Profile)
     WITH coalesce(p.id, i.key) AS grp, collect(i.key) AS members, min(CASE WHEN coalesce(i.quarantined, false) THEN null ELSE i.key END) AS seed
     CALL (seed) {
-      MATCH (s:Identity {ns: $ns, key: seed})
+      MATCH (s:Identity {ns: $ns, key: seed}) USING INDEX SEEK s:Identity(ns, key)
       MATCH path = (s)-[:LINKED*0..]-(j:Identity)
       WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
       WITH DISTINCT j LIMIT $limit
@@ -251,7 +261,7 @@ const LOCK_CHUNK = `
     }
     UNWIND members + reached AS k
     WITH DISTINCT k ORDER BY k
-    MATCH (i:Identity {ns: $ns, key: k})
+    MATCH (i:Identity {ns: $ns, key: k}) USING INDEX SEEK i:Identity(ns, key)
     SET i.lock = true
     RETURN collect(k) AS lockedKeys
   }`;
@@ -263,20 +273,22 @@ const LOCK_CHUNK = `
 const MERGE_CHUNK_IDENTITIES = `
   CALL () {
     UNWIND $ids AS id
-    OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key})
+    OPTIONAL MATCH (old:Identity {ns: $ns, key: id.key}) USING INDEX SEEK old:Identity(ns, key)
     WITH id, old IS NULL AS isNew
     MERGE (i:Identity {ns: $ns, key: id.key})
       ON CREATE SET i.type = id.type, i.designation = id.designation, i.firstSeen = id.first, i.lastSeen = id.last, i.quarantined = false
     SET i.firstSeen = CASE WHEN i.firstSeen > id.first THEN id.first ELSE i.firstSeen END,
         i.lastSeen = CASE WHEN i.lastSeen < id.last THEN id.last ELSE i.lastSeen END,
         i.designation = CASE WHEN id.designation = 'PRIMARY' THEN 'PRIMARY' ELSE i.designation END
-    WITH id, isNew, i, coalesce(i.names, []) AS had
-    CALL (id, had) {
+    WITH id, isNew, i
+    CALL (id, i) {
+      WITH id, i, coalesce(i.names, []) AS had
+      WHERE any(n IN id.names WHERE NOT n IN had)
       UNWIND had + [n IN id.names WHERE NOT n IN had] AS n
-      WITH DISTINCT n ORDER BY n LIMIT $namesKept
-      RETURN collect(n) AS kept
+      WITH i, n ORDER BY n LIMIT $namesKept
+      WITH i, collect(n) AS kept
+      SET i.names = kept
     }
-    SET i.names = kept
     RETURN collect({key: i.key, isNew: isNew, quarantined: coalesce(i.quarantined, false)}) AS merged
   }`;
 
@@ -287,7 +299,7 @@ const MERGE_CHUNK_IDENTITIES = `
  */
 const WALK_ONCE = `
   CALL (seeds) {
-    MATCH (s:Identity {ns: $ns, key: seeds[0]})
+    MATCH (s:Identity {ns: $ns, key: seeds[0]}) USING INDEX SEEK s:Identity(ns, key)
     MATCH path = (s)-[:LINKED*0..]-(j:Identity)
     WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
     WITH DISTINCT j LIMIT $limit
@@ -295,7 +307,7 @@ const WALK_ONCE = `
   }
   CALL (seeds, first) {
     UNWIND [k IN seeds WHERE NOT k IN first] AS k
-    MATCH (s:Identity {ns: $ns, key: k})
+    MATCH (s:Identity {ns: $ns, key: k}) USING INDEX SEEK s:Identity(ns, key)
     MATCH path = (s)-[:LINKED*0..]-(j:Identity)
     WHERE all(n IN nodes(path) WHERE NOT coalesce(n.quarantined, false)) AND all(l IN relationships(path) WHERE NOT l.severed)
     WITH DISTINCT j LIMIT $limit
@@ -376,15 +388,17 @@ export class IdentityGraphRepository {
        WITH n, $events[n] AS e
        CALL (e) {
          UNWIND e.keys AS k
-         OPTIONAL MATCH (i:Identity {ns: $ns, key: k})
+         OPTIONAL MATCH (i:Identity {ns: $ns, key: k}) USING INDEX SEEK i:Identity(ns, key)
          OPTIONAL MATCH (i)-[:IN]->(p:Profile)
          RETURN collect({key: k, exists: i IS NOT NULL, firstSeen: i.firstSeen, designation: i.designation, quarantined: coalesce(i.quarantined, false),
-                         names: coalesce(i.names, []), profileId: p.id,
+                         addsName: CASE WHEN size(e.names) = 0 OR i IS NULL THEN false ELSE ${ADDS_NAME} END, profileId: p.id,
                          identified: CASE WHEN p IS NULL THEN false ELSE EXISTS { MATCH (p)<-[:IN]-(x:Identity) WHERE NOT x.type IN $anonymous } END}) AS rows
        }
        CALL (e) {
          UNWIND e.pairs AS pr
-         OPTIONAL MATCH (:Identity {ns: $ns, key: pr[0]})-[l:LINKED]->(:Identity {ns: $ns, key: pr[1]})
+         WITH e, pr, pr[0] AS ka, pr[1] AS kb
+         OPTIONAL MATCH (a:Identity {ns: $ns, key: ka})-[l:LINKED]->(b:Identity {ns: $ns, key: kb})
+           USING INDEX SEEK a:Identity(ns, key) USING INDEX SEEK b:Identity(ns, key)
          RETURN collect({a: pr[0], b: pr[1],
                          known: l IS NOT NULL AND (l.at < e.at OR (l.at = e.at AND l.eventId <= e.eventId)) AND (l.primary OR pr[2] = 'SECONDARY')}) AS links
        }
@@ -392,11 +406,13 @@ export class IdentityGraphRepository {
       {
         ns: this.ns,
         anonymous: ANONYMOUS_TYPES,
-        events: events.map(({ ids, ev }) => ({
+        namesKept: int(NAMES_KEPT),
+        events: events.map(({ ids, ev, names }) => ({
           keys: ids.map((i) => i.key),
           pairs: pairsOf(ids).map(([a, b]) => [a, b, designationOfPair(ids, a, b)]),
           at: ev.occurredAt,
           eventId: ev.eventId,
+          names,
         })),
       },
     );
@@ -427,9 +443,9 @@ export class IdentityGraphRepository {
     }
   }
 
-  private readOnlyAnswer({ ids, ev, names }: GraphEvent, rows: readonly ReadRow[], links: readonly { a: string; b: string; known: boolean }[]): Resolution | undefined {
+  private readOnlyAnswer({ ids, ev }: GraphEvent, rows: readonly ReadRow[], links: readonly { a: string; b: string; known: boolean }[]): Resolution | undefined {
     const upgrades = (r: ReadRow) => r.designation !== 'PRIMARY' && ids.some((i) => i.key === r.key && i.designation === 'PRIMARY');
-    if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r) || addsName(r.names, names))) return undefined;
+    if (rows.some((r) => !r.exists || r.firstSeen! > ev.occurredAt || (!r.quarantined && r.profileId === null) || upgrades(r) || r.addsName)) return undefined;
     const quarantined = new Set(rows.filter((r) => r.quarantined).map((r) => r.key));
     const linkable = ids.filter((i) => !quarantined.has(i.key));
     // Pairs with a quarantined identity are never linked, so they need no write.
@@ -461,8 +477,9 @@ export class IdentityGraphRepository {
        WITH n, $events[n] AS e, held, merged, q
        CALL (e, q) {
          UNWIND e.pairs AS pr
-         WITH pr WHERE NOT pr[0] IN q AND NOT pr[1] IN q
-         MATCH (a:Identity {ns: $ns, key: pr[0]}), (b:Identity {ns: $ns, key: pr[1]})
+         WITH pr, pr[0] AS ka, pr[1] AS kb WHERE NOT ka IN q AND NOT kb IN q
+         MATCH (a:Identity {ns: $ns, key: ka}), (b:Identity {ns: $ns, key: kb})
+           USING INDEX SEEK a:Identity(ns, key) USING INDEX SEEK b:Identity(ns, key)
          MERGE (a)-[l:LINKED]->(b)
            ON CREATE SET l.at = e.at, l.eventId = e.eventId, l.channel = e.channel, l.designation = pr[2], l.severed = false, l.active = false, l.created = e.eventId,
                          l.primary = false
@@ -660,7 +677,7 @@ export class IdentityGraphRepository {
       `${KEEP_PLAN}
        CALL () {
          UNWIND $quarantine AS k
-         MATCH (i:Identity {ns: $ns, key: k})
+         MATCH (i:Identity {ns: $ns, key: k}) USING INDEX SEEK i:Identity(ns, key)
          SET i.quarantined = true, i.quarantinedAt = $now
        }
        CALL () {
@@ -669,8 +686,8 @@ export class IdentityGraphRepository {
        }
        CALL () {
          UNWIND $moves AS m
-         MATCH (i:Identity {ns: $ns, key: m.key})
-         MATCH (p:Profile {ns: $ns, id: m.profileId})
+         MATCH (i:Identity {ns: $ns, key: m.key}) USING INDEX SEEK i:Identity(ns, key)
+         MATCH (p:Profile {ns: $ns, id: m.profileId}) USING INDEX SEEK p:Profile(ns, id)
          OPTIONAL MATCH (i)-[old:IN]->(:Profile)
          WITH i, p, old, CASE WHEN old IS NULL THEN {eventId: m.eventId, channel: m.channel, at: m.at, designation: i.designation} ELSE properties(old) END AS props
          CREATE (i)-[r:IN]->(p) SET r = props
@@ -679,16 +696,20 @@ export class IdentityGraphRepository {
        }
        CALL () {
          UNWIND $merged AS m
-         MATCH (o:Profile {ns: $ns, id: m.other}), (s:Profile {ns: $ns, id: m.survivor})
+         WITH m, m.other AS other, m.survivor AS survivor
+         MATCH (o:Profile {ns: $ns, id: other}), (s:Profile {ns: $ns, id: survivor})
+           USING INDEX SEEK o:Profile(ns, id) USING INDEX SEEK s:Profile(ns, id)
          SET o.mergedInto = s.id, o.mergedAt = m.at
          CREATE (o)-[:MERGED_INTO {eventId: m.eventId, channel: m.channel, at: m.at}]->(s)
          WITH o, s
-         OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id}) USING INDEX x:Profile(ns, mergedInto)
+         OPTIONAL MATCH (x:Profile {ns: $ns, mergedInto: o.id}) USING INDEX SEEK x:Profile(ns, mergedInto)
          FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END | SET x.mergedInto = s.id)
        }
        CALL () {
          UNWIND $flips AS f
-         MATCH (:Identity {ns: $ns, key: f.a})-[l:LINKED]->(:Identity {ns: $ns, key: f.b})
+         WITH f, f.a AS ka, f.b AS kb
+         MATCH (a:Identity {ns: $ns, key: ka})-[l:LINKED]->(b:Identity {ns: $ns, key: kb})
+           USING INDEX SEEK a:Identity(ns, key) USING INDEX SEEK b:Identity(ns, key)
          SET l.active = f.active
        }`,
       { ns: this.ns, now: Date.now(), ...all },
@@ -713,7 +734,7 @@ export class IdentityGraphRepository {
     const [x, y] = a < b ? [a, b] : [b, a];
     return this.withWrite(async (tx) => {
       const res = await tx.run(
-        `MATCH (:Identity {ns: $ns, key: $x})-[l:LINKED]->(:Identity {ns: $ns, key: $y}) SET l.severed = true, l.severedAt = $now RETURN count(l) AS n`,
+        `MATCH (a:Identity {ns: $ns, key: $x})-[l:LINKED]->(b:Identity {ns: $ns, key: $y}) USING INDEX SEEK a:Identity(ns, key) USING INDEX SEEK b:Identity(ns, key) SET l.severed = true, l.severedAt = $now RETURN count(l) AS n`,
         { ns: this.ns, x, y, now: Date.now() },
       );
       if ((res.records[0]!.get('n') as number) === 0) return { changes: [], found: false };
@@ -739,7 +760,7 @@ export class IdentityGraphRepository {
   /** Identities quarantined with `reason` before `before` (epoch ms), oldest first. */
   async quarantinedBefore(reason: string, before: number, limit: number): Promise<string[]> {
     const res = await this.driver.executeQuery(
-      `MATCH (i:Identity) USING INDEX i:Identity(quarantineReason) WHERE i.quarantineReason = $reason AND i.ns = $ns AND i.quarantined = true AND i.quarantinedAt < $before
+      `MATCH (i:Identity) USING INDEX SEEK i:Identity(quarantineReason) WHERE i.quarantineReason = $reason AND i.ns = $ns AND i.quarantined = true AND i.quarantinedAt < $before
        RETURN i.key AS key ORDER BY i.quarantinedAt LIMIT $limit`,
       { ns: this.ns, reason, before, limit: int(limit) },
       { database: this.database },
@@ -788,7 +809,7 @@ export class IdentityGraphRepository {
   async explainProfile(profileId: string): Promise<{ profileId: string; mergedInto: string | null; identities: unknown[]; links: unknown[] } | undefined> {
     const res = await this.driver.executeQuery(
       `MATCH (p:Profile {ns: $ns, id: $profileId})
-       OPTIONAL MATCH (s:Profile {ns: $ns, id: p.mergedInto})
+       OPTIONAL MATCH (s:Profile {ns: $ns, id: p.mergedInto}) USING INDEX SEEK s:Profile(ns, id)
        WITH coalesce(s, p) AS live, p
        OPTIONAL MATCH (i:Identity)-[r:IN]->(live)
        WITH live, p, collect(CASE WHEN i IS NULL THEN null ELSE {key: i.key, type: i.type, keyPrefix: substring(i.key, 0, 12), designation: i.designation,
@@ -810,7 +831,7 @@ export class IdentityGraphRepository {
    */
   async explainLink(a: string, b: string): Promise<{ sameProfile: boolean; profileId: string | null; chain: unknown[] } | undefined> {
     const res = await this.driver.executeQuery(
-      `MATCH (x:Identity {ns: $ns, key: $a}), (y:Identity {ns: $ns, key: $b})
+      `MATCH (x:Identity {ns: $ns, key: $a}), (y:Identity {ns: $ns, key: $b}) USING INDEX SEEK x:Identity(ns, key) USING INDEX SEEK y:Identity(ns, key)
        OPTIONAL MATCH (x)-[:IN]->(px:Profile)
        OPTIONAL MATCH (y)-[:IN]->(py:Profile)
        OPTIONAL MATCH path = shortestPath((x)-[:LINKED*..25]-(y))
@@ -904,12 +925,6 @@ function chunkIdentities(events: readonly GraphEvent[]): { key: string; type: st
     }
   }
   return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
-}
-
-/** Would the identity keep one of these names (NAMES_KEPT smallest keys)? Then the event is a write. */
-function addsName(had: readonly string[], names: readonly string[]): boolean {
-  const largest = had.length >= NAMES_KEPT ? had.reduce((m, n) => (n > m ? n : m), '') : undefined;
-  return names.some((n) => !had.includes(n) && (largest === undefined || n < largest));
 }
 
 function pairsOf(ids: readonly GraphIdentity[]): [string, string][] {
