@@ -77,7 +77,8 @@ function nextEvent(p: Person): Send {
     case 5:
       return { channel: 'call-centre', via: 'kafka', body: { type: 'inbound_call', identifiers: { phone: p.phone, loyalty_number: p.loyalty } } };
     case 6:
-      return { channel: 'store', body: { type: 'purchase', identifiers: { loyalty_number: p.loyalty, email: p.email }, properties: { amount: '42.00' } } };
+      // The name at the till never links anyone; it keeps apart people a shared device or email would join.
+      return { channel: 'store', body: { type: 'purchase', identifiers: { loyalty_number: p.loyalty, email: p.email, name: `${FIRST[p.n % FIRST.length]!} sample${p.n}` }, properties: { amount: '42.00' } } };
     default:
       return pick<Send>([
         { channel: 'sms', body: { type: 'sms_reply', identifiers: { phone: p.phone } } },
