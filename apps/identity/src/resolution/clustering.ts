@@ -5,8 +5,9 @@
  * Why a function of the edge set and not of the arrival order: the edge set (with each edge's
  * earliest evidence) is the same whatever order, duplication or lateness the events came in, so the
  * grouping is too. Edges are taken greedily in a fixed order (rule priority of the weaker end, then
- * event time, then priority of the stronger end, then event id) and each is accepted unless it breaks a rule (uniqueness, per-profile limits, merging
- * two known profiles through a type that may not, joining two people known by different names). Identities whose rule says `detach` and whose
+ * event time, then priority of the stronger end, then event id) and each is accepted unless it
+ * breaks a rule (uniqueness, per-profile limits, merging two known profiles through a type that may
+ * not, joining two people known by different names). Identities whose rule says `detach` and whose
  * links reach two different unique identities (a family's shared tablet) link nobody.
  *
  * Names never link anyone (too many people share one), but they tell people apart: each identity
@@ -187,14 +188,19 @@ export function clusterComponent(identities: readonly ComponentIdentity[], edges
 
 type Rank = readonly [number, number, number, string, string];
 
+/** The rule of a link's weaker end: the link is only as strong as its less trusted identity (ties: type name). */
+function governingRule(typeA: string, typeB: string, rules: IdentityRules): TypeRule {
+  const ra = ruleOf(rules, typeA);
+  const rb = ruleOf(rules, typeB);
+  return ra.priority < rb.priority || (ra.priority === rb.priority && typeA <= typeB) ? ra : rb;
+}
+
 function rankOf(e: LinkEdge, byKey: ReadonlyMap<string, ComponentIdentity>, rules: IdentityRules): Rank {
   const a = byKey.get(e.a)!;
   const b = byKey.get(e.b)!;
   const ra = ruleOf(rules, a.type);
   const rb = ruleOf(rules, b.type);
-  // The weaker end governs: the link is only as strong as its less trusted identity.
-  const governing = ra.priority < rb.priority || (ra.priority === rb.priority && a.type <= b.type) ? ra : rb;
-  const time = governing.onConflict === 'latest' ? -e.at : e.at;
+  const time = governingRule(a.type, b.type, rules).onConflict === 'latest' ? -e.at : e.at;
   // Same priority and time (one event): link to the strongest identity first (a device to the
   // login it signed in with, rather than to an email typed in the same form).
   return [-Math.min(ra.priority, rb.priority), time, -Math.max(ra.priority, rb.priority), e.eventId, pairId(e.a, e.b)];
@@ -213,7 +219,8 @@ function refusal(sa: ClusterState, sb: ClusterState, e: LinkEdge, typeA: string,
     const weak = ruleOf(rules, typeA).mayMerge ? typeB : typeA;
     return `${weak} may not merge two known profiles`;
   }
-  if (namesDiffer(sa.names, sb.names) && refusesDifferentNames(ruleOf(rules, typeA), ruleOf(rules, typeB))) return 'profiles carry different names';
+  // A strong identifier links across a difference in spelling; a device does not.
+  if (namesDiffer(sa.names, sb.names) && governingRule(typeA, typeB, rules).differentNames === 'refuse') return 'profiles carry different names';
   const members = [...sa.members, ...sb.members];
   const types = new Set(members.map((m) => m.type));
   for (const type of types) {
@@ -239,11 +246,6 @@ function namesDiffer(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   if (a.size === 0 || b.size === 0) return false;
   for (const n of a) if (b.has(n)) return false;
   return true;
-}
-
-/** The weaker end of a link governs (as in rankOf): a strong identifier links across a difference in spelling; a device does not. */
-function refusesDifferentNames(a: TypeRule, b: TypeRule): boolean {
-  return (a.priority <= b.priority ? a : b).differentNames === 'refuse';
 }
 
 /** Most timestamps that fit in one window of `windowDays` (all of them without a window). */
