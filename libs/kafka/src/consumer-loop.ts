@@ -119,6 +119,11 @@ async function guarded(step: () => Promise<HandlerResult>): Promise<HandlerResul
   }
 }
 
+/** A tombstone goes to the subscription's onTombstone, or is dropped. */
+function tombstone(sub: Subscription, base: Omit<InboundMessage<unknown>, 'value'>): Promise<HandlerResult> {
+  return sub.onTombstone ? sub.onTombstone({ ...base, value: null }) : Promise.resolve(drop('tombstone'));
+}
+
 export class ConsumerLoop {
   private readonly consumer: Consumer;
   private readonly byTopic: Map<string, Subscription>;
@@ -293,7 +298,7 @@ export class ConsumerLoop {
       const base = baseOf(topic, partition, message);
       const bytes = message.value;
       if (bytes === null) {
-        results.push(await guarded(() => (sub.onTombstone ? sub.onTombstone({ ...base, value: null }) : Promise.resolve(drop('tombstone')))));
+        results.push(await guarded(() => tombstone(sub, base)));
         continue;
       }
       const outcome = await guarded(async () => {
@@ -366,18 +371,14 @@ export class ConsumerLoop {
     }
   }
 
-  private async handleOnce(sub: RecordSubscription, base: Omit<InboundMessage<unknown>, 'value'>, bytes: Buffer | null): Promise<HandlerResult> {
-    try {
-      if (bytes === null) {
-        return sub.onTombstone ? await sub.onTombstone({ ...base, value: null }) : { kind: 'drop', reason: 'tombstone' };
-      }
+  private handleOnce(sub: RecordSubscription, base: Omit<InboundMessage<unknown>, 'value'>, bytes: Buffer | null): Promise<HandlerResult> {
+    return guarded(async () => {
+      if (bytes === null) return tombstone(sub, base);
       const decoded = await sub.decode(bytes);
       if (!decoded.ok) return dlq(decoded.reason, 'decode');
       const result: unknown = await sub.handle({ ...base, value: decoded.value });
       return isHandlerResult(result) ? result : dlq('handler returned no result', 'handle');
-    } catch (err) {
-      return isRetriable(err) ? retry(describeError(err)) : dlq(`unexpected error: ${describeError(err)}`, 'handle');
-    }
+    });
   }
 
   /** Returns the outputs to publish when the record is done, or the reason to try it again. */
