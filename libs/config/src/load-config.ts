@@ -51,6 +51,13 @@ export const baseConfigShape = {
     .regex(/^([a-z0-9-]+\.)?$/, 'empty, or lower-case letters, digits, dashes and a trailing dot')
     .default(''),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15000),
+  /** Consume-transform-produce in Kafka transactions (outputs and offsets atomically). Off only to measure its cost. */
+  KAFKA_EXACTLY_ONCE: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** A killed or paused member keeps its partitions this long; the broker's group.min.session.timeout.ms (6 s by default) bounds it from below. */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(10_000),
 };
 
 export const neo4jConfigShape = {

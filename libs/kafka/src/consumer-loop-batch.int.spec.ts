@@ -69,7 +69,7 @@ describe('consumer loop batch mode against a real Kafka', () => {
           },
         },
       ],
-      { backoff: { initialMs: 10, maxMs: 50, maxAttempts: 5 } },
+      { backoff: { initialMs: 1, maxMs: 5 } },
     );
     await loop.start();
   });

@@ -19,6 +19,9 @@ import { dlq, ok, output } from './results';
 
 const event = (eventId: string): CanonicalEvent => testEvent(eventId, [], { type: 'page_view', occurredAt: 1, receivedAt: 2 });
 
+/** A dependency that is down fails a record this many times before it passes. */
+const FLAKY_FAILURES = 40;
+
 describe('consumer loop against a real Kafka', () => {
   const namespace = uniqueNamespace('loop');
   const kafka = testKafka();
@@ -38,12 +41,12 @@ describe('consumer loop against a real Kafka', () => {
           attempts.set(e.eventId, n);
           if (e.eventId === 'reject') return Promise.resolve(dlq('eventId says reject', 'validate'));
           if (e.eventId === 'throws') return Promise.reject(new TypeError('handler bug'));
-          if (e.eventId === 'flaky' && n < 3) return Promise.reject(new RetriableError('graph database unavailable'));
+          if (e.eventId === 'flaky' && n < FLAKY_FAILURES + 1) return Promise.reject(new RetriableError('graph database unavailable'));
           const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
           return Promise.resolve(ok([output(resolvedEventsTopic, resolved.profileId, resolved)]));
         },
       },
-    ], { backoff: { initialMs: 10, maxMs: 50, maxAttempts: 5 } });
+    ], { backoff: { initialMs: 1, maxMs: 5 } });
     await loop.start();
   });
 
@@ -52,7 +55,7 @@ describe('consumer loop against a real Kafka', () => {
     await deleteNamespace(kafka, namespace);
   });
 
-  it('publishes outputs, dead-letters bad records with reasons, and retries what is retriable', async () => {
+  it('publishes outputs, dead-letters bad records with reasons, and retries what is retriable until it passes', async () => {
     const codec = new AvroCodec<CanonicalEvent>(canonicalEventsTopic.versions);
     const producer = kafka.producer();
     await producer.connect();
@@ -72,7 +75,8 @@ describe('consumer loop against a real Kafka', () => {
     const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
     const ids = await Promise.all(resolved.map(async (m) => (await resolvedCodec.decode(m.message.value!)) as { ok: true; value: ResolvedEvent }));
     expect(ids.map((d) => d.value.profileId).sort()).toEqual(['p-flaky', 'p-good']);
-    expect(attempts.get('flaky')).toBe(3);
+    // More failures than any retry budget: an unavailable dependency is waited out, never dead-lettered.
+    expect(attempts.get('flaky')).toBe(FLAKY_FAILURES + 1);
 
     const dead = await collect(kafka, topicName(deadLettersTopic, namespace), (m) => m.length >= 3);
     const byKey = Object.fromEntries(dead.map((d) => [d.message.key!.toString(), d.message]));

@@ -1,30 +1,39 @@
 /**
- * The consumer loop: decode → handler → result → side effects → offset. At-least-once: an offset
- * is resolved only after the result's side effects (outputs published, dead letter written) are
- * acknowledged by the broker, so nothing is lost; handlers are idempotent so nothing doubles.
- * Nothing thrown by a handler escapes: it is classified as retry (retriable) or dead letter.
+ * The consumer loop: decode → handler → result → side effects → offset, and the one place where
+ * side effects happen. Handlers return their outputs; the loop commits a group of records as one
+ * unit through its Committer: by default one Kafka transaction holding the outputs, the dead
+ * letters and the consumed offset (exactly-once, see committer.ts), so a crash at any point leaves
+ * either all of a group's effects or none. Nothing thrown by a handler escapes: it is classified
+ * as retry (retriable) or dead letter.
+ *
+ * Retries: a `retry` result (or a retriable error: a broker, Neo4j or disk that is unavailable)
+ * holds the partition and is tried again with capped backoff for as long as it takes: an
+ * infrastructure failure never dead-letters a record. Only a record that is itself bad (it does
+ * not decode, or its handler fails with a non-retriable error on it alone) goes to the dead-letter
+ * topic. Records done before a retry are committed first, so the wait holds back nothing done.
  *
  * Two kinds of subscription:
  * - `handle(message)` (per record): records are handled one by one, in order; their outputs are
- *   published per group of records (FlushPolicy).
+ *   committed per group of records (FlushPolicy).
  * - `handleBatch(messages)` (opt-in batch mode): the decoded records of a chunk of a kafkajs batch
  *   (one topic partition, in offset order, at most `maxBatch`, default 500) are handed over at
- *   once, so a service can apply them in one store transaction and one publish. It returns one
- *   HandlerResult per message, same order. Records that do not decode are dead-lettered by the
- *   loop and never reach the handler; tombstones go to `onTombstone` (or are dropped) one by one.
- *   Results are turned into side effects in offset order, exactly as in per-record mode, and the
- *   chunk's offsets resolve only after its outputs and dead letters are acknowledged. If the
- *   handler throws, or a record comes back `retry`, the records from that one on are handled
- *   again one at a time (handleBatch with a single message) up to the end of the failed chunk,
- *   so a poison record is retried, then dead-lettered on its own, without taking its neighbours
- *   with it; records before it are done. Handlers must therefore be idempotent per record (a
- *   record may be handed over again after the handler already applied it).
+ *   once, so a service can apply them in one store transaction. It returns one HandlerResult per
+ *   message, same order. Records that do not decode are dead-lettered by the loop and never reach
+ *   the handler; tombstones go to `onTombstone` (or are dropped) one by one. A chunk's results
+ *   commit together. If the handler throws, or a record comes back `retry`, the records from that
+ *   one on are handled again one at a time (handleBatch with a single message) up to the end of
+ *   the failed chunk, so a poison record is dead-lettered on its own, without its neighbours.
+ *
+ * Handlers must be idempotent per record: a record can be handed over again after its handler
+ * applied it (a crash before the commit, a partition that moved), and their stores are outside
+ * the Kafka transaction.
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { DEAD_LETTER_HEADERS, deadLettersTopic, topicName, type DecodeOutcome } from '@cdp/contracts';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { describeError, isRetriable } from './errors';
-import type { CdpProducer } from './producer';
+import { AtLeastOnceCommitter, PartitionLostError, TransactionalCommitter, type Committer } from './committer';
+import type { CdpProducer, RawOutput } from './producer';
 import { dlq, drop, isHandlerResult, ok, retry, type HandlerResult, type OutboundMessage } from './results';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './retry';
 
@@ -65,7 +74,13 @@ export const DEFAULT_MAX_BATCH = 500;
 
 const isBatch = (sub: Subscription): sub is BatchSubscription => 'handleBatch' in sub;
 
-const NOTHING: { outputs: readonly OutboundMessage[] } = { outputs: [] };
+/** What a handled record leaves to commit: its outputs and, if it was dead-lettered, its dead letter. */
+interface Settled {
+  readonly outputs: readonly OutboundMessage[];
+  readonly raw: readonly RawOutput[];
+}
+
+const NOTHING: Settled = { outputs: [], raw: [] };
 
 /** When buffered outputs are published: whichever limit is reached first. */
 export interface FlushPolicy {
@@ -87,8 +102,20 @@ export interface ConsumerLoopOptions {
   readonly backoff?: BackoffOptions;
   readonly partitionsConsumedConcurrently?: number;
   readonly fromBeginning?: boolean;
+  /** How long a member that stopped heartbeating (killed, paused) keeps its partitions. */
   readonly sessionTimeoutMs?: number;
   readonly flush?: FlushPolicy;
+  /** Outputs and offsets in one Kafka transaction (default), or published then committed. */
+  readonly exactlyOnce?: boolean;
+}
+
+export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+
+const REBALANCING = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP', 'COORDINATOR_NOT_AVAILABLE']);
+
+/** kafkajs rejoins the group when eachBatch throws one of these; every other heartbeat failure is waited out. */
+function isRebalancing(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && REBALANCING.has(String((err as { type?: unknown }).type));
 }
 
 function headersOf(headers: IHeaders | undefined): Record<string, string> {
@@ -124,23 +151,31 @@ function tombstone(sub: Subscription, base: Omit<InboundMessage<unknown>, 'value
   return sub.onTombstone ? sub.onTombstone({ ...base, value: null }) : Promise.resolve(drop('tombstone'));
 }
 
+type Progress = 'done' | 'lost';
+
+/** A consumer kafkajs gave up on is rebuilt after this long; the process stays live meanwhile. */
+const RESTART_DELAY_MS = 2000;
+/** Down for longer than this (every rebuild failed): the process is not live, an orchestrator should restart it. */
+const DEAD_AFTER_MS = 60_000;
+
 export class ConsumerLoop {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
+  private readonly committer: Committer;
   private readonly byTopic: Map<string, Subscription>;
   private readonly backoff: BackoffOptions;
   private readonly flushPolicy: FlushPolicy;
   private readonly log: Logger;
   private running = false;
-  private crashed: string | undefined;
+  private joined = false;
+  /** Why the consumer is down and since when: kafkajs gave up on it (a crash it does not restart itself). */
+  private down: { reason: string; since: number } | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
   private readonly metrics;
 
   constructor(private readonly opts: ConsumerLoopOptions) {
-    this.consumer = opts.kafka.consumer({
-      groupId: opts.groupId,
-      sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: 3000,
-      allowAutoTopicCreation: false,
-    });
+    this.consumer = this.createConsumer();
+    this.committer =
+      opts.exactlyOnce === false ? new AtLeastOnceCommitter(opts.producer) : new TransactionalCommitter(opts.kafka, opts.producer, opts.groupId, opts.logger);
     this.byTopic = new Map(opts.subscriptions.map((s) => [s.topic, s]));
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.flushPolicy = opts.flush ?? DEFAULT_FLUSH;
@@ -149,92 +184,176 @@ export class ConsumerLoop {
     this.metrics = {
       records: counter(r, 'cdp_consumer_records_total', 'Records handled, by outcome', ['topic', 'group', 'result']),
       duration: histogram(r, 'cdp_consumer_handle_seconds', 'Time to handle one record incl. side effects', ['topic', 'group']),
-      retries: counter(r, 'cdp_consumer_retries_total', 'Handler or side-effect retries', ['topic', 'group']),
+      retries: counter(r, 'cdp_consumer_retries_total', 'Handler or commit retries', ['topic', 'group']),
       deadLetters: counter(r, 'cdp_dead_letters_total', 'Records sent to the dead-letter topic', ['topic', 'group', 'step']),
-      dlqFailures: counter(r, 'cdp_dead_letter_write_failures_total', 'Failed attempts to write a dead letter', ['topic', 'group']),
+      dlqFailures: counter(r, 'cdp_dead_letter_write_failures_total', 'Failed attempts to commit a group holding a dead letter', ['topic', 'group']),
       lag: gauge(r, 'cdp_consumer_lag', 'Records behind the partition end', ['topic', 'partition', 'group']),
       crashes: counter(r, 'cdp_consumer_crashes_total', 'Consumer crashes reported by kafkajs', ['group']),
-      publishFailures: counter(r, 'cdp_consumer_publish_failures_total', 'Failed attempts to publish handler outputs', ['topic', 'group']),
+      publishFailures: counter(r, 'cdp_consumer_publish_failures_total', 'Failed attempts to commit outputs and offsets', ['topic', 'group']),
+      lost: counter(r, 'cdp_consumer_partitions_lost_total', 'Commits refused because another member took the partition over (fenced)', ['topic', 'group']),
     };
   }
 
+  /** Ready: started and consuming or joining (reads are served while a member joins its group). */
   get healthy(): boolean {
-    return this.running && this.crashed === undefined;
+    return this.running && this.down === undefined;
+  }
+
+  /** Live: false only when the consumer has been down for long and rebuilding it keeps failing. */
+  get live(): boolean {
+    return this.down === undefined || Date.now() - this.down.since < DEAD_AFTER_MS;
   }
 
   get problem(): string | undefined {
-    return this.crashed ?? (this.running ? undefined : 'not running');
+    return this.down?.reason ?? (this.running ? undefined : 'not running');
   }
 
-  async start(): Promise<void> {
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      this.metrics.crashes.inc({ group: this.opts.groupId });
-      this.crashed = describeError(e.payload.error);
-      this.log.error({ err: this.crashed, restart: e.payload.restart }, 'consumer crashed');
-      if (e.payload.restart) this.crashed = undefined;
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.byTopic.keys()], fromBeginning: this.opts.fromBeginning ?? true });
-    await this.consumer.run({
-      autoCommit: true,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
-      eachBatch: (payload) => this.eachBatch(payload),
-    });
-    this.running = true;
-  }
-
-  /** Stops fetching, lets the in-flight record finish, commits resolved offsets, leaves the group. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    await this.consumer.disconnect();
+  /** Whether the member has joined its group at least once. */
+  get hasJoined(): boolean {
+    return this.joined;
   }
 
   /**
-   * Records are handled one by one, in order, but their outputs are published together: one
-   * produce round trip per group of records instead of one per record. Offsets are resolved only
-   * after the group's outputs are acknowledged, so a crash re-handles (idempotently), never loses.
+   * Connects and subscribes, then joins the group in the background: joining waits for the
+   * session of a killed predecessor to expire, and nothing else (reads, health) should wait on it.
+   */
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.byTopic.keys()], fromBeginning: this.opts.fromBeginning ?? true });
+    this.running = true;
+    this.run();
+  }
+
+  private createConsumer(): Consumer {
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    const consumer = this.opts.kafka.consumer({
+      groupId: this.opts.groupId,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 6)),
+      allowAutoTopicCreation: false,
+      // Read committed (the kafkajs default, stated because exactly-once depends on it).
+      readUncommitted: false,
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.metrics.crashes.inc({ group: this.opts.groupId });
+      const reason = describeError(e.payload.error);
+      this.log.error({ err: reason, restart: e.payload.restart }, 'consumer crashed');
+      // kafkajs restarts after retriable errors only; a non-retriable one (a coordinator not found
+      // on a fresh broker, an authorisation error) leaves the consumer stopped: rebuild it.
+      if (!e.payload.restart) this.scheduleRestart(reason);
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.joined = true;
+      this.down = undefined;
+      this.log.info({ assignment: e.payload.memberAssignment, durationMs: e.payload.duration }, 'joined consumer group');
+      void this.committer.assigned(e.payload.memberAssignment).catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'closing producers of lost partitions failed'));
+    });
+    return consumer;
+  }
+
+  private run(): void {
+    this.consumer
+      .run({
+        // Exactly-once commits offsets inside each transaction; kafkajs must not commit on its own.
+        autoCommit: !this.committer.exactlyOnce,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
+        eachBatch: (payload) => this.eachBatch(payload),
+      })
+      .catch((err: unknown) => this.scheduleRestart(`consumer could not start: ${describeError(err)}`));
+  }
+
+  private scheduleRestart(reason: string): void {
+    this.down = { reason, since: this.down?.since ?? Date.now() };
+    if (!this.running || this.restartTimer) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restart();
+    }, RESTART_DELAY_MS);
+  }
+
+  private async restart(): Promise<void> {
+    if (!this.running) return;
+    const old = this.consumer;
+    await old.disconnect().catch(() => undefined);
+    this.consumer = this.createConsumer();
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: [...this.byTopic.keys()], fromBeginning: this.opts.fromBeginning ?? true });
+      this.log.info({ downSince: this.down?.since }, 'consumer rebuilt; rejoining its group');
+      this.run();
+    } catch (err) {
+      this.scheduleRestart(`consumer could not reconnect: ${describeError(err)}`);
+    }
+  }
+
+  /** Stops fetching, lets the in-flight group finish and commit, leaves the group. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.restartTimer);
+    await this.consumer.disconnect();
+    await this.committer.close();
+  }
+
+  /**
+   * Per-record mode: records are handled one by one, in order, and committed together (one
+   * transaction per group of records, see FlushPolicy).
    */
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const sub = this.byTopic.get(payload.batch.topic);
     if (!sub) return;
     if (isBatch(sub)) return this.eachBatchInChunks(sub, payload);
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
-    let pending: OutboundMessage[] = [];
+    const { batch, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    let outputs: OutboundMessage[] = [];
+    let raw: RawOutput[] = [];
     let lastOffset: string | undefined;
     let since = Date.now();
-    const flush = async (): Promise<void> => {
-      if (lastOffset === undefined) return;
-      await this.publishWithRetry(pending, batch.topic, batch.partition, heartbeat);
-      resolveOffset(lastOffset);
-      this.metrics.lag.set(
-        { topic: batch.topic, partition: String(batch.partition), group: this.opts.groupId },
-        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
-      );
-      pending = [];
+    const flush = async (): Promise<Progress> => {
+      if (lastOffset === undefined) return 'done';
+      const progress = await this.commit(payload, outputs, raw, lastOffset);
+      outputs = [];
+      raw = [];
       lastOffset = undefined;
       since = Date.now();
-      await heartbeat();
+      return progress;
     };
+    const labels = { topic, group: this.opts.groupId };
     for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      pending.push(...(await this.process(sub, batch.topic, batch.partition, message, heartbeat)));
+      if (!this.running || !isRunning() || isStale()) break;
+      const stopTimer = this.metrics.duration.startTimer(labels);
+      const base = baseOf(topic, partition, message);
+      let settled: Settled | undefined;
+      for (let attempt = 1; settled === undefined; attempt++) {
+        const result = await this.handleOnce(sub, base, message.value);
+        if (result.kind !== 'retry') {
+          settled = this.settle(result, topic, partition, message);
+          this.metrics.records.inc({ ...labels, result: result.kind });
+          break;
+        }
+        // Commit what is done before waiting, so the wait holds back only this record.
+        if ((await flush()) === 'lost') return;
+        if (!(await this.backOff(topic, partition, message.offset, attempt, result.reason, heartbeat))) return;
+      }
+      stopTimer();
+      outputs.push(...settled.outputs);
+      raw.push(...settled.raw);
       lastOffset = message.offset;
-      if (pending.length >= this.flushPolicy.records || Date.now() - since >= this.flushPolicy.ms) await flush();
+      if (outputs.length + raw.length >= this.flushPolicy.records || Date.now() - since >= this.flushPolicy.ms) {
+        if ((await flush()) === 'lost') return;
+      }
     }
     if (!isStale()) await flush();
-    await commitOffsetsIfNecessary();
+    if (!this.committer.exactlyOnce) await payload.commitOffsetsIfNecessary();
   }
 
   /**
    * Batch mode: chunks of up to `maxBatch` records go to the handler together; after a failure
    * (throw or `retry`), the failed chunk's remaining records go one at a time (see the header).
    */
-  private async eachBatchInChunks(
-    sub: BatchSubscription,
-    { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload,
-  ): Promise<void> {
+  private async eachBatchInChunks(sub: BatchSubscription, payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
     const { topic, partition, messages } = batch;
     const labels = { topic, group: this.opts.groupId };
     const max = Math.max(1, sub.maxBatch ?? DEFAULT_MAX_BATCH);
@@ -249,30 +368,26 @@ export class ConsumerLoop {
       const started = Date.now();
       const results = await this.handleChunk(sub, topic, partition, chunk);
       const outputs: OutboundMessage[] = [];
+      const raw: RawOutput[] = [];
       let done = 0;
       let retryReason: string | undefined;
       for (const [j, message] of chunk.entries()) {
         const result = results[j]!;
-        const applied = await this.apply(result, topic, partition, message, j === 0 && alone ? attempt + 1 : 0);
-        if ('reason' in applied) {
-          retryReason = applied.reason;
+        if (result.kind === 'retry') {
+          retryReason = result.reason;
           break;
         }
-        outputs.push(...applied.outputs);
-        this.metrics.records.inc({ ...labels, result: result.kind === 'retry' ? 'dlq' : result.kind });
+        const settled = this.settle(result, topic, partition, message);
+        outputs.push(...settled.outputs);
+        raw.push(...settled.raw);
+        this.metrics.records.inc({ ...labels, result: result.kind });
         done++;
       }
       if (done > 0) {
-        await this.publishWithRetry(outputs, topic, partition, heartbeat);
-        const lastOffset = chunk[done - 1]!.offset;
-        resolveOffset(lastOffset);
+        if ((await this.commit(payload, outputs, raw, chunk[done - 1]!.offset)) === 'lost') return;
         // Every record of the chunk waited for the whole chunk: that is its handling time.
         const seconds = (Date.now() - started) / 1000;
         for (let k = 0; k < done; k++) this.metrics.duration.observe(labels, seconds);
-        this.metrics.lag.set(
-          { topic, partition: String(partition), group: this.opts.groupId },
-          Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)),
-        );
         next += done;
         attempt = 0;
       }
@@ -281,12 +396,9 @@ export class ConsumerLoop {
       oneByOneUntil = Math.max(oneByOneUntil, next - done + chunk.length - 1);
       if (!alone) continue;
       attempt++;
-      this.metrics.retries.inc(labels);
-      const delay = backoffDelay(attempt, this.backoff);
-      this.log.warn({ topic, partition, offset: chunk[0]!.offset, attempt, delayMs: delay, reason: retryReason }, 'retrying record');
-      await this.sleepWithHeartbeat(delay, heartbeat);
+      if (!(await this.backOff(topic, partition, chunk[0]!.offset, attempt, retryReason, heartbeat))) return;
     }
-    if (!isStale()) await commitOffsetsIfNecessary();
+    if (!this.committer.exactlyOnce && !isStale()) await payload.commitOffsetsIfNecessary();
   }
 
   /** Decodes a chunk and hands what decoded to the batch handler; one result per record. */
@@ -328,47 +440,53 @@ export class ConsumerLoop {
     return results;
   }
 
-  private async publishWithRetry(outputs: readonly OutboundMessage[], topic: string, partition: number, heartbeat: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; outputs.length > 0; attempt++) {
+  /**
+   * Commits a group's outputs and its offset, trying again for as long as it takes (a broker that
+   * is down is waited out). 'lost' when another member owns the partition now: nothing more of
+   * this batch may be committed here.
+   */
+  private async commit(payload: EachBatchPayload, outputs: readonly OutboundMessage[], raw: readonly RawOutput[], lastOffset: string): Promise<Progress> {
+    const { batch, heartbeat, resolveOffset } = payload;
+    const { topic, partition } = batch;
+    const labels = { topic, group: this.opts.groupId };
+    for (let attempt = 1; ; attempt++) {
       try {
-        await this.opts.producer.publish(outputs);
-        return;
+        // At the end of a fetched batch, commit past the transaction markers it ended on too, so a
+        // drained partition's committed offset is its end (lag 0), as kafkajs' own resolve does.
+        const last = batch.messages[batch.messages.length - 1];
+        const through = last?.offset === lastOffset ? batch.lastOffset() : lastOffset;
+        await this.committer.commit({ topic, partition, outputs, raw, lastOffset: through });
+        resolveOffset(lastOffset);
+        this.metrics.lag.set({ topic, partition: String(partition), group: this.opts.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)));
+        return 'done';
       } catch (err) {
-        this.metrics.retries.inc({ topic, group: this.opts.groupId });
-        this.metrics.publishFailures.inc({ topic, group: this.opts.groupId });
+        if (err instanceof PartitionLostError) {
+          this.metrics.lost.inc(labels);
+          this.log.warn({ topic, partition, offset: lastOffset, err: err.message }, 'partition taken over by another member; its records are left to the new owner');
+          // The new owner's member is in the group, so a rebalance is on its way: heartbeating
+          // notices it (throws, and kafkajs rejoins) while this partition waits instead of spinning.
+          await this.sleepWithHeartbeat(this.opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, heartbeat);
+          return 'lost';
+        }
+        this.metrics.retries.inc(labels);
+        this.metrics.publishFailures.inc(labels);
+        if (raw.length > 0) this.metrics.dlqFailures.inc(labels);
         const delay = backoffDelay(attempt, this.backoff);
-        this.log.warn({ topic, partition, attempt, delayMs: delay, err: describeError(err) }, 'publishing outputs failed; retrying');
+        this.log.warn({ topic, partition, attempt, delayMs: delay, err: describeError(err) }, 'committing outputs and offset failed; retrying');
         await this.sleepWithHeartbeat(delay, heartbeat);
         if (!this.running) throw new Error('consumer stopping; records will be redelivered');
       }
     }
   }
 
-  /** Handles one record until it is done; returns the outputs still to publish. */
-  private async process(
-    sub: RecordSubscription,
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    heartbeat: () => Promise<void>,
-  ): Promise<readonly OutboundMessage[]> {
-    const labels = { topic, group: this.opts.groupId };
-    const stopTimer = this.metrics.duration.startTimer(labels);
-    const base = baseOf(topic, partition, message);
-    for (let attempt = 1; ; attempt++) {
-      const result = await this.handleOnce(sub, base, message.value);
-      const applied = await this.apply(result, topic, partition, message, attempt);
-      if (!('reason' in applied)) {
-        this.metrics.records.inc({ ...labels, result: result.kind === 'retry' ? 'dlq' : result.kind });
-        stopTimer();
-        return applied.outputs;
-      }
-      this.metrics.retries.inc(labels);
-      const delay = backoffDelay(attempt, this.backoff);
-      this.log.warn({ topic, partition, offset: message.offset, attempt, delayMs: delay, reason: applied.reason }, 'retrying record');
-      await this.sleepWithHeartbeat(delay, heartbeat);
-      if (!this.running) throw new Error('consumer stopping; record will be redelivered');
-    }
+  /** Waits before trying a record again; false when the consumer is stopping (the record is redelivered later). */
+  private async backOff(topic: string, partition: number, offset: string, attempt: number, reason: string, heartbeat: () => Promise<void>): Promise<boolean> {
+    this.metrics.retries.inc({ topic, group: this.opts.groupId });
+    const delay = backoffDelay(attempt, this.backoff);
+    const log = attempt % 10 === 1 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
+    log({ topic, partition, offset, attempt, delayMs: delay, reason }, 'retrying record');
+    await this.sleepWithHeartbeat(delay, heartbeat);
+    return this.running;
   }
 
   private handleOnce(sub: RecordSubscription, base: Omit<InboundMessage<unknown>, 'value'>, bytes: Buffer | null): Promise<HandlerResult> {
@@ -381,62 +499,52 @@ export class ConsumerLoop {
     });
   }
 
-  /** Returns the outputs to publish when the record is done, or the reason to try it again. */
-  private async apply(
-    result: HandlerResult,
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    attempt: number,
-  ): Promise<{ outputs: readonly OutboundMessage[] } | { reason: string }> {
+  /** What a final result leaves to commit (a retry is never final: the caller tries again). */
+  private settle(result: Exclude<HandlerResult, { kind: 'retry' }>, topic: string, partition: number, message: KafkaMessage): Settled {
     switch (result.kind) {
       case 'ok':
-        return { outputs: result.outputs };
+        return { outputs: result.outputs, raw: [] };
       case 'drop':
         this.log.debug({ topic, partition, offset: message.offset, reason: result.reason }, 'record dropped');
         return NOTHING;
-      case 'retry':
-        if (attempt < this.backoff.maxAttempts) return { reason: result.reason };
-        return this.deadLetter(topic, partition, message, `retries exhausted: ${result.reason}`, 'retry');
       case 'dlq':
-        return this.deadLetter(topic, partition, message, result.reason, result.step);
+        return { outputs: [], raw: [this.deadLetter(topic, partition, message, result.reason, result.step)] };
     }
   }
 
-  private async deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string, step: string): Promise<typeof NOTHING | { reason: string }> {
-    const labels = { topic, group: this.opts.groupId };
-    try {
-      await this.opts.producer.sendRaw(topicName(deadLettersTopic, this.opts.namespace), [
-        {
-          key: message.key,
-          value: message.value,
-          headers: {
-            ...message.headers,
-            [DEAD_LETTER_HEADERS.reason]: reason.slice(0, 2000),
-            [DEAD_LETTER_HEADERS.step]: step,
-            [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
-            [DEAD_LETTER_HEADERS.sourceTopic]: topic,
-            [DEAD_LETTER_HEADERS.sourcePartition]: String(partition),
-            [DEAD_LETTER_HEADERS.sourceOffset]: message.offset,
-            [DEAD_LETTER_HEADERS.service]: this.opts.service,
-          },
+  /** The original key and bytes, with headers saying why, at which step, and when. */
+  private deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string, step: string): RawOutput {
+    this.metrics.deadLetters.inc({ topic, group: this.opts.groupId, step });
+    this.log.warn({ topic, partition, offset: message.offset, step, reason }, 'record dead-lettered');
+    return {
+      topic: topicName(deadLettersTopic, this.opts.namespace),
+      message: {
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          [DEAD_LETTER_HEADERS.reason]: reason.slice(0, 2000),
+          [DEAD_LETTER_HEADERS.step]: step,
+          [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
+          [DEAD_LETTER_HEADERS.sourceTopic]: topic,
+          [DEAD_LETTER_HEADERS.sourcePartition]: String(partition),
+          [DEAD_LETTER_HEADERS.sourceOffset]: message.offset,
+          [DEAD_LETTER_HEADERS.service]: this.opts.service,
         },
-      ]);
-      this.metrics.deadLetters.inc({ ...labels, step });
-      this.log.warn({ topic, partition, offset: message.offset, step, reason }, 'record dead-lettered');
-      return NOTHING;
-    } catch (err) {
-      this.metrics.dlqFailures.inc(labels);
-      this.log.error({ topic, partition, offset: message.offset, err: describeError(err) }, 'dead-letter write failed; will retry');
-      return { reason: `dead-letter write failed: ${describeError(err)}` };
-    }
+      },
+    };
   }
 
+  /** Sleeps in steps, heartbeating; a rebalance ends the wait (kafkajs rejoins), a broker that is down does not. */
   private async sleepWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
     const until = Date.now() + ms;
     while (Date.now() < until && this.running) {
       await sleep(Math.min(1000, until - Date.now()));
-      await heartbeat().catch(() => undefined);
+      try {
+        await heartbeat();
+      } catch (err) {
+        if (isRebalancing(err)) throw err;
+      }
     }
   }
 }

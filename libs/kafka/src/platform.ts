@@ -19,6 +19,9 @@ export interface KafkaPlatformOptions {
   readonly namespace: string;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** Consumer loops commit outputs and offsets in one transaction (default true). */
+  readonly exactlyOnce?: boolean;
+  readonly sessionTimeoutMs?: number;
 }
 
 export class KafkaPlatform {
@@ -65,6 +68,8 @@ export class KafkaPlatform {
       producer: this.producer,
       logger: this.opts.logger,
       registry: this.opts.registry,
+      ...(this.opts.exactlyOnce !== undefined ? { exactlyOnce: this.opts.exactlyOnce } : {}),
+      ...(this.opts.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: this.opts.sessionTimeoutMs } : {}),
       ...extra,
     });
     this.loops.push(loop);
@@ -85,6 +90,12 @@ export class KafkaPlatform {
     } catch (err) {
       return { ok: false, detail: (err as Error).message };
     }
+  }
+
+  /** Liveness: false once a consumer loop died for good (kafkajs gave up on it); a restart mends that. */
+  live(): { ok: boolean; detail: string } {
+    const dead = this.loops.filter((l) => !l.live).map((l) => l.problem);
+    return dead.length ? { ok: false, detail: `consumer: ${dead.join('; ')}` } : { ok: true, detail: `${this.loops.length} consumer(s)` };
   }
 
   /** Graceful shutdown: consumers first (commit offsets), then the producer (flush), then admin. */

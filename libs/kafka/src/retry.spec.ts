@@ -2,7 +2,7 @@ import { backoffDelay } from './retry';
 import { isRetriable, PermanentError, RetriableError } from './errors';
 
 describe('backoffDelay', () => {
-  const opts = { initialMs: 100, maxMs: 1000, maxAttempts: 10 };
+  const opts = { initialMs: 100, maxMs: 1000 };
   it.each([
     [1, 50, 100],
     [2, 100, 200],

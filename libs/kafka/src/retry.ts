@@ -2,10 +2,9 @@
 export interface BackoffOptions {
   readonly initialMs: number;
   readonly maxMs: number;
-  readonly maxAttempts: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 10_000, maxAttempts: 20 };
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 10_000 };
 
 export function backoffDelay(attempt: number, opts: BackoffOptions = DEFAULT_BACKOFF, random = Math.random): number {
   const cap = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.max(0, attempt - 1));

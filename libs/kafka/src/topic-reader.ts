@@ -63,10 +63,15 @@ export class WholeTopicReader {
     this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-${randomUUID()}` });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    // Positions move at the end of each fetched batch, not per record: a topic written in
+    // transactions ends on commit markers that are never handed over as records, and a batch
+    // holding only markers still ends here (kafkajs emits it), so the position reaches the end.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic === this.topic) this.positions.set(payload.partition, BigInt(payload.lastOffset) + 1n);
+    });
     await this.consumer.run({
       eachMessage: async ({ partition, message }) => {
         await this.onRecord({ partition, offset: message.offset, key: message.key, value: message.value });
-        this.positions.set(partition, BigInt(message.offset) + 1n);
       },
     });
   }

@@ -63,6 +63,6 @@ export async function ensureTopics(admin: Admin, contracts: readonly TopicContra
     } catch (err) {
       if (attempt >= ATTEMPTS) throw err;
     }
-    await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 3000, maxAttempts: ATTEMPTS }));
+    await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 3000 }));
   }
 }

@@ -31,11 +31,13 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   app.enableShutdownHooks();
   // Module init (Kafka connected, topics provisioned, state restored) before consumers start.
   await app.init();
+  // HTTP first: reads from local state and health answer while the consumers join their groups
+  // (a join waits for a killed predecessor's session to expire; see KAFKA_SESSION_TIMEOUT_MS).
+  await app.listen(opts.port, opts.host);
   if (opts.transport) {
     app.connectMicroservice({ strategy: new KafkaResultTransport(app.get<KafkaPlatform>(KAFKA_PLATFORM), opts.transport) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
-  await app.listen(opts.port, opts.host);
   logger.info({ url: await app.getUrl() }, 'service started');
   return app;
 }

@@ -1,9 +1,10 @@
 /**
- * Liveness and readiness. Live = the process serves HTTP. Ready = every registered dependency
+ * Liveness and readiness. Live = the process serves HTTP and none of its consumers died for good
+ * (kafkajs gave up restarting it): a restart mends that, so the orchestrator should do one. Ready = every registered dependency
  * check (Kafka always; Neo4j where a service uses it) passes, so a load balancer or Kubernetes
  * only routes to instances that can actually do their work.
  */
-import { Controller, Get, HttpCode, Inject, Injectable, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from './tokens';
@@ -19,8 +20,12 @@ export class HealthRegistry {
   private readonly checks = new Map<string, HealthCheck>();
   private shuttingDown = false;
 
-  constructor(@Inject(KAFKA_PLATFORM) kafka: KafkaPlatform) {
+  constructor(@Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform) {
     this.register('kafka', () => kafka.check());
+  }
+
+  liveness(): CheckResult {
+    return this.kafka.live();
   }
 
   register(name: string, check: HealthCheck): void {
@@ -45,9 +50,9 @@ export class HealthController {
   constructor(private readonly health: HealthRegistry) {}
 
   @Get('live')
-  @HttpCode(200)
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
+  live(@Res() res: Response): void {
+    const consumers = this.health.liveness();
+    res.status(consumers.ok ? 200 : 503).json({ status: consumers.ok ? 'ok' : 'dead', consumers: consumers.detail });
   }
 
   @Get('ready')

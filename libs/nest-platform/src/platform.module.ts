@@ -20,6 +20,8 @@ export interface PlatformOptions {
   readonly topics?: readonly TopicContract<unknown>[];
   /** Tests pass their own logger (e.g. silent). */
   readonly logger?: Logger;
+  readonly exactlyOnce?: boolean;
+  readonly sessionTimeoutMs?: number;
 }
 
 class PlatformLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -47,6 +49,8 @@ export interface BaseServiceConfig {
   readonly LOG_LEVEL: string;
   readonly KAFKA_BROKERS: readonly string[];
   readonly TOPIC_NAMESPACE: string;
+  readonly KAFKA_EXACTLY_ONCE?: boolean;
+  readonly KAFKA_SESSION_TIMEOUT_MS?: number;
 }
 
 @Global()
@@ -61,6 +65,8 @@ export class PlatformModule {
       topicNamespace: config.TOPIC_NAMESPACE,
       topics,
       ...(logger ? { logger } : {}),
+      ...(config.KAFKA_EXACTLY_ONCE !== undefined ? { exactlyOnce: config.KAFKA_EXACTLY_ONCE } : {}),
+      ...(config.KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS } : {}),
     });
   }
 
@@ -77,7 +83,15 @@ export class PlatformModule {
         {
           provide: KAFKA_PLATFORM,
           useFactory: () =>
-            new KafkaPlatform({ brokers: options.kafkaBrokers, clientId: options.service, namespace: options.topicNamespace, logger, registry }),
+            new KafkaPlatform({
+              brokers: options.kafkaBrokers,
+              clientId: options.service,
+              namespace: options.topicNamespace,
+              logger,
+              registry,
+              ...(options.exactlyOnce !== undefined ? { exactlyOnce: options.exactlyOnce } : {}),
+              ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+            }),
         },
         HealthRegistry,
         PlatformLifecycle,

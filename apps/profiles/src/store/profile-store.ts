@@ -66,6 +66,12 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
       await consumer.subscribe({ topic, fromBeginning: true });
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
+      // The changelog is written in transactions, so a partition ends on a commit marker that is
+      // never handed over as a record; kafkajs reports a batch's last offset, markers included.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (BigInt(payload.lastOffset) + 1n >= (ends.get(payload.partition) ?? 0n)) pending.delete(payload.partition);
+        if (pending.size === 0) done();
+      });
       await consumer.run({
         eachBatch: async ({ batch }) => {
           const decoded: { id: string; state: ProfileState | null }[] = [];
@@ -97,9 +103,6 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
               }
             }
           });
-          const last = batch.messages[batch.messages.length - 1];
-          if (last && BigInt(last.offset) + 1n >= (ends.get(batch.partition) ?? 0n)) pending.delete(batch.partition);
-          if (pending.size === 0) done();
         },
       });
       const timeout = new Promise<never>((_, reject) =>

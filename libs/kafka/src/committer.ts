@@ -1,0 +1,157 @@
+/**
+ * How the consumer loop makes a group of records done: their outputs (contract records and raw
+ * dead letters) and the input offset after them.
+ *
+ * - Exactly-once (the default): one Kafka transaction per commit carries the outputs and the
+ *   consumed offset (`sendOffsets`), so both land or neither does, and read-committed consumers
+ *   never see the outputs of an attempt that did not commit. Each input partition has its own
+ *   transactional producer, `<group>.<topic>.<partition>`: whoever owns the partition next
+ *   initialises the same transactional id, which aborts the previous owner's open transaction and
+ *   fences it (a zombie paused past its session timeout cannot commit afterwards). kafkajs has no
+ *   consumer-group-metadata fencing (KIP-447), so one producer per partition is the way to fence.
+ * - At-least-once (`KAFKA_EXACTLY_ONCE=false`, kept to measure what transactions cost): outputs
+ *   are published, then the offset is resolved and auto-committed by kafkajs.
+ */
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Logger } from '@cdp/observability';
+import { describeError } from './errors';
+import type { CdpProducer, RawOutput } from './producer';
+import type { OutboundMessage } from './results';
+
+export interface CommitRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly outputs: readonly OutboundMessage[];
+  readonly raw: readonly RawOutput[];
+  /** Offset of the last input record this commit makes done. */
+  readonly lastOffset: string;
+}
+
+export interface Committer {
+  readonly exactlyOnce: boolean;
+  commit(request: CommitRequest): Promise<void>;
+  /** The partitions this member owns after a rebalance; producers of the others are closed. */
+  assigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Another member owns the partition now (our transactional producer was fenced): stop, never retry. */
+export class PartitionLostError extends Error {
+  readonly retriable = false;
+  constructor(topic: string, partition: number, cause: unknown) {
+    super(`partition ${topic}[${partition}] was taken over by another member: ${describeError(cause)}`, { cause });
+    this.name = 'PartitionLostError';
+  }
+}
+
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
+
+/** kafkajs wraps protocol errors (retries exhausted, non-retriable): look through the chain. */
+export function isFencedError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { type, cause, originalError } = e as { type?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof type === 'string' && FENCED.has(type)) return true;
+    e = originalError ?? cause;
+  }
+  return false;
+}
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class TransactionalCommitter implements Committer {
+  readonly exactlyOnce = true;
+  private readonly producers = new Map<string, Promise<Producer>>();
+  /** Partitions whose producer was fenced: nothing is committed for them until a rebalance gives them back. */
+  private readonly lost = new Set<string>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly encoder: CdpProducer,
+    private readonly groupId: string,
+    private readonly logger: Logger,
+    private readonly transactionTimeoutMs = 60_000,
+  ) {}
+
+  async commit({ topic, partition, outputs, raw, lastOffset }: CommitRequest): Promise<void> {
+    const id = key(topic, partition);
+    if (this.lost.has(id)) throw new PartitionLostError(topic, partition, 'fenced earlier in this generation');
+    const producer = await this.producerFor(topic, partition);
+    const topicMessages = await this.encoder.encode(outputs, raw);
+    const txn = await producer.transaction();
+    try {
+      if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
+      const offset = (BigInt(lastOffset) + 1n).toString();
+      await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => undefined);
+      // A failed transaction can leave kafkajs' transaction state machine unusable: start afresh.
+      await this.closeProducer(id);
+      if (isFencedError(err)) {
+        this.lost.add(id);
+        throw new PartitionLostError(topic, partition, err);
+      }
+      throw err;
+    }
+  }
+
+  async assigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => key(topic, p))));
+    for (const id of owned) this.lost.delete(id);
+    for (const id of [...this.producers.keys()]) if (!owned.has(id)) await this.closeProducer(id);
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.producers.keys()]) await this.closeProducer(id);
+  }
+
+  private producerFor(topic: string, partition: number): Promise<Producer> {
+    const id = key(topic, partition);
+    let pending = this.producers.get(id);
+    if (!pending) {
+      const producer = this.kafka.producer({
+        transactionalId: `${this.groupId}.${topic}.${partition}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: this.transactionTimeoutMs,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      // connect() initialises the transactional id: this aborts whatever the previous owner left open.
+      pending = producer.connect().then(() => producer);
+      pending.catch(() => this.producers.delete(id));
+      this.producers.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async closeProducer(id: string): Promise<void> {
+    const pending = this.producers.get(id);
+    this.producers.delete(id);
+    if (!pending) return;
+    try {
+      await (await pending).disconnect();
+    } catch (err) {
+      this.logger.debug({ err: describeError(err) }, 'closing a transactional producer failed');
+    }
+  }
+}
+
+export class AtLeastOnceCommitter implements Committer {
+  readonly exactlyOnce = false;
+
+  constructor(private readonly producer: CdpProducer) {}
+
+  async commit({ outputs, raw }: CommitRequest): Promise<void> {
+    if (outputs.length === 0 && raw.length === 0) return;
+    await this.producer.raw.sendBatch({ acks: -1, topicMessages: await this.producer.encode(outputs, raw) });
+  }
+
+  assigned(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

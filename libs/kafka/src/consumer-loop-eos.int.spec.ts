@@ -1,0 +1,114 @@
+import pino from 'pino';
+import { AvroCodec, canonicalEventsTopic, deadLettersTopic, resolvedEventsTopic, schemasTopic, topicName, type CanonicalEvent, type ResolvedEvent, type TopicContract } from '@cdp/contracts';
+import { createRegistry } from '@cdp/observability';
+import { collect, deleteNamespace, eventually, testEvent, testKafka, uniqueNamespace } from '@cdp/testing';
+import { TransactionalCommitter } from './committer';
+import { KafkaPlatform } from './platform';
+import { ok, output } from './results';
+import { WholeTopicReader } from './topic-reader';
+
+const event = (eventId: string): CanonicalEvent => testEvent(eventId, [], { type: 'page_view', occurredAt: 1, receivedAt: 2 });
+
+/** Resolves when opened; lets a test hold a handler at a precise point. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+describe('consumer loop exactly-once against a real Kafka', () => {
+  const namespace = uniqueNamespace('eos');
+  const kafka = testKafka();
+  const registry = createRegistry('test', false);
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const platform = new KafkaPlatform({ brokers: process.env.KAFKA_BROKERS!.split(','), clientId: 'eos-test', namespace, logger, registry });
+  const input = topicName(canonicalEventsTopic, namespace);
+  const outputTopic = topicName(resolvedEventsTopic, namespace);
+  const groupId = `${namespace}eos-test`;
+  const codec = new AvroCodec<CanonicalEvent>(canonicalEventsTopic.versions);
+  const entered = gate();
+  const release = gate();
+
+  const send = async (ids: string[]): Promise<void> => {
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: input, messages: ids.map((id) => ({ partition: 0, key: id, value: codec.encode(event(id)) })) });
+    await producer.disconnect();
+  };
+
+  /** Every event id on the output topic, read committed, up to its current end. */
+  const published = async (): Promise<string[]> => {
+    const ids: string[] = [];
+    const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
+    const reader = new WholeTopicReader(kafka, outputTopic, async (r) => {
+      const decoded = await resolvedCodec.decode(r.value!);
+      if (decoded.ok) ids.push(decoded.value.event.eventId);
+    }, `${namespace}reader-`);
+    try {
+      expect(await reader.catchUp(30_000)).toBe(true);
+    } finally {
+      await reader.stop();
+    }
+    return ids;
+  };
+
+  beforeAll(async () => {
+    await platform.connect([canonicalEventsTopic, resolvedEventsTopic, deadLettersTopic, schemasTopic] as TopicContract<unknown>[]);
+    const loop = platform.consumerLoop('eos-test', [
+      {
+        topic: input,
+        decode: platform.avroDecoder(canonicalEventsTopic),
+        handle: async ({ value }) => {
+          const e = value as CanonicalEvent;
+          if (e.eventId === 'held') {
+            entered.open();
+            await release.wait;
+          }
+          const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
+          return ok([output(resolvedEventsTopic, resolved.profileId, resolved)]);
+        },
+      },
+    ]);
+    await loop.start();
+  });
+
+  afterAll(async () => {
+    release.open();
+    await platform.close();
+    await deleteNamespace(kafka, namespace);
+  });
+
+  it('commits outputs and the consumed offset in one transaction', async () => {
+    await send(['first', 'second']);
+    await collect(kafka, outputTopic, (m) => m.length >= 2);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await eventually(
+        () => admin.fetchOffsets({ groupId, topics: [input] }),
+        (r) => r[0]!.partitions.find((p) => p.partition === 0)?.offset === '2',
+      );
+      expect(offsets[0]!.partitions.find((p) => p.partition === 0)!.offset).toBe('2');
+    } finally {
+      await admin.disconnect();
+    }
+    expect((await published()).sort()).toEqual(['first', 'second']);
+  });
+
+  it('fences a member whose partition was taken over: its outputs never become visible', async () => {
+    await send(['held']);
+    await entered.wait;
+    // The partition's next owner initialises the same transactional id, as a new member would.
+    const usurper = new TransactionalCommitter(kafka, platform.producer, groupId, logger);
+    await usurper.commit({ topic: input, partition: 0, outputs: [], raw: [], lastOffset: '1' });
+    await usurper.close();
+    release.open();
+
+    await eventually(
+      () => registry.getSingleMetricAsString('cdp_consumer_partitions_lost_total'),
+      (text) => /cdp_consumer_partitions_lost_total\{[^}]*\} [1-9]/.test(text),
+    );
+    // Read committed: the fenced member's transaction was aborted, so "held" is not there.
+    expect((await published()).sort()).toEqual(['first', 'second']);
+  });
+});
