@@ -17,7 +17,6 @@ export const profilesConfigSchema = z.object({
   PROFILE_RESTORE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   PROFILES_DATA_DIR: z.string().min(1).default(join(process.cwd(), '.local/profiles-data')),
   PROFILES_API_KEYS: apiKeys.default(new Map([['local-dev-key', 'local']])),
-  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(6),
 });
 
 export type ProfilesConfig = z.infer<typeof profilesConfigSchema>;

@@ -28,7 +28,6 @@ describe('profiles service against a real Kafka', () => {
     HTTP_PORT: '0',
     PROFILES_DATA_DIR: dataDir,
     PROFILES_API_KEYS: API_KEYS,
-    CONSUMER_CONCURRENCY: '3',
   });
   let app: INestApplication;
   let url: string;

@@ -6,11 +6,12 @@ import type { ProfilesConfig } from './config';
 import { ProfilesModule } from './profiles.module';
 
 export function startProfiles(config: ProfilesConfig, logger?: Logger): Promise<INestApplication> {
-  // Partitions may be handled concurrently: every transition is order-independent across profiles
-  // and runs in one synchronous LMDB transaction (see domain/profile-transitions.ts).
+  // One chunk at a time (kafkajs still fetches every partition together): a merge makes records of
+  // several input partitions touch one profile, and the compacted updates topic must end on its
+  // latest state, so Kafka transactions commit in the order the store transactions did.
   return startService(ProfilesModule.forRoot(config, logger), {
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
-    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY },
+    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: 1 },
   });
 }

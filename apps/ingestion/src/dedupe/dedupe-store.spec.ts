@@ -25,6 +25,27 @@ describe('DedupeStore', () => {
     expect(store.claim(k)).toBe('duplicate');
   });
 
+  it('lets the raw record that claimed an id claim it again (a redelivery), and no other record or request', async () => {
+    const k = store.key('email', 'r1');
+    await expect(store.claimRecord(k, 'raw:0:5')).resolves.toBe('new');
+    await expect(store.claimRecord(k, 'raw:0:5')).resolves.toBe('new');
+    await expect(store.claimRecord(k, 'raw:0:9')).resolves.toBe('duplicate');
+    expect(store.claim(k)).toBe('duplicate');
+    // An id an HTTP request published is a duplicate for any raw record.
+    const h = store.key('email', 'h1');
+    store.claim(h);
+    await store.remember([h]);
+    await expect(store.claimRecord(h, 'raw:1:0')).resolves.toBe('duplicate');
+  });
+
+  it('forgets which record claimed an id when the id expires', async () => {
+    const k = store.key('email', 'old');
+    const t0 = Date.now();
+    await store.claimRecord(k, 'raw:0:1', t0);
+    await store.sweep(t0 + 2 * HOUR);
+    await expect(store.claimRecord(k, 'raw:0:2', t0 + 2 * HOUR)).resolves.toBe('new');
+  });
+
   it('answers a duplicate as soon as the publish is acknowledged, before the disk write finished', async () => {
     const k = store.key('web', 'fast');
     store.claim(k);

@@ -1,8 +1,9 @@
 /**
- * Group commit for canonical events: publishes requested while a send is in flight are gathered
- * into the next send, so concurrent HTTP requests and concurrently consumed partitions share one
- * acks=all round trip instead of queueing one each behind the idempotent producer (which allows a
- * single request in flight). Every caller learns the outcome of the send that carried its events.
+ * Group commit for canonical events posted over HTTP: publishes requested while a send is in
+ * flight are gathered into the next send, so concurrent requests share one acks=all round trip
+ * instead of queueing one each behind the idempotent producer (which allows a single request in
+ * flight). Every caller learns the outcome of the send that carried its events. Consumed records
+ * do not come here: the consumer loop commits them in its transactions.
  */
 import type { OutboundMessage } from '@cdp/kafka';
 

@@ -1,6 +1,9 @@
 /**
  * The one place where channel input becomes canonical events: validate, map, dedupe, publish.
  * HTTP, raw-topic and file entry points all call it and only differ in how they report problems.
+ * HTTP requests have no input offset to commit with, so they publish here (concurrent requests
+ * share a send through GroupPublisher); raw-topic records return their canonical event to the
+ * consumer loop, which commits it with the record's offset.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { canonicalEventsTopic, type CanonicalEvent, type Channel } from '@cdp/contracts';
@@ -58,7 +61,18 @@ export class IngestService {
   }
 
   /**
-   * Publishes the events whose ids were not published before (one batch, all acknowledged or the
+   * A raw-topic record's event: 'new' when the consumer loop should commit it as a canonical event
+   * (the first record with this id, or that same record handed over again), else 'duplicate'.
+   */
+  async claimRecord(event: CanonicalEvent, channel: Channel, position: string): Promise<'new' | 'duplicate'> {
+    const claim = await this.dedupe.claimRecord(this.dedupe.key(channel, event.eventId), position);
+    if (claim === 'new') this.accepted.inc({ channel, path: 'kafka' });
+    else this.duplicates.inc({ channel, path: 'kafka' });
+    return claim;
+  }
+
+  /**
+   * HTTP: publishes the events whose ids were not published before (one batch, all acknowledged or the
    * call throws and none is remembered). Returns the outcome per event, in order.
    */
   async publish(events: readonly CanonicalEvent[], channel: Channel, path: IngestPath): Promise<PublishOutcome[]> {

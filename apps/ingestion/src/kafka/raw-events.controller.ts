@@ -2,13 +2,13 @@
  * Consumes the raw topic of every channel this instance serves (CHANNELS). The controller class
  * is built per configuration because @EventPattern names are fixed at decoration time. Invalid
  * records are dead-lettered (original bytes, reason, step); a record whose event id was already
- * published is dropped and counted as a duplicate. The handler publishes itself (rather than
- * returning outputs) so the id is remembered only once the broker has acknowledged.
+ * published is dropped and counted as a duplicate. The canonical event is returned to the consumer
+ * loop, which commits it and the record's offset in one transaction.
  */
 import { Controller, type Type } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { rawChannelTopic, type Channel } from '@cdp/contracts';
-import { describeError, dlq, drop, isRetriable, ok, retry, type HandlerResult, type InboundMessage } from '@cdp/kafka';
+import { dlq, drop, ok, type HandlerResult, type InboundMessage } from '@cdp/kafka';
 import { describeErrors, IngestService } from '../domain/ingest.service';
 
 export function rawEventsController(channels: readonly Channel[]): Type<unknown> {
@@ -25,15 +25,9 @@ export function rawEventsController(channels: readonly Channel[]): Type<unknown>
         'kafka',
       );
       if (!prepared.ok) return dlq(describeErrors(prepared.errors), 'validate');
-      try {
-        const [outcome] = await this.ingest.publish([prepared.value], channel, 'kafka');
-        if (outcome === 'duplicate') return drop(`duplicate event ${prepared.value.eventId}`);
-        if (outcome === 'in-flight') return retry(`event ${prepared.value.eventId} is being published by another request`);
-        return ok();
-      } catch (err) {
-        const reason = `publishing canonical event failed: ${describeError(err)}`;
-        return isRetriable(err) ? retry(reason) : dlq(reason, 'publish');
-      }
+      const claim = await this.ingest.claimRecord(prepared.value, channel, `${message.topic}:${message.partition}:${message.offset}`);
+      if (claim === 'duplicate') return drop(`duplicate event ${prepared.value.eventId}`);
+      return ok([this.ingest.toOutput(prepared.value)]);
     };
     Object.defineProperty(RawEventsController.prototype, method, { value: handler, writable: true, configurable: true });
     const descriptor = Object.getOwnPropertyDescriptor(RawEventsController.prototype, method)!;

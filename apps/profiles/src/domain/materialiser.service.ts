@@ -1,29 +1,27 @@
 /**
- * Applies resolved events and identity changes to the store and publishes the result: the full
+ * Applies resolved events and identity changes to the store and returns what to publish: the full
  * profile of every changed profile, tombstones for merged-away and erased ids, and the changelog
  * record of every id touched. Records come in chunks of one input partition (the consumer loop's
- * batch mode): a chunk's state changes and its offsets commit in ONE LMDB transaction, then its
- * outputs go out in ONE ordered publish, and the handler returns once the broker acknowledged,
- * so the consumer offset never moves ahead of what was published.
+ * batch mode): a chunk's state changes and its offsets commit in ONE LMDB transaction; the loop
+ * then commits the chunk's outputs and its Kafka offset in one Kafka transaction.
  *
- * Within the transaction each record is still checked on its own: a record at an offset the store
- * already holds (redelivered after a crash between commit and publish) changes nothing and
- * republishes the current state of what it touched. Outputs are de-duplicated per topic and key,
- * the last one winning: exactly what the compacted topics would keep had every record published
- * on its own, without the intermediate snapshots (live readers over SSE still see every change).
- * Publishing goes through the OrderedPublisher
- * (commit order across partitions handled concurrently).
+ * Within the LMDB transaction each record is still checked on its own: a record at an offset the
+ * store already holds (redelivered after a crash between the store commit and the Kafka commit)
+ * changes nothing and republishes the current state of what it touched; an event id or change id
+ * already applied changes nothing either, whatever its offset. Outputs are de-duplicated per topic
+ * and key, the last one winning: exactly what the compacted topics would keep had every record
+ * published on its own, without the intermediate snapshots (live readers over SSE still see every
+ * change). Chunks are applied one at a time (see start.ts), so the order of the Kafka commits is
+ * the order of the store commits and a compacted topic always ends on a profile's latest state.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { profileUpdatesTopic, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
-import { ok, output, retry, type HandlerResult, type InboundMessage, type KafkaPlatform, type OutboundMessage } from '@cdp/kafka';
+import { ok, output, retry, type HandlerResult, type InboundMessage, type OutboundMessage } from '@cdp/kafka';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import { aliasState, erasedState, profileChangelogTopic, stateOfRecord, type ProfileState } from '../kafka/changelog-contract';
 import type { StoreTx } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
-import { OrderedPublisher } from './ordered-publisher';
 import { applyChange, applyResolved, canonicalId, type Touched } from './profile-transitions';
 import { ProfileUpdatesHub, type ProfileChange } from './profile-updates-hub';
 
@@ -46,16 +44,13 @@ interface Applied {
   /** Every change of every record applied now, in order: live readers (SSE) see each one. */
   readonly changes: ProfileChange[];
   readonly replays: number;
-  readonly seq: number;
 }
 
 @Injectable()
 export class MaterialiserService {
   private readonly metrics;
-  private readonly publisher: OrderedPublisher;
 
   constructor(
-    @Inject(KAFKA_PLATFORM) kafka: KafkaPlatform,
     private readonly store: ProfileStore,
     private readonly hub: ProfileUpdatesHub,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -65,9 +60,7 @@ export class MaterialiserService {
       updates: counter(registry, 'cdp_profile_updates_total', 'Profile updates published', ['cause']),
       replays: counter(registry, 'cdp_profile_replayed_records_total', 'Records already in the store (redelivered); republished, not re-applied', ['topic']),
       storeErrors: counter(registry, 'cdp_profile_store_errors_total', 'Failed store transactions (the record is retried)', ['topic']),
-      publishErrors: counter(registry, 'cdp_profile_publish_errors_total', 'Failed publishes of profile updates (the record is retried and republishes)', ['topic']),
     };
-    this.publisher = new OrderedPublisher((outputs) => kafka.producer.publish(outputs));
   }
 
   onResolved(messages: readonly InboundMessage<ResolvedEvent>[]): Promise<HandlerResult[]> {
@@ -97,14 +90,13 @@ export class MaterialiserService {
     });
   }
 
-  /** One chunk of one input partition, in offset order: one transaction, one publish. */
+  /** One chunk of one input partition, in offset order: one store transaction; the outputs go back to the loop. */
   private async handle<V>(messages: readonly InboundMessage<V>[], stepOf: (message: InboundMessage<V>) => Step): Promise<HandlerResult[]> {
     const first = messages[0];
     if (!first) return [];
     const { topic, partition } = first;
     const steps = messages.map(stepOf);
     let applied: Applied;
-    let reserved: number | undefined;
     try {
       applied = await this.store.db.transact((tx) => {
         const outputs = new Map<string, Pending>();
@@ -134,29 +126,20 @@ export class MaterialiserService {
           }
           for (const { id, state } of snap.states) put({ output: output(profileChangelogTopic, id, state) });
         });
-        reserved = this.publisher.reserve();
-        return { outputs: [...outputs.values()], changes, replays, seq: reserved };
+        return { outputs: [...outputs.values()], changes, replays };
       });
     } catch (err) {
-      if (reserved !== undefined) this.publisher.skip(reserved);
       this.metrics.storeErrors.inc({ topic });
       this.logger.error({ topic, partition, offset: first.offset, records: messages.length, err: (err as Error).message }, 'profile store transaction failed');
       return messages.map(() => retry(`profile store: ${(err as Error).message}`));
     }
     if (applied.replays) this.metrics.replays.inc({ topic }, applied.replays);
-    try {
-      await this.publisher.publish(
-        applied.seq,
-        applied.outputs.map((p) => p.output),
-      );
-    } catch (err) {
-      // The store already holds these records: the retry takes the replay path and republishes.
-      this.metrics.publishErrors.inc({ topic });
-      return messages.map(() => retry(`publishing profile updates failed: ${(err as Error).message}`));
-    }
     for (const { cause } of applied.outputs) if (cause) this.metrics.updates.inc({ cause });
+    // Live readers follow the store, which the read API serves: it has committed.
     for (const change of applied.changes) this.hub.emit(change);
-    return messages.map(() => ok());
+    // The chunk commits as one: its de-duplicated outputs ride on its last record's result.
+    const outputs = applied.outputs.map((p) => p.output);
+    return messages.map((_, i) => ok(i === messages.length - 1 ? outputs : []));
   }
 }
 
