@@ -57,7 +57,7 @@ export const baseConfigShape = {
     .default('true')
     .transform((v) => v === 'true'),
   /** A killed or paused member keeps its partitions this long; the broker's group.min.session.timeout.ms (6 s by default) bounds it from below. */
-  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(10_000),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(6_000),
 };
 
 export const neo4jConfigShape = {

@@ -109,7 +109,7 @@ export interface ConsumerLoopOptions {
   readonly exactlyOnce?: boolean;
 }
 
-export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+export const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
 
 const REBALANCING = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP', 'COORDINATOR_NOT_AVAILABLE']);
 
