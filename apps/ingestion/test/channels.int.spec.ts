@@ -22,6 +22,7 @@ import {
   type Channel,
   type RawChannelEvent,
 } from '@cdp/contracts';
+import { WholeTopicReader, type TopicRecord } from '@cdp/kafka';
 import { createLogger } from '@cdp/observability';
 import { collect, deleteNamespace, testKafka, uniqueNamespace, type CollectedMessage } from '@cdp/testing';
 import { ingestionConfigSchema } from '../src/config';
@@ -86,20 +87,24 @@ describe('ingestion: every channel through the real Kafka', () => {
     const canonical = topicName(canonicalEventsTopic, namespace);
     const seen = (m: CollectedMessage[]) => markers.every((id) => m.some((x) => x.message.value!.includes(id)));
     await collect(kafka, canonical, seen, 60_000);
-    // The collector reads canonical partitions in parallel: read again up to their end offsets.
-    const admin = kafka.admin();
-    await admin.connect();
-    const total = (await admin.fetchTopicOffsets(canonical)).reduce((sum, p) => sum + Number(p.high), 0);
-    await admin.disconnect();
-    return decodeAll(await collect(kafka, canonical, (m) => m.length >= total, 60_000));
+    // The collector reads canonical partitions in parallel: read again up to their ends (which are
+    // transaction markers, never handed over as records: WholeTopicReader knows).
+    const all: TopicRecord[] = [];
+    const reader = new WholeTopicReader(kafka, canonical, (r) => void all.push(r), `${namespace}drain`);
+    try {
+      expect(await reader.catchUp(60_000)).toBe(true);
+    } finally {
+      await reader.stop();
+    }
+    return decodeAll(all);
   }
 
-  async function decodeAll(messages: CollectedMessage[]): Promise<{ key: string; event: CanonicalEvent }[]> {
+  async function decodeAll(records: readonly { key: Buffer | null; value: Buffer | null }[]): Promise<{ key: string; event: CanonicalEvent }[]> {
     return Promise.all(
-      messages.map(async (m) => {
-        const decoded = await canonicalCodec.decode(m.message.value!);
+      records.map(async (r) => {
+        const decoded = await canonicalCodec.decode(r.value!);
         if (!decoded.ok) throw new Error(decoded.reason);
-        return { key: m.message.key!.toString(), event: decoded.value };
+        return { key: r.key!.toString(), event: decoded.value };
       }),
     );
   }
@@ -144,7 +149,7 @@ describe('ingestion: every channel through the real Kafka', () => {
       ]);
     }
     const expected = CHANNEL_EXAMPLES.length * 3;
-    const out = await decodeAll(await collect(kafka, topicName(canonicalEventsTopic, namespace), (m) => m.length >= expected, 90_000));
+    const out = await decodeAll((await collect(kafka, topicName(canonicalEventsTopic, namespace), (m) => m.length >= expected, 90_000)).map((m) => m.message));
     expect(out).toHaveLength(expected);
 
     for (const example of CHANNEL_EXAMPLES) {

@@ -451,13 +451,14 @@ export class ConsumerLoop {
     const labels = { topic, group: this.opts.groupId };
     for (let attempt = 1; ; attempt++) {
       try {
-        // At the end of a fetched batch, commit past the transaction markers it ended on too, so a
-        // drained partition's committed offset is its end (lag 0), as kafkajs' own resolve does.
+        // The committed offset is the one after the last record handled, never past the upstream's
+        // transaction markers that follow it: services that keep their own offsets (metrics)
+        // compare them with the group's. The lag gauge does count markers as consumed.
+        await this.committer.commit({ topic, partition, outputs, raw, lastOffset });
+        resolveOffset(lastOffset);
         const last = batch.messages[batch.messages.length - 1];
         const through = last?.offset === lastOffset ? batch.lastOffset() : lastOffset;
-        await this.committer.commit({ topic, partition, outputs, raw, lastOffset: through });
-        resolveOffset(lastOffset);
-        this.metrics.lag.set({ topic, partition: String(partition), group: this.opts.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)));
+        this.metrics.lag.set({ topic, partition: String(partition), group: this.opts.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(through) - 1n)));
         return 'done';
       } catch (err) {
         if (err instanceof PartitionLostError) {

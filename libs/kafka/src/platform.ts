@@ -31,6 +31,8 @@ export class KafkaPlatform {
   readonly producer: CdpProducer;
   private readonly admin: Admin;
   private readonly loops: ConsumerLoop[] = [];
+  /** Other consumers a service runs (whole-topic readers): readiness covers them too. */
+  private readonly watched = new Map<string, () => { ok: boolean; detail: string }>();
   private adminConnected = false;
 
   constructor(readonly opts: KafkaPlatformOptions) {
@@ -39,6 +41,7 @@ export class KafkaPlatform {
     this.codecs = new CodecCache(this.schemas);
     this.producer = new CdpProducer(this.kafka, this.codecs, this.schemas, opts.namespace);
     this.admin = this.kafka.admin();
+    this.watch('schema registry', () => this.schemas.health);
   }
 
   get namespace(): string {
@@ -76,7 +79,11 @@ export class KafkaPlatform {
     return loop;
   }
 
-  /** Readiness: the cluster answers within the timeout, and every consumer loop is healthy. */
+  watch(name: string, probe: () => { ok: boolean; detail: string }): void {
+    this.watched.set(name, probe);
+  }
+
+  /** Readiness: the cluster answers within the timeout, and every consumer loop and watched reader is healthy. */
   async check(timeoutMs = 2000): Promise<{ ok: boolean; detail: string }> {
     if (!this.adminConnected) return { ok: false, detail: 'not connected' };
     try {
@@ -84,7 +91,13 @@ export class KafkaPlatform {
         this.admin.describeCluster(),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs)),
       ]);
-      const sick = this.loops.filter((l) => !l.healthy).map((l) => l.problem);
+      const sick = [
+        ...this.loops.filter((l) => !l.healthy).map((l) => l.problem),
+        ...[...this.watched].flatMap(([name, probe]) => {
+          const r = probe();
+          return r.ok ? [] : [`${name}: ${r.detail}`];
+        }),
+      ];
       if (sick.length) return { ok: false, detail: `consumer: ${sick.join('; ')}` };
       return { ok: true, detail: `${cluster.brokers.length} broker(s)` };
     } catch (err) {

@@ -58,6 +58,10 @@ export class KafkaSchemaStore implements SchemaLookup {
     return this.known.get(fingerprint);
   }
 
+  get health(): { ok: boolean; detail: string } {
+    return this.reader?.health ?? { ok: true, detail: 'not reading yet' };
+  }
+
   async stop(): Promise<void> {
     await this.reader?.stop();
     this.reader = undefined;

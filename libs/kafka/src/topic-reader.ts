@@ -17,7 +17,10 @@ export interface TopicRecord {
 export class WholeTopicReader {
   private consumer: Consumer | undefined;
   private starting: Promise<void> | undefined;
+  private stopped = false;
   private readonly positions = new Map<number, bigint>();
+  /** Set while kafkajs has given up on the consumer and it is being rebuilt. */
+  private problem: string | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -52,15 +55,41 @@ export class WholeTopicReader {
     return true;
   }
 
+  /** For readiness: a reader that stopped reading leaves its state behind the topic. */
+  get health(): { ok: boolean; detail: string } {
+    return this.problem ? { ok: false, detail: this.problem } : { ok: true, detail: 'reading' };
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.consumer?.disconnect();
     this.consumer = undefined;
     this.starting = undefined;
   }
 
   private async run(): Promise<void> {
+    this.stopped = false;
     // A group of its own (kafkajs has no manual assignment): this instance reads every partition.
-    this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-${randomUUID()}` });
+    const consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-${randomUUID()}` });
+    this.consumer = consumer;
+    // kafkajs restarts after retriable errors only; after any other crash, read again from the
+    // start under a new group (onRecord sees records again: it must be idempotent, and is).
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopped) return;
+      this.problem = `reader of ${this.topic} crashed: ${payload.error.message}`;
+      setTimeout(() => {
+        if (this.stopped) return;
+        void consumer.disconnect().catch(() => undefined);
+        this.starting = this.run().then(
+          () => {
+            this.problem = undefined;
+          },
+          (err: unknown) => {
+            this.problem = `reader of ${this.topic} could not restart: ${(err as Error).message}`;
+          },
+        );
+      }, 2000).unref();
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     // Positions move at the end of each fetched batch, not per record: a topic written in

@@ -20,7 +20,7 @@ export interface CollectedMessage {
   readonly message: KafkaMessage;
 }
 
-/** Reads `topic` from the beginning until `until(messages)` is true or the timeout passes. */
+/** Reads `topic` from the beginning until `until(messages)` is true; fails when the timeout passes first. */
 export async function collect(
   kafka: Kafka,
   topic: string,
@@ -41,8 +41,15 @@ export async function collect(
         return Promise.resolve();
       },
     });
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs));
-    await Promise.race([finished, timer]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`collect(${topic}): condition not met in ${timeoutMs} ms with ${messages.length} message(s)`)), timeoutMs);
+    });
+    try {
+      await Promise.race([finished, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
     return messages;
   } finally {
     await consumer.disconnect();

@@ -20,6 +20,7 @@ export class ErasedKeys {
   ) {
     this.codec = new AvroCodec<IdentityErasure>(identityErasuresTopic.versions, platform.schemas);
     this.reader = new WholeTopicReader(platform.kafka, topicName(identityErasuresTopic, platform.opts.namespace), (r) => this.read(r), 'cdp-identity-erasures');
+    platform.watch('erasure list', () => this.reader.health);
   }
 
   has(key: string): boolean {
