@@ -57,13 +57,15 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
    * Why the state is not complete yet (undefined once it is): the group had moved past records
    * the store lacks, and they are being counted again up to `restoreTargets` (next offsets).
    */
-  private restoringReason: string | undefined;
+  private restoringReason: string | undefined = 'checking the consumer group against the stored KPI state';
   private restoreTargets = new Map<string, bigint>();
   private lag: GroupLag[] = [];
   private readonly cache = new Map<WindowName, { at: number; view: KpiView }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closing = false;
   private inflight: Promise<unknown> = Promise.resolve();
+  /** Records applied to memory whose transaction has not committed yet (0 or 1). */
+  private uncommitted = 0;
   private readonly m;
 
   constructor(
@@ -104,6 +106,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       deadLetters: counter(r, 'cdp_kpi_dead_letters_observed_total', 'Dead letters seen on the DLQ topic', ['source_topic', 'step']),
       publishFailures: counter(r, 'cdp_kpi_snapshot_publish_failures_total', 'KPI snapshots that could not be published'),
     };
+    this.m.restoring.set(1);
   }
 
   private restoredState(): KpiState {
@@ -113,7 +116,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** Timers only: the HTTP API serves the restored state while the consumer group is aligned. */
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): Promise<void> {
     this.logger.info({ restored: !this.store.empty }, 'KPI state loaded');
     const every = (ms: number, fn: () => Promise<void>) => {
       const t = setInterval(() => void fn(), ms);
@@ -123,7 +126,9 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     every(this.config.KPI_SNAPSHOT_INTERVAL_MS, () => this.publishSnapshots());
     every(this.config.KPI_LAG_INTERVAL_MS, () => this.refreshLag());
     every(60_000, () => this.pruneBuckets());
-    await this.refreshLag();
+    // Not awaited: HTTP should not wait for four groups' offsets before serving the KPIs.
+    void this.refreshLag();
+    return Promise.resolve();
   }
 
   /** While true, the state lacks records the group had already passed: reads must not be served. */
@@ -139,7 +144,8 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     const group = `${this.kafka.namespace}${METRICS_GROUP}`;
     try {
       const plan = await this.alignment.plan((t) => this.store.storedOffsets(t));
-      if (plan.ahead.length > 0) {
+      if (plan.ahead.length === 0) this.setRestoring(undefined);
+      else {
         this.restoreTargets = new Map(plan.ahead.map((p) => [`${p.topic}:${p.partition}`, p.committed!]));
         const missing = plan.ahead.reduce((n, p) => n + Number(p.committed! - p.resumeAt), 0);
         this.setRestoring(`counting again up to ${missing} records the consumer group had passed but the stored state lacks`);
@@ -251,6 +257,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     }
     const id = idempotencyKey(record);
     const first = id === undefined || this.seen.firstTime(id.key, id.at);
+    this.uncommitted++;
     if (first) change();
     else this.m.duplicateIds.inc({ topic: pos.topic });
     try {
@@ -269,7 +276,18 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       this.state = this.restoredState();
       this.seen = new SeenIds(this.store, this.config.KPI_DEDUPE_WINDOW_MS);
       return retry(`KPI state write failed: ${(err as Error).message}`);
+    } finally {
+      this.uncommitted--;
     }
+  }
+
+  /**
+   * Resolves when memory holds only committed state, so a read never shows a count that a crash
+   * would take back. Changes are applied to memory and committed within one handler call, and a
+   * new one starts only after the loop got the previous result, so this waits one commit at most.
+   */
+  async committed(): Promise<void> {
+    while (this.uncommitted > 0) await this.inflight.catch(() => undefined);
   }
 
   private async pruneBuckets(): Promise<void> {
@@ -345,6 +363,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     // A partial state is not published as if it were the KPIs.
     if (this.restoringReason) return;
     try {
+      await this.committed();
       const now = Date.now();
       await this.kafka.producer.publish((Object.keys(WINDOWS) as WindowName[]).map((w) => output(kpiSnapshotsTopic, w, this.toSnapshot(this.snapshot(w, now)))));
     } catch (err) {
