@@ -22,6 +22,11 @@ export const metricsConfigSchema = z.object({
     .pipe(z.array(z.string().regex(/^[\w.-]+$/, 'group ids: letters, digits, . _ -')))
     .default(['cdp-ingestion', 'cdp-identity', 'cdp-profiles', 'cdp-metrics']),
   KPI_LAG_INTERVAL_MS: z.coerce.number().int().min(1000).default(10_000),
+  /**
+   * How long (in stream time) record ids are remembered to recognise a record that arrives again
+   * at another offset (see domain/seen-ids.ts). 48 h by default.
+   */
+  KPI_DEDUPE_WINDOW_MS: z.coerce.number().int().min(60_000).default(48 * 3_600_000),
 });
 
 export type MetricsConfig = z.infer<typeof metricsConfigSchema>;

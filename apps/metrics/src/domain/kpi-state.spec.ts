@@ -1,5 +1,6 @@
 import type { CanonicalEvent, IdentityChange, IdentityQuarantine, ResolvedEvent } from '@cdp/contracts';
 import { KpiState, MINUTE, type PersistedKpiState, type StateChange } from './kpi-state';
+import { MemoryProfileTable, type ProfileEntry } from './profile-table';
 
 const HOUR = 60 * MINUTE;
 const NOW = 100 * HOUR;
@@ -201,14 +202,25 @@ describe('KpiState', () => {
   });
 
   it('state restored from its changes gives the same snapshots (what the store persists is complete)', () => {
-    const s = new KpiState(['website', 'email']);
-    const persisted = { totals: undefined as unknown, buckets: new Map(), profiles: new Map(), quarantine: new Map() };
+    const table = new MemoryProfileTable();
+    const s = new KpiState(['website', 'email'], table);
+    const persisted = { totals: undefined as unknown, buckets: new Map(), quarantine: new Map() };
+    const profiles = new Map<string, ProfileEntry>();
     const apply = (changes: StateChange[]) => {
       for (const c of changes) {
         if (c.store === 'totals') persisted.totals = structuredClone(c.value);
-        else if (c.value === undefined) persisted[c.store].delete(c.key);
+        else if (c.store === 'profiles') {
+          for (const [id, e] of c.changes) {
+            if (e === undefined) profiles.delete(id);
+            else profiles.set(id, structuredClone(e));
+            // The service's table is the store itself: it holds what was committed.
+            if (e === undefined) table.map.delete(id);
+            else table.map.set(id, structuredClone(e));
+          }
+        } else if (c.value === undefined) persisted[c.store].delete(c.key);
         else persisted[c.store].set(c.key, structuredClone(c.value));
       }
+      s.settle(changes);
     };
     s.onResolved(resolved({ profile: 'p1', ids: { visitor_id: 'k1' }, at: NOW - 3 * HOUR }));
     apply(s.takeChanges());
@@ -219,9 +231,22 @@ describe('KpiState', () => {
     apply(s.takeChanges());
     s.prune(NOW + 50 * HOUR);
     apply(s.takeChanges());
-    const restored = new KpiState(['website', 'email']);
+    const restored = new KpiState(['website', 'email'], new MemoryProfileTable(profiles));
     restored.restore(persisted as PersistedKpiState);
     for (const w of ['1h', '24h', 'all'] as const) expect(restored.snapshot(w, NOW + 50 * HOUR)).toEqual(s.snapshot(w, NOW + 50 * HOUR));
     expect(s.takeChanges()).toEqual([]);
+  });
+
+  it('reads between a take and the store\'s commit see the taken changes (one consistent state)', () => {
+    const table = new MemoryProfileTable();
+    const s = new KpiState(['website'], table);
+    s.onResolved(resolved({ profile: 'p1', identified: true, ids: { email: 'k1' } }));
+    const taken = s.takeChanges();
+    // Not committed yet: the table is still empty, the snapshot sees the profile anyway.
+    expect(table.map.size).toBe(0);
+    expect(s.snapshot('all', NOW)).toMatchObject({ events: 1, profiles: 1, identifiedProfiles: 1 });
+    for (const c of taken) if (c.store === 'profiles') for (const [id, e] of c.changes) table.map.set(id, structuredClone(e!));
+    s.settle(taken);
+    expect(s.snapshot('all', NOW)).toMatchObject({ events: 1, profiles: 1, identifiedProfiles: 1 });
   });
 });

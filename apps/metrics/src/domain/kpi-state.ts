@@ -6,11 +6,17 @@
  * Event counts sit in per-minute buckets; a window W at `now` covers every minute that starts at or
  * after floor((now - W) / 1 min), i.e. between W and W + 1 min. Per-profile figures are exact:
  * each live profile keeps its first touch, identification times, last event time per channel and
- * its identity keys. The state tracks what changed since the last `takeChanges()`, so the store can
- * persist exactly those entries in the same transaction as the consumed offset.
+ * its identity keys, in a ProfileTable (on disk in the service) that is read by key and streamed
+ * for a snapshot, never loaded whole. Memory holds the totals, at most BUCKET_RETENTION of minute
+ * buckets, the identities quarantined now, and the profile entries changed by the record being
+ * applied. The state tracks what changed since the last `takeChanges()`, so the store can persist
+ * exactly those entries in the same transaction as the consumed offset.
  */
 import { ANONYMOUS_IDENTITY_TYPES, type ChannelKpi, type IdentityChange, type IdentityQuarantine, type IdentityType, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
 import { addToLogHistogram, emptyLogHistogram, exactDistribution, logDistribution, logPercentile, mergeLogHistogram, type Band, type LogHistogram } from './distribution';
+import { isStat, MemoryProfileTable, PendingProfiles, type ProfileChanges, type ProfileEntry, type ProfileStat, type ProfileTable } from './profile-table';
+
+export type { ProfileEntry, ProfileStat } from './profile-table';
 
 export const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -39,40 +45,23 @@ export interface Counts {
   latency: LogHistogram;
 }
 
-export interface ProfileStat {
-  identified: boolean;
-  /** Earliest occurredAt of its events. */
-  firstTouchAt: number | null;
-  /** Earliest occurredAt of its identified events. */
-  firstIdentifiedTouchAt: number | null;
-  /** Stream time at which it was first seen identified (places time-to-identification in a window). */
-  identifiedAt: number | null;
-  /** Stream time of its latest event, per channel. */
-  lastSeen: Record<string, number>;
-  /** Identity graph key → identity type. */
-  keys: Record<string, string>;
-}
-
-/** A merged-away id remembers its survivor, so late events for it land on the right profile. */
-export type ProfileEntry = ProfileStat | { mergedInto: string };
-
 export interface QuarantineEntry {
   identityType: string;
   reason: string;
   at: number;
 }
 
+/** What is loaded at start-up: small (see the header); profiles stay in their table. */
 export interface PersistedKpiState {
   totals?: Counts;
   buckets: Iterable<[number, Counts]>;
-  profiles: Iterable<[string, ProfileEntry]>;
   quarantine: Iterable<[string, QuarantineEntry]>;
 }
 
 export type StateChange =
   | { store: 'totals'; key: 'all'; value: Counts }
   | { store: 'buckets'; key: number; value: Counts | undefined }
-  | { store: 'profiles'; key: string; value: ProfileEntry | undefined }
+  | { store: 'profiles'; changes: ProfileChanges }
   | { store: 'quarantine'; key: string; value: QuarantineEntry | undefined };
 
 export interface SeriesPoint {
@@ -125,23 +114,26 @@ export function emptyCounts(): Counts {
   return { events: 0, identifiedEvents: 0, merges: 0, splits: 0, refusedMerges: 0, erasures: 0, deadLetters: 0, perChannel: {}, deadLettersBySource: {}, latency: emptyLogHistogram() };
 }
 
-const isStat = (e: ProfileEntry | undefined): e is ProfileStat => e !== undefined && !('mergedInto' in e);
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 const isIdentifyingType = (type: string) => !ANONYMOUS_IDENTITY_TYPES.has(type as IdentityType);
 
 export class KpiState {
   private totals = emptyCounts();
   private readonly buckets = new Map<number, Counts>();
-  private readonly profiles = new Map<string, ProfileEntry>();
+  private readonly profiles: PendingProfiles;
   private readonly quarantine = new Map<string, QuarantineEntry>();
-  private changes = { totals: false, buckets: new Set<number>(), profiles: new Set<string>(), quarantine: new Set<string>() };
+  private changes = { totals: false, buckets: new Set<number>(), quarantine: new Set<string>() };
 
-  constructor(private readonly configuredChannels: readonly string[]) {}
+  constructor(
+    private readonly configuredChannels: readonly string[],
+    profiles: ProfileTable = new MemoryProfileTable(),
+  ) {
+    this.profiles = new PendingProfiles(profiles);
+  }
 
   restore(persisted: PersistedKpiState): void {
     if (persisted.totals) this.totals = persisted.totals;
     for (const [k, v] of persisted.buckets) this.buckets.set(k, v);
-    for (const [k, v] of persisted.profiles) this.profiles.set(k, v);
     for (const [k, v] of persisted.quarantine) this.quarantine.set(k, v);
   }
 
@@ -150,10 +142,16 @@ export class KpiState {
     const out: StateChange[] = [];
     if (this.changes.totals) out.push({ store: 'totals', key: 'all', value: this.totals });
     for (const k of this.changes.buckets) out.push({ store: 'buckets', key: k, value: this.buckets.get(k) });
-    for (const k of this.changes.profiles) out.push({ store: 'profiles', key: k, value: this.profiles.get(k) });
+    const profiles = this.profiles.take();
+    if (profiles.size) out.push({ store: 'profiles', changes: profiles });
     for (const k of this.changes.quarantine) out.push({ store: 'quarantine', key: k, value: this.quarantine.get(k) });
-    this.changes = { totals: false, buckets: new Set(), profiles: new Set(), quarantine: new Set() };
+    this.changes = { totals: false, buckets: new Set(), quarantine: new Set() };
     return out;
+  }
+
+  /** The store has committed `changes`: its profile table serves them now. */
+  settle(changes: readonly StateChange[]): void {
+    for (const c of changes) if (c.store === 'profiles') this.profiles.settle(c.changes);
   }
 
   private countsAt(at: number): Counts[] {
@@ -180,9 +178,7 @@ export class KpiState {
   }
 
   private setProfile(id: string, entry: ProfileEntry | undefined): void {
-    if (entry) this.profiles.set(id, entry);
-    else this.profiles.delete(id);
-    this.changes.profiles.add(id);
+    this.profiles.set(id, entry);
   }
 
   onResolved(r: ResolvedEvent): void {
@@ -323,10 +319,17 @@ export class KpiState {
   snapshot(window: WindowName, now: number, consumerLag: KpiSnapshot['consumerLag'] = []): KpiSnapshot {
     const from = KpiState.windowStart(window, now);
     const counts = window === 'all' ? this.totals : this.sum(from);
-    const active: ProfileStat[] = [];
-    const activeIds: string[] = [];
+    // One pass over the profile table; only numbers per active profile and the top list are kept.
     const perChannelProfiles = new Map<string, { profiles: number; identifiedProfiles: number }>();
-    for (const [id, e] of this.profiles) {
+    let activeProfiles = 0;
+    let identifiedProfiles = 0;
+    const timesToId: number[] = [];
+    let identifiedAtFirstTouch = 0;
+    const sizes: number[] = [];
+    let largest: { profileId: string; identities: number }[] = [];
+    const byIdentities = (a: { profileId: string; identities: number }, b: { profileId: string; identities: number }) =>
+      b.identities - a.identities || a.profileId.localeCompare(b.profileId);
+    for (const [id, e] of this.profiles.entries()) {
       if (!isStat(e)) continue;
       let seen = false;
       for (const [ch, t] of Object.entries(e.lastSeen)) {
@@ -337,9 +340,21 @@ export class KpiState {
         if (e.identified) pc.identifiedProfiles++;
         perChannelProfiles.set(ch, pc);
       }
-      if (seen || window === 'all') {
-        active.push(e);
-        activeIds.push(id);
+      if (!seen && window !== 'all') continue;
+      activeProfiles++;
+      if (e.identified) identifiedProfiles++;
+      if (e.identifiedAt !== null && e.identifiedAt >= from && e.firstIdentifiedTouchAt !== null && e.firstTouchAt !== null) {
+        const t = e.firstIdentifiedTouchAt - e.firstTouchAt;
+        if (t <= 0) identifiedAtFirstTouch++;
+        else timesToId.push(t);
+      }
+      const identities = Object.keys(e.keys).length;
+      if (identities > 0) sizes.push(identities);
+      const candidate = { profileId: id, identities };
+      if (largest.length < LARGEST_PROFILES || byIdentities(candidate, largest[largest.length - 1]!) < 0) {
+        largest.push(candidate);
+        largest.sort(byIdentities);
+        largest = largest.slice(0, LARGEST_PROFILES);
       }
     }
     const connected = new Set(this.connected(counts));
@@ -349,19 +364,6 @@ export class KpiState {
       const p = perChannelProfiles.get(channel) ?? { profiles: 0, identifiedProfiles: 0 };
       return { channel, connected: connected.has(channel), ...c, ...p };
     });
-    const timesToId: number[] = [];
-    let identifiedAtFirstTouch = 0;
-    for (const p of active) {
-      if (p.identifiedAt === null || p.identifiedAt < from || p.firstIdentifiedTouchAt === null || p.firstTouchAt === null) continue;
-      const t = p.firstIdentifiedTouchAt - p.firstTouchAt;
-      if (t <= 0) identifiedAtFirstTouch++;
-      else timesToId.push(t);
-    }
-    const sizes = active.map((p) => Object.keys(p.keys).length).filter((n) => n > 0);
-    const largest = active
-      .map((p, i) => ({ profileId: activeIds[i]!, identities: Object.keys(p.keys).length }))
-      .sort((a, b) => b.identities - a.identities || a.profileId.localeCompare(b.profileId))
-      .slice(0, LARGEST_PROFILES);
     return {
       window,
       at: now,
@@ -369,8 +371,8 @@ export class KpiState {
       connectedChannels: connected.size,
       events: counts.events,
       identifiedEvents: counts.identifiedEvents,
-      profiles: active.length,
-      identifiedProfiles: active.filter((p) => p.identified).length,
+      profiles: activeProfiles,
+      identifiedProfiles,
       merges: counts.merges,
       splits: counts.splits,
       refusedMerges: counts.refusedMerges,

@@ -1,8 +1,9 @@
 /**
- * Owns the KPI state: restores it from the store at start-up and seeks the consumer group to the
- * stored offsets, applies each record once (state change and offset in one store transaction),
- * serves snapshots and series, mirrors KPIs into Prometheus, reads consumer lag, and publishes
- * periodic snapshots to the KPI topic.
+ * Owns the KPI state: restores it from the store at start-up (the small part; profiles are paged
+ * from the store), aligns the consumer group with the stored offsets before the consumer starts,
+ * applies each record once (by offset and by record id: state change, seen id and offset in one
+ * store transaction), serves snapshots and series only from a complete state, mirrors KPIs into
+ * Prometheus, reads consumer lag, and publishes periodic snapshots to the KPI topic.
  */
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
@@ -21,17 +22,23 @@ import {
 } from '@cdp/contracts';
 import { drop, ok, output, retry, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
-import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
+import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { MetricsConfig } from '../config';
 import { ConsumerLagReader, type GroupLag } from '../kafka/consumer-lag';
+import { GroupAlignment } from '../kafka/group-alignment';
 import { KpiStore, type RecordPosition } from '../persistence/kpi-store';
 import { METRICS_CONFIG } from '../tokens';
 import { KpiState, WINDOWS, type Headline, type SeriesPoint, type WindowName } from './kpi-state';
+import { idempotencyKey, SeenIds, type KpiRecord } from './seen-ids';
 
 export const METRICS_GROUP = 'cdp-metrics';
 export const CONSUMED_TOPICS = [resolvedEventsTopic, identityChangesTopic, deadLettersTopic, identityQuarantineTopic];
 /** A snapshot walks every live profile; API and dashboard readers within this long share one. */
 const SNAPSHOT_CACHE_MS = 1000;
+/** How often, while restoring, the group's commits are read to see whether the restore is done. */
+const RESTORE_POLL_MS = 500;
+/** Members a killed process left in the group are gone once their session times out (30 s). */
+const GROUP_EMPTY_WAIT_MS = 90_000;
 
 export interface KpiView extends KpiSnapshot {
   previous?: Headline;
@@ -42,13 +49,23 @@ export interface KpiView extends KpiSnapshot {
 @Injectable()
 export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown {
   private state: KpiState;
+  private seen: SeenIds;
   private readonly store: KpiStore;
   private readonly lagReader: ConsumerLagReader;
+  private readonly alignment: GroupAlignment;
+  /**
+   * Why the state is not complete yet (undefined once it is): the group had moved past records
+   * the store lacks, and they are being counted again up to `restoreTargets` (next offsets).
+   */
+  private restoringReason: string | undefined = 'checking the consumer group against the stored KPI state';
+  private restoreTargets = new Map<string, bigint>();
   private lag: GroupLag[] = [];
   private readonly cache = new Map<WindowName, { at: number; view: KpiView }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closing = false;
   private inflight: Promise<unknown> = Promise.resolve();
+  /** Records applied to memory whose transaction has not committed yet (0 or 1). */
+  private uncommitted = 0;
   private readonly m;
 
   constructor(
@@ -56,10 +73,14 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
+    health: HealthRegistry,
   ) {
     this.store = new KpiStore(join(config.KPI_STATE_DIR, kafka.namespace.replace(/\.$/, '') || 'default'));
     this.state = this.restoredState();
+    this.seen = new SeenIds(this.store, config.KPI_DEDUPE_WINDOW_MS);
     this.lagReader = new ConsumerLagReader(kafka);
+    this.alignment = new GroupAlignment(() => this.lagReader.connected(), `${kafka.namespace}${METRICS_GROUP}`, CONSUMED_TOPICS.map((c) => topicName(c, kafka.namespace)));
+    health.register('kpi-state', () => Promise.resolve(this.restoringReason ? { ok: false, detail: this.restoringReason } : { ok: true, detail: 'complete' }));
     const r = registry;
     this.m = {
       ratio: gauge(r, 'cdp_kpi_identification_ratio', 'Share of activity tied to identified profiles', ['basis', 'window']),
@@ -77,34 +98,26 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       groupLag: gauge(r, 'cdp_kpi_consumer_group_lag', 'Records behind the topic end per service consumer group', ['group', 'topic']),
       latency: histogram(r, 'cdp_kpi_end_to_end_latency_seconds', 'resolvedAt - receivedAt of resolved events seen by this process', [], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]),
       duplicates: counter(r, 'cdp_kpi_records_already_counted_total', 'Redelivered records recognised by their stored offset and skipped', ['topic']),
+      duplicateIds: counter(r, 'cdp_kpi_duplicate_records_total', 'Records at a new offset whose id (event, change, quarantine, dead letter) was already counted', ['topic']),
       stateWriteFailures: counter(r, 'cdp_kpi_state_write_failures_total', 'KPI state transactions that failed (record retried)'),
-      groupCheckFailures: counter(r, 'cdp_kpi_group_check_failures_total', 'Start-up checks or resets of the consumer group against the stored offsets that failed'),
+      groupCheckFailures: counter(r, 'cdp_kpi_group_check_failures_total', 'Start-up alignments of the consumer group with the stored offsets that failed'),
+      restoring: gauge(r, 'cdp_kpi_restoring', '1 while the KPI state is being rebuilt up to where the consumer group had been (reads answer 503)'),
       lagFailures: counter(r, 'cdp_kpi_lag_read_failures_total', 'Failed consumer lag reads'),
       deadLetters: counter(r, 'cdp_kpi_dead_letters_observed_total', 'Dead letters seen on the DLQ topic', ['source_topic', 'step']),
       publishFailures: counter(r, 'cdp_kpi_snapshot_publish_failures_total', 'KPI snapshots that could not be published'),
     };
+    this.m.restoring.set(1);
   }
 
   private restoredState(): KpiState {
-    const state = new KpiState(this.config.CONFIGURED_CHANNELS);
+    const state = new KpiState(this.config.CONFIGURED_CHANNELS, this.store);
     state.restore(this.store.load());
     return state;
   }
 
-  /** Before consumers start: never resume past what the stored state holds. */
-  async onApplicationBootstrap(): Promise<void> {
-    const group = `${this.kafka.namespace}${METRICS_GROUP}`;
-    const topics = CONSUMED_TOPICS.map((c) => topicName(c, this.kafka.namespace));
-    try {
-      if (await this.lagReader.ensureGroupNotAhead(group, topics, (t) => this.store.storedOffsets(t))) {
-        this.logger.warn({ group }, 'consumer group was ahead of the stored KPI state; it restarts from the earliest records');
-      }
-    } catch (err) {
-      // Another live member (a second instance) holds the group: the README says to run one.
-      this.m.groupCheckFailures.inc();
-      this.logger.error({ group, err: (err as Error).message }, 'could not check the consumer group against the stored KPI state');
-    }
-    this.logger.info({ restored: !this.store.empty }, 'KPI state ready');
+  /** Timers only: the HTTP API serves the restored state while the consumer group is aligned. */
+  onApplicationBootstrap(): Promise<void> {
+    this.logger.info({ restored: !this.store.empty }, 'KPI state loaded');
     const every = (ms: number, fn: () => Promise<void>) => {
       const t = setInterval(() => void fn(), ms);
       t.unref();
@@ -113,7 +126,89 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     every(this.config.KPI_SNAPSHOT_INTERVAL_MS, () => this.publishSnapshots());
     every(this.config.KPI_LAG_INTERVAL_MS, () => this.refreshLag());
     every(60_000, () => this.pruneBuckets());
-    await this.refreshLag();
+    // Not awaited: HTTP should not wait for four groups' offsets before serving the KPIs.
+    void this.refreshLag();
+    return Promise.resolve();
+  }
+
+  /** While true, the state lacks records the group had already passed: reads must not be served. */
+  get restoring(): string | undefined {
+    return this.restoringReason;
+  }
+
+  /**
+   * Before the consumer starts (see group-alignment.ts): never resume past what the store holds.
+   * Returns false when the service is closing meanwhile.
+   */
+  async alignConsumerGroup(): Promise<boolean> {
+    const group = `${this.kafka.namespace}${METRICS_GROUP}`;
+    try {
+      const plan = await this.alignment.plan((t) => this.store.storedOffsets(t));
+      if (plan.ahead.length === 0) this.setRestoring(undefined);
+      else {
+        this.restoreTargets = new Map(plan.ahead.map((p) => [`${p.topic}:${p.partition}`, p.committed!]));
+        const missing = plan.ahead.reduce((n, p) => n + Number(p.committed! - p.resumeAt), 0);
+        this.setRestoring(`counting again up to ${missing} records the consumer group had passed but the stored state lacks`);
+        this.logger.warn({ group, partitions: plan.ahead.length, missing }, 'consumer group is ahead of the stored KPI state; rewinding it to the store');
+      }
+      // Rewinding needs an empty group; without a need, an empty group is still set to the store
+      // (e.g. lost commits), so nothing is read twice. A group with a member that is not ahead
+      // resumes as is: what it re-reads is recognised as counted.
+      const deadline = Date.now() + GROUP_EMPTY_WAIT_MS;
+      let empty = await this.alignment.empty();
+      while (!empty && plan.ahead.length > 0 && !this.closing && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, RESTORE_POLL_MS));
+        empty = await this.alignment.empty();
+      }
+      if (this.closing) return false;
+      if (empty) {
+        const moved = await this.alignment.apply(plan);
+        if (moved) this.logger.info({ group, partitions: moved }, 'consumer group set to the offsets stored with the KPI state');
+      } else if (plan.ahead.length > 0) {
+        this.m.groupCheckFailures.inc();
+        this.setRestoring('the consumer group is ahead of the stored KPI state and another member holds it: stop the other instance and restart this one');
+        this.logger.error({ group }, 'could not rewind the consumer group: it kept a live member');
+        return true;
+      }
+    } catch (err) {
+      this.m.groupCheckFailures.inc();
+      this.setRestoring(`could not align the consumer group with the stored KPI state: ${(err as Error).message}`);
+      this.logger.error({ group, err: (err as Error).message }, 'could not align the consumer group with the stored KPI state');
+      return !this.closing;
+    }
+    if (this.restoreTargets.size > 0) this.watchRestore();
+    return !this.closing;
+  }
+
+  private setRestoring(reason: string | undefined): void {
+    this.restoringReason = reason;
+    this.m.restoring.set(reason ? 1 : 0);
+    this.cache.clear();
+  }
+
+  /** Done once, per rewound partition, the store or the group's commits reached the old commit. */
+  private watchRestore(): void {
+    const check = async () => {
+      if (this.closing || this.restoreTargets.size === 0) return;
+      try {
+        const committed = await this.alignment.committed();
+        for (const [key, target] of this.restoreTargets) {
+          const at = key.lastIndexOf(':');
+          const stored = this.store.storedOffsets(key.slice(0, at)).get(Number(key.slice(at + 1)));
+          if ((stored !== undefined && stored + 1n >= target) || (committed.get(key) ?? -1n) >= target) this.restoreTargets.delete(key);
+        }
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'reading the consumer group while restoring failed; trying again');
+      }
+      if (this.restoreTargets.size === 0) {
+        this.setRestoring(undefined);
+        this.logger.info('KPI state restored up to where the consumer group had been');
+        return;
+      }
+      const t = setTimeout(() => void check(), RESTORE_POLL_MS);
+      t.unref();
+    };
+    void check();
   }
 
   /** Shutdown hooks of other modules may still be stopping the consumer: refuse new records, finish the one in flight. */
@@ -126,57 +221,87 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   onResolved(pos: RecordPosition, r: ResolvedEvent): Promise<HandlerResult> {
-    return this.apply(pos, () => {
+    return this.apply(pos, { kind: 'resolved', value: r }, () => {
       this.state.onResolved(r);
       this.m.latency.observe(Math.max(0, r.resolvedAt - r.event.receivedAt) / 1000);
     });
   }
 
   onChange(pos: RecordPosition, c: IdentityChange): Promise<HandlerResult> {
-    return this.apply(pos, () => this.state.onChange(c));
+    return this.apply(pos, { kind: 'change', value: c }, () => this.state.onChange(c));
   }
 
   onQuarantine(pos: RecordPosition, q: IdentityQuarantine): Promise<HandlerResult> {
-    return this.apply(pos, () => this.state.onQuarantine(q));
+    return this.apply(pos, { kind: 'quarantine', value: q }, () => this.state.onQuarantine(q));
   }
 
   onDeadLetter(pos: RecordPosition, headers: Readonly<Record<string, string>>, timestamp: number): Promise<HandlerResult> {
     const source = (headers[DEAD_LETTER_HEADERS.sourceTopic] ?? 'unknown').replace(this.kafka.namespace, '');
     const at = Date.parse(headers[DEAD_LETTER_HEADERS.at] ?? '') || timestamp;
-    return this.apply(pos, () => {
+    return this.apply(pos, { kind: 'deadLetter', headers, at }, () => {
       this.state.onDeadLetter(source, at);
       this.m.deadLetters.inc({ source_topic: source, step: headers[DEAD_LETTER_HEADERS.step] ?? 'unknown' });
     });
   }
 
-  /** Applies a record once: skips what the store already holds, else state and offset in one transaction. */
-  private async apply(pos: RecordPosition, change: () => void): Promise<HandlerResult> {
+  /**
+   * Applies a record once: skips what the store already holds by offset, and a record whose id was
+   * already counted (at another offset); else state, seen id and offset in one transaction.
+   */
+  private async apply(pos: RecordPosition, record: KpiRecord, change: () => void): Promise<HandlerResult> {
     // Not counted and offset not moved: the record is redelivered after the restart.
     if (this.closing) return retry('metrics service is shutting down');
     if (this.store.alreadyCounted(pos)) {
       this.m.duplicates.inc({ topic: pos.topic });
       return drop('already counted (offset stored with the KPI state)');
     }
-    change();
+    const id = idempotencyKey(record);
+    const first = id === undefined || this.seen.firstTime(id.key, id.at);
+    this.uncommitted++;
+    if (first) change();
+    else this.m.duplicateIds.inc({ topic: pos.topic });
     try {
-      const committed = this.store.commit(this.state.takeChanges(), pos);
+      const changes = this.state.takeChanges();
+      const seen = this.seen.take();
+      const committed = this.store.commit(changes, seen, pos);
       this.inflight = committed;
       await committed;
+      this.state.settle(changes);
+      this.seen.settle(seen);
       this.cache.clear();
-      return ok();
+      return first ? ok() : drop('already counted (record id seen at another offset)');
     } catch (err) {
       // Memory is ahead of the store now: go back to what is durable, then let the loop retry.
       this.m.stateWriteFailures.inc();
       this.state = this.restoredState();
+      this.seen = new SeenIds(this.store, this.config.KPI_DEDUPE_WINDOW_MS);
       return retry(`KPI state write failed: ${(err as Error).message}`);
+    } finally {
+      this.uncommitted--;
     }
+  }
+
+  /**
+   * Resolves when memory holds only committed state, so a read never shows a count that a crash
+   * would take back. Changes are applied to memory and committed within one handler call, and a
+   * new one starts only after the loop got the previous result, so this waits one commit at most.
+   */
+  async committed(): Promise<void> {
+    while (this.uncommitted > 0) await this.inflight.catch(() => undefined);
   }
 
   private async pruneBuckets(): Promise<void> {
     if (this.closing) return;
     this.state.prune(Date.now());
     const changes = this.state.takeChanges();
-    if (changes.length) await this.store.commit(changes).catch((err: Error) => this.logger.warn({ err: err.message }, 'pruning KPI buckets failed'));
+    if (!changes.length) return;
+    try {
+      await this.store.commit(changes, []);
+      this.state.settle(changes);
+    } catch (err) {
+      // Buckets only (profiles are not pruned): the next round removes them.
+      this.logger.warn({ err: (err as Error).message }, 'pruning KPI buckets failed');
+    }
   }
 
   private async refreshLag(): Promise<void> {
@@ -235,7 +360,10 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async publishSnapshots(): Promise<void> {
+    // A partial state is not published as if it were the KPIs.
+    if (this.restoringReason) return;
     try {
+      await this.committed();
       const now = Date.now();
       await this.kafka.producer.publish((Object.keys(WINDOWS) as WindowName[]).map((w) => output(kpiSnapshotsTopic, w, this.toSnapshot(this.snapshot(w, now)))));
     } catch (err) {

@@ -1,5 +1,9 @@
-/** KPI JSON API: snapshots per window and series over time for the dashboard's charts. */
-import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
+/**
+ * KPI JSON API: snapshots per window and series over time for the dashboard's charts. While the
+ * state is being restored (it lacks records already passed, see group-alignment.ts) it answers 503
+ * rather than figures that would read as final.
+ */
+import { BadRequestException, Controller, Get, Query, ServiceUnavailableException } from '@nestjs/common';
 import { KpiService, type KpiView } from '../domain/kpi.service';
 import { WINDOWS, type SeriesPoint, type WindowName } from '../domain/kpi-state';
 
@@ -12,13 +16,24 @@ function windowOf(value: string, allowed: readonly string[]): string {
 export class KpiController {
   constructor(private readonly kpis: KpiService) {}
 
+  /** Only a complete (restored) and committed state is served. */
+  private async complete(): Promise<void> {
+    const reason = this.kpis.restoring;
+    if (reason) throw new ServiceUnavailableException({ error: 'restoring', message: reason });
+    await this.kpis.committed();
+  }
+
   @Get()
-  kpi(@Query('window') window = 'all'): KpiView {
-    return this.kpis.snapshot(windowOf(window, Object.keys(WINDOWS)) as WindowName);
+  async kpi(@Query('window') window = 'all'): Promise<KpiView> {
+    const w = windowOf(window, Object.keys(WINDOWS)) as WindowName;
+    await this.complete();
+    return this.kpis.snapshot(w);
   }
 
   @Get('series')
-  series(@Query('window') window = '1h'): { window: string; points: SeriesPoint[] } {
-    return { window, points: this.kpis.series(windowOf(window, ['1h', '24h']) as '1h' | '24h') };
+  async series(@Query('window') window = '1h'): Promise<{ window: string; points: SeriesPoint[] }> {
+    const w = windowOf(window, ['1h', '24h']) as '1h' | '24h';
+    await this.complete();
+    return { window, points: this.kpis.series(w) };
   }
 }
