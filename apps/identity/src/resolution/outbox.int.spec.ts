@@ -34,7 +34,7 @@ function repo(ns = `ob-${randomBytes(4).toString('hex')}`): IdentityGraphReposit
 }
 
 const id = (ref: string): GraphIdentity => {
-  const [type, label] = ref.split(':') as [string, string];
+  const type = ref.split(':')[0]!;
   return { key: ref, type, designation: type === 'login' ? 'PRIMARY' : 'SECONDARY' };
 };
 const at = (topic: string, partition: number, offset: number): EventSource => ({ topic, partition, offset: String(offset) });
