@@ -88,7 +88,7 @@ export class ChunkWriter {
   ) {}
 
   /**
-   * Writes a chunk of events in one transaction and two round trips (plus one per rate trip): one
+   * Writes a chunk of events in one transaction and two round trips (plus a few per rate trip): one
    * statement locks every component the chunk touches (LOCK_CHUNK), merges the chunk's identities
    * and each event's pairs (in order), and walks and loads each event's component once
    * (WALK_ONCE); the components are placed here; one statement writes every difference and the

@@ -179,6 +179,7 @@ export class ResolutionService implements ChangePublisher {
     return true;
   }
 
+  /** Operator change by graph key; publishes the resulting changes. Returns undefined when the key or link is unknown. */
   async operate(action: OperatorAction, keys: readonly string[]): Promise<GraphChangeResult | undefined> {
     let result: GraphChangeResult & { type?: string };
     if (action === 'remove') result = await this.graph.removeIdentity(keys[0]!, 'remove');
