@@ -1,7 +1,7 @@
 /**
  * Identity service configuration: Kafka, Neo4j, the key that pseudonymises identity values, the
- * identity rules (loaded and validated here, so a bad rules file stops start-up naming the variable)
- * and the operator API key.
+ * identity rules (loaded and validated here, so a bad rules file stops start-up naming the variable),
+ * the operator API key, and how long recorded resolution outcomes (the outbox) are kept at most.
  */
 import { z } from 'zod';
 import { baseConfigShape, neo4jConfigShape } from '@cdp/config';
@@ -32,6 +32,12 @@ export const identityConfigSchema = z.object({
   IDENTITY_ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Cool-down before an events-per-minute quarantine is lifted automatically; 0 = never. */
   IDENTITY_QUARANTINE_RELEASE_AFTER_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /**
+   * Outbox entries (recorded resolution outcomes) older than this are deleted by a periodic sweep,
+   * for partitions no chunk prunes any more. Must exceed the longest time an input record can wait
+   * for its redelivery (a stopped consumer group); 0 = never sweep.
+   */
+  IDENTITY_OUTBOX_MAX_AGE_MS: z.coerce.number().int().min(0).default(24 * 3_600_000),
 });
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;

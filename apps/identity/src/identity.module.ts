@@ -1,4 +1,4 @@
-/** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution, explain and operator APIs. */
+/** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution (with its outbox sweep), explain and operator APIs. */
 import { Inject, Module, type DynamicModule, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Driver } from 'neo4j-driver';
 import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, identityErasuresTopic, identityQuarantineTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
@@ -17,6 +17,7 @@ import { ErasureService } from './privacy/erasure.service';
 import { RelationsRepository } from './relations/relations.repository';
 import { RelationsService } from './relations/relations.service';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
+import { OutboxSweep } from './resolution/outbox-sweep';
 import { QuarantineRelease } from './resolution/quarantine-release';
 import { RULES_STATE_SCHEMA, RulesReevaluation } from './rules/rules-reevaluation';
 import { ResolutionController } from './resolution/resolution.controller';
@@ -109,6 +110,7 @@ export class IdentityModule {
         },
         ResolutionService,
         QuarantineRelease,
+        OutboxSweep,
         AdminKeyGuard,
         GraphLifecycle,
       ],

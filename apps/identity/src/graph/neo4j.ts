@@ -4,6 +4,7 @@
  */
 import neo4j, { type Driver } from 'neo4j-driver';
 import type { IdentityConfig } from '../config';
+import { OUTBOX_SCHEMA_STATEMENTS } from '../resolution/outbox';
 
 export function createDriver(config: IdentityConfig): Driver {
   return neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), {
@@ -21,6 +22,7 @@ export const SCHEMA_STATEMENTS = [
   'CREATE INDEX profile_merged IF NOT EXISTS FOR (p:Profile) ON (p.ns, p.mergedInto)',
   // Only identities quarantined by the events-per-minute guard carry a reason: the release sweep reads these, not every identity.
   'CREATE INDEX identity_quarantine_reason IF NOT EXISTS FOR (i:Identity) ON (i.quarantineReason)',
+  ...OUTBOX_SCHEMA_STATEMENTS,
 ];
 
 export async function ensureGraphSchema(driver: Driver, database: string): Promise<void> {

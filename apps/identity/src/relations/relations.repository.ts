@@ -11,7 +11,7 @@
  */
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
 import type { AccountRef } from '@cdp/contracts';
-import type { Evidence } from '../resolution/identity-graph.repository';
+import type { Evidence } from '../resolution/graph-types';
 import { accountIdFor, type AccountClaim } from './account-claims';
 
 export const RELATIONS_SCHEMA_STATEMENTS = [

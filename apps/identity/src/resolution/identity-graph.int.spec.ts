@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { defaultRules } from '../rules/identity-rules';
 import { ensureGraphSchema } from '../graph/neo4j';
-import { IdentityGraphRepository, type GraphIdentity } from './identity-graph.repository';
+import type { GraphIdentity } from './graph-types';
+import { IdentityGraphRepository } from './identity-graph.repository';
 
 const rules = defaultRules();
 let driver: Driver;

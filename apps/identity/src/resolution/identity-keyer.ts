@@ -8,7 +8,7 @@
 import { createHmac } from 'node:crypto';
 import type { CanonicalEvent } from '@cdp/contracts';
 import { BlockList, ruleOf, type IdentityRules } from '../rules/identity-rules';
-import type { GraphIdentity } from './identity-graph.repository';
+import type { GraphIdentity } from './graph-types';
 
 /** Graph keys that must never be linked again (erased on request). */
 export interface Suppressed {

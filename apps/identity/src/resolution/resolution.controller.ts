@@ -1,6 +1,8 @@
 /**
  * Kafka entry point: canonical events in, resolved events and identity changes out. Batch mode:
  * a chunk of one partition at a time, so the graph work of many events shares a few round trips.
+ * Each event goes with where it was read: its outbox entry records it, and the chunk's first
+ * offset tells the graph which entries belong to committed Kafka transactions.
  */
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
@@ -17,6 +19,9 @@ export class ResolutionController {
 
   @EventPattern(canonicalEventsTopic.name, { batch: true, maxBatch: MAX_BATCH })
   handle(messages: readonly InboundMessage<CanonicalEvent>[]): Promise<readonly HandlerResult[]> {
-    return this.resolution.resolveBatch(messages.map((m) => m.value));
+    return this.resolution.resolveBatch(
+      messages.map((m) => m.value),
+      messages.map((m) => ({ topic: m.topic, partition: m.partition, offset: m.offset })),
+    );
   }
 }

@@ -2,7 +2,9 @@
  * Resolves a canonical event to a profile: drops blocked values (built-in junk list plus the rules'
  * values and patterns) and types that never link (a kiosk's shared device id), pseudonymises the
  * rest with a keyed hash (the graph never holds raw values), applies the events-per-minute half of
- * the collapse guard, and asks the graph repository for the placement. Also carries out operator
+ * the collapse guard, and asks the graph repository for the placement. A redelivered event (one
+ * the graph's outbox has an outcome for) publishes that outcome again, unchanged, instead of a new
+ * decision; only the time stamps of the records are new. Also carries out operator
  * changes (remove an identity, unlink, quarantine, release) and publishes what they change.
  * Account placement and related (linked-but-separate) profiles are RelationsService's.
  * Kafka handling returns a HandlerResult, never throws for data.
@@ -24,7 +26,8 @@ import type { IdentityConfig } from '../config';
 import { IDENTITY_CONFIG } from '../tokens';
 import { ErasedKeys } from '../privacy/erased-keys';
 import { RelationsService } from '../relations/relations.service';
-import { IdentityGraphRepository, type Evidence, type GraphChangeResult, type GraphIdentity, type QuarantineNotice } from './identity-graph.repository';
+import type { EventSource, Evidence, GraphChangeResult, GraphIdentity, QuarantineNotice, RateTrip, Resolution } from './graph-types';
+import { IdentityGraphRepository } from './identity-graph.repository';
 import { IdentityKeyer } from './identity-keyer';
 import { EventRateGuard } from './rate-guard';
 
@@ -44,7 +47,7 @@ interface Prepared {
   readonly identityKeys: string[];
   readonly names: readonly string[];
   readonly evidence: Evidence;
-  readonly outputs: OutboundMessage[];
+  readonly source?: EventSource;
 }
 
 @Injectable()
@@ -72,46 +75,45 @@ export class ResolutionService implements ChangePublisher {
     this.skipped = counter(registry, 'cdp_identity_values_skipped_total', 'Identity values not used for linking', ['type', 'reason']);
     this.changes = counter(registry, 'cdp_identity_changes_total', 'Merges, splits and refused merges', ['kind']);
     this.quarantines = counter(registry, 'cdp_identity_quarantined_total', 'Identities quarantined by the graph-collapse guard', ['type', 'cause']);
-    this.resolutions = counter(registry, 'cdp_identity_resolutions_total', 'Events resolved, by path (read: nothing new, no graph write)', ['path']);
+    this.resolutions = counter(registry, 'cdp_identity_resolutions_total', 'Events resolved, by path (read: nothing new, no graph write; replay: repeated from the outbox)', ['path']);
     this.latency = histogram(registry, 'cdp_identity_resolve_seconds', 'Time to place one event in the graph');
     this.operator = counter(registry, 'cdp_identity_operator_actions_total', 'Operator changes to the graph', ['action', 'result']);
     this.logger.info({ rulesVersion: config.IDENTITY_RULES_FILE.rules.version, rulesFile: config.IDENTITY_RULES_FILE.file || 'built-in defaults' }, 'identity rules loaded');
   }
 
-  async resolve(event: CanonicalEvent): Promise<HandlerResult> {
-    return (await this.resolveBatch([event]))[0]!;
+  async resolve(event: CanonicalEvent, source?: EventSource): Promise<HandlerResult> {
+    return (await this.resolveBatch([event], source ? [source] : undefined))[0]!;
   }
 
   /**
-   * A chunk of one partition, in order, one result per event. The graph places the whole chunk at
-   * once (few round trips: IdentityGraphRepository.resolveMany); the rest is per event.
+   * A chunk of one partition, in order, one result per event; `sources[n]` is where event n was
+   * read (its outbox entry records it). The graph places the whole chunk at once (few round trips:
+   * IdentityGraphRepository.resolveMany), repeating the recorded outcome of a redelivered event;
+   * the rest is per event.
    */
-  async resolveBatch(events: readonly CanonicalEvent[]): Promise<HandlerResult[]> {
-    const prepared: Prepared[] = [];
-    for (const received of events) {
+  async resolveBatch(events: readonly CanonicalEvent[], sources?: readonly EventSource[]): Promise<HandlerResult[]> {
+    const prepared: Prepared[] = events.map((received, n) => {
       const { event, keys: identityKeys, linkable: identities, names } = this.keyer.prepare(received, (type, reason) => this.skipped.inc({ type, reason }));
       const evidence = { eventId: event.eventId, channel: event.channel, occurredAt: event.occurredAt };
-      const outputs: OutboundMessage[] = [];
-      for (const id of identities) {
-        const count = this.rate.hit(id.key);
-        // First event over the limit this minute: quarantine once; from then on the graph knows.
-        if (count === undefined) continue;
-        const result = await this.graph.setQuarantine(id.key, true, RATE_QUARANTINE);
-        outputs.push(...this.changeOutputs(result.changes));
-        outputs.push(this.quarantineOutput({ key: id.key, type: id.type, profilesJoined: 0, reason: `${count} events in one minute` }, 'QUARANTINED', count, 'events-per-minute'));
-      }
-      prepared.push({ event, identities, identityKeys, names, evidence, outputs });
-    }
+      return { event, identities, identityKeys, names, evidence, ...(sources?.[n] ? { source: sources[n] } : {}) };
+    });
     const placing = prepared.filter((p) => p.identities.length > 0);
     const started = performance.now();
-    const resolutions = placing.length > 0 ? await this.graph.resolveMany(placing.map((p) => ({ identities: p.identities, evidence: p.evidence, names: p.names }))) : [];
+    const resolutions =
+      placing.length > 0
+        ? await this.graph.resolveMany(
+            placing.map((p) => ({ identities: p.identities, evidence: p.evidence, names: p.names, ...(p.source ? { source: p.source } : {}) })),
+            // Asked only for events that are not redeliveries: a redelivery repeats its recorded quarantines.
+            { rateTrips: (n) => this.rateTrips(placing[n]!.identities), committedBelow: sources ?? [] },
+          )
+        : [];
     // Every event of the chunk waited for the whole chunk: that is its time to be placed.
     const seconds = (performance.now() - started) / 1000;
     const resolutionOf = new Map(placing.map((p, n) => [p, resolutions[n]!]));
 
     const results: HandlerResult[] = [];
     for (const p of prepared) {
-      const { event, identityKeys, evidence, outputs } = p;
+      const { event, identityKeys } = p;
       const resolution = resolutionOf.get(p);
       if (!resolution) {
         // Still published (profileId "") so that activity KPIs count it as unidentified activity.
@@ -120,27 +122,53 @@ export class ResolutionService implements ChangePublisher {
         continue;
       }
       this.latency.observe(seconds);
-      this.resolutions.inc({ path: resolution.readOnly ? 'read' : 'write' });
-      const placement = await this.relations.place(event, resolution.profileId, this.keyer, evidence);
-      for (const notice of [...resolution.quarantined, ...placement.quarantined]) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined'));
-      outputs.push(...this.changeOutputs([...resolution.changes, ...placement.changes]));
-      const resolved: ResolvedEvent = {
-        event,
-        profileId: resolution.profileId,
-        identified: resolution.identified,
-        resolvedAt: Date.now(),
-        newIdentities: resolution.newIdentities,
-        identityKeys,
-        accounts: placement.accounts,
-        related: placement.related,
-      };
-      outputs.push(output(resolvedEventsTopic, resolution.profileId || event.eventId, resolved));
-      results.push(ok(outputs));
+      this.resolutions.inc({ path: resolution.replayed ? 'replay' : resolution.readOnly ? 'read' : 'write' });
+      results.push(ok(await this.outputsOf(p, resolution)));
     }
     return results;
   }
 
-  /** Operator change by graph key; publishes the resulting changes. Returns undefined when the key or link is unknown. */
+  /** Identities the events-per-minute guard stops now (the first event over the limit this minute quarantines once; from then on the graph knows). */
+  private rateTrips(identities: readonly GraphIdentity[]): RateTrip[] {
+    return identities.flatMap((id) => {
+      const count = this.rate.hit(id.key);
+      return count === undefined ? [] : [{ key: id.key, type: id.type, eventsPerMinute: count, reason: RATE_QUARANTINE }];
+    });
+  }
+
+  /**
+   * What an event publishes, from its resolution, decided now or repeated from the outbox (then
+   * not counted again). A B2B placement is made once and recorded with the outcome.
+   */
+  private async outputsOf(p: Prepared, resolution: Resolution): Promise<OutboundMessage[]> {
+    const { event, identityKeys, evidence, source } = p;
+    const count = !resolution.replayed;
+    const outputs: OutboundMessage[] = [];
+    for (const rq of resolution.rateQuarantines) {
+      outputs.push(...this.changeOutputs(rq.changes, count));
+      outputs.push(this.quarantineOutput(rq.notice, 'QUARANTINED', rq.eventsPerMinute, 'events-per-minute', count));
+    }
+    let placement = resolution.placement;
+    if (!placement) {
+      placement = await this.relations.place(event, resolution.profileId, this.keyer, evidence);
+      if (source && (placement.accounts.length > 0 || placement.related.length > 0)) await this.graph.recordPlacement(event.eventId, source, resolution, placement);
+    }
+    for (const notice of [...resolution.quarantined, ...placement.quarantined]) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined', count));
+    outputs.push(...this.changeOutputs([...resolution.changes, ...placement.changes], count));
+    const resolved: ResolvedEvent = {
+      event,
+      profileId: resolution.profileId,
+      identified: resolution.identified,
+      resolvedAt: Date.now(),
+      newIdentities: resolution.newIdentities,
+      identityKeys,
+      accounts: [...placement.accounts],
+      related: [...placement.related],
+    };
+    outputs.push(output(resolvedEventsTopic, resolution.profileId || event.eventId, resolved));
+    return outputs;
+  }
+
   /** Releases an identity the events-per-minute guard quarantined, once its cool-down is over. */
   async autoRelease(key: string): Promise<boolean> {
     const result = await this.graph.setQuarantine(key, false, 'auto-release');
@@ -151,6 +179,7 @@ export class ResolutionService implements ChangePublisher {
     return true;
   }
 
+  /** Operator change by graph key; publishes the resulting changes. Returns undefined when the key or link is unknown. */
   async operate(action: OperatorAction, keys: readonly string[]): Promise<GraphChangeResult | undefined> {
     let result: GraphChangeResult & { type?: string };
     if (action === 'remove') result = await this.graph.removeIdentity(keys[0]!, 'remove');
@@ -173,14 +202,14 @@ export class ResolutionService implements ChangePublisher {
     if (outputs.length) await this.kafka.producer.publish(outputs);
   }
 
-  private changeOutputs(changes: readonly IdentityChange[]): OutboundMessage[] {
-    for (const change of changes) this.changes.inc({ kind: change.kind });
+  private changeOutputs(changes: readonly IdentityChange[], count = true): OutboundMessage[] {
+    if (count) for (const change of changes) this.changes.inc({ kind: change.kind });
     return changes.map((c) => output(identityChangesTopic, c.survivorProfileId, c));
   }
 
-  private quarantineOutput(notice: QuarantineNotice, action: IdentityQuarantine['action'], eventsPerMinute: number, cause: string): OutboundMessage {
-    if (action === 'QUARANTINED') this.quarantines.inc({ type: notice.type, cause });
-    this.logger.warn({ keyPrefix: notice.key.slice(0, 12), identityType: notice.type, action, cause, profilesJoined: notice.profilesJoined, eventsPerMinute }, 'identity quarantine');
+  private quarantineOutput(notice: QuarantineNotice, action: IdentityQuarantine['action'], eventsPerMinute: number, cause: string, count = true): OutboundMessage {
+    if (action === 'QUARANTINED' && count) this.quarantines.inc({ type: notice.type, cause });
+    if (count) this.logger.warn({ keyPrefix: notice.key.slice(0, 12), identityType: notice.type, action, cause, profilesJoined: notice.profilesJoined, eventsPerMinute }, 'identity quarantine');
     const record: IdentityQuarantine = {
       identityKey: notice.key,
       identityType: notice.type,
