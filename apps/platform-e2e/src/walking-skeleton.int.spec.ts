@@ -50,8 +50,9 @@ describe('walking skeleton: one customer through every service', () => {
   });
 
   afterAll(async () => {
-    const codes = await Promise.all(Object.values(services).map((s) => stopServiceProcess(s)));
-    expect(codes.every((c) => c === 0)).toBe(true);
+    const stopped = await Promise.all(Object.values(services).map(async (s) => [s.name, await stopServiceProcess(s)] as const));
+    for (const [name, code] of stopped) if (code !== 0) process.stderr.write(`${name} exited with ${code}:\n${services[name as keyof typeof services]!.output.join('').slice(-4000)}\n`);
+    expect(Object.fromEntries(stopped)).toEqual(Object.fromEntries(stopped.map(([name]) => [name, 0])));
     const driver = neo4j.driver(process.env.NEO4J_URI!, neo4j.auth.basic(process.env.NEO4J_USER!, process.env.NEO4J_PASSWORD!));
     await driver.executeQuery('MATCH (n {ns: $ns}) DETACH DELETE n', { ns: graphNamespace });
     await driver.close();

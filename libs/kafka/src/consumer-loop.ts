@@ -270,6 +270,7 @@ export class ConsumerLoop {
       this.restartTimer = undefined;
       void this.restart();
     }, RESTART_DELAY_MS);
+    this.restartTimer.unref();
   }
 
   private async restart(): Promise<void> {
@@ -292,8 +293,11 @@ export class ConsumerLoop {
     if (!this.running) return;
     this.running = false;
     clearTimeout(this.restartTimer);
+    const started = Date.now();
+    this.log.info('stopping consumer: finishing the group in hand, leaving the group');
     await this.consumer.disconnect();
     await this.committer.close();
+    this.log.info({ ms: Date.now() - started }, 'consumer stopped');
   }
 
   /**

@@ -113,10 +113,12 @@ export class KafkaPlatform {
 
   /** Graceful shutdown: consumers first (commit offsets), then the producer (flush), then admin. */
   async close(): Promise<void> {
+    const started = Date.now();
     for (const loop of this.loops) await loop.stop();
     await this.schemas.stop();
     await this.producer.disconnect();
     if (this.adminConnected) await this.admin.disconnect();
     this.adminConnected = false;
+    this.opts.logger.info({ ms: Date.now() - started }, 'Kafka closed');
   }
 }

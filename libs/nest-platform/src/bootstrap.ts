@@ -51,7 +51,12 @@ export async function runMain(start: () => Promise<INestApplication>, shutdownTi
       if (stopping) return;
       stopping = true;
       setTimeout(() => {
-        process.stderr.write(`shutdown after ${signal} took longer than ${shutdownTimeoutMs} ms; exiting\n`);
+        // What still holds the process open is what did not close: name it for whoever debugs this.
+        const sockets = (process as unknown as { _getActiveHandles(): unknown[] })
+          ._getActiveHandles()
+          .flatMap((h) => (h && typeof h === 'object' && 'remotePort' in h && (h as { remotePort?: number }).remotePort ? [`socket to :${(h as { remotePort: number }).remotePort}`] : []));
+        const open = [...process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap'), ...sockets];
+        process.stderr.write(`shutdown after ${signal} took longer than ${shutdownTimeoutMs} ms; exiting (still open: ${open.join(', ') || 'nothing'})\n`);
         process.exit(1);
       }, shutdownTimeoutMs).unref();
     };

@@ -52,6 +52,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   private seen: SeenIds;
   private readonly store: KpiStore;
   private readonly lagReader: ConsumerLagReader;
+  private readonly background = new Set<Promise<void>>();
   private readonly alignment: GroupAlignment;
   /**
    * Why the state is not complete yet (undefined once it is): the group had moved past records
@@ -119,7 +120,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   onApplicationBootstrap(): Promise<void> {
     this.logger.info({ restored: !this.store.empty }, 'KPI state loaded');
     const every = (ms: number, fn: () => Promise<void>) => {
-      const t = setInterval(() => void fn(), ms);
+      const t = setInterval(() => this.inBackground(fn), ms);
       t.unref();
       this.timers.push(t);
     };
@@ -127,7 +128,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     every(this.config.KPI_LAG_INTERVAL_MS, () => this.refreshLag());
     every(60_000, () => this.pruneBuckets());
     // Not awaited: HTTP should not wait for four groups' offsets before serving the KPIs.
-    void this.refreshLag();
+    this.inBackground(() => this.refreshLag());
     return Promise.resolve();
   }
 
@@ -151,9 +152,9 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
         this.setRestoring(`counting again up to ${missing} records the consumer group had passed but the stored state lacks`);
         this.logger.warn({ group, partitions: plan.ahead.length, missing }, 'consumer group is ahead of the stored KPI state; rewinding it to the store');
       }
-      // Rewinding needs an empty group; without a need, an empty group is still set to the store
-      // (e.g. lost commits), so nothing is read twice. A group with a member that is not ahead
-      // resumes as is: what it re-reads is recognised as counted.
+      // Rewinding needs an empty group. A group that is not ahead resumes as is: what it re-reads
+      // (lost commits) is recognised as counted by the stored offsets. Rewinding is costly
+      // (kafkajs sets offsets by joining the group once per topic), so only when needed.
       const deadline = Date.now() + GROUP_EMPTY_WAIT_MS;
       let empty = await this.alignment.empty();
       while (!empty && plan.ahead.length > 0 && !this.closing && Date.now() < deadline) {
@@ -161,7 +162,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
         empty = await this.alignment.empty();
       }
       if (this.closing) return false;
-      if (empty) {
+      if (empty && plan.ahead.length > 0) {
         const moved = await this.alignment.apply(plan);
         if (moved) this.logger.info({ group, partitions: moved }, 'consumer group set to the offsets stored with the KPI state');
       } else if (plan.ahead.length > 0) {
@@ -211,13 +212,25 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     void check();
   }
 
+  /**
+   * Timer work, tracked so shutdown waits for it: a lag read or snapshot publish still running
+   * when its client closes would open a new connection and hold the process open.
+   */
+  private inBackground(fn: () => Promise<void>): void {
+    if (this.closing) return;
+    const run = fn().finally(() => this.background.delete(run));
+    this.background.add(run);
+  }
+
   /** Shutdown hooks of other modules may still be stopping the consumer: refuse new records, finish the one in flight. */
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled([...this.background]);
     await this.inflight.catch(() => undefined);
     await this.lagReader.close().catch(() => undefined);
     await this.store.close();
+    this.logger.info('KPI state closed');
   }
 
   onResolved(pos: RecordPosition, r: ResolvedEvent): Promise<HandlerResult> {

@@ -15,15 +15,19 @@ export interface GroupLag {
 type Admin = ReturnType<KafkaPlatform['kafka']['admin']>;
 
 export class ConsumerLagReader {
-  private admin: Admin | undefined;
+  /** The promise, not the client: two first callers at once (the lag timer and the start-up alignment) must share one client, or one leaks. */
+  private admin: Promise<Admin> | undefined;
 
   constructor(private readonly platform: KafkaPlatform) {}
 
-  async connected(): Promise<Admin> {
+  connected(): Promise<Admin> {
     if (!this.admin) {
       const admin = this.platform.kafka.admin();
-      await admin.connect();
-      this.admin = admin;
+      const connecting = admin.connect().then(() => admin);
+      connecting.catch(() => {
+        if (this.admin === connecting) this.admin = undefined;
+      });
+      this.admin = connecting;
     }
     return this.admin;
   }
@@ -56,7 +60,8 @@ export class ConsumerLagReader {
   }
 
   async close(): Promise<void> {
-    await this.admin?.disconnect();
+    const admin = this.admin;
     this.admin = undefined;
+    if (admin) await (await admin.catch(() => undefined))?.disconnect();
   }
 }
