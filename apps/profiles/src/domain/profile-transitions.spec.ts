@@ -21,6 +21,7 @@ function memoryTx(): StateTx & { records: Map<string, ProfileRecord> } {
     markErased: (id) => void erased.add(id),
     eventOwner: (e) => owners.get(e),
     setEventOwner: (e, p) => void owners.set(e, p),
+    forgetEventOwner: (e) => void owners.delete(e),
   };
 }
 
