@@ -178,8 +178,13 @@ function canonicalOrder(p: Profile): void {
  */
 export function foldEvents(profileId: string, events: readonly FoldInput[], now: number): Profile {
   const sorted = [...events].sort((a, b) => a.event.occurredAt - b.event.occurredAt || byString(a.event.eventId, b.event.eventId));
-  let p = emptyProfile(profileId, sorted[0]?.event.occurredAt ?? now);
-  for (const e of sorted) p = applyEvent(p, e.event, now, e);
+  return foldOnto(emptyProfile(profileId, sorted[0]?.event.occurredAt ?? now), sorted, now);
+}
+
+/** Applies events in the order given to a copy of `start` (one copy, however many events). */
+export function foldOnto(start: Profile, events: readonly FoldInput[], now: number): Profile {
+  const p = structuredClone(start);
+  for (const e of events) applyInPlace(p, e.event, now, e);
   return p;
 }
 
@@ -229,7 +234,10 @@ export function joinProfiles(a: Profile, other: Profile): Profile {
 
 /** Applies one resolved event; returns the profile to publish (a new object). */
 export function applyEvent(current: Profile, event: CanonicalEvent, now: number, facts: EventFacts = {}): Profile {
-  const p: Profile = structuredClone(current);
+  return applyInPlace(structuredClone(current), event, now, facts);
+}
+
+function applyInPlace(p: Profile, event: CanonicalEvent, now: number, facts: EventFacts): Profile {
   p.accounts ??= [];
   p.linked ??= [];
   for (const a of facts.accounts ?? []) {

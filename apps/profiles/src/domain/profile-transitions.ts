@@ -18,7 +18,7 @@
  *   that changes nothing reports nothing changed (a redelivered record publishes, never counts).
  */
 import type { IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
-import { compact, DEFAULT_LOG_LIMITS, joinBases, profileOf, splitBase, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
+import { compact, DEFAULT_LOG_LIMITS, joinBases, profileOf, splitBase, storedEventBytes, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
 import { applyEvent, emptyProfile } from './profile-builder';
 
 export type { StoredEvent } from './event-log';
@@ -36,6 +36,11 @@ export interface ProfileRecord {
   readonly events: readonly StoredEvent[];
   /** Every older event, folded (null until the log first outgrew its limits). */
   readonly base: FoldedBase | null;
+  /**
+   * The window's size as `storedEventBytes` counts it, kept so that an append measures one event.
+   * Derived: absent from the changelog and after merges and splits (then measured again).
+   */
+  readonly logBytes?: number;
   /** Where late events that resolved to this profile before it was split now belong. */
   readonly splitRoutes: readonly SplitRoute[];
   /** null until the first event arrives (e.g. a merge announced before its events). */
@@ -95,8 +100,9 @@ function emptyRecord(profileId: string): ProfileRecord {
  */
 function save(tx: StateTx, before: ProfileRecord, patch: Partial<ProfileRecord>, now: number, moved: readonly StoredEvent[], limits: LogLimits, profile?: Profile): void {
   const patched = { ...before, ...patch };
-  const log = compact(patched.profileId, patched.base ?? null, patched.events, limits, now);
-  const next = { ...patched, events: log.events, base: log.base };
+  // Only a patch that says so knows the size of its events (an append); any other is measured.
+  const log = compact(patched.profileId, patched.base ?? null, patched.events, limits, now, patch.logBytes);
+  const next = { ...patched, events: log.events, base: log.base, logBytes: log.bytes };
   const version = before.version + 1;
   const folded = profile ?? profileOf(next.profileId, next.base, next.events, now);
   const mergedProfileIds = [...new Set(next.mergedProfileIds)].sort();
@@ -122,7 +128,8 @@ export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number,
   if (routed) target = canonicalId(tx, routed.to);
   const before = tx.getRecord(target) ?? emptyRecord(target);
   const base = before.profile ?? emptyProfile(target, stored.event.occurredAt);
-  save(tx, before, { events: [...before.events, stored] }, now, [stored], limits, applyEvent(base, stored.event, now, stored));
+  const logBytes = before.logBytes === undefined ? undefined : before.logBytes + storedEventBytes(stored);
+  save(tx, before, { events: [...before.events, stored], logBytes }, now, [stored], limits, applyEvent(base, stored.event, now, stored));
   return { changed: [target], removed: [] };
 }
 
@@ -202,7 +209,7 @@ function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimi
     const mergedProfileIds = from.mergedProfileIds.filter((id) => !partIds.includes(id));
     if (kept.length === 0 && !bases.kept) {
       // Nothing left under the old id: keep the routes (late events) but publish a tombstone.
-      tx.putRecord({ ...from, version: from.version + 1, events: [], base: null, splitRoutes, mergedProfileIds, profile: null });
+      tx.putRecord({ ...from, version: from.version + 1, events: [], base: null, logBytes: 0, splitRoutes, mergedProfileIds, profile: null });
       return { changed, removed: from.profile ? [fromId] : [] };
     }
     save(tx, from, { events: kept, base: bases.kept, splitRoutes, mergedProfileIds }, now, [], limits);

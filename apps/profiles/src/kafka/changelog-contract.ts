@@ -137,7 +137,9 @@ export const profileChangelogTopic: TopicContract<ProfileState> = {
 };
 
 export function stateOfRecord(record: ProfileRecord): ProfileState {
-  return { ...record, base: record.base ?? null, aliasOf: null, erased: false };
+  // logBytes is derived (measured again after a rebuild), so it stays out of the changelog.
+  const { logBytes: _derived, ...state } = record;
+  return { ...state, base: record.base ?? null, aliasOf: null, erased: false };
 }
 
 export function aliasState(profileId: string, survivorId: string): ProfileState {
