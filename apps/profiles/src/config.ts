@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { baseConfigShape } from '@cdp/config';
+import type { LogLimits } from './domain/event-log';
 
 /** "id:secret" pairs; the id names the reader in logs. */
 const apiKeys = z
@@ -17,6 +18,20 @@ export const profilesConfigSchema = z.object({
   PROFILE_RESTORE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   PROFILES_DATA_DIR: z.string().min(1).default(join(process.cwd(), '.local/profiles-data')),
   PROFILES_API_KEYS: apiKeys.default(new Map([['local-dev-key', 'local']])),
+  /**
+   * Bounded state (docs/profiles-state.md): a profile keeps its most recent events in full, at
+   * most this many and this many bytes (as JSON), and folds older ones into an aggregate. The
+   * defaults keep a changelog record well below Kafka's 1 MB message limit (measured in
+   * event-log-size.spec.ts). The byte floor is one event of ingestion's largest (MAX_EVENT_BYTES).
+   */
+  PROFILE_LOG_MAX_EVENTS: z.coerce.number().int().min(1).max(10_000).default(500),
+  PROFILE_LOG_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(8 * 1024 * 1024).default(256 * 1024),
+  /** Ids of folded events kept for replay de-duplication (also after a rebuild from the changelog). */
+  PROFILE_FOLDED_IDS_KEPT: z.coerce.number().int().min(0).max(10_000).default(500),
 });
 
 export type ProfilesConfig = z.infer<typeof profilesConfigSchema>;
+
+export function logLimitsOf(config: Pick<ProfilesConfig, 'PROFILE_LOG_MAX_EVENTS' | 'PROFILE_LOG_MAX_BYTES' | 'PROFILE_FOLDED_IDS_KEPT'>): LogLimits {
+  return { maxEvents: config.PROFILE_LOG_MAX_EVENTS, maxBytes: config.PROFILE_LOG_MAX_BYTES, foldedIdsKept: config.PROFILE_FOLDED_IDS_KEPT };
+}

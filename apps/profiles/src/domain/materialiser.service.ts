@@ -21,7 +21,10 @@ import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import { aliasState, erasedState, profileChangelogTopic, stateOfRecord, type ProfileState } from '../kafka/changelog-contract';
 import type { StoreTx } from '../store/lmdb-profile-store';
+import { logLimitsOf, type ProfilesConfig } from '../config';
 import { ProfileStore } from '../store/profile-store';
+import { PROFILES_CONFIG } from '../tokens';
+import type { LogLimits } from './event-log';
 import { applyChange, applyResolved, canonicalId, type Touched } from './profile-transitions';
 import { ProfileUpdatesHub, type ProfileChange } from './profile-updates-hub';
 
@@ -49,13 +52,16 @@ interface Applied {
 @Injectable()
 export class MaterialiserService {
   private readonly metrics;
+  private readonly limits: LogLimits;
 
   constructor(
     private readonly store: ProfileStore,
     private readonly hub: ProfileUpdatesHub,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(PROFILES_CONFIG) config: ProfilesConfig,
   ) {
+    this.limits = logLimitsOf(config);
     this.metrics = {
       updates: counter(registry, 'cdp_profile_updates_total', 'Profile updates published', ['cause']),
       replays: counter(registry, 'cdp_profile_replayed_records_total', 'Records already in the store (redelivered); republished, not re-applied', ['topic']),
@@ -66,7 +72,7 @@ export class MaterialiserService {
   onResolved(messages: readonly InboundMessage<ResolvedEvent>[]): Promise<HandlerResult[]> {
     return this.handle(messages, (message) => ({
       cause: 'event',
-      apply: (tx, now) => applyResolved(tx, message.value, now),
+      apply: (tx, now) => applyResolved(tx, message.value, now, this.limits),
       namedIds: (tx) => {
         const owner = tx.eventOwner(message.value.event.eventId);
         return owner ? [owner] : [];
@@ -82,7 +88,7 @@ export class MaterialiserService {
         apply: (tx, now) => {
           if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, named);
           tx.markChangeApplied(change.changeId);
-          const touched = applyChange(tx, change, now);
+          const touched = applyChange(tx, change, now, this.limits);
           return { changed: touched.changed, removed: [...new Set([...touched.removed, ...named.filter((id) => tx.aliasOf(id) !== undefined || tx.isErased(id))])] };
         },
         namedIds: () => named,

@@ -178,14 +178,66 @@ function canonicalOrder(p: Profile): void {
  */
 export function foldEvents(profileId: string, events: readonly FoldInput[], now: number): Profile {
   const sorted = [...events].sort((a, b) => a.event.occurredAt - b.event.occurredAt || byString(a.event.eventId, b.event.eventId));
-  let p = emptyProfile(profileId, sorted[0]?.event.occurredAt ?? now);
-  for (const e of sorted) p = applyEvent(p, e.event, now, e);
+  return foldOnto(emptyProfile(profileId, sorted[0]?.event.occurredAt ?? now), sorted, now);
+}
+
+/** Applies events in the order given to a copy of `start` (one copy, however many events). */
+export function foldOnto(start: Profile, events: readonly FoldInput[], now: number): Profile {
+  const p = structuredClone(start);
+  for (const e of events) applyInPlace(p, e.event, now, e);
+  return p;
+}
+
+/**
+ * Joins two folds of disjoint event sets: the result is the fold of both sets (counts add, first
+ * and last seen take min and max, traits and consents keep the winner of their total order, stages
+ * keep the earliest time each was reached). This is what lets older events live on as an aggregate
+ * (`event-log.ts`) and two aggregates combine on a merge. One approximation: an account's domain
+ * and name are the first known, and here "first" is `a`'s before `b`'s.
+ */
+export function joinProfiles(a: Profile, other: Profile): Profile {
+  const p: Profile = structuredClone(a);
+  const b = structuredClone(other);
+  p.accounts ??= [];
+  p.linked ??= [];
+  for (const i of b.identities) upsertIdentity(p.identities, i);
+  for (const t of b.traits) upsertTrait(p.traits, t);
+  for (const c of b.channels) {
+    const ch = p.channels.find((x) => x.channel === c.channel);
+    if (!ch) p.channels.push({ ...c });
+    else {
+      ch.events += c.events;
+      ch.firstSeen = Math.min(ch.firstSeen, c.firstSeen);
+      ch.lastSeen = Math.max(ch.lastSeen, c.lastSeen);
+    }
+  }
+  for (const c of b.consents) {
+    const idx = p.consents.findIndex((x) => x.consent.purpose === c.consent.purpose && x.consent.channel === c.consent.channel);
+    if (idx < 0) p.consents.push(structuredClone(c));
+    else if (newer(c, p.consents[idx]!)) p.consents[idx] = structuredClone(c);
+  }
+  for (const h of b.stageHistory) {
+    const seen = p.stageHistory.find((x) => x.stage === h.stage);
+    if (!seen) p.stageHistory.push({ ...h });
+    else if (h.at < seen.at) seen.at = h.at;
+  }
+  p.stageHistory.sort((x, y) => STAGES.indexOf(x.stage) - STAGES.indexOf(y.stage));
+  p.stage = p.stageHistory[p.stageHistory.length - 1]!.stage;
+  for (const acc of b.accounts ?? []) upsertAccount(p.accounts, acc);
+  for (const l of b.linked ?? []) upsertLinked(p.linked, l);
+  p.identified = p.identities.some((i) => !ANONYMOUS_IDENTITY_TYPES.has(i.type as IdentityType));
+  p.eventCount += b.eventCount;
+  p.updatedAt = Math.max(p.updatedAt, b.updatedAt);
+  canonicalOrder(p);
   return p;
 }
 
 /** Applies one resolved event; returns the profile to publish (a new object). */
 export function applyEvent(current: Profile, event: CanonicalEvent, now: number, facts: EventFacts = {}): Profile {
-  const p: Profile = structuredClone(current);
+  return applyInPlace(structuredClone(current), event, now, facts);
+}
+
+function applyInPlace(p: Profile, event: CanonicalEvent, now: number, facts: EventFacts): Profile {
   p.accounts ??= [];
   p.linked ??= [];
   for (const a of facts.accounts ?? []) {

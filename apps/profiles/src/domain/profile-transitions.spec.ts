@@ -1,28 +1,8 @@
 import fc from 'fast-check';
 import type { CanonicalEvent, IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
 import { foldEvents } from './profile-builder';
-import { applyChange, applyResolved, canonicalId, type ProfileRecord, type StateTx } from './profile-transitions';
-
-/** The StateTx contract over plain Maps (the LMDB store implements the same interface). */
-function memoryTx(): StateTx & { records: Map<string, ProfileRecord> } {
-  const records = new Map<string, ProfileRecord>();
-  const aliases = new Map<string, string>();
-  const erased = new Set<string>();
-  const owners = new Map<string, string>();
-  return {
-    records,
-    getRecord: (id) => records.get(id),
-    putRecord: (r) => void records.set(r.profileId, structuredClone(r)),
-    deleteRecord: (id) => void records.delete(id),
-    aliasOf: (id) => aliases.get(id),
-    setAlias: (id, s) => void aliases.set(id, s),
-    deleteAlias: (id) => void aliases.delete(id),
-    isErased: (id) => erased.has(id),
-    markErased: (id) => void erased.add(id),
-    eventOwner: (e) => owners.get(e),
-    setEventOwner: (e, p) => void owners.set(e, p),
-  };
-}
+import { memoryTx } from '../../test/memory-state';
+import { applyChange, applyResolved, canonicalId } from './profile-transitions';
 
 const CHANNELS = ['website', 'email', 'mobile_app'];
 const TYPES = ['page_view', 'newsletter_signup', 'sign_up', 'login'];

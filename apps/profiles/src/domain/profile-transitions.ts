@@ -4,23 +4,24 @@
  * unchanged inside an LMDB write transaction and over a Map in unit tests.
  *
  * Invariants that make the service idempotent and order-independent:
- * - a profile is the fold of its event log (`foldEvents`); an event id is applied at most once;
+ * - a profile is the fold of its event log: the recent events in full and the older ones folded
+ *   into the record's base (`event-log.ts`), so a record stays bounded however busy the person;
+ * - an event id is applied at most once while the store remembers it: always for the events in
+ *   the window, and for the last `foldedIdsKept` events folded into the base;
  * - a merge moves event logs into the survivor and leaves aliases (merged id → survivor), also
  *   when it arrives before the events it concerns, so late events follow the alias;
  * - a split re-folds the old profile's log into the parts: an event goes to the part holding its
  *   first linked identity key; events with no linked key, or a key no part holds, stay with the
- *   survivor (the split profile's own id);
+ *   survivor (the split profile's own id); so does the base, except the identities in it that a
+ *   part holds, which move to that part (`splitBase`);
  * - every transition reports which profile ids changed and which were removed, and a transition
  *   that changes nothing reports nothing changed (a redelivered record publishes, never counts).
  */
-import type { CanonicalEvent, IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
-import { applyEvent, emptyProfile, foldEvents, type FoldInput } from './profile-builder';
+import type { IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
+import { compact, DEFAULT_LOG_LIMITS, joinBases, profileOf, splitBase, storedEventBytes, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
+import { applyEvent, emptyProfile } from './profile-builder';
 
-/** One event as the store keeps it: what a re-fold needs (no free-form properties) and its graph keys. */
-export interface StoredEvent extends FoldInput {
-  readonly event: CanonicalEvent;
-  readonly keys: readonly string[];
-}
+export type { StoredEvent } from './event-log';
 
 export interface SplitRoute {
   readonly key: string;
@@ -31,7 +32,15 @@ export interface ProfileRecord {
   readonly profileId: string;
   readonly version: number;
   readonly mergedProfileIds: readonly string[];
+  /** The most recent events in full (sorted by occurredAt, then event id). */
   readonly events: readonly StoredEvent[];
+  /** Every older event, folded (null until the log first outgrew its limits). */
+  readonly base: FoldedBase | null;
+  /**
+   * The window's size as `storedEventBytes` counts it, kept so that an append measures one event.
+   * Derived: absent from the changelog and after merges and splits (then measured again).
+   */
+  readonly logBytes?: number;
   /** Where late events that resolved to this profile before it was split now belong. */
   readonly splitRoutes: readonly SplitRoute[];
   /** null until the first event arrives (e.g. a merge announced before its events). */
@@ -50,6 +59,8 @@ export interface StateTx {
   /** The profile an event id was applied to, if any. */
   eventOwner(eventId: string): string | undefined;
   setEventOwner(eventId: string, profileId: string): void;
+  /** Stops remembering an event id (it was folded long ago: see `LogLimits.foldedIdsKept`). */
+  forgetEventOwner(eventId: string): void;
 }
 
 export interface Touched {
@@ -80,22 +91,29 @@ function firstKey(e: StoredEvent): string | undefined {
 }
 
 function emptyRecord(profileId: string): ProfileRecord {
-  return { profileId, version: 0, mergedProfileIds: [], events: [], splitRoutes: [], profile: null };
+  return { profileId, version: 0, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null };
 }
 
-/** Stores a record with a freshly folded (or incrementally updated) profile and a new version. */
-function save(tx: StateTx, before: ProfileRecord, patch: Partial<ProfileRecord>, now: number, moved: readonly StoredEvent[], profile?: Profile): void {
-  const next = { ...before, ...patch };
+/**
+ * Stores a record with its log brought within the limits, a freshly folded (or incrementally
+ * updated) profile and a new version. Folding older events into the base leaves the profile as it is.
+ */
+function save(tx: StateTx, before: ProfileRecord, patch: Partial<ProfileRecord>, now: number, moved: readonly StoredEvent[], limits: LogLimits, profile?: Profile): void {
+  const patched = { ...before, ...patch };
+  // Only a patch that says so knows the size of its events (an append); any other is measured.
+  const log = compact(patched.profileId, patched.base ?? null, patched.events, limits, now, patch.logBytes);
+  const next = { ...patched, events: log.events, base: log.base, logBytes: log.bytes };
   const version = before.version + 1;
-  const folded = next.events.length === 0 ? null : (profile ?? foldEvents(next.profileId, next.events, now));
+  const folded = profile ?? profileOf(next.profileId, next.base, next.events, now);
   const mergedProfileIds = [...new Set(next.mergedProfileIds)].sort();
   // A link to a profile that is now part of this one is no longer a link to a separate person.
   const linked = folded?.linked?.filter((l) => l.profileId !== next.profileId && !mergedProfileIds.includes(l.profileId));
   tx.putRecord({ ...next, version, mergedProfileIds, profile: folded ? { ...folded, version, updatedAt: now, mergedProfileIds, linked } : null });
   for (const e of moved) tx.setEventOwner(e.event.eventId, next.profileId);
+  for (const id of log.forgotten) tx.forgetEventOwner(id);
 }
 
-export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number): Touched {
+export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS): Touched {
   if (!resolved.profileId) return none();
   const stored = stripEvent(resolved);
   const owner = tx.eventOwner(stored.event.eventId);
@@ -110,11 +128,12 @@ export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number)
   if (routed) target = canonicalId(tx, routed.to);
   const before = tx.getRecord(target) ?? emptyRecord(target);
   const base = before.profile ?? emptyProfile(target, stored.event.occurredAt);
-  save(tx, before, { events: [...before.events, stored] }, now, [stored], applyEvent(base, stored.event, now, stored));
+  const logBytes = before.logBytes === undefined ? undefined : before.logBytes + storedEventBytes(stored);
+  save(tx, before, { events: [...before.events, stored], logBytes }, now, [stored], limits, applyEvent(base, stored.event, now, stored));
   return { changed: [target], removed: [] };
 }
 
-function merge(tx: StateTx, change: IdentityChange, now: number): Touched {
+function merge(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits): Touched {
   const survivorId = canonicalId(tx, change.survivorProfileId);
   if (tx.isErased(survivorId)) return none();
   const others = [...new Set(change.otherProfileIds.map((id) => canonicalId(tx, id)))].filter((id) => id !== survivorId);
@@ -125,6 +144,7 @@ function merge(tx: StateTx, change: IdentityChange, now: number): Touched {
   const events = [...survivor.events];
   const seen = new Set(events.map((e) => e.event.eventId));
   const moved: StoredEvent[] = [];
+  let base = survivor.base ?? null;
   const mergedIds = [...survivor.mergedProfileIds, ...change.otherProfileIds];
   const removed: string[] = [];
   for (const id of others) {
@@ -135,6 +155,9 @@ function merge(tx: StateTx, change: IdentityChange, now: number): Touched {
         events.push(e);
         moved.push(e);
       }
+      const joined = joinBases(survivorId, base, other.base ?? null, limits);
+      base = joined.base;
+      for (const eventId of joined.forgotten) tx.forgetEventOwner(eventId);
       mergedIds.push(...other.mergedProfileIds);
       tx.deleteRecord(id);
       if (other.profile) removed.push(id);
@@ -143,12 +166,12 @@ function merge(tx: StateTx, change: IdentityChange, now: number): Touched {
     tx.setAlias(id, survivorId);
   }
   for (const id of change.otherProfileIds) if (id !== survivorId) tx.setAlias(id, survivorId);
-  save(tx, survivor, { events, mergedProfileIds: mergedIds.filter((id) => id !== survivorId) }, now, moved);
+  save(tx, survivor, { events, base, mergedProfileIds: mergedIds.filter((id) => id !== survivorId) }, now, moved, limits);
   // The survivor is reported even without events yet: its record carries the merged ids.
   return { changed: [survivorId], removed };
 }
 
-function split(tx: StateTx, change: IdentityChange, now: number): Touched {
+function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits): Touched {
   const fromId = canonicalId(tx, change.survivorProfileId);
   const from = tx.getRecord(fromId);
   if (!from || change.parts.length === 0) return none();
@@ -161,6 +184,7 @@ function split(tx: StateTx, change: IdentityChange, now: number): Touched {
     const to = (key && partOfKey.get(key)) || fromId;
     assigned.get(to)!.push(e);
   }
+  const bases = splitBase(from.base ?? null, partOfKey, fromId);
   const partIds = [...assigned.keys()];
   const changed: string[] = [];
   for (const [partId, events] of assigned) {
@@ -170,23 +194,25 @@ function split(tx: StateTx, change: IdentityChange, now: number): Touched {
     const before = tx.getRecord(partId) ?? emptyRecord(partId);
     const seen = new Set(before.events.map((e) => e.event.eventId));
     const incoming = events.filter((e) => !seen.has(e.event.eventId));
-    if (incoming.length === 0 && before.profile) continue;
-    if (incoming.length === 0 && before.events.length === 0) continue;
-    save(tx, before, { events: [...before.events, ...incoming] }, now, incoming);
+    const movedBase = bases.moved.get(partId) ?? null;
+    if (incoming.length === 0 && !movedBase) continue;
+    const joined = joinBases(partId, before.base ?? null, movedBase, limits);
+    for (const eventId of joined.forgotten) tx.forgetEventOwner(eventId);
+    save(tx, before, { events: [...before.events, ...incoming], base: joined.base }, now, incoming, limits);
     changed.push(partId);
   }
   const kept = assigned.get(fromId)!;
   const routes = [...partOfKey].filter(([, to]) => to !== fromId).map(([key, to]) => ({ key, to }));
   const routesChanged = routes.some((r) => !from.splitRoutes.some((x) => x.key === r.key && x.to === r.to));
-  if (kept.length !== from.events.length || routesChanged) {
+  if (kept.length !== from.events.length || routesChanged || bases.moved.size > 0) {
     const splitRoutes = [...from.splitRoutes.filter((r) => !partOfKey.has(r.key)), ...routes];
     const mergedProfileIds = from.mergedProfileIds.filter((id) => !partIds.includes(id));
-    if (kept.length === 0) {
+    if (kept.length === 0 && !bases.kept) {
       // Nothing left under the old id: keep the routes (late events) but publish a tombstone.
-      tx.putRecord({ ...from, version: from.version + 1, events: [], splitRoutes, mergedProfileIds, profile: null });
+      tx.putRecord({ ...from, version: from.version + 1, events: [], base: null, logBytes: 0, splitRoutes, mergedProfileIds, profile: null });
       return { changed, removed: from.profile ? [fromId] : [] };
     }
-    save(tx, from, { events: kept, splitRoutes, mergedProfileIds }, now, []);
+    save(tx, from, { events: kept, base: bases.kept, splitRoutes, mergedProfileIds }, now, [], limits);
     changed.unshift(fromId);
   }
   return { changed, removed: [] };
@@ -214,12 +240,12 @@ function erase(tx: StateTx, change: IdentityChange): Touched {
   return { changed: [], removed: [...removed] };
 }
 
-export function applyChange(tx: StateTx, change: IdentityChange, now: number): Touched {
+export function applyChange(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS): Touched {
   switch (change.kind) {
     case 'MERGE':
-      return merge(tx, change, now);
+      return merge(tx, change, now, limits);
     case 'SPLIT':
-      return split(tx, change, now);
+      return split(tx, change, now, limits);
     case 'ERASE':
       return erase(tx, change);
     case 'REFUSED_MERGE':

@@ -51,7 +51,10 @@ export class ProfilesController {
     return found;
   }
 
-  /** Everything held about the person: the profile and the event log it is built from (follows merges). */
+  /**
+   * Everything held about the person: the profile, the recent events it is built from, and how many
+   * older events were folded into it and over which time range (`foldedEvents`); follows merges.
+   */
   @Get(':profileId/export')
   export(@Param('profileId') profileId: string): unknown {
     const found = this.store.db.exportOf(profileId);

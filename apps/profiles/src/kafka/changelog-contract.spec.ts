@@ -11,6 +11,7 @@ describe('changelog contract', () => {
       version: 3,
       mergedProfileIds: ['q'],
       events: [{ event, keys: ['k1'] }],
+      base: null,
       splitRoutes: [{ key: 'k2', to: 'r' }],
       profile: { profileId: 'p', version: 3, updatedAt: 9, stage: 'KNOWN', stageHistory: [{ stage: 'ANONYMOUS', at: 1 }], identified: true, identities: [], traits: [], channels: [], consents: [{ consent: { purpose: 'marketing', granted: true, channel: 'email' }, sourceChannel: 'email', eventId: 'e1', at: 1 }], mergedProfileIds: ['q'], eventCount: 1 },
     };
@@ -35,6 +36,7 @@ describe('changelog contract', () => {
       version: 1,
       mergedProfileIds: [],
       events: [{ event, keys: [], accounts: [{ accountId: 'acct-1', domain: 'acme.com', name: null }], related: [{ kind: 'avatar', profileId: 'q' }] }],
+      base: null,
       splitRoutes: [],
       profile: {
         profileId: 'p', version: 1, updatedAt: 9, stage: 'ANONYMOUS', stageHistory: [{ stage: 'ANONYMOUS', at: 1 }], identified: false, identities: [], traits: [], channels: [], consents: [], mergedProfileIds: [], eventCount: 1,

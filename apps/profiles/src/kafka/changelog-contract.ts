@@ -83,6 +83,44 @@ const ProfileStateSchemaV2 = {
 
 export const ProfileStateV2 = definedOnce(ProfileStateSchemaV2) as typeof ProfileStateSchemaV2;
 
+/**
+ * v3: the bounded log. `events` holds only the most recent events; older ones are folded into
+ * `base` (their aggregate as a Profile, the time range and horizon, the graph key of each identity
+ * for splits, and the ids of the most recently folded events for replay de-duplication).
+ */
+const ProfileStateSchemaV3 = {
+  ...ProfileStateSchemaV2,
+  fields: [
+    ...ProfileStateSchemaV2.fields,
+    {
+      name: 'base',
+      type: [
+        'null',
+        {
+          type: 'record',
+          name: 'FoldedBase',
+          fields: [
+            { name: 'profile', type: ProfileV2 },
+            { name: 'from', type: ['null', 'long'], default: null },
+            { name: 'to', type: ['null', 'long'], default: null },
+            { name: 'lastEventId', type: ['null', 'string'], default: null },
+            {
+              name: 'identityKeys',
+              type: { type: 'array', items: { type: 'record', name: 'IdentityKeyRef', fields: [{ name: 'type', type: 'string' }, { name: 'value', type: 'string' }, { name: 'key', type: 'string' }] } },
+              default: [],
+            },
+            { name: 'recentEventIds', type: { type: 'array', items: 'string' }, default: [] },
+          ],
+        },
+      ],
+      default: null,
+      doc: 'older events, folded (null until the log first outgrew its limits)',
+    },
+  ],
+};
+
+export const ProfileStateV3 = definedOnce(ProfileStateSchemaV3) as typeof ProfileStateSchemaV3;
+
 export interface ProfileState extends ProfileRecord {
   readonly aliasOf: string | null;
   readonly erased: boolean;
@@ -94,18 +132,20 @@ export const profileChangelogTopic: TopicContract<ProfileState> = {
   key: 'profileId',
   writers: 'profiles',
   readers: 'profiles',
-  versions: [ProfileStateV1, ProfileStateV2],
+  versions: [ProfileStateV1, ProfileStateV2, ProfileStateV3],
   config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1 },
 };
 
 export function stateOfRecord(record: ProfileRecord): ProfileState {
-  return { ...record, aliasOf: null, erased: false };
+  // logBytes is derived (measured again after a rebuild), so it stays out of the changelog.
+  const { logBytes: _derived, ...state } = record;
+  return { ...state, base: record.base ?? null, aliasOf: null, erased: false };
 }
 
 export function aliasState(profileId: string, survivorId: string): ProfileState {
-  return { profileId, aliasOf: survivorId, erased: false, version: 0, mergedProfileIds: [], events: [], splitRoutes: [], profile: null };
+  return { profileId, aliasOf: survivorId, erased: false, version: 0, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null };
 }
 
 export function erasedState(profileId: string): ProfileState {
-  return { profileId, aliasOf: null, erased: true, version: 0, mergedProfileIds: [], events: [], splitRoutes: [], profile: null };
+  return { profileId, aliasOf: null, erased: true, version: 0, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null };
 }

@@ -12,6 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Profile } from '@cdp/contracts';
+import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
 
 export interface StoreTx extends StateTx {
@@ -23,6 +24,8 @@ export interface StoreTx extends StateTx {
 }
 
 const identityKey = (type: string, value: string): string => `${type}\u0000${value}`;
+/** Records written before the log was bounded have no base. */
+const current = (record: ProfileRecord | undefined): ProfileRecord | undefined => (record && record.base === undefined ? { ...record, base: null } : record);
 const offsetKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export interface ListPage {
@@ -30,6 +33,14 @@ export interface ListPage {
   readonly items: Profile[];
   /** Pass as `cursor` to get the next page; null on the last page. */
   readonly nextCursor: string | null;
+}
+
+export interface ExportOf {
+  readonly profile: Profile;
+  readonly mergedProfileIds: readonly string[];
+  readonly events: readonly StoredEvent[];
+  /** Older events no longer held one by one (folded into the profile): how many, first and last occurredAt. */
+  readonly foldedEvents: ReturnType<typeof foldedSummary>;
 }
 
 export class LmdbProfileStore {
@@ -95,12 +106,13 @@ export class LmdbProfileStore {
 
   /**
    * Everything held about one person (SPEC "Privacy": export): the profile and the stored event
-   * log it is folded from (the log drops free-form event properties, so they are not held).
+   * log it is folded from (the log drops free-form event properties, so they are not held), and,
+   * when older events were folded into an aggregate, how many and over which time range.
    */
-  exportOf(profileId: string): { profile: Profile; mergedProfileIds: readonly string[]; events: readonly StoredEvent[] } | undefined {
-    const record = this.records.get(this.canonical(profileId));
+  exportOf(profileId: string): ExportOf | undefined {
+    const record = current(this.records.get(this.canonical(profileId)));
     if (!record?.profile) return undefined;
-    return { profile: record.profile, mergedProfileIds: record.mergedProfileIds, events: record.events };
+    return { profile: record.profile, mergedProfileIds: record.mergedProfileIds, events: record.events, foldedEvents: foldedSummary(record.base) };
   }
 
   canonical(profileId: string): string {
@@ -145,7 +157,7 @@ export class LmdbProfileStore {
 
   /** Every record, alias and erased id: what the changelog rebuild compares and what tests inspect. */
   *allRecords(): Iterable<ProfileRecord> {
-    for (const { value } of this.records.getRange()) yield value;
+    for (const { value } of this.records.getRange()) yield current(value)!;
   }
 
   async close(): Promise<void> {
@@ -165,7 +177,7 @@ export class LmdbProfileStore {
       if (delta !== 0) meta.putSync('live', ((meta.get('live') as number | undefined) ?? 0) + delta);
     };
     return {
-      getRecord: (id) => records.get(id),
+      getRecord: (id) => current(records.get(id)),
       putRecord: (record) => {
         const before = records.get(record.profileId);
         unindex(before);
@@ -186,6 +198,7 @@ export class LmdbProfileStore {
       markErased: (id) => erased.putSync(id, 1),
       eventOwner: (eventId) => owners.get(eventId),
       setEventOwner: (eventId, profileId) => owners.putSync(eventId, profileId),
+      forgetEventOwner: (eventId) => owners.removeSync(eventId),
       nextOffset: (topic, partition) => BigInt(offsets.get(offsetKey(topic, partition)) ?? '0'),
       setNextOffset: (topic, partition, next) => offsets.putSync(offsetKey(topic, partition), next.toString()),
       isChangeApplied: (changeId) => changes.get(changeId) === 1,

@@ -99,7 +99,9 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
               else {
                 const { aliasOf: _a, erased: _e, ...record } = state;
                 tx.putRecord(record);
+                // The owners the live store remembered: the window and the recently folded ids.
                 for (const e of record.events) tx.setEventOwner(e.event.eventId, id);
+                for (const eventId of record.base?.recentEventIds ?? []) tx.setEventOwner(eventId, id);
               }
             }
           });
