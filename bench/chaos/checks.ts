@@ -46,6 +46,8 @@ export interface CheckFigures {
 }
 
 const SAMPLE = 10;
+/** Types that never link (identity rules' defaults): shown on profiles, never in the graph, shared by many. */
+const NEVER_LINKS = new Set(['name', 'company_name', 'postal_company_address', 'kiosk_device_id']);
 const sample = <T>(xs: Iterable<T>): T[] => [...xs].slice(0, SAMPLE);
 
 async function getJson<T>(url: string, apiKey?: string): Promise<T> {
@@ -161,10 +163,13 @@ export async function runChecks(input: CheckInput): Promise<{ violations: Violat
   const keyOf = (type: string, value: string) => createHmac('sha256', input.hmacKey).update(`${type}\u0000${value}`).digest('hex');
   const heldBy = new Map<string, string[]>(); // graph key -> materialised profiles holding it
   const unknownToGraph: { profileId: string; type: string }[] = [];
+  const typeOf = new Map<string, string>();
   for (const p of served) {
     const groups = new Set<string>();
     for (const i of p.identities) {
+      if (NEVER_LINKS.has(i.type)) continue;
       const key = keyOf(i.type, i.value);
+      typeOf.set(key, i.type);
       heldBy.set(key, [...(heldBy.get(key) ?? []), p.profileId]);
       const g = graphOf.get(key);
       if (g === undefined) unknownToGraph.push({ profileId: p.profileId, type: i.type });
@@ -173,11 +178,9 @@ export async function runChecks(input: CheckInput): Promise<{ violations: Violat
     if (groups.size > 1) v.push({ check: 'b-graph-agrees', kind: 'profile-spans-graph-groups', detail: { profileId: p.profileId, graphProfiles: [...groups], identities: p.identities.length } });
     if (groups.size === 1 && !groups.has(p.profileId)) v.push({ check: 'b-graph-agrees', kind: 'profile-id-differs-from-graph', detail: { profileId: p.profileId, graphProfile: [...groups][0] } });
   }
-  // Identities of never-linking types (company names) are on profiles but not in the graph.
-  const unknownLinking = unknownToGraph.filter((u) => u.type !== 'company_name' && u.type !== 'name' && u.type !== 'kiosk_device_id');
-  if (unknownLinking.length > 0) v.push({ check: 'b-graph-agrees', kind: 'identity-unknown-to-graph', detail: { count: unknownLinking.length, sample: sample(unknownLinking) } });
+  if (unknownToGraph.length > 0) v.push({ check: 'b-graph-agrees', kind: 'identity-unknown-to-graph', detail: { count: unknownToGraph.length, sample: sample(unknownToGraph) } });
   const onTwo = [...heldBy.entries()].filter(([, ps]) => ps.length > 1);
-  if (onTwo.length > 0) v.push({ check: 'b-graph-agrees', kind: 'identity-on-two-profiles', detail: { count: onTwo.length, sample: sample(onTwo.map(([k, ps]) => ({ key: k.slice(0, 16), profiles: ps }))) } });
+  if (onTwo.length > 0) v.push({ check: 'b-graph-agrees', kind: 'identity-on-two-profiles', detail: { count: onTwo.length, sample: sample(onTwo.map(([k, ps]) => ({ key: k.slice(0, 16), type: typeOf.get(k), profiles: ps }))) } });
   const split: { graphProfile: string; profiles: string[]; missingIdentities: number }[] = [];
   for (const [g, keys] of graphGroups) {
     const holders = new Set(keys.flatMap((k) => heldBy.get(k) ?? []));

@@ -65,22 +65,30 @@ export class LoadGenerator {
   /** Offers `events` at the configured rate; resolves once every one has a definitive answer. */
   async run(events: readonly PlannedEvent[]): Promise<void> {
     const started = Date.now();
-    const concurrency = this.opts.concurrency ?? 4;
+    const concurrency = this.opts.concurrency ?? 16;
     const pending: Promise<void>[] = [];
     let next = 0;
     while (next < events.length && !this.stopping) {
       const due = Math.min(events.length, Math.floor(((Date.now() - started) / 1000) * this.opts.rate));
-      // Back-pressure: a platform that does not answer slows the offered load instead of piling up requests.
-      while (next < due && this.inFlight < concurrency) {
-        const head = events[next]!;
-        const limit = head.via === 'http' ? HTTP_BATCH : KAFKA_BATCH;
-        const chunk: PlannedEvent[] = [];
-        while (next < due && chunk.length < limit && events[next]!.via === head.via && events[next]!.channel === head.channel) chunk.push(events[next++]!);
+      // Back-pressure: a platform that does not answer slows the offered load instead of piling up
+      // requests. What is due goes out grouped by path and channel (one batch per channel).
+      if (next < due && this.inFlight < concurrency) {
+        const groups = new Map<string, PlannedEvent[]>();
+        for (; next < due; next++) {
+          const e = events[next]!;
+          const k = `${e.via}:${e.channel}`;
+          groups.set(k, [...(groups.get(k) ?? []), e]);
+        }
         const now = Date.now();
-        for (const e of chunk) this.books.offeredAt.set(e.eventId, now);
-        this.inFlight++;
-        const p = (head.via === 'http' ? this.postUntilAnswered(chunk) : this.produceUntilAcked(chunk)).finally(() => this.inFlight--);
-        pending.push(p);
+        for (const group of groups.values()) {
+          const limit = group[0]!.via === 'http' ? HTTP_BATCH : KAFKA_BATCH;
+          for (let i = 0; i < group.length; i += limit) {
+            const chunk = group.slice(i, i + limit);
+            for (const e of chunk) this.books.offeredAt.set(e.eventId, now);
+            this.inFlight++;
+            pending.push((chunk[0]!.via === 'http' ? this.postUntilAnswered(chunk) : this.produceUntilAcked(chunk)).finally(() => this.inFlight--));
+          }
+        }
       }
       await sleep(TICK_MS);
     }
