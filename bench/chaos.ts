@@ -3,7 +3,8 @@
  * Kafka + Neo4j of its own (it kills them; never the shared ones), then per run: a realistic mixed
  * load over HTTP and the raw topics while faults fire at seeded random moments (SIGKILL of each
  * service then restart, SIGKILL + restart of Kafka and of Neo4j, SIGSTOP/SIGCONT of a service for
- * longer than the session timeout), drain, and the checks of bench/chaos/checks.ts. Prints a table
+ * longer than the session timeout), drain, and the checks of libs/testing/src/chaos/checks.ts (the
+ * machinery lives in the testing lib because the short schedule in `./cdp test` reuses it). Prints a table
  * per fault kind and every violation, writes bench-results/chaos.json, stops its servers.
  *
  * Flags: --seed N (default: random, printed), --runs N (1), --events N (20000), --rate N events/s
@@ -18,10 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, writeResult } from './lib/bench-output';
-import { FAULT_KINDS, type FaultKind } from './chaos/faults';
-import { OwnInfra } from './chaos/own-infra';
-import { formatTable, formatViolations, tableByKind } from './chaos/report';
-import { chaosRun, type RunResult } from './chaos/run';
+import { FAULT_KINDS, OwnInfra, chaosRun, formatTable, formatViolations, tableByKind, type FaultKind, type RunResult } from '../libs/testing/src/chaos';
 
 const ROOT = join(__dirname, '..');
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j from 'neo4j-driver';
-import { rng } from '../population';
+import { rng } from '../rng';
 import { runChecks, type CheckFigures, type Violation } from './checks';
 import { FaultInjector, type FaultKind, type FaultOptions, type FaultRecord } from './faults';
 import { LoadGenerator } from './load';

@@ -5,8 +5,8 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICES, startServiceProcess, stopServiceProcess, type RunningService, type ServiceName } from '../../libs/testing/src/service-process';
-import { freePort } from '../../libs/testing/src/net';
+import { SERVICES, startServiceProcess, stopServiceProcess, type RunningService, type ServiceName } from '../service-process';
+import { freePort } from '../net';
 
 export { SERVICES, type ServiceName };
 

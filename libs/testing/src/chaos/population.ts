@@ -6,7 +6,7 @@
  * rejected). Every identity value is already canonical (value = match key), so a check can compute
  * the graph key of what a profile shows.
  */
-import { rng } from '../population';
+import { rng } from '../rng';
 
 export type Via = 'http' | 'kafka';
 
