@@ -7,10 +7,12 @@
  * machinery lives in the testing lib because the short schedule in `./cdp test` reuses it). Prints a table
  * per fault kind and every violation, writes bench-results/chaos.json, stops its servers.
  *
- * Flags: --seed N (default: random, printed), --runs N (1), --events N (20000), --rate N events/s
- * (200), --faults kind,... (all: kill-ingestion,kill-identity,kill-profiles,kill-metrics,kill-kafka,
- * kill-neo4j,pause-service; "none" for a run without faults), --pause-ms (35000), --restart-delay-ms
- * (2000), --keep-infra (leave the servers running), --no-build.
+ * Flags: --seed N (default: random, printed; run i uses seed + i), --runs N (1), --events N (20000),
+ * --rate N events/s (200), --faults kind,... (all: kill-ingestion,kill-identity,kill-profiles,
+ * kill-metrics,kill-kafka,kill-neo4j,pause-service; "none" for runs without faults), --per-run
+ * one|all (one: each run has one fault, N runs of each kind, so violations are attributed exactly,
+ * as in the issue's reproduction; all: every kind in each of N runs, one after the other),
+ * --pause-ms (35000), --restart-delay-ms (2000), --keep-infra (leave the servers running), --no-build.
  * Env: CHAOS_INFRA_HOME (.local/infra-chaos), CHAOS_KAFKA_PORT (19092), CHAOS_KAFKA_CONTROLLER_PORT
  * (19093), CHAOS_NEO4J_BOLT_PORT (17687), CHAOS_JARS_FROM (a filled provider jars folder).
  * Exit code 0 with no violations, 1 with violations, 2 on a bench error.
@@ -50,6 +52,7 @@ async function main(): Promise<number> {
       events: { type: 'string', default: '20000' },
       rate: { type: 'string', default: '200' },
       faults: { type: 'string', default: 'all' },
+      'per-run': { type: 'string', default: 'one' },
       'pause-ms': { type: 'string', default: '35000' },
       'restart-delay-ms': { type: 'string', default: '2000' },
       'keep-infra': { type: 'boolean', default: false },
@@ -59,8 +62,12 @@ async function main(): Promise<number> {
   const seed0 = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
   const runs = Number(values.runs);
   const faults = parseFaults(values.faults!);
+  const perRun = values['per-run'];
+  if (perRun !== 'one' && perRun !== 'all') throw new Error('--per-run is one or all');
+  // Which faults each run injects.
+  const schedule: FaultKind[][] = perRun === 'all' || faults.length === 0 ? Array.from({ length: runs }, () => faults) : Array.from({ length: runs }, () => faults.map((f) => [f])).flat();
   const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-  log(`seed ${seed0} (repeat with --seed ${seed0}), ${runs} run(s), faults ${faults.join(',') || 'none'}`);
+  log(`seed ${seed0} (repeat with --seed ${seed0}), ${schedule.length} run(s), faults ${faults.join(',') || 'none'} (${perRun} per run)`);
 
   if (!values['no-build']) {
     log('building the four services');
@@ -72,20 +79,20 @@ async function main(): Promise<number> {
   const infra = await OwnInfra.start(infraOpts, log);
   const results: RunResult[] = [];
   try {
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < schedule.length; i++) {
       results.push(
         await chaosRun(infra, {
           seed: seed0 + i,
           events: Number(values.events),
           rate: Number(values.rate),
-          faults,
+          faults: schedule[i]!,
           fault: { restartDelayMs: Number(values['restart-delay-ms']), pauseMs: Number(values['pause-ms']), recoverTimeoutMs: 120_000 },
           quietMs: 5000,
           drainTimeoutMs: 300_000,
           log,
         }),
       );
-      log(`run ${i + 1}/${runs}: ${results[i]!.violations.length} violation(s)`);
+      log(`run ${i + 1}/${schedule.length}: ${results[i]!.violations.length} violation(s)`);
     }
   } finally {
     if (!values['keep-infra']) await infra.stop();
@@ -100,7 +107,7 @@ async function main(): Promise<number> {
     measuredAt: new Date().toISOString(),
     machine: machine(),
     seed: seed0,
-    settings: { runs, events: Number(values.events), rate: Number(values.rate), faults, pauseMs: Number(values['pause-ms']), restartDelayMs: Number(values['restart-delay-ms']) },
+    settings: { runs: schedule.length, perRun, events: Number(values.events), rate: Number(values.rate), faults, pauseMs: Number(values['pause-ms']), restartDelayMs: Number(values['restart-delay-ms']) },
     table: rows,
     totalViolations: results.reduce((s, r) => s + r.violations.length, 0),
     runs: results,

@@ -71,25 +71,27 @@ export class LoadGenerator {
     while (next < events.length && !this.stopping) {
       const due = Math.min(events.length, Math.floor(((Date.now() - started) / 1000) * this.opts.rate));
       // Back-pressure: a platform that does not answer slows the offered load instead of piling up
-      // requests. What is due goes out grouped by path and channel (one batch per channel).
-      if (next < due && this.inFlight < concurrency) {
-        const groups = new Map<string, PlannedEvent[]>();
-        for (; next < due; next++) {
-          const e = events[next]!;
-          const k = `${e.via}:${e.channel}`;
-          groups.set(k, [...(groups.get(k) ?? []), e]);
-        }
+      // requests. What is due goes out grouped by path and channel, a full batch as soon as it
+      // is full, while request slots are free; the rest of a tick's groups go out at its end.
+      const groups = new Map<string, PlannedEvent[]>();
+      const launch = (chunk: PlannedEvent[]) => {
         const now = Date.now();
-        for (const group of groups.values()) {
-          const limit = group[0]!.via === 'http' ? HTTP_BATCH : KAFKA_BATCH;
-          for (let i = 0; i < group.length; i += limit) {
-            const chunk = group.slice(i, i + limit);
-            for (const e of chunk) this.books.offeredAt.set(e.eventId, now);
-            this.inFlight++;
-            pending.push((chunk[0]!.via === 'http' ? this.postUntilAnswered(chunk) : this.produceUntilAcked(chunk)).finally(() => this.inFlight--));
-          }
+        for (const e of chunk) this.books.offeredAt.set(e.eventId, now);
+        this.inFlight++;
+        pending.push((chunk[0]!.via === 'http' ? this.postUntilAnswered(chunk) : this.produceUntilAcked(chunk)).finally(() => this.inFlight--));
+      };
+      for (; next < due && this.inFlight < concurrency; next++) {
+        const e = events[next]!;
+        const k = `${e.via}:${e.channel}`;
+        const group = groups.get(k) ?? [];
+        group.push(e);
+        groups.set(k, group);
+        if (group.length >= (e.via === 'http' ? HTTP_BATCH : KAFKA_BATCH)) {
+          launch(group);
+          groups.delete(k);
         }
       }
+      for (const group of groups.values()) launch(group);
       await sleep(TICK_MS);
     }
     await Promise.all(pending);

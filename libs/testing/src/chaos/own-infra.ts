@@ -77,7 +77,9 @@ export class OwnInfra {
     const jars = join(o.home, 'jars');
     const from = o.jarsFrom ?? join(ROOT, '.local/infra/jars');
     if (!existsSync(jars) && existsSync(from)) symlinkSync(from, jars);
-    const env = { ...process.env, CDP_INFRA_HOME: o.home, KAFKA_PORT: String(o.kafkaPort), KAFKA_CONTROLLER_PORT: String(o.kafkaControllerPort), NEO4J_BOLT_PORT: String(o.neo4jBoltPort) };
+    // A JVM restarting after SIGKILL recovers its store first: on a busy 2-core box Neo4j can take
+    // over the provider's default 120 s, so the bench waits longer unless told otherwise.
+    const env = { CDP_INFRA_START_TIMEOUT: '300', ...process.env, CDP_INFRA_HOME: o.home, KAFKA_PORT: String(o.kafkaPort), KAFKA_CONTROLLER_PORT: String(o.kafkaControllerPort), NEO4J_BOLT_PORT: String(o.neo4jBoltPort) };
     const cli = new ProviderCli(env, log);
     await cli.call('up');
     const conn = Object.fromEntries(
