@@ -81,6 +81,16 @@ function identityOf(e: PlannedEvent): string {
   return ids.visitor_id ? `visitor_id=${ids.visitor_id}` : `phone=${ids.phone}`;
 }
 
+/** The figures a reader compares between two labelled runs, and where the CPU went. */
+function summary(max: { eventsPerSec: number; events: number; cpuCores: Record<string, number>; loadAvg: number[] }, latency: Record<string, unknown>[]): string {
+  const cpu = (c: Record<string, number>) => Object.entries(c).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(', ');
+  const lines = [`max sustained (warm): ${max.eventsPerSec} events/s end to end over ${max.events} events; CPU cores: ${cpu(max.cpuCores)}; load average ${max.loadAvg.join(' ')}`];
+  for (const l of latency) {
+    lines.push(`at ${String(l.offeredEventsPerSec)} events/s offered: p50 ${String(l.p50Ms)} ms, p95 ${String(l.p95Ms)} ms, p99 ${String(l.p99Ms)} ms; CPU cores: ${cpu(l.cpuCores as Record<string, number>)}; load average ${(l.loadAvg as number[]).join(' ')}`);
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -254,7 +264,7 @@ async function main(): Promise<void> {
     };
     const file = writeResult('pipeline', result);
     if (label) writeResult(`pipeline-${label.replace(/[^\w.-]/g, '_')}`, result);
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\nwritten to ${file}\n`);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${summary(maxSustained, latency)}\nwritten to ${file}\n`);
   } finally {
     await updates.disconnect().catch(() => undefined);
     await platform.stop().catch(() => undefined);
