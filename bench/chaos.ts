@@ -93,6 +93,7 @@ async function main(): Promise<number> {
         }),
       );
       log(`run ${i + 1}/${schedule.length}: ${results[i]!.violations.length} violation(s)`);
+      for (const v of results[i]!.violations) log(`  [${v.check}] ${v.kind}: ${JSON.stringify(v.detail).slice(0, 300)}`);
     }
   } finally {
     if (!values['keep-infra']) await infra.stop();
