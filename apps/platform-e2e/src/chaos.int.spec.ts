@@ -28,7 +28,7 @@ describe('chaos: a few faults under load lose nothing and count nothing twice', 
       },
       log,
     );
-  }, 240_000);
+  }, 600_000);
 
   afterAll(async () => {
     await infra?.stop();
