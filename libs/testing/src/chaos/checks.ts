@@ -147,19 +147,25 @@ export async function runChecks(input: CheckInput): Promise<{ violations: Violat
   const driver = neo4j.driver(input.neo4j.uri, neo4j.auth.basic(input.neo4j.user, input.neo4j.password));
   const graphOf = new Map<string, string>();
   const graphGroups = new Map<string, string[]>();
+  const inMerged: { key: string; profile: string; mergedInto: string }[] = [];
+  const inTwo: { key: string; profiles: string[] }[] = [];
   try {
     const res = await driver.executeQuery('MATCH (i:Identity {ns: $ns})-[:IN]->(p:Profile {ns: $ns}) RETURN i.key AS key, p.id AS profile, p.mergedInto AS mergedInto', { ns: input.graphNamespace });
     for (const r of res.records) {
       const key = r.get('key') as string;
       const profile = r.get('profile') as string;
-      if (r.get('mergedInto')) v.push({ check: 'b-graph-agrees', kind: 'identity-in-merged-profile', detail: { key: key.slice(0, 16), profile, mergedInto: r.get('mergedInto') as string } });
-      if (graphOf.has(key)) v.push({ check: 'b-graph-agrees', kind: 'identity-in-two-graph-profiles', detail: { key: key.slice(0, 16), profiles: [graphOf.get(key), profile] } });
+      if (r.get('mergedInto')) inMerged.push({ key: key.slice(0, 16), profile, mergedInto: r.get('mergedInto') as string });
+      if (graphOf.has(key)) inTwo.push({ key: key.slice(0, 16), profiles: [graphOf.get(key)!, profile] });
       graphOf.set(key, profile);
       graphGroups.set(profile, [...(graphGroups.get(profile) ?? []), key]);
     }
   } finally {
     await driver.close();
   }
+  if (inMerged.length) v.push({ check: 'b-graph-agrees', kind: 'identity-in-merged-graph-profile', detail: { count: inMerged.length, sample: sample(inMerged) } });
+  if (inTwo.length) v.push({ check: 'b-graph-agrees', kind: 'identity-in-two-graph-profiles', detail: { count: inTwo.length, sample: sample(inTwo) } });
+  const spans: { profileId: string; graphProfiles: string[]; identities: number }[] = [];
+  const idDiffers: { profileId: string; graphProfile: string }[] = [];
   const keyOf = (type: string, value: string) => createHmac('sha256', input.hmacKey).update(`${type}\u0000${value}`).digest('hex');
   const heldBy = new Map<string, string[]>(); // graph key -> materialised profiles holding it
   const unknownToGraph: { profileId: string; type: string }[] = [];
@@ -175,9 +181,12 @@ export async function runChecks(input: CheckInput): Promise<{ violations: Violat
       if (g === undefined) unknownToGraph.push({ profileId: p.profileId, type: i.type });
       else groups.add(g);
     }
-    if (groups.size > 1) v.push({ check: 'b-graph-agrees', kind: 'profile-spans-graph-groups', detail: { profileId: p.profileId, graphProfiles: [...groups], identities: p.identities.length } });
-    if (groups.size === 1 && !groups.has(p.profileId)) v.push({ check: 'b-graph-agrees', kind: 'profile-id-differs-from-graph', detail: { profileId: p.profileId, graphProfile: [...groups][0] } });
+    if (groups.size > 1) spans.push({ profileId: p.profileId, graphProfiles: [...groups], identities: p.identities.length });
+    if (groups.size === 1 && !groups.has(p.profileId)) idDiffers.push({ profileId: p.profileId, graphProfile: [...groups][0]! });
   }
+  if (spans.length) v.push({ check: 'b-graph-agrees', kind: 'profile-spans-graph-groups', detail: { count: spans.length, sample: sample(spans) } });
+  // The materialised profile holds a graph group under another id: the merge that renamed it never reached profiles.
+  if (idDiffers.length) v.push({ check: 'b-graph-agrees', kind: 'profile-id-differs-from-graph', detail: { count: idDiffers.length, sample: sample(idDiffers) } });
   if (unknownToGraph.length > 0) v.push({ check: 'b-graph-agrees', kind: 'identity-unknown-to-graph', detail: { count: unknownToGraph.length, sample: sample(unknownToGraph) } });
   const onTwo = [...heldBy.entries()].filter(([, ps]) => ps.length > 1);
   if (onTwo.length > 0) v.push({ check: 'b-graph-agrees', kind: 'identity-on-two-profiles', detail: { count: onTwo.length, sample: sample(onTwo.map(([k, ps]) => ({ key: k.slice(0, 16), type: typeOf.get(k), profiles: ps }))) } });
