@@ -4,3 +4,5 @@ export * from './net';
 export * from './service-process';
 export * from './servers';
 export * from './events';
+export * from './rng';
+export * as chaos from './chaos';

@@ -1,7 +1,8 @@
 /**
  * Runs a service from its build output (the deployable artefact) as a child process on a free
  * loopback port, waits until /health/ready answers, and stops it again. Each process gets a private
- * state directory (dedupe store, LMDB stores) unless the caller names one; it is removed on stop.
+ * state directory (dedupe store, LMDB stores) that is removed on stop, unless the caller names one:
+ * then it is the caller's, and kept, so a crashed service can be restarted on its own disk (chaos).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -24,14 +25,25 @@ export interface RunningService {
   readonly process: ChildProcess;
   readonly output: string[];
   readonly stateDir: string;
+  /** The state directory was named by the caller: stop leaves it in place. */
+  readonly ownsState: boolean;
 }
 
-export async function startServiceProcess(name: ServiceName, env: Record<string, string>, readyTimeoutMs = 60_000): Promise<RunningService> {
+export interface StartOptions {
+  /** Listen on this port (a restart keeps its address); a free port when absent. */
+  readonly port?: number;
+  /** Use (and keep) this state directory instead of a private temporary one. */
+  readonly stateDir?: string;
+}
+
+export async function startServiceProcess(name: ServiceName, env: Record<string, string>, readyTimeoutMs = 60_000, opts: StartOptions = {}): Promise<RunningService> {
   const main = mainOf(name);
   if (!existsSync(main)) throw new Error(`${main} is missing: run "npx nx run ${name}:build" first`);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const output: string[] = [];
-  const stateDir = mkdtempSync(join(tmpdir(), `cdp-test-${name}-`));
+  const ownsState = opts.stateDir === undefined;
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), `cdp-test-${name}-`));
+  const cleanUp = () => ownsState && rmSync(stateDir, { recursive: true, force: true });
   const stateEnv = { INGEST_DEDUPE_DIR: join(stateDir, 'dedupe'), PROFILES_DATA_DIR: join(stateDir, 'profiles'), KPI_STATE_DIR: join(stateDir, 'kpi') };
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, ...stateEnv, LOG_LEVEL: 'warn', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
@@ -43,15 +55,15 @@ export async function startServiceProcess(name: ServiceName, env: Record<string,
   const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
-      rmSync(stateDir, { recursive: true, force: true });
+      cleanUp();
       throw new Error(`${name} exited with ${child.exitCode}:\n${output.join('')}`);
     }
     const ready = await fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false);
-    if (ready) return { name, url, process: child, output, stateDir };
+    if (ready) return { name, url, process: child, output, stateDir, ownsState };
     await new Promise((r) => setTimeout(r, 250));
   }
   child.kill('SIGKILL');
-  rmSync(stateDir, { recursive: true, force: true });
+  cleanUp();
   throw new Error(`${name} not ready within ${readyTimeoutMs} ms:\n${output.join('')}`);
 }
 
@@ -69,6 +81,6 @@ export async function stopServiceProcess(svc: RunningService, signal: NodeJS.Sig
     clearTimeout(timer);
     return code;
   } finally {
-    rmSync(svc.stateDir, { recursive: true, force: true });
+    if (svc.ownsState) rmSync(svc.stateDir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,286 @@
+/**
+ * `npm run bench:pipeline`: the whole platform end to end (issue 11). The four services as
+ * processes from their build output, load offered through the collector's HTTP batch API and the
+ * raw Kafka topics (the chaos bench's load generator and population, without faults).
+ *  - warm-up: --warmup events (20,000) as fast as the platform takes them, then drained;
+ *  - max sustained: --events (100,000) as fast as possible; rate = events / time from the first
+ *    offer until every accepted event is counted in the all-time KPIs and every consumer group is
+ *    at the end of its inputs (so every profile update is published);
+ *  - latency: at each --rates offered load (500,1000 events/s) for --seconds (30): event offered
+ *    → the first update of its profile that includes it, read by a downstream consumer of
+ *    cdp.profiles.updates.v1. Each measured event is a visit (HTTP) or a call (raw topic) of its
+ *    own visitor id or phone, occurring "now": an update includes it once that identity's
+ *    lastSeen has reached the event's time. Events never seen within --wait-s count as beyond it.
+ * Also the CPU share of each process (services, Kafka, Neo4j, this load generator; from
+ * /proc/<pid>/stat, in cores) per phase and the machine's load average. Writes
+ * bench-results/pipeline.json (and pipeline-<label>.json with --label).
+ * Infra: a Kafka + Neo4j of its own (the chaos bench's, env CHAOS_*), or --shared for the servers
+ * named by KAFKA_BROKERS / NEO4J_URI.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import neo4j from 'neo4j-driver';
+import { AvroCodec, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
+import { API_KEY, LoadGenerator, Offsets, OwnInfra, Platform, SERVICES, planLoad, type PlannedEvent, type Servers } from '../libs/testing/src/chaos';
+import { machine, percentile, writeResult } from './lib/bench-output';
+import { infraFromEnv } from './chaos';
+
+const ROOT = join(__dirname, '..');
+const CLK_TCK = 100;
+const log = (line: string) => process.stderr.write(`[pipeline ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+class CpuMeter {
+  private at = 0;
+  private base = new Map<string, number>();
+  constructor(private readonly pids: Record<string, number>) {}
+
+  start(): void {
+    this.at = Date.now();
+    this.base = new Map(Object.entries(this.pids).map(([n, p]) => [n, cpuSeconds(p)]));
+  }
+
+  /** Cores used by each process since start (1.0 = one core busy all the time). */
+  read(): Record<string, number> {
+    const wall = (Date.now() - this.at) / 1000;
+    return Object.fromEntries(Object.entries(this.pids).map(([n, p]) => [n, Number(((cpuSeconds(p) - this.base.get(n)!) / wall).toFixed(2))]));
+  }
+}
+
+/** Measured events: one new visitor id (HTTP) or phone (raw topic) each, occurring at offer time. */
+function latencyEvents(n: number, tag: string, from: number): PlannedEvent[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    const eventId = `lat-${tag}-${i}`;
+    if (i % 5 === 4) {
+      const phone = `+4477008${String(i % 100_000).padStart(5, '0')}`;
+      return { eventId, channel: 'call-centre', via: 'kafka', key: eventId, identified: true, bad: false, body: { eventId, type: 'inbound_call', identifiers: { phone } } };
+    }
+    return { eventId, channel: 'website', via: 'http', key: eventId, identified: true, bad: false, body: { eventId, type: 'page_view', identifiers: { visitor_id: `lat-${tag}-${i}` } } };
+  });
+}
+
+function identityOf(e: PlannedEvent): string {
+  const ids = (e.body!.identifiers as Record<string, string>) ?? {};
+  return ids.visitor_id ? `visitor_id=${ids.visitor_id}` : `phone=${ids.phone}`;
+}
+
+/** The figures a reader compares between two labelled runs, and where the CPU went. */
+function summary(max: { eventsPerSec: number; events: number; cpuCores: Record<string, number>; loadAvg: number[] }, latency: Record<string, unknown>[]): string {
+  const cpu = (c: Record<string, number>) => Object.entries(c).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(', ');
+  const lines = [`max sustained (warm): ${max.eventsPerSec} events/s end to end over ${max.events} events; CPU cores: ${cpu(max.cpuCores)}; load average ${max.loadAvg.join(' ')}`];
+  for (const l of latency) {
+    lines.push(`at ${String(l.offeredEventsPerSec)} events/s offered: p50 ${String(l.p50Ms)} ms, p95 ${String(l.p95Ms)} ms, p99 ${String(l.p99Ms)} ms; CPU cores: ${cpu(l.cpuCores as Record<string, number>)}; load average ${(l.loadAvg as number[]).join(' ')}`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      events: { type: 'string', default: '100000' },
+      warmup: { type: 'string', default: '20000' },
+      rates: { type: 'string', default: '500,1000' },
+      seconds: { type: 'string', default: '30' },
+      'wait-s': { type: 'string', default: '120' },
+      label: { type: 'string', default: '' },
+      seed: { type: 'string', default: '42' },
+      shared: { type: 'boolean', default: false },
+      'keep-infra': { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+    },
+  });
+  const events = Number(values.events);
+  const warmup = Number(values.warmup);
+  const rates = values.rates!.split(',').map(Number);
+  const seconds = Number(values.seconds);
+  const waitMs = Number(values['wait-s']) * 1000;
+  const label = values.label!;
+  if (!values['no-build']) {
+    log('building the four services');
+    const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=ingestion,identity,profiles,metrics', '--output-style=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
+    if (build.status !== 0) throw new Error('build failed');
+  }
+  let infra: OwnInfra | undefined;
+  let servers: Servers;
+  if (values.shared) {
+    const e = process.env;
+    if (!e.KAFKA_BROKERS || !e.NEO4J_URI) throw new Error('--shared needs KAFKA_BROKERS and NEO4J_URI');
+    servers = { kafkaBrokers: e.KAFKA_BROKERS, neo4jUri: e.NEO4J_URI, neo4jUser: e.NEO4J_USER ?? 'neo4j', neo4jPassword: e.NEO4J_PASSWORD ?? 'cdp-local-password' };
+  } else {
+    infra = await OwnInfra.start(infraFromEnv(), log);
+    servers = infra.servers;
+  }
+  const tag = randomBytes(3).toString('hex');
+  const topicNamespace = `pipe-${tag}.`;
+  const graphNamespace = `pipe-${tag}`;
+  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)));
+  const kafka = new Kafka({ clientId: 'bench-pipeline', brokers: servers.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const updates = kafka.consumer({ groupId: `${topicNamespace}bench-reader` });
+  const codec = new AvroCodec<Profile>(profileUpdatesTopic.versions);
+  /** Per identity ("type=value"): the measured event waiting for an update that includes it. */
+  const waiting = new Map<string, { occurredAt: number; offeredAt: number; rate: number }>();
+  const latencies = new Map<number, number[]>(rates.map((r) => [r, []]));
+  const load = () => new LoadGenerator({ ingestionUrl: () => platform.url('ingestion'), apiKey: API_KEY, kafkaBrokers: servers.kafkaBrokers, topicNamespace }, { rate: 1e9, concurrency: 8, log });
+  let accepted = 0;
+  try {
+    await admin.connect();
+    log(`starting the four services (namespace ${topicNamespace})`);
+    await platform.start();
+    const offsets = new Offsets(admin, topicNamespace);
+    const pids: Record<string, number> = Object.fromEntries(SERVICES.map((s) => [s, platform.pid(s)]));
+    if (infra) {
+      pids.kafka = await infra.pidOf('kafka');
+      pids.neo4j = await infra.pidOf('neo4j');
+    }
+    pids.loadGenerator = process.pid;
+    const cpu = new CpuMeter(pids);
+    const kpiEvents = async () => ((await (await fetch(`${platform.url('metrics')}/v1/kpis?window=all`)).json()) as KpiSnapshot).events;
+    /** Until every accepted event is counted and every group is at its ends; resolves with when. */
+    const untilDone = async (want: number, timeoutMs: number): Promise<{ at: number; maxLag: Record<string, number> }> => {
+      const maxLag: Record<string, number> = {};
+      const t0 = Date.now();
+      for (;;) {
+        const snap = await offsets.snapshot(SERVICES);
+        for (const [s, l] of Object.entries(snap.lag)) maxLag[s] = Math.max(maxLag[s] ?? 0, l);
+        if (snap.totalLag === 0 && (await kpiEvents()) >= want) return { at: Date.now(), maxLag };
+        if (Date.now() - t0 > timeoutMs) throw new Error(`not done within ${timeoutMs} ms: KPI events ${await kpiEvents()} of ${want}, lag ${JSON.stringify(snap.lag)}`);
+        await sleep(500);
+      }
+    };
+
+    await updates.connect();
+    await updates.subscribe({ topic: topicName(profileUpdatesTopic, topicNamespace), fromBeginning: false });
+    await updates.run({
+      partitionsConsumedConcurrently: 6,
+      eachMessage: async ({ message }) => {
+        if (!message.value || waiting.size === 0) return;
+        const received = Date.now();
+        const d = await codec.decode(message.value);
+        if (!d.ok) return;
+        for (const i of d.value.identities) {
+          const k = `${i.type}=${i.value}`;
+          const w = waiting.get(k);
+          if (w && i.lastSeen >= w.occurredAt) {
+            waiting.delete(k);
+            latencies.get(w.rate)!.push(received - w.offeredAt);
+          }
+        }
+      },
+    });
+
+    log(`warm-up: ${warmup} events as fast as the platform takes them`);
+    const warm = load();
+    const warmStart = Date.now();
+    await warm.run(planLoad({ seed: Number(values.seed), events: warmup, runTag: `w${tag}` }).events);
+    accepted += warm.books.accepted.size;
+    const warmDone = await untilDone(accepted, 600_000);
+    await warm.close();
+    const warmRate = Math.round(warm.books.accepted.size / ((warmDone.at - warmStart) / 1000));
+    log(`warm-up done: ${warmRate} events/s end to end (cold platform)`);
+
+    log(`max sustained: ${events} events as fast as possible`);
+    const burst = load();
+    const plan = planLoad({ seed: Number(values.seed) + 1, events, runTag: `m${tag}` });
+    cpu.start();
+    const t0 = Date.now();
+    await burst.run(plan.events);
+    const offeredS = (Date.now() - t0) / 1000;
+    accepted += burst.books.accepted.size;
+    const done = await untilDone(accepted, 1_800_000);
+    const cpuMax = cpu.read();
+    await burst.close();
+    const endToEndS = (done.at - t0) / 1000;
+    const maxSustained = { events: burst.books.accepted.size, offeredSeconds: Number(offeredS.toFixed(1)), offeredPerSec: Math.round(burst.books.accepted.size / offeredS), endToEndSeconds: Number(endToEndS.toFixed(1)), eventsPerSec: Math.round(burst.books.accepted.size / endToEndS), maxLagByService: done.maxLag, cpuCores: cpuMax, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
+    log(`max sustained: ${maxSustained.eventsPerSec} events/s end to end (offered at ${maxSustained.offeredPerSec}/s); max lag ${JSON.stringify(done.maxLag)}`);
+
+    const latency: Record<string, unknown>[] = [];
+    let from = 0;
+    for (const rate of rates) {
+      const n = rate * seconds;
+      const evs = latencyEvents(n, tag, from);
+      from += n;
+      log(`latency at ${rate} events/s for ${seconds} s`);
+      const gen = new LoadGenerator({ ingestionUrl: () => platform.url('ingestion'), apiKey: API_KEY, kafkaBrokers: servers.kafkaBrokers, topicNamespace }, { rate, concurrency: 32, log });
+      // occurredAt is stamped when the generator offers the batch: the time the update must reach.
+      const stamped = evs.map((e) => ({
+        ...e,
+        get body() {
+          const now = Date.now();
+          waiting.set(identityOf(e), { occurredAt: now, offeredAt: now, rate });
+          return { ...e.body, occurredAt: new Date(now).toISOString() };
+        },
+      }));
+      cpu.start();
+      const start = Date.now();
+      await gen.run(stamped);
+      const offered = n / ((Date.now() - start) / 1000);
+      accepted += gen.books.accepted.size;
+      await untilDone(accepted, waitMs).catch((err: unknown) => log(String(err)));
+      const deadline = Date.now() + waitMs;
+      while ([...waiting.values()].some((w) => w.rate === rate) && Date.now() < deadline) await sleep(200);
+      const cores = cpu.read();
+      await gen.close();
+      const seen = latencies.get(rate)!.sort((a, b) => a - b);
+      const all = [...seen, ...Array.from({ length: Math.max(0, n - seen.length) }, () => Number.POSITIVE_INFINITY)];
+      const pct = (p: number) => (Number.isFinite(percentile(all, p)) ? percentile(all, p) : null);
+      latency.push({ offeredEventsPerSec: Math.round(offered), seconds, events: n, eventsSeen: seen.length, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), maxSeenMs: seen.at(-1) ?? null, cpuCores: cores, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) });
+      log(`latency at ${rate}/s: p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms (${seen.length}/${n} seen)`);
+      for (const [k, w] of waiting) if (w.rate === rate) waiting.delete(k);
+    }
+
+    const result = {
+      benchmark: 'pipeline',
+      label: label || null,
+      command: `npm run bench:pipeline -- ${process.argv.slice(2).join(' ')}`.trim(),
+      measuredAt: new Date().toISOString(),
+      machine: machine(),
+      infra: values.shared ? 'shared' : 'own instance',
+      warmup: { events: warm.books.accepted.size, eventsPerSecCold: warmRate },
+      maxSustained,
+      latency,
+      definition: {
+        maxSustained: 'accepted events / (first offer → KPI all-time events = accepted and every service group at the end of its inputs)',
+        latency: 'event offered (HTTP batch posted or raw record sent) → first profile update including it received by a downstream consumer',
+        cpuCores: 'CPU seconds (user+system, /proc/<pid>/stat) per wall second over the phase: 1.0 = one core',
+      },
+    };
+    const file = writeResult('pipeline', result);
+    if (label) writeResult(`pipeline-${label.replace(/[^\w.-]/g, '_')}`, result);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${summary(maxSustained, latency)}\nwritten to ${file}\n`);
+  } finally {
+    await updates.disconnect().catch(() => undefined);
+    await platform.stop().catch(() => undefined);
+    const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(topicNamespace));
+    if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
+    await admin.disconnect();
+    const driver = neo4j.driver(servers.neo4jUri, neo4j.auth.basic(servers.neo4jUser, servers.neo4jPassword));
+    const session = driver.session();
+    await session.run('MATCH (n {ns: $ns}) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS', { ns: graphNamespace }).catch(() => undefined);
+    await session.close();
+    await driver.close();
+    if (infra && !values['keep-infra']) await infra.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,118 @@
+/**
+ * The fault kinds and how each is injected and recovered from, with time to recover measured from
+ * the broker's point of view: `readyMs` from the restart (or SIGCONT) until the target answers
+ * /health/ready, `processingMs` until the affected consumer groups move again (their committed
+ * offsets advance, or nothing is left to read).
+ */
+import type { OwnInfra } from './own-infra';
+import type { Offsets } from './offsets';
+import { SERVICES, type Platform, type ServiceName } from './platform';
+
+export const FAULT_KINDS = ['kill-ingestion', 'kill-identity', 'kill-profiles', 'kill-metrics', 'kill-kafka', 'kill-neo4j', 'pause-service'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultOptions {
+  /** Between the kill and the restart (the issue's reproduction: 2 s). */
+  readonly restartDelayMs: number;
+  /** SIGSTOP length; longer than the consumer session timeout (30 s) so the group moves on. */
+  readonly pauseMs: number;
+  /** Give up waiting for a recovery after this long: that is a finding, not a hang. */
+  readonly recoverTimeoutMs: number;
+}
+
+export interface FaultRecord {
+  readonly kind: FaultKind;
+  readonly target: string;
+  /** ms since the start of the load when the fault was injected. */
+  readonly atMs: number;
+  readyMs: number | null;
+  processingMs: number | null;
+  error?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class FaultInjector {
+  constructor(
+    private readonly platform: Platform,
+    private readonly infra: OwnInfra,
+    private readonly offsets: Offsets,
+    private readonly opts: FaultOptions,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Runs one fault to the end (recovered, or given up on); `pick` chooses the paused service. */
+  async inject(kind: FaultKind, atMs: number, pick: () => number): Promise<FaultRecord> {
+    const target = kind === 'pause-service' ? SERVICES[Math.floor(pick() * SERVICES.length)]! : kind.slice('kill-'.length);
+    const rec: FaultRecord = { kind, target, atMs, readyMs: null, processingMs: null };
+    this.log(`fault ${kind} (${target}) at ${(atMs / 1000).toFixed(1)} s`);
+    try {
+      if (kind === 'kill-kafka' || kind === 'kill-neo4j') await this.infraFault(target as 'kafka' | 'neo4j', rec);
+      else if (kind === 'pause-service') await this.pauseFault(target as ServiceName, rec);
+      else await this.serviceFault(target as ServiceName, rec);
+    } catch (err) {
+      rec.error = (err as Error).message.slice(0, 500);
+      this.log(`fault ${kind} (${target}): ${rec.error}`);
+    }
+    this.log(`fault ${kind} (${target}): ready after ${rec.readyMs ?? '-'} ms, processing after ${rec.processingMs ?? '-'} ms`);
+    return rec;
+  }
+
+  private async serviceFault(name: ServiceName, rec: FaultRecord): Promise<void> {
+    await this.platform.kill(name);
+    await sleep(this.opts.restartDelayMs);
+    const t0 = Date.now();
+    rec.readyMs = await this.platform.restart(name, this.opts.recoverTimeoutMs);
+    rec.processingMs = await this.processing([name], t0);
+  }
+
+  private async pauseFault(name: ServiceName, rec: FaultRecord): Promise<void> {
+    this.platform.pause(name);
+    await sleep(this.opts.pauseMs);
+    this.platform.resume(name);
+    const t0 = Date.now();
+    rec.readyMs = await this.untilReady([name], t0);
+    rec.processingMs = await this.processing([name], t0);
+  }
+
+  private async infraFault(server: 'kafka' | 'neo4j', rec: FaultRecord): Promise<void> {
+    await this.infra.kill(server);
+    await sleep(this.opts.restartDelayMs);
+    const t0 = Date.now();
+    await this.infra.restart();
+    this.log(`${server} back after ${Date.now() - t0} ms`);
+    // Every service depends on Kafka; identity is the one that needs Neo4j.
+    const affected: ServiceName[] = server === 'kafka' ? [...SERVICES] : ['identity'];
+    rec.readyMs = await this.untilReady(affected, t0);
+    rec.processingMs = await this.processing(affected, t0);
+  }
+
+  private async untilReady(names: readonly ServiceName[], t0: number): Promise<number> {
+    for (;;) {
+      const states = await Promise.all(names.map((n) => (this.platform.isRunning(n) ? this.platform.ready(n) : Promise.resolve(false))));
+      if (states.every(Boolean)) return Date.now() - t0;
+      const dead = names.filter((n) => !this.platform.isRunning(n));
+      if (dead.length) throw new Error(`${dead.join(', ')} exited instead of recovering`);
+      if (Date.now() - t0 > this.opts.recoverTimeoutMs) throw new Error(`${names.filter((_, i) => !states[i]).join(', ')} not ready within ${this.opts.recoverTimeoutMs} ms`);
+      await sleep(250);
+    }
+  }
+
+  /** Until each group's committed offsets move past where they were at t0, or its lag is zero. */
+  private async processing(names: readonly ServiceName[], t0: number): Promise<number> {
+    const start = new Map<ServiceName, number>();
+    const moving = new Set<ServiceName>();
+    for (;;) {
+      for (const n of names) {
+        if (moving.has(n)) continue;
+        const p = await this.offsets.progress(n).catch(() => undefined);
+        if (!p) continue;
+        if (!start.has(n)) start.set(n, p.committed);
+        if (p.lag === 0 || p.committed > start.get(n)!) moving.add(n);
+      }
+      if (moving.size === names.length) return Date.now() - t0;
+      if (Date.now() - t0 > this.opts.recoverTimeoutMs) throw new Error(`${names.filter((n) => !moving.has(n)).join(', ')} not processing within ${this.opts.recoverTimeoutMs} ms`);
+      await sleep(250);
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import { planLoad } from './population';
+
+describe('chaos load plan', () => {
+  it('is the same for the same seed and differs for another', () => {
+    const a = planLoad({ seed: 5, events: 2000, runTag: 'abc' });
+    expect(planLoad({ seed: 5, events: 2000, runTag: 'abc' })).toEqual(a);
+    expect(planLoad({ seed: 6, events: 2000, runTag: 'abc' }).events).not.toEqual(a.events);
+  });
+
+  it('holds exactly the requested events, unique ids, and a small known number of bad records', () => {
+    const plan = planLoad({ seed: 9, events: 5000, runTag: 'x1' });
+    expect(plan.events).toHaveLength(5000);
+    expect(new Set(plan.events.map((e) => e.eventId)).size).toBe(5000);
+    const bad = plan.events.filter((e) => e.bad);
+    expect(bad.length).toBe((plan.mix['bad-raw'] ?? 0) + (plan.mix['bad-http'] ?? 0));
+    expect(bad.length).toBeGreaterThan(0);
+    expect(bad.length).toBeLessThanOrEqual(5);
+    expect(bad.every((e) => !e.identified)).toBe(true);
+  });
+
+  it('marks as identified exactly the events that carry a linking identity', () => {
+    const plan = planLoad({ seed: 3, events: 3000, runTag: 'y2' });
+    const linking = new Set(['visitor_id', 'email', 'login', 'phone', 'loyalty_number', 'app_instance_id']);
+    for (const e of plan.events.filter((x) => !x.bad)) {
+      const ids = Object.entries((e.body!.identifiers as Record<string, string>) ?? {});
+      const links = ids.some(([t, v]) => linking.has(t) && v !== 'test@test.com');
+      expect([e.eventId, e.identified]).toEqual([e.eventId, links]);
+    }
+    // The mix the checks rely on is there: merges, both paths, unidentified activity, B2B.
+    for (const kind of ['login-merge', 'store-merge', 'call-centre', 'unidentified', 'junk-only', 'b2b', 'repeat-visit']) expect(plan.mix[kind]).toBeGreaterThan(0);
+  });
+});
