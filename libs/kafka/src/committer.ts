@@ -23,8 +23,8 @@ export interface CommitRequest {
   readonly partition: number;
   readonly outputs: readonly OutboundMessage[];
   readonly raw: readonly RawOutput[];
-  /** Offset of the last input record this commit makes done. */
-  readonly lastOffset: string;
+  /** The input offset consumed once this commit is done (the next one to read). */
+  readonly nextOffset: string;
 }
 
 export interface Committer {
@@ -72,7 +72,7 @@ export class TransactionalCommitter implements Committer {
     private readonly transactionTimeoutMs = 60_000,
   ) {}
 
-  async commit({ topic, partition, outputs, raw, lastOffset }: CommitRequest): Promise<void> {
+  async commit({ topic, partition, outputs, raw, nextOffset }: CommitRequest): Promise<void> {
     const id = key(topic, partition);
     if (this.lost.has(id)) throw new PartitionLostError(topic, partition, 'fenced earlier in this generation');
     const producer = await this.producerFor(topic, partition);
@@ -80,8 +80,7 @@ export class TransactionalCommitter implements Committer {
     const txn = await producer.transaction();
     try {
       if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
-      const offset = (BigInt(lastOffset) + 1n).toString();
-      await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
+      await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
       await txn.commit();
     } catch (err) {
       await txn.abort().catch(() => undefined);

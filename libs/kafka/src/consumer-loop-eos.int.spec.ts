@@ -100,7 +100,7 @@ describe('consumer loop exactly-once against a real Kafka', () => {
     await entered.wait;
     // The partition's next owner initialises the same transactional id, as a new member would.
     const usurper = new TransactionalCommitter(kafka, platform.producer, groupId, logger);
-    await usurper.commit({ topic: input, partition: 0, outputs: [], raw: [], lastOffset: '1' });
+    await usurper.commit({ topic: input, partition: 0, outputs: [], raw: [], nextOffset: '2' });
     await usurper.close();
     release.open();
 

@@ -28,7 +28,7 @@
  * applied it (a crash before the commit, a partition that moved), and their stores are outside
  * the Kafka transaction.
  */
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { DEAD_LETTER_HEADERS, deadLettersTopic, topicName, type DecodeOutcome } from '@cdp/contracts';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { describeError, isRetriable } from './errors';
@@ -41,6 +41,12 @@ export interface InboundMessage<V> {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
+  /**
+   * The offset consumed once this record is done: offset + 1, or, for the last record of a fetched
+   * batch, past the transaction markers that end the batch. The loop commits this offset; a
+   * service that stores its own offsets stores this one, so both agree.
+   */
+  readonly nextOffset: string;
   readonly key: string | null;
   readonly value: V;
   readonly headers: Readonly<Record<string, string>>;
@@ -126,11 +132,13 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
-function baseOf(topic: string, partition: number, message: KafkaMessage): Omit<InboundMessage<unknown>, 'value'> {
+function baseOf(batch: Batch, message: KafkaMessage): Omit<InboundMessage<unknown>, 'value'> {
+  const last = batch.messages[batch.messages.length - 1] === message;
   return {
-    topic,
-    partition,
+    topic: batch.topic,
+    partition: batch.partition,
     offset: message.offset,
+    nextOffset: ((last ? BigInt(batch.lastOffset()) : BigInt(message.offset)) + 1n).toString(),
     key: message.key?.toString('utf8') ?? null,
     headers: headersOf(message.headers),
     timestamp: Number(message.timestamp),
@@ -312,14 +320,14 @@ export class ConsumerLoop {
     const { topic, partition } = batch;
     let outputs: OutboundMessage[] = [];
     let raw: RawOutput[] = [];
-    let lastOffset: string | undefined;
+    let last: Omit<InboundMessage<unknown>, 'value'> | undefined;
     let since = Date.now();
     const flush = async (): Promise<Progress> => {
-      if (lastOffset === undefined) return 'done';
-      const progress = await this.commit(payload, outputs, raw, lastOffset);
+      if (last === undefined) return 'done';
+      const progress = await this.commit(payload, outputs, raw, last);
       outputs = [];
       raw = [];
-      lastOffset = undefined;
+      last = undefined;
       since = Date.now();
       return progress;
     };
@@ -327,7 +335,7 @@ export class ConsumerLoop {
     for (const message of batch.messages) {
       if (!this.running || !isRunning() || isStale()) break;
       const stopTimer = this.metrics.duration.startTimer(labels);
-      const base = baseOf(topic, partition, message);
+      const base = baseOf(batch, message);
       let settled: Settled | undefined;
       for (let attempt = 1; settled === undefined; attempt++) {
         const result = await this.handleOnce(sub, base, message.value);
@@ -343,7 +351,7 @@ export class ConsumerLoop {
       stopTimer();
       outputs.push(...settled.outputs);
       raw.push(...settled.raw);
-      lastOffset = message.offset;
+      last = base;
       if (outputs.length + raw.length >= this.flushPolicy.records || Date.now() - since >= this.flushPolicy.ms) {
         if ((await flush()) === 'lost') return;
       }
@@ -370,7 +378,7 @@ export class ConsumerLoop {
       const chunk = messages.slice(next, next <= oneByOneUntil ? next + 1 : next + max);
       const alone = chunk.length === 1;
       const started = Date.now();
-      const results = await this.handleChunk(sub, topic, partition, chunk);
+      const results = await this.handleChunk(sub, batch, chunk);
       const outputs: OutboundMessage[] = [];
       const raw: RawOutput[] = [];
       let done = 0;
@@ -388,7 +396,7 @@ export class ConsumerLoop {
         done++;
       }
       if (done > 0) {
-        if ((await this.commit(payload, outputs, raw, chunk[done - 1]!.offset)) === 'lost') return;
+        if ((await this.commit(payload, outputs, raw, baseOf(batch, chunk[done - 1]!))) === 'lost') return;
         // Every record of the chunk waited for the whole chunk: that is its handling time.
         const seconds = (Date.now() - started) / 1000;
         for (let k = 0; k < done; k++) this.metrics.duration.observe(labels, seconds);
@@ -406,12 +414,12 @@ export class ConsumerLoop {
   }
 
   /** Decodes a chunk and hands what decoded to the batch handler; one result per record. */
-  private async handleChunk(sub: BatchSubscription, topic: string, partition: number, chunk: readonly KafkaMessage[]): Promise<HandlerResult[]> {
+  private async handleChunk(sub: BatchSubscription, batch: Batch, chunk: readonly KafkaMessage[]): Promise<HandlerResult[]> {
     const results: HandlerResult[] = [];
     const decoded: InboundMessage<unknown>[] = [];
     const at: number[] = [];
     for (const message of chunk) {
-      const base = baseOf(topic, partition, message);
+      const base = baseOf(batch, message);
       const bytes = message.value;
       if (bytes === null) {
         results.push(await guarded(() => tombstone(sub, base)));
@@ -449,20 +457,18 @@ export class ConsumerLoop {
    * is down is waited out). 'lost' when another member owns the partition now: nothing more of
    * this batch may be committed here.
    */
-  private async commit(payload: EachBatchPayload, outputs: readonly OutboundMessage[], raw: readonly RawOutput[], lastOffset: string): Promise<Progress> {
+  private async commit(payload: EachBatchPayload, outputs: readonly OutboundMessage[], raw: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>): Promise<Progress> {
+    const lastOffset = last.offset;
     const { batch, heartbeat, resolveOffset } = payload;
     const { topic, partition } = batch;
     const labels = { topic, group: this.opts.groupId };
     for (let attempt = 1; ; attempt++) {
       try {
-        // The committed offset is the one after the last record handled, never past the upstream's
-        // transaction markers that follow it: services that keep their own offsets (metrics)
-        // compare them with the group's. The lag gauge does count markers as consumed.
-        await this.committer.commit({ topic, partition, outputs, raw, lastOffset });
+        // nextOffset goes past the transaction markers that end a fetched batch (as Java consumers
+        // commit their position), so a drained partition shows lag 0.
+        await this.committer.commit({ topic, partition, outputs, raw, nextOffset: last.nextOffset });
         resolveOffset(lastOffset);
-        const last = batch.messages[batch.messages.length - 1];
-        const through = last?.offset === lastOffset ? batch.lastOffset() : lastOffset;
-        this.metrics.lag.set({ topic, partition: String(partition), group: this.opts.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(through) - 1n)));
+        this.metrics.lag.set({ topic, partition: String(partition), group: this.opts.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
         return 'done';
       } catch (err) {
         if (err instanceof PartitionLostError) {

@@ -19,7 +19,15 @@ export interface RecordPosition {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
+  /**
+   * The offset the consumer loop commits after this record (past the transaction markers that end
+   * its batch): stored instead of the record's own, so the store and the group's commits agree.
+   */
+  readonly nextOffset?: string;
 }
+
+/** The last offset a record makes consumed: itself, or the markers after it. */
+const consumedThrough = (pos: RecordPosition): string => (pos.nextOffset !== undefined ? (BigInt(pos.nextOffset) - 1n).toString() : pos.offset);
 
 const positionKey = (topic: string, partition: number) => `${topic}:${partition}`;
 
@@ -130,9 +138,9 @@ export class KpiStore implements ProfileTable, SeenTable {
           void this.dbs.seenByTime.remove([s.at, s.key]);
         }
       }
-      if (pos) void this.dbs.offsets.put(positionKey(pos.topic, pos.partition), pos.offset);
+      if (pos) void this.dbs.offsets.put(positionKey(pos.topic, pos.partition), consumedThrough(pos));
     });
-    if (pos) this.offsets.set(positionKey(pos.topic, pos.partition), BigInt(pos.offset));
+    if (pos) this.offsets.set(positionKey(pos.topic, pos.partition), BigInt(consumedThrough(pos)));
   }
 
   async close(): Promise<void> {
