@@ -12,7 +12,7 @@
  * kill-metrics,kill-kafka,kill-neo4j,pause-service; "none" for runs without faults), --per-run
  * one|all (one: each run has one fault, N runs of each kind, so violations are attributed exactly,
  * as in the issue's reproduction; all: every kind in each of N runs, one after the other),
- * --pause-ms (35000), --restart-delay-ms (2000), --keep-infra (leave the servers running), --no-build.
+ * --pause-ms (10000, longer than the 6 s session timeout), --restart-delay-ms (2000), --keep-infra (leave the servers running), --no-build.
  * Env: CHAOS_INFRA_HOME (.local/infra-chaos), CHAOS_KAFKA_PORT (19092), CHAOS_KAFKA_CONTROLLER_PORT
  * (19093), CHAOS_NEO4J_BOLT_PORT (17687), CHAOS_JARS_FROM (a filled provider jars folder).
  * Exit code 0 with no violations, 1 with violations, 2 on a bench error.
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '200' },
       faults: { type: 'string', default: 'all' },
       'per-run': { type: 'string', default: 'one' },
-      'pause-ms': { type: 'string', default: '35000' },
+      'pause-ms': { type: 'string', default: '10000' },
       'restart-delay-ms': { type: 'string', default: '2000' },
       'keep-infra': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },

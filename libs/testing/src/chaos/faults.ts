@@ -14,7 +14,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export interface FaultOptions {
   /** Between the kill and the restart (the reproduction: 2 s). */
   readonly restartDelayMs: number;
-  /** SIGSTOP length; longer than the consumer session timeout (30 s) so the group moves on. */
+  /** SIGSTOP length; longer than the consumer session timeout (KAFKA_SESSION_TIMEOUT_MS, 6 s) so the group moves on. */
   readonly pauseMs: number;
   /** Give up waiting for a recovery after this long: that is a finding, not a hang. */
   readonly recoverTimeoutMs: number;
