@@ -663,8 +663,8 @@ async function formatKafkaStorage(cfg, log) {
       ...kafkaJvmArgs(cfg).filter((a) => !a.startsWith('-Xms') && !a.startsWith('-Dcdp.infra.server')),
       'kafka.tools.StorageTool',
       'format',
-      '-t',
-      clusterId,
+      // One argument, not two: an id starting with "-" (1 in 64) would be read as an option.
+      `--cluster-id=${clusterId}`,
       '-c',
       k.serverProperties,
       '--standalone',
