@@ -10,11 +10,11 @@ import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IdentityConfig } from '../config';
 import { IDENTITY_CONFIG } from '../tokens';
 import { IdentityGraphRepository } from './identity-graph.repository';
+import { SerialInterval } from './serial-interval';
 
 @Injectable()
 export class OutboxSweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> = Promise.resolve();
+  private readonly sweeps = new SerialInterval();
   private readonly deleted;
   private readonly maxAgeMs: number;
 
@@ -31,16 +31,11 @@ export class OutboxSweep implements OnApplicationBootstrap, BeforeApplicationShu
   onApplicationBootstrap(): void {
     if (this.maxAgeMs === 0) return;
     const every = Math.min(600_000, Math.max(1_000, Math.floor(this.maxAgeMs / 4)));
-    this.timer = setInterval(() => {
-      // One sweep at a time; a slow one simply delays the next.
-      this.sweeping = this.sweeping.then(() => this.sweep()).then(() => undefined);
-    }, every);
-    this.timer.unref();
+    this.sweeps.start(every, () => this.sweep());
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.sweeps.stop();
   }
 
   /** Deletes what is older than the maximum age now; returns how many entries. */

@@ -11,12 +11,12 @@ import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { IdentityConfig } from '../config';
 import { IDENTITY_CONFIG } from '../tokens';
 import { IdentityGraphRepository } from './identity-graph.repository';
+import { SerialInterval } from './serial-interval';
 import { RATE_QUARANTINE, ResolutionService } from './resolution.service';
 
 @Injectable()
 export class QuarantineRelease implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> = Promise.resolve();
+  private readonly sweeps = new SerialInterval();
   private readonly released;
   private readonly afterMs: number;
 
@@ -34,16 +34,11 @@ export class QuarantineRelease implements OnApplicationBootstrap, BeforeApplicat
   onApplicationBootstrap(): void {
     if (this.afterMs === 0) return;
     const every = Math.min(60_000, Math.max(250, Math.floor(this.afterMs / 2)));
-    this.timer = setInterval(() => {
-      // One sweep at a time; a slow one simply delays the next.
-      this.sweeping = this.sweeping.then(() => this.sweep()).then(() => undefined);
-    }, every);
-    this.timer.unref();
+    this.sweeps.start(every, () => this.sweep());
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.sweeps.stop();
   }
 
   /** Releases what is due now; returns how many were released. */
