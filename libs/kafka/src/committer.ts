@@ -29,6 +29,14 @@ export interface CommitRequest {
 
 export interface Committer {
   readonly exactlyOnce: boolean;
+  /**
+   * Before a newly assigned partition's first record is handled: take the partition over (a
+   * transactional producer's initialisation aborts or completes what the previous owner left
+   * open, and fences it), then answer the group's committed offset, which is final only now.
+   */
+  takeOver(topic: string, partition: number): Promise<bigint | undefined>;
+  /** A fenced partition whose wait saw no rebalance: the fence was not a new owner; try again afresh. */
+  forget(topic: string, partition: number): void;
   commit(request: CommitRequest): Promise<void>;
   /** The partitions this member owns after a rebalance; producers of the others are closed. */
   assigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void>;
@@ -44,7 +52,7 @@ export class PartitionLostError extends Error {
   }
 }
 
-const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'INVALID_PRODUCER_ID_MAPPING']);
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
 
 /** kafkajs wraps protocol errors (retries exhausted, non-retriable): look through the chain. */
 export function isFencedError(err: unknown): boolean {
@@ -71,6 +79,24 @@ export class TransactionalCommitter implements Committer {
     private readonly logger: Logger,
     private readonly transactionTimeoutMs = 60_000,
   ) {}
+
+  async takeOver(topic: string, partition: number): Promise<bigint | undefined> {
+    this.lost.delete(key(topic, partition));
+    await this.producerFor(topic, partition);
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
+      const committed = offsets?.partitions.find((p) => p.partition === partition)?.offset;
+      return committed === undefined || committed === '-1' ? undefined : BigInt(committed);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  forget(topic: string, partition: number): void {
+    this.lost.delete(key(topic, partition));
+  }
 
   async commit({ topic, partition, outputs, raw, nextOffset }: CommitRequest): Promise<void> {
     const id = key(topic, partition);
@@ -140,6 +166,12 @@ export class AtLeastOnceCommitter implements Committer {
   readonly exactlyOnce = false;
 
   constructor(private readonly producer: CdpProducer) {}
+
+  takeOver(): Promise<bigint | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  forget(): void {}
 
   async commit({ outputs, raw }: CommitRequest): Promise<void> {
     if (outputs.length === 0 && raw.length === 0) return;

@@ -124,6 +124,15 @@ function isRebalancing(err: unknown): boolean {
   return typeof err === 'object' && err !== null && REBALANCING.has(String((err as { type?: unknown }).type));
 }
 
+/** A heartbeat that lets a rebalance through (kafkajs rejoins) and waits out a broker that is down. */
+async function beat(heartbeat: () => Promise<void>): Promise<void> {
+  try {
+    await heartbeat();
+  } catch (err) {
+    if (isRebalancing(err)) throw err;
+  }
+}
+
 function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
@@ -178,6 +187,8 @@ export class ConsumerLoop {
   /** Why the consumer is down and since when: kafkajs gave up on it (a crash it does not restart itself). */
   private down: { reason: string; since: number } | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Partitions assigned by the last rebalance whose first batch has not been taken over yet. */
+  private readonly fresh = new Set<string>();
   private readonly metrics;
 
   constructor(private readonly opts: ConsumerLoopOptions) {
@@ -254,6 +265,8 @@ export class ConsumerLoop {
       this.joined = true;
       this.down = undefined;
       this.log.info({ assignment: e.payload.memberAssignment, durationMs: e.payload.duration }, 'joined consumer group');
+      this.fresh.clear();
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions) this.fresh.add(`${topic}\u0000${p}`);
       void this.committer.assigned(e.payload.memberAssignment).catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'closing producers of lost partitions failed'));
     });
     return consumer;
@@ -315,7 +328,9 @@ export class ConsumerLoop {
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const sub = this.byTopic.get(payload.batch.topic);
     if (!sub) return;
-    if (isBatch(sub)) return this.eachBatchInChunks(sub, payload);
+    const from = await this.takeOverIfNew(payload);
+    if (from === undefined) return;
+    if (isBatch(sub)) return this.eachBatchInChunks(sub, payload, from);
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     let outputs: OutboundMessage[] = [];
@@ -332,7 +347,7 @@ export class ConsumerLoop {
       return progress;
     };
     const labels = { topic, group: this.opts.groupId };
-    for (const message of batch.messages) {
+    for (const message of batch.messages.slice(from)) {
       if (!this.running || !isRunning() || isStale()) break;
       const stopTimer = this.metrics.duration.startTimer(labels);
       const base = baseOf(batch, message);
@@ -354,6 +369,9 @@ export class ConsumerLoop {
       last = base;
       if (outputs.length + raw.length >= this.flushPolicy.records || Date.now() - since >= this.flushPolicy.ms) {
         if ((await flush()) === 'lost') return;
+        // kafkajs heartbeats only between batches: a long batch must say it is alive, and learn of
+        // a rebalance (a zombie must stop, not commit its way through the rest of its batch).
+        await beat(heartbeat);
       }
     }
     if (!isStale()) await flush();
@@ -364,12 +382,12 @@ export class ConsumerLoop {
    * Batch mode: chunks of up to `maxBatch` records go to the handler together; after a failure
    * (throw or `retry`), the failed chunk's remaining records go one at a time (see the header).
    */
-  private async eachBatchInChunks(sub: BatchSubscription, payload: EachBatchPayload): Promise<void> {
+  private async eachBatchInChunks(sub: BatchSubscription, payload: EachBatchPayload, from: number): Promise<void> {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { topic, partition, messages } = batch;
     const labels = { topic, group: this.opts.groupId };
     const max = Math.max(1, sub.maxBatch ?? DEFAULT_MAX_BATCH);
-    let next = 0;
+    let next = from;
     let oneByOneUntil = -1;
     // Attempts messages[next] had on its own. A record that failed inside a larger chunk has had
     // none yet: the chunk's failure may belong to a neighbour.
@@ -403,7 +421,7 @@ export class ConsumerLoop {
         next += done;
         attempt = 0;
       }
-      await heartbeat();
+      await beat(heartbeat);
       if (retryReason === undefined) continue;
       oneByOneUntil = Math.max(oneByOneUntil, next - done + chunk.length - 1);
       if (!alone) continue;
@@ -411,6 +429,36 @@ export class ConsumerLoop {
       if (!(await this.backOff(topic, partition, chunk[0]!.offset, attempt, retryReason, heartbeat))) return;
     }
     if (!this.committer.exactlyOnce && !isStale()) await payload.commitOffsetsIfNecessary();
+  }
+
+  /**
+   * The first batch of a partition after a rebalance: take the partition over before handling
+   * anything (fencing the previous owner, whose open transaction is aborted or completed), then
+   * skip what the group's commits, final only now, already cover. Returns the index of the first
+   * record to handle, or undefined when the whole batch is covered.
+   */
+  private async takeOverIfNew(payload: EachBatchPayload): Promise<number | undefined> {
+    const { batch, resolveOffset } = payload;
+    const id = `${batch.topic}\u0000${batch.partition}`;
+    if (!this.fresh.has(id)) return 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const committed = await this.committer.takeOver(batch.topic, batch.partition);
+        this.fresh.delete(id);
+        const from = committed === undefined ? 0 : batch.messages.findIndex((m) => BigInt(m.offset) >= committed);
+        if (from === 0) return 0;
+        const covered = from === -1 ? batch.messages.length : from;
+        this.log.info({ topic: batch.topic, partition: batch.partition, skipped: covered }, 'records already committed by the previous owner skipped');
+        resolveOffset(batch.messages[covered - 1]!.offset);
+        return from === -1 ? undefined : from;
+      } catch (err) {
+        this.metrics.retries.inc({ topic: batch.topic, group: this.opts.groupId });
+        const delay = backoffDelay(attempt, this.backoff);
+        this.log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, err: describeError(err) }, 'taking the partition over failed; retrying');
+        await this.sleepWithHeartbeat(delay, payload.heartbeat);
+        if (!this.running) return undefined;
+      }
+    }
   }
 
   /** Decodes a chunk and hands what decoded to the batch handler; one result per record. */
@@ -477,6 +525,10 @@ export class ConsumerLoop {
           // The new owner's member is in the group, so a rebalance is on its way: heartbeating
           // notices it (throws, and kafkajs rejoins) while this partition waits instead of spinning.
           await this.sleepWithHeartbeat(this.opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS, heartbeat);
+          // No rebalance came: whatever bumped the epoch (a transaction the broker timed out) was
+          // not a new owner. Take the partition again from its committed offset.
+          this.committer.forget(topic, partition);
+          this.fresh.add(`${topic}\u0000${partition}`);
           return 'lost';
         }
         this.metrics.retries.inc(labels);
@@ -551,11 +603,7 @@ export class ConsumerLoop {
     const until = Date.now() + ms;
     while (Date.now() < until && this.running) {
       await sleep(Math.min(1000, until - Date.now()));
-      try {
-        await heartbeat();
-      } catch (err) {
-        if (isRebalancing(err)) throw err;
-      }
+      await beat(heartbeat);
     }
   }
 }

@@ -15,6 +15,7 @@
  * - component.ts / diff-writer.ts: the component walk and load, and the difference writer;
  * - operator-commands.ts and graph-explain.ts: operator changes, and the explain views.
  */
+import { RetriableError } from '@cdp/kafka';
 import type { Driver } from 'neo4j-driver';
 import type { IdentityRules } from '../rules/identity-rules';
 import { ChunkWriter, type ChunkItem } from './chunk-writer';
@@ -87,7 +88,9 @@ export class IdentityGraphRepository {
         return await this.resolveOnce(requests, tripsOf, prune);
       } catch (err) {
         // Another instance recorded one of these events first: its outcome is read on the next pass.
-        if (!isOutboxConflict(err) || attempt >= OUTBOX_CONFLICT_ATTEMPTS) throw err;
+        if (!isOutboxConflict(err)) throw err;
+        // Still contended: contention, not bad data, so the loop waits and tries again (never a dead letter).
+        if (attempt >= OUTBOX_CONFLICT_ATTEMPTS) throw new RetriableError(`outbox still contended after ${attempt} attempts`, { cause: err });
       }
     }
   }
