@@ -236,6 +236,7 @@ describe('metrics KPI state across restarts', () => {
       if (!res) return 0;
       return res.ok ? ((await res.json()) as KpiSnapshot) : res.status;
     };
+    const ready = async (url: string) => (await fetch(`${url}/health/ready`).catch(() => undefined))?.status ?? 0;
     /** The consumer group's member ids (a restarted process joins as a new member). */
     const members = async (): Promise<string[]> => {
       const admin = kafka.admin();
