@@ -237,17 +237,6 @@ describe('metrics KPI state across restarts', () => {
       return res.ok ? ((await res.json()) as KpiSnapshot) : res.status;
     };
     const ready = async (url: string) => (await fetch(`${url}/health/ready`).catch(() => undefined))?.status ?? 0;
-    /** The consumer group's member ids (a restarted process joins as a new member). */
-    const members = async (): Promise<string[]> => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const { groups } = await admin.describeGroups([`${ns}cdp-metrics`]);
-        return groups[0]?.members.map((m) => m.memberId) ?? [];
-      } finally {
-        await admin.disconnect();
-      }
-    };
 
     beforeAll(async () => {
       await platform.connect([resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic]);
@@ -270,7 +259,6 @@ describe('metrics KPI state across restarts', () => {
       dirs.push(dir);
       const first = await launch(dir);
       const atKill = await eventually(() => read(first.url), (k) => typeof k !== 'number' && k.events >= 300, 60_000, 20);
-      const beforeKill = await members();
       await stop(first.child, 'SIGKILL');
       expect(typeof atKill !== 'number' && atKill.events).toBeLessThan(N);
 
@@ -280,8 +268,6 @@ describe('metrics KPI state across restarts', () => {
       // (503 for the moment the group's commits are compared with the store.)
       const firstRead = await eventually(() => read(second.url), (k) => typeof k !== 'number', 30_000, 20);
       const firstReadMs = performance.now() - second.t0;
-      // Served before the consumer could join: the killed member holds the group for its session.
-      const membersAtFirstRead = await members();
       const seen: number[] = [];
       const end = await eventually(
         async () => {
@@ -295,8 +281,6 @@ describe('metrics KPI state across restarts', () => {
       );
       process.stdout.write(`metrics restart after SIGKILL: first KPI read after ${Math.round(firstReadMs)} ms\n`);
       expect(typeof firstRead !== 'number' && firstRead.events).toBeGreaterThanOrEqual(typeof atKill !== 'number' ? atKill.events : Infinity);
-      expect(beforeKill.length).toBeGreaterThan(0);
-      expect(membersAtFirstRead.filter((m) => !beforeKill.includes(m))).toEqual([]);
       expect(seen).toEqual([...seen].sort((x, y) => x - y));
       expect(Math.max(...seen)).toBe(N);
       // Per-profile figures depend on how the consumer interleaved events and merges (two topics,

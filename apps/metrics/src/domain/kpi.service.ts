@@ -152,9 +152,10 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
         this.setRestoring(`counting again up to ${missing} records the consumer group had passed but the stored state lacks`);
         this.logger.warn({ group, partitions: plan.ahead.length, missing }, 'consumer group is ahead of the stored KPI state; rewinding it to the store');
       }
-      // Rewinding needs an empty group. A group that is not ahead resumes as is: what it re-reads
-      // (lost commits) is recognised as counted by the stored offsets. Rewinding is costly
-      // (kafkajs sets offsets by joining the group once per topic), so only when needed.
+      // Setting offsets needs an empty group, and is costly (kafkajs joins the group once per
+      // topic), so only when needed: the group is ahead of the store, or has lost its commits
+      // (deleted, expired) where the store knows where to resume, which would re-read everything
+      // retained. A group a little behind resumes as is: what it re-reads is recognised as counted.
       const deadline = Date.now() + GROUP_EMPTY_WAIT_MS;
       let empty = await this.alignment.empty();
       while (!empty && plan.ahead.length > 0 && !this.closing && Date.now() < deadline) {
@@ -162,7 +163,8 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
         empty = await this.alignment.empty();
       }
       if (this.closing) return false;
-      if (empty && plan.ahead.length > 0) {
+      const lostCommits = plan.partitions.some((p) => p.committed === undefined && this.store.storedOffsets(p.topic).has(p.partition));
+      if (empty && (plan.ahead.length > 0 || lostCommits)) {
         const moved = await this.alignment.apply(plan);
         if (moved) this.logger.info({ group, partitions: moved }, 'consumer group set to the offsets stored with the KPI state');
       } else if (plan.ahead.length > 0) {
