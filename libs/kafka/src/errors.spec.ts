@@ -1,4 +1,4 @@
-import { isRetriable, PermanentError, RetriableError } from './errors';
+import { describeError, isRetriable, PermanentError, RetriableError } from './errors';
 
 const withCode = (code: string, name = 'Neo4jError'): Error => Object.assign(new Error(code), { code, name });
 const named = (name: string, extra: Record<string, unknown> = {}): Error => Object.assign(new Error(name), { name, ...extra });
@@ -20,6 +20,7 @@ describe('isRetriable: infrastructure waits, bad data does not', () => {
     ['a refused socket', Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })],
     ['a full disk', Object.assign(new Error('write'), { code: 'ENOSPC' })],
     ['an explicit retriable error', new RetriableError('store closed')],
+    ['a rejection with a plain object (a library internal, not the record)', { reason: 'connection lost' }],
   ])('%s is retriable', (_label, err) => {
     expect(isRetriable(err)).toBe(true);
   });
@@ -34,5 +35,12 @@ describe('isRetriable: infrastructure waits, bad data does not', () => {
     ['null', null],
   ])('%s is not retriable', (_label, err) => {
     expect(isRetriable(err)).toBe(false);
+  });
+});
+
+describe('describeError', () => {
+  it('names what a non-Error rejection holds instead of "[object Object]"', () => {
+    expect(describeError({ code: 'X', detail: 'gone' })).toBe("non-error thrown: { code: 'X', detail: 'gone' }");
+    expect(describeError(new TypeError('bad'))).toBe('TypeError: bad');
   });
 });

@@ -2,6 +2,8 @@
  * Errors say whether trying again can help. A dependency that is down (broker, graph database)
  * is retriable; bad data is not. kafkajs and neo4j-driver errors are classified here too.
  */
+import { inspect } from 'node:util';
+
 export class RetriableError extends Error {
   readonly retriable = true;
   constructor(message: string, options?: { cause?: unknown }) {
@@ -60,9 +62,15 @@ export function isRetriable(err: unknown): boolean {
   // its account, but an operator granting the ACL mends them.
   if (typeof e.type === 'string' && /_AUTHORIZATION_FAILED$/.test(e.type)) return true;
   if (typeof e.retriable === 'boolean') return e.retriable;
+  // A rejection that is not an Error at all comes from a library's internals (seen while Neo4j
+  // restarted: identity dead-lettered 1,780 good events as "[object Object]"), not from the
+  // record: waiting is the safe answer, a dead letter would lose the event.
+  if (!(err instanceof Error)) return true;
   return false;
 }
 
 export function describeError(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  // Not "[object Object]": name what was thrown, so the next reader can tell where it came from.
+  return typeof err === 'object' && err !== null ? `non-error thrown: ${inspect(err, { depth: 2, breakLength: Infinity }).slice(0, 500)}` : String(err);
 }
