@@ -15,14 +15,13 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '@cdp/observability';
 import { describeError } from './errors';
-import type { CdpProducer, RawOutput } from './producer';
-import type { OutboundMessage } from './results';
+import { byTopic, type RawOutput } from './producer';
 
 export interface CommitRequest {
   readonly topic: string;
   readonly partition: number;
-  readonly outputs: readonly OutboundMessage[];
-  readonly raw: readonly RawOutput[];
+  /** Encoded outputs and dead letters, in the order they were made. */
+  readonly messages: readonly RawOutput[];
   /** The input offset consumed once this commit is done (the next one to read). */
   readonly nextOffset: string;
 }
@@ -74,7 +73,6 @@ export class TransactionalCommitter implements Committer {
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly encoder: CdpProducer,
     private readonly groupId: string,
     private readonly logger: Logger,
     private readonly transactionTimeoutMs = 60_000,
@@ -98,11 +96,11 @@ export class TransactionalCommitter implements Committer {
     this.lost.delete(key(topic, partition));
   }
 
-  async commit({ topic, partition, outputs, raw, nextOffset }: CommitRequest): Promise<void> {
+  async commit({ topic, partition, messages, nextOffset }: CommitRequest): Promise<void> {
     const id = key(topic, partition);
     if (this.lost.has(id)) throw new PartitionLostError(topic, partition, 'fenced earlier in this generation');
     const producer = await this.producerFor(topic, partition);
-    const topicMessages = await this.encoder.encode(outputs, raw);
+    const topicMessages = byTopic(messages);
     const txn = await producer.transaction();
     try {
       if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
@@ -165,7 +163,7 @@ export class TransactionalCommitter implements Committer {
 export class AtLeastOnceCommitter implements Committer {
   readonly exactlyOnce = false;
 
-  constructor(private readonly producer: CdpProducer) {}
+  constructor(private readonly producer: Producer) {}
 
   takeOver(): Promise<bigint | undefined> {
     return Promise.resolve(undefined);
@@ -173,9 +171,9 @@ export class AtLeastOnceCommitter implements Committer {
 
   forget(): void {}
 
-  async commit({ outputs, raw }: CommitRequest): Promise<void> {
-    if (outputs.length === 0 && raw.length === 0) return;
-    await this.producer.raw.sendBatch({ acks: -1, topicMessages: await this.producer.encode(outputs, raw) });
+  async commit({ messages }: CommitRequest): Promise<void> {
+    if (messages.length === 0) return;
+    await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(messages) });
   }
 
   assigned(): Promise<void> {

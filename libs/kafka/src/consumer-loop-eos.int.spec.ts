@@ -99,8 +99,8 @@ describe('consumer loop exactly-once against a real Kafka', () => {
     await send(['held']);
     await entered.wait;
     // The partition's next owner initialises the same transactional id, as a new member would.
-    const usurper = new TransactionalCommitter(kafka, platform.producer, groupId, logger);
-    await usurper.commit({ topic: input, partition: 0, outputs: [], raw: [], nextOffset: '2' });
+    const usurper = new TransactionalCommitter(kafka, groupId, logger);
+    await usurper.commit({ topic: input, partition: 0, messages: [], nextOffset: '2' });
     await usurper.close();
     release.open();
 

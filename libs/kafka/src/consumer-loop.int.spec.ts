@@ -42,6 +42,8 @@ describe('consumer loop against a real Kafka', () => {
           if (e.eventId === 'reject') return Promise.resolve(dlq('eventId says reject', 'validate'));
           if (e.eventId === 'throws') return Promise.reject(new TypeError('handler bug'));
           if (e.eventId === 'flaky' && n < FLAKY_FAILURES + 1) return Promise.reject(new RetriableError('graph database unavailable'));
+          // A handler bug: an output its contract's schema refuses (profileId must be a string).
+          if (e.eventId === 'unencodable') return Promise.resolve(ok([output(resolvedEventsTopic, 'p-x', { event: e, profileId: 42 } as unknown as ResolvedEvent)]));
           const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
           return Promise.resolve(ok([output(resolvedEventsTopic, resolved.profileId, resolved)]));
         },
@@ -67,20 +69,26 @@ describe('consumer loop against a real Kafka', () => {
         { key: 'k3', value: codec.encode(event('reject')) },
         { key: 'k4', value: codec.encode(event('throws')) },
         { key: 'k5', value: codec.encode(event('flaky')) },
+        // Same partition: the record after the bad one must not wait behind it.
+        { key: 'k6', partition: 0, value: codec.encode(event('unencodable')) },
+        { key: 'k7', partition: 0, value: codec.encode(event('after')) },
       ],
     });
     await producer.disconnect();
 
-    const resolved = await collect(kafka, topicName(resolvedEventsTopic, namespace), (m) => m.length >= 2);
+    const resolved = await collect(kafka, topicName(resolvedEventsTopic, namespace), (m) => m.length >= 3);
     const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
     const ids = await Promise.all(resolved.map(async (m) => (await resolvedCodec.decode(m.message.value!)) as { ok: true; value: ResolvedEvent }));
-    expect(ids.map((d) => d.value.profileId).sort()).toEqual(['p-flaky', 'p-good']);
+    // The record after the one whose output does not encode is not held back by it.
+    expect(ids.map((d) => d.value.profileId).sort()).toEqual(['p-after', 'p-flaky', 'p-good']);
     // More failures than any retry budget: an unavailable dependency is waited out, never dead-lettered.
     expect(attempts.get('flaky')).toBe(FLAKY_FAILURES + 1);
 
-    const dead = await collect(kafka, topicName(deadLettersTopic, namespace), (m) => m.length >= 3);
+    const dead = await collect(kafka, topicName(deadLettersTopic, namespace), (m) => m.length >= 4);
     const byKey = Object.fromEntries(dead.map((d) => [d.message.key!.toString(), d.message]));
-    expect(Object.keys(byKey).sort()).toEqual(['k2', 'k3', 'k4']);
+    expect(Object.keys(byKey).sort()).toEqual(['k2', 'k3', 'k4', 'k6']);
+    expect(byKey.k6!.headers![DEAD_LETTER_HEADERS.step]!.toString()).toBe('encode');
+    expect(byKey.k6!.headers![DEAD_LETTER_HEADERS.reason]!.toString()).toMatch(/output for .* does not match its schema: .*profileId/);
     expect(byKey.k2!.value!.toString()).toBe('{"not":"avro"}');
     expect(byKey.k2!.headers![DEAD_LETTER_HEADERS.step]!.toString()).toBe('decode');
     expect(byKey.k3!.headers![DEAD_LETTER_HEADERS.reason]!.toString()).toBe('eventId says reject');
@@ -89,6 +97,7 @@ describe('consumer loop against a real Kafka', () => {
 
     const metrics = await registry.getSingleMetricAsString('cdp_dead_letters_total');
     expect(metrics).toMatch(/step="decode"[^\n]* 1/);
+    expect(metrics).toMatch(/step="encode"[^\n]* 1/);
   });
 
   it('lets a consumer built on v1 read records a newer producer wrote with v2 (schema topic lookup)', async () => {

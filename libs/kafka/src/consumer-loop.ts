@@ -33,8 +33,8 @@ import { DEAD_LETTER_HEADERS, deadLettersTopic, topicName, type DecodeOutcome } 
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { describeError, isRetriable } from './errors';
 import { AtLeastOnceCommitter, PartitionLostError, TransactionalCommitter, type Committer } from './committer';
-import type { CdpProducer, RawOutput } from './producer';
-import { dlq, drop, isHandlerResult, ok, retry, type HandlerResult, type OutboundMessage } from './results';
+import { OutputRejectedError, type CdpProducer, type RawOutput } from './producer';
+import { dlq, drop, isHandlerResult, ok, retry, type HandlerResult } from './results';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './retry';
 
 export interface InboundMessage<V> {
@@ -80,13 +80,10 @@ export const DEFAULT_MAX_BATCH = 500;
 
 const isBatch = (sub: Subscription): sub is BatchSubscription => 'handleBatch' in sub;
 
-/** What a handled record leaves to commit: its outputs and, if it was dead-lettered, its dead letter. */
-interface Settled {
-  readonly outputs: readonly OutboundMessage[];
-  readonly raw: readonly RawOutput[];
-}
+/** What a handled record leaves to commit: its encoded outputs, or its dead letter. */
+type Settled = readonly RawOutput[];
 
-const NOTHING: Settled = { outputs: [], raw: [] };
+const NOTHING: Settled = [];
 
 /** When buffered outputs are published: whichever limit is reached first. */
 export interface FlushPolicy {
@@ -190,11 +187,13 @@ export class ConsumerLoop {
   /** Partitions assigned by the last rebalance whose first batch has not been taken over yet. */
   private readonly fresh = new Set<string>();
   private readonly metrics;
+  private readonly deadLetterTopic: string;
 
   constructor(private readonly opts: ConsumerLoopOptions) {
     this.consumer = this.createConsumer();
     this.committer =
-      opts.exactlyOnce === false ? new AtLeastOnceCommitter(opts.producer) : new TransactionalCommitter(opts.kafka, opts.producer, opts.groupId, opts.logger);
+      opts.exactlyOnce === false ? new AtLeastOnceCommitter(opts.producer.raw) : new TransactionalCommitter(opts.kafka, opts.groupId, opts.logger);
+    this.deadLetterTopic = topicName(deadLettersTopic, opts.namespace);
     this.byTopic = new Map(opts.subscriptions.map((s) => [s.topic, s]));
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.flushPolicy = opts.flush ?? DEFAULT_FLUSH;
@@ -333,15 +332,13 @@ export class ConsumerLoop {
     if (isBatch(sub)) return this.eachBatchInChunks(sub, payload, from);
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
-    let outputs: OutboundMessage[] = [];
-    let raw: RawOutput[] = [];
+    let pending: RawOutput[] = [];
     let last: Omit<InboundMessage<unknown>, 'value'> | undefined;
     let since = Date.now();
     const flush = async (): Promise<Progress> => {
       if (last === undefined) return 'done';
-      const progress = await this.commit(payload, outputs, raw, last);
-      outputs = [];
-      raw = [];
+      const progress = await this.commit(payload, pending, last);
+      pending = [];
       last = undefined;
       since = Date.now();
       return progress;
@@ -354,20 +351,19 @@ export class ConsumerLoop {
       let settled: Settled | undefined;
       for (let attempt = 1; settled === undefined; attempt++) {
         const result = await this.handleOnce(sub, base, message.value);
-        if (result.kind !== 'retry') {
-          settled = this.settle(result, topic, partition, message);
-          this.metrics.records.inc({ ...labels, result: result.kind });
+        const outcome = result.kind === 'retry' ? result : await this.settle(result, topic, partition, message);
+        if (!('kind' in outcome)) {
+          settled = outcome;
           break;
         }
         // Commit what is done before waiting, so the wait holds back only this record.
         if ((await flush()) === 'lost') return;
-        if (!(await this.backOff(topic, partition, message.offset, attempt, result.reason, heartbeat))) return;
+        if (!(await this.backOff(topic, partition, message.offset, attempt, outcome.reason, heartbeat))) return;
       }
       stopTimer();
-      outputs.push(...settled.outputs);
-      raw.push(...settled.raw);
+      pending.push(...settled);
       last = base;
-      if (outputs.length + raw.length >= this.flushPolicy.records || Date.now() - since >= this.flushPolicy.ms) {
+      if (pending.length >= this.flushPolicy.records || Date.now() - since >= this.flushPolicy.ms) {
         if ((await flush()) === 'lost') return;
         // kafkajs heartbeats only between batches: a long batch must say it is alive, and learn of
         // a rebalance (a zombie must stop, not commit its way through the rest of its batch).
@@ -397,24 +393,21 @@ export class ConsumerLoop {
       const alone = chunk.length === 1;
       const started = Date.now();
       const results = await this.handleChunk(sub, batch, chunk);
-      const outputs: OutboundMessage[] = [];
-      const raw: RawOutput[] = [];
+      const pending: RawOutput[] = [];
       let done = 0;
       let retryReason: string | undefined;
       for (const [j, message] of chunk.entries()) {
         const result = results[j]!;
-        if (result.kind === 'retry') {
-          retryReason = result.reason;
+        const outcome = result.kind === 'retry' ? result : await this.settle(result, topic, partition, message);
+        if ('kind' in outcome) {
+          retryReason = outcome.reason;
           break;
         }
-        const settled = this.settle(result, topic, partition, message);
-        outputs.push(...settled.outputs);
-        raw.push(...settled.raw);
-        this.metrics.records.inc({ ...labels, result: result.kind });
+        pending.push(...outcome);
         done++;
       }
       if (done > 0) {
-        if ((await this.commit(payload, outputs, raw, baseOf(batch, chunk[done - 1]!))) === 'lost') return;
+        if ((await this.commit(payload, pending, baseOf(batch, chunk[done - 1]!))) === 'lost') return;
         // Every record of the chunk waited for the whole chunk: that is its handling time.
         const seconds = (Date.now() - started) / 1000;
         for (let k = 0; k < done; k++) this.metrics.duration.observe(labels, seconds);
@@ -505,7 +498,7 @@ export class ConsumerLoop {
    * is down is waited out). 'lost' when another member owns the partition now: nothing more of
    * this batch may be committed here.
    */
-  private async commit(payload: EachBatchPayload, outputs: readonly OutboundMessage[], raw: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>): Promise<Progress> {
+  private async commit(payload: EachBatchPayload, messages: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>): Promise<Progress> {
     const lastOffset = last.offset;
     const { batch, heartbeat, resolveOffset } = payload;
     const { topic, partition } = batch;
@@ -514,7 +507,7 @@ export class ConsumerLoop {
       try {
         // nextOffset goes past the transaction markers that end a fetched batch (as Java consumers
         // commit their position), so a drained partition shows lag 0.
-        await this.committer.commit({ topic, partition, outputs, raw, nextOffset: last.nextOffset });
+        await this.committer.commit({ topic, partition, messages, nextOffset: last.nextOffset });
         resolveOffset(lastOffset);
         this.metrics.lag.set({ topic, partition: String(partition), group: this.opts.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
         return 'done';
@@ -533,7 +526,7 @@ export class ConsumerLoop {
         }
         this.metrics.retries.inc(labels);
         this.metrics.publishFailures.inc(labels);
-        if (raw.length > 0) this.metrics.dlqFailures.inc(labels);
+        if (messages.some((m) => m.topic === this.deadLetterTopic)) this.metrics.dlqFailures.inc(labels);
         const delay = backoffDelay(attempt, this.backoff);
         this.log.warn({ topic, partition, attempt, delayMs: delay, err: describeError(err) }, 'committing outputs and offset failed; retrying');
         await this.sleepWithHeartbeat(delay, heartbeat);
@@ -562,16 +555,31 @@ export class ConsumerLoop {
     });
   }
 
-  /** What a final result leaves to commit (a retry is never final: the caller tries again). */
-  private settle(result: Exclude<HandlerResult, { kind: 'retry' }>, topic: string, partition: number, message: KafkaMessage): Settled {
+  /**
+   * What a final result leaves to commit, its outputs encoded now so that an output that does not
+   * encode dead-letters its record instead of failing the commit of the whole group forever. A
+   * retry comes back when the encoding could not be done (the schema topic unreachable).
+   */
+  private async settle(result: Exclude<HandlerResult, { kind: 'retry' }>, topic: string, partition: number, message: KafkaMessage): Promise<Settled | { kind: 'retry'; reason: string }> {
+    const labels = { topic, group: this.opts.groupId };
     switch (result.kind) {
       case 'ok':
-        return { outputs: result.outputs, raw: [] };
+        try {
+          const encoded = await this.opts.producer.encodeEach(result.outputs);
+          this.metrics.records.inc({ ...labels, result: 'ok' });
+          return encoded;
+        } catch (err) {
+          if (!(err instanceof OutputRejectedError)) return { kind: 'retry', reason: `encoding outputs: ${describeError(err)}` };
+          this.metrics.records.inc({ ...labels, result: 'dlq' });
+          return [this.deadLetter(topic, partition, message, err.message, 'encode')];
+        }
       case 'drop':
+        this.metrics.records.inc({ ...labels, result: 'drop' });
         this.log.debug({ topic, partition, offset: message.offset, reason: result.reason }, 'record dropped');
         return NOTHING;
       case 'dlq':
-        return { outputs: [], raw: [this.deadLetter(topic, partition, message, result.reason, result.step)] };
+        this.metrics.records.inc({ ...labels, result: 'dlq' });
+        return [this.deadLetter(topic, partition, message, result.reason, result.step)];
     }
   }
 
@@ -580,7 +588,7 @@ export class ConsumerLoop {
     this.metrics.deadLetters.inc({ topic, group: this.opts.groupId, step });
     this.log.warn({ topic, partition, offset: message.offset, step, reason }, 'record dead-lettered');
     return {
-      topic: topicName(deadLettersTopic, this.opts.namespace),
+      topic: this.deadLetterTopic,
       message: {
         key: message.key,
         value: message.value,

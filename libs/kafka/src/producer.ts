@@ -15,6 +15,26 @@ export interface RawOutput {
   readonly message: Message;
 }
 
+/** An output whose value does not match its contract's schema (a bug, or input the handler let through). */
+export class OutputRejectedError extends Error {
+  readonly retriable = false;
+  constructor(contract: string, cause: unknown) {
+    super(`output for ${contract} does not match its schema: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'OutputRejectedError';
+  }
+}
+
+/** Messages grouped by topic, in order within each topic, as a producer's sendBatch takes them. */
+export function byTopic(messages: readonly RawOutput[]): TopicMessages[] {
+  const groups = new Map<string, Message[]>();
+  for (const { topic, message } of messages) {
+    const list = groups.get(topic);
+    if (list) list.push(message);
+    else groups.set(topic, [message]);
+  }
+  return [...groups].map(([topic, list]) => ({ topic, messages: list }));
+}
+
 export class CdpProducer {
   private readonly producer: Producer;
   private connected = false;
@@ -41,28 +61,34 @@ export class CdpProducer {
     this.connected = true;
   }
 
-  /** Encodes outputs (registering writer schemas first) and groups them by topic, raw outputs included. */
-  async encode(outputs: readonly OutboundMessage[], raw: readonly RawOutput[] = []): Promise<TopicMessages[]> {
-    const byTopic = new Map<string, Message[]>();
-    const add = (topic: string, message: Message): void => {
-      const list = byTopic.get(topic);
-      if (list) list.push(message);
-      else byTopic.set(topic, [message]);
-    };
+  /**
+   * Encodes outputs one by one (registering writer schemas first), in order. A value that does not
+   * match its contract's schema throws OutputRejectedError, naming the output: the record that
+   * produced it is bad for this service and is dead-lettered, never retried. Other failures (the
+   * schema topic unreachable) are the infrastructure's and are retried.
+   */
+  async encodeEach(outputs: readonly OutboundMessage[]): Promise<RawOutput[]> {
+    const encoded: RawOutput[] = [];
     for (const out of outputs) {
       const codec = this.codecs.for(out.contract);
       if (out.value !== null && !this.registered.has(out.contract.name)) {
         await this.schemas.register(this.producer, codec.schema);
         this.registered.add(out.contract.name);
       }
-      add(topicName(out.contract, this.namespace), {
-        key: out.key,
-        value: out.value === null ? null : codec.encode(out.value),
-        ...(out.headers ? { headers: { ...out.headers } } : {}),
-      });
+      let value: Buffer | null;
+      try {
+        value = out.value === null ? null : codec.encode(out.value);
+      } catch (err) {
+        throw new OutputRejectedError(out.contract.name, err);
+      }
+      encoded.push({ topic: topicName(out.contract, this.namespace), message: { key: out.key, value, ...(out.headers ? { headers: { ...out.headers } } : {}) } });
     }
-    for (const r of raw) add(r.topic, r.message);
-    return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    return encoded;
+  }
+
+  /** Encodes outputs and groups them by topic, raw outputs included. */
+  async encode(outputs: readonly OutboundMessage[], raw: readonly RawOutput[] = []): Promise<TopicMessages[]> {
+    return byTopic([...(await this.encodeEach(outputs)), ...raw]);
   }
 
   async publish(outputs: readonly OutboundMessage[]): Promise<void> {
