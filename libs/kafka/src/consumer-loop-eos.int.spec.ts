@@ -114,4 +114,34 @@ describe('consumer loop exactly-once against a real Kafka', () => {
     const final = await eventually(published, (ids) => ids.includes('held'), 60_000, 500);
     expect(final.sort()).toEqual(['first', 'held', 'second']);
   });
+
+  it('commits past a trailing aborted transaction upstream, so the drained partition shows no lag', async () => {
+    // Partition 1: the other tests use partition 0. An upstream producer commits one record, then
+    // aborts one (a crash would): the fetch holding the abort has no record for eachBatch.
+    const upstream = kafka.producer({ transactionalId: `${namespace}upstream`, idempotent: true, maxInFlightRequests: 1 });
+    await upstream.connect();
+    const committed = await upstream.transaction();
+    await committed.send({ topic: input, messages: [{ partition: 1, key: 'kept', value: codec.encode(event('kept')) }] });
+    await committed.commit();
+    await collect(kafka, outputTopic, (m) => m.some((r) => r.message.key?.toString() === 'p-kept'));
+    const aborted = await upstream.transaction();
+    await aborted.send({ topic: input, messages: [{ partition: 1, key: 'aborted', value: codec.encode(event('aborted')) }] });
+    await aborted.abort();
+    await upstream.disconnect();
+
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const end = (await admin.fetchTopicOffsets(input)).find((p) => p.partition === 1)!.high;
+      // record, commit marker, aborted record, abort marker
+      expect(end).toBe('4');
+      await eventually(
+        () => admin.fetchOffsets({ groupId, topics: [input] }),
+        (r) => r[0]!.partitions.find((p) => p.partition === 1)?.offset === end,
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    expect(await published()).not.toContain('aborted');
+  });
 });

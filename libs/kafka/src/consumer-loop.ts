@@ -186,6 +186,8 @@ export class ConsumerLoop {
   private restartTimer: NodeJS.Timeout | undefined;
   /** Partitions assigned by the last rebalance whose first batch has not been taken over yet. */
   private readonly fresh = new Set<string>();
+  /** Offset commits past fetches that held only markers or aborted records, per partition (see commitPastFiltered). */
+  private readonly filteredCommits = new Map<string, Promise<void>>();
   private readonly metrics;
   private readonly deadLetterTopic: string;
 
@@ -260,6 +262,10 @@ export class ConsumerLoop {
       // on a fresh broker, an authorisation error) leaves the consumer stopped: rebuild it.
       if (!e.payload.restart) this.scheduleRestart(reason);
     });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      // kafkajs hands no batch to eachBatch when all its records were filtered out.
+      if (payload.batchSize === 0) this.commitPastFiltered(payload.topic, payload.partition, BigInt(payload.lastOffset) + 1n, BigInt(payload.highWatermark));
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined = true;
       this.down = undefined;
@@ -327,6 +333,7 @@ export class ConsumerLoop {
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const sub = this.byTopic.get(payload.batch.topic);
     if (!sub) return;
+    await this.filteredCommits.get(`${payload.batch.topic}\u0000${payload.batch.partition}`);
     const from = await this.takeOverIfNew(payload);
     if (from === undefined) return;
     if (isBatch(sub)) return this.eachBatchInChunks(sub, payload, from);
@@ -422,6 +429,32 @@ export class ConsumerLoop {
       if (!(await this.backOff(topic, partition, chunk[0]!.offset, attempt, retryReason, heartbeat))) return;
     }
     if (!this.committer.exactlyOnce && !isStale()) await payload.commitOffsetsIfNecessary();
+  }
+
+  /**
+   * A fetch that held only transaction markers or the records of aborted transactions (a crashed
+   * producer upstream) never reaches eachBatch, and kafkajs only auto-commits past it, which
+   * exactly-once turns off: without this commit, a partition whose last records are such leaves
+   * its group short of the end for good (lag that never drains). An offset-only transaction, run
+   * before the partition's next batch; a partition not yet taken over is left to its takeover.
+   */
+  private commitPastFiltered(topic: string, partition: number, next: bigint, highWatermark: bigint): void {
+    const id = `${topic}\u0000${partition}`;
+    if (!this.committer.exactlyOnce || !this.byTopic.has(topic) || this.fresh.has(id)) return;
+    const previous = this.filteredCommits.get(id) ?? Promise.resolve();
+    const commit = previous
+      .then(async () => {
+        await this.committer.commit({ topic, partition, messages: [], nextOffset: next.toString() });
+        this.metrics.lag.set({ topic, partition: String(partition), group: this.opts.groupId }, Math.max(0, Number(highWatermark - next)));
+      })
+      .catch((err: unknown) => {
+        // The partition's next batch commits past these offsets anyway (or learns it was fenced).
+        this.log.debug({ topic, partition, err: describeError(err) }, 'committing past filtered records failed');
+      })
+      .finally(() => {
+        if (this.filteredCommits.get(id) === commit) this.filteredCommits.delete(id);
+      });
+    this.filteredCommits.set(id, commit);
   }
 
   /**
