@@ -12,8 +12,12 @@
  *    own visitor id or phone, occurring "now": an update includes it once that identity's
  *    lastSeen has reached the event's time. Events never seen within --wait-s count as beyond it.
  * Also the CPU share of each process (services, Kafka, Neo4j, this load generator; from
- * /proc/<pid>/stat, in cores) per phase and the machine's load average. Writes
- * bench-results/pipeline.json (and pipeline-<label>.json with --label).
+ * /proc/<pid>/stat, in cores) per phase and the machine's load average.
+ * Modes: each round measures exactly-once (KAFKA_EXACTLY_ONCE=true, the default) and
+ * at-least-once (false) on fresh services and namespaces on the same servers, in ABBA order over
+ * the rounds (--rounds, default 2) so that drift in the machine's load falls on both; it prints
+ * the cost of exactly-once from the medians (--modes eos or alo measures one mode only).
+ * Writes bench-results/pipeline.json (and pipeline-<label>.json with --label).
  * Infra: a Kafka + Neo4j of its own (the chaos bench's, env CHAOS_*), or --shared for the servers
  * named by KAFKA_BROKERS / NEO4J_URI.
  */
@@ -91,6 +95,29 @@ function summary(max: { eventsPerSec: number; events: number; cpuCores: Record<s
   return lines.join('\n');
 }
 
+type Mode = 'exactly-once' | 'at-least-once';
+
+interface Phases {
+  readonly events: number;
+  readonly warmup: number;
+  readonly rates: readonly number[];
+  readonly seconds: number;
+  readonly waitMs: number;
+  readonly seed: number;
+}
+
+interface ModeResult {
+  readonly mode: Mode;
+  readonly warmup: { events: number; eventsPerSecCold: number };
+  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; cpuCores: Record<string, number>; loadAvg: number[] };
+  readonly latency: Record<string, unknown>[];
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -100,6 +127,8 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '30' },
       'wait-s': { type: 'string', default: '120' },
       label: { type: 'string', default: '' },
+      modes: { type: 'string', default: 'eos,alo' },
+      rounds: { type: 'string', default: '2' },
       seed: { type: 'string', default: '42' },
       shared: { type: 'boolean', default: false },
       'keep-infra': { type: 'boolean', default: false },
@@ -112,6 +141,15 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const waitMs = Number(values['wait-s']) * 1000;
   const label = values.label!;
+  const modes = values.modes!.split(',').map((m): Mode => {
+    if (m === 'eos') return 'exactly-once';
+    if (m === 'alo') return 'at-least-once';
+    throw new Error(`--modes takes eos and/or alo, not ${m}`);
+  });
+  const rounds = Number(values.rounds);
+  // ABBA: round i runs the modes forwards when i is even, backwards when odd.
+  const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
+  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed) };
   if (!values['no-build']) {
     log('building the four services');
     const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=ingestion,identity,profiles,metrics', '--output-style=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
@@ -127,10 +165,64 @@ async function main(): Promise<void> {
     infra = await OwnInfra.start(infraFromEnv(), log);
     servers = infra.servers;
   }
+  const runs: ModeResult[] = [];
+  try {
+    for (const [i, mode] of schedule.entries()) {
+      log(`measurement ${i + 1}/${schedule.length}: ${mode}`);
+      runs.push(await measure(servers, infra, mode, phases));
+    }
+  } finally {
+    if (infra && !values['keep-infra']) await infra.stop();
+  }
+  const byMode = Object.fromEntries(
+    modes.map((mode) => {
+      const mine = runs.filter((r) => r.mode === mode);
+      const latencyAt = rates.map((rate) => {
+        const at = mine.map((r) => r.latency.find((l) => l.rate === rate)!);
+        const p = (k: string) => (at.every((l) => typeof l[k] === 'number') ? median(at.map((l) => l[k] as number)) : null);
+        return { rate, p50Ms: p('p50Ms'), p95Ms: p('p95Ms'), p99Ms: p('p99Ms') };
+      });
+      return [mode, { measurements: mine.length, maxSustainedEventsPerSec: median(mine.map((r) => r.maxSustained.eventsPerSec)), coldEventsPerSec: median(mine.map((r) => r.warmup.eventsPerSecCold)), latency: latencyAt }];
+    }),
+  ) as Record<Mode, { measurements: number; maxSustainedEventsPerSec: number; coldEventsPerSec: number; latency: { rate: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null }[] }>;
+  const eos = byMode['exactly-once'];
+  const alo = byMode['at-least-once'];
+  const exactlyOnceCost = eos && alo ? Number((1 - eos.maxSustainedEventsPerSec / alo.maxSustainedEventsPerSec).toFixed(3)) : null;
+  const result = {
+    benchmark: 'pipeline',
+    label: label || null,
+    command: `npm run bench:pipeline -- ${process.argv.slice(2).join(' ')}`.trim(),
+    measuredAt: new Date().toISOString(),
+    machine: machine(),
+    infra: values.shared ? 'shared' : 'own instance',
+    schedule,
+    byMode,
+    exactlyOnceCost,
+    runs,
+    definition: {
+      maxSustained: 'accepted events / (first offer → KPI all-time events = accepted and every service group at the end of its inputs)',
+      latency: 'event offered (HTTP batch posted or raw record sent) → first profile update including it received by a downstream consumer',
+      cpuCores: 'CPU seconds (user+system, /proc/<pid>/stat) per wall second over the phase: 1.0 = one core',
+      exactlyOnceCost: '1 - median max sustained (exactly-once) / median max sustained (at-least-once)',
+    },
+  };
+  const file = writeResult('pipeline', result);
+  if (label) writeResult(`pipeline-${label.replace(/[^\w.-]/g, '_')}`, result);
+  const lines = runs.map((r) => `${r.mode}: ${summary(r.maxSustained, r.latency)}`);
+  for (const [mode, m] of Object.entries(byMode)) {
+    lines.push(`${mode} (median of ${m.measurements}): ${m.maxSustainedEventsPerSec} events/s warm, ${m.coldEventsPerSec} cold; ${m.latency.map((l) => `at ${l.rate}/s p50/p95/p99 ${l.p50Ms}/${l.p95Ms}/${l.p99Ms} ms`).join('; ')}`);
+  }
+  if (exactlyOnceCost !== null) lines.push(`cost of exactly-once: ${(exactlyOnceCost * 100).toFixed(1)}% of the warm at-least-once rate`);
+  process.stdout.write(`${lines.join('\n')}\nwritten to ${file}\n`);
+}
+
+/** One mode on fresh services and namespaces: warm-up, max sustained, latency at each rate. */
+async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode, o: Phases): Promise<ModeResult> {
+  const { events, warmup, rates, seconds, waitMs } = o;
   const tag = randomBytes(3).toString('hex');
   const topicNamespace = `pipe-${tag}.`;
   const graphNamespace = `pipe-${tag}`;
-  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)));
+  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once') });
   const kafka = new Kafka({ clientId: 'bench-pipeline', brokers: servers.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const updates = kafka.consumer({ groupId: `${topicNamespace}bench-reader` });
@@ -189,7 +281,7 @@ async function main(): Promise<void> {
     log(`warm-up: ${warmup} events as fast as the platform takes them`);
     const warm = load();
     const warmStart = Date.now();
-    await warm.run(planLoad({ seed: Number(values.seed), events: warmup, runTag: `w${tag}` }).events);
+    await warm.run(planLoad({ seed: o.seed, events: warmup, runTag: `w${tag}` }).events);
     accepted += warm.books.accepted.size;
     const warmDone = await untilDone(accepted, 600_000);
     await warm.close();
@@ -198,7 +290,7 @@ async function main(): Promise<void> {
 
     log(`max sustained: ${events} events as fast as possible`);
     const burst = load();
-    const plan = planLoad({ seed: Number(values.seed) + 1, events, runTag: `m${tag}` });
+    const plan = planLoad({ seed: o.seed + 1, events, runTag: `m${tag}` });
     cpu.start();
     const t0 = Date.now();
     await burst.run(plan.events);
@@ -241,30 +333,12 @@ async function main(): Promise<void> {
       const seen = latencies.get(rate)!.sort((a, b) => a - b);
       const all = [...seen, ...Array.from({ length: Math.max(0, n - seen.length) }, () => Number.POSITIVE_INFINITY)];
       const pct = (p: number) => (Number.isFinite(percentile(all, p)) ? percentile(all, p) : null);
-      latency.push({ offeredEventsPerSec: Math.round(offered), seconds, events: n, eventsSeen: seen.length, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), maxSeenMs: seen.at(-1) ?? null, cpuCores: cores, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) });
+      latency.push({ rate, offeredEventsPerSec: Math.round(offered), seconds, events: n, eventsSeen: seen.length, p50Ms: pct(50), p95Ms: pct(95), p99Ms: pct(99), maxSeenMs: seen.at(-1) ?? null, cpuCores: cores, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) });
       log(`latency at ${rate}/s: p50 ${pct(50)} ms, p95 ${pct(95)} ms, p99 ${pct(99)} ms (${seen.length}/${n} seen)`);
       for (const [k, w] of waiting) if (w.rate === rate) waiting.delete(k);
     }
 
-    const result = {
-      benchmark: 'pipeline',
-      label: label || null,
-      command: `npm run bench:pipeline -- ${process.argv.slice(2).join(' ')}`.trim(),
-      measuredAt: new Date().toISOString(),
-      machine: machine(),
-      infra: values.shared ? 'shared' : 'own instance',
-      warmup: { events: warm.books.accepted.size, eventsPerSecCold: warmRate },
-      maxSustained,
-      latency,
-      definition: {
-        maxSustained: 'accepted events / (first offer → KPI all-time events = accepted and every service group at the end of its inputs)',
-        latency: 'event offered (HTTP batch posted or raw record sent) → first profile update including it received by a downstream consumer',
-        cpuCores: 'CPU seconds (user+system, /proc/<pid>/stat) per wall second over the phase: 1.0 = one core',
-      },
-    };
-    const file = writeResult('pipeline', result);
-    if (label) writeResult(`pipeline-${label.replace(/[^\w.-]/g, '_')}`, result);
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n${summary(maxSustained, latency)}\nwritten to ${file}\n`);
+    return { mode, warmup: { events: warm.books.accepted.size, eventsPerSecCold: warmRate }, maxSustained, latency };
   } finally {
     await updates.disconnect().catch(() => undefined);
     await platform.stop().catch(() => undefined);
@@ -276,7 +350,6 @@ async function main(): Promise<void> {
     await session.run('MATCH (n {ns: $ns}) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS', { ns: graphNamespace }).catch(() => undefined);
     await session.close();
     await driver.close();
-    if (infra && !values['keep-infra']) await infra.stop();
   }
 }
 
