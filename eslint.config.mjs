@@ -1,6 +1,8 @@
 // Lint rules that guard architecture (Nx module boundaries) and async correctness.
 import nx from '@nx/eslint-plugin';
+import jsonc from 'jsonc-eslint-parser';
 import tseslint from 'typescript-eslint';
+import dependencyHygiene from './tools/lint/dependency-hygiene.mjs';
 
 const focusedTests = ['describe', 'it', 'test'].flatMap((fn) => [
   { selector: `CallExpression[callee.object.name='${fn}'][callee.property.name='only']`, message: `${fn}.only leaves the rest of the suite unrun` },
@@ -22,14 +24,18 @@ const depConstraints = [
   { sourceTag: 'scope:metrics', onlyDependOnLibsWithTags: ['scope:shared', 'scope:metrics'] },
 ];
 
+/** What a service image runs: it must import only production dependencies, and all of them. */
+const productionSources = ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'];
+const notProduction = ['**/*.spec.ts', 'apps/*-e2e/**', 'libs/testing/**'];
+
 /** Production code follows the tag rules; test files may also use the testing lib. */
 const boundaries = (allow) => ({ enforceBuildableLibDependency: false, allow, depConstraints });
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.local/**', '.nx/**', '**/*.mjs', '**/*.js'] },
-  ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
+    extends: [tseslint.configs.recommended],
     plugins: { '@nx': nx },
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -56,5 +62,18 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: '@cdp/testing', message: 'test helpers are for *.spec.ts only' }, { name: 'kafkajs', message: 'business code talks to Kafka through @cdp/kafka' }] }],
     },
+  },
+  {
+    files: productionSources,
+    ignores: notProduction,
+    plugins: { cdp: dependencyHygiene },
+    rules: { 'cdp/no-dev-dependency-import': 'error' },
+  },
+  {
+    // The root package.json is every project's: its dependencies are what the images install.
+    files: ['package.json'],
+    languageOptions: { parser: jsonc },
+    plugins: { cdp: dependencyHygiene },
+    rules: { 'cdp/no-unused-dependency': ['error', { sources: productionSources, exclude: notProduction }] },
   },
 );

@@ -27,11 +27,12 @@ const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
  */
 const OFFICIAL_SCHEMA_BLOB = 'ffe60a11741cd06663e55fc17dbb6361de33ee6b';
 
+/** stateDir: the variable naming the service's local state directory (LMDB), if it keeps any. */
 const SERVICES = [
-  { name: 'ingestion', needsNeo4j: false },
-  { name: 'identity', needsNeo4j: true },
-  { name: 'profiles', needsNeo4j: false },
-  { name: 'metrics', needsNeo4j: false },
+  { name: 'ingestion', needsNeo4j: false, stateDir: 'INGEST_DEDUPE_DIR' },
+  { name: 'identity', needsNeo4j: true, stateDir: undefined },
+  { name: 'profiles', needsNeo4j: false, stateDir: 'PROFILES_DATA_DIR' },
+  { name: 'metrics', needsNeo4j: false, stateDir: 'KPI_STATE_DIR' },
 ] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -326,7 +327,7 @@ describe('docker-compose.yml matches infra/local (same servers, versions, ports,
     });
   });
 
-  describe.each(SERVICES.map((s) => [s.name, s] as const))('service %s', (name, { needsNeo4j }) => {
+  describe.each(SERVICES.map((s) => [s.name, s] as const))('service %s', (name, { needsNeo4j, stateDir }) => {
     const service = compose.services[name];
     const env = envOf(service ?? {});
     const port = httpPortDefault(name);
@@ -375,6 +376,14 @@ describe('docker-compose.yml matches infra/local (same servers, versions, ports,
       expect(service.restart).toMatch(/^on-failure(:\d+)?$/);
     });
 
+    it('mounts a named volume where the image keeps its state', () => {
+      const mounts = ((service as { volumes?: unknown[] }).volumes ?? []).map(String);
+      if (stateDir === undefined) return expect(mounts).toEqual([]);
+      expect(mounts).toEqual([`${name}-data:/var/lib/cdp/${name}`]);
+      expect(compose.volumes).toHaveProperty(`${name}-data`);
+      expect(env[stateDir]).toBeUndefined();
+    });
+
     it('has a healthcheck on /health/ready', () => {
       expect(service.healthcheck?.disable).not.toBe(true);
       expect(healthcheckText(service)).toContain(`http://127.0.0.1:${port}/health/ready`);
@@ -407,6 +416,26 @@ describe('docker-compose.yml matches infra/local (same servers, versions, ports,
         expect(last('USER')).toBe('node');
         expect(last('STOPSIGNAL')).toBe('SIGTERM');
         expect(last('EXPOSE')).toBe(String(port));
+      });
+
+      // The service runs as node in a root-owned /app, which may be a read-only root filesystem:
+      // its state must live in a volume the node user owns, named by its variable.
+      it('keeps its local state in a volume owned by node', () => {
+        const env = Object.fromEntries(
+          runtimeStage.filter(([k]) => k === 'ENV').flatMap(([, rest]) => rest.split(/\s+/).map((kv) => kv.split('=') as [string, string])),
+        );
+        const volumes = runtimeStage.filter(([k]) => k === 'VOLUME').map(([, rest]) => rest);
+        if (stateDir === undefined) {
+          expect(volumes).toEqual([]);
+          return;
+        }
+        const dir = env[stateDir];
+        expect(dir).toBe(`/var/lib/cdp/${name}`);
+        expect(volumes).toEqual([dir]);
+        const userAt = runtimeStage.findIndex(([k, rest]) => k === 'USER' && rest === 'node');
+        const chownAt = runtimeStage.findIndex(([k, rest]) => k === 'RUN' && rest.includes(`mkdir -p ${dir}`) && rest.includes(`chown node:node ${dir}`));
+        expect(chownAt).toBeGreaterThan(-1);
+        expect(chownAt).toBeLessThan(userAt);
       });
 
       it('has a HEALTHCHECK with node fetch on /health/live', () => {

@@ -4,7 +4,7 @@
  */
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError } from '@cdp/config';
 import type { KafkaPlatform } from '@cdp/kafka';
 import type { Logger, Registry } from '@cdp/observability';
@@ -23,7 +23,9 @@ export interface StartOptions {
 }
 
 export async function startService(module: DynamicModule, opts: StartOptions): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
+  // The adapter is named, not left for NestFactory to load by name: the import is what tells the
+  // dependency lint (and a reader) that the images need @nestjs/platform-express at run time.
+  const app = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { bufferLogs: true, bodyParser: false });
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new NestPinoLogger(logger));
   app.use(httpMetricsMiddleware(app.get<Registry>(METRICS_REGISTRY)));

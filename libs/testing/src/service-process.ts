@@ -15,8 +15,13 @@ export type ServiceName = (typeof SERVICES)[number];
 
 const ROOT = join(__dirname, '../../..');
 
-export function mainOf(service: ServiceName): string {
-  return join(ROOT, `dist/apps/${service}/apps/${service}/src/main.js`);
+/** The entry point, relative to the directory holding dist/ (the Dockerfiles' CMD runs the same path). */
+export function entryPointOf(service: ServiceName): string {
+  return `dist/apps/${service}/apps/${service}/src/main.js`;
+}
+
+export function mainOf(service: ServiceName, root = ROOT): string {
+  return join(root, entryPointOf(service));
 }
 
 export interface RunningService {
@@ -34,10 +39,15 @@ export interface StartOptions {
   readonly port?: number;
   /** Use (and keep) this state directory instead of a private temporary one. */
   readonly stateDir?: string;
+  /**
+   * Run from this directory (its dist/ and node_modules, as a container's /app) instead of the
+   * workspace; the process also starts there.
+   */
+  readonly root?: string;
 }
 
 export async function startServiceProcess(name: ServiceName, env: Record<string, string>, readyTimeoutMs = 60_000, opts: StartOptions = {}): Promise<RunningService> {
-  const main = mainOf(name);
+  const main = mainOf(name, opts.root);
   if (!existsSync(main)) throw new Error(`${main} is missing: run "npx nx run ${name}:build" first`);
   const port = opts.port ?? (await freePort());
   const output: string[] = [];
@@ -46,6 +56,7 @@ export async function startServiceProcess(name: ServiceName, env: Record<string,
   const cleanUp = () => ownsState && rmSync(stateDir, { recursive: true, force: true });
   const stateEnv = { INGEST_DEDUPE_DIR: join(stateDir, 'dedupe'), PROFILES_DATA_DIR: join(stateDir, 'profiles'), KPI_STATE_DIR: join(stateDir, 'kpi') };
   const child = spawn(process.execPath, [main], {
+    cwd: opts.root ?? process.cwd(),
     env: { ...process.env, ...stateEnv, LOG_LEVEL: 'warn', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
