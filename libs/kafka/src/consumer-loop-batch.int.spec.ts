@@ -13,7 +13,7 @@ import {
 } from '@cdp/contracts';
 import { createRegistry } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testEvent, testKafka, uniqueNamespace } from '@cdp/testing';
-import type { InboundMessage } from './consumer-loop';
+import type { InboundMessage } from './subscription';
 import { RetriableError } from './errors';
 import { KafkaPlatform } from './platform';
 import { dlq, ok, output, type HandlerResult } from './results';

@@ -1,6 +1,7 @@
 /** Framework-free Kafka layer: serde, producer, consumer loop with results, retries and dead letters. */
 export * from './codecs';
 export * from './consumer-loop';
+export * from './subscription';
 export * from './errors';
 export * from './kafka-client';
 export * from './platform';

@@ -1,0 +1,18 @@
+/** The consumer loop's metrics, one set per process registry. */
+import { counter, gauge, histogram, type Registry } from '@cdp/observability';
+
+export function consumerMetrics(r: Registry) {
+  return {
+    records: counter(r, 'cdp_consumer_records_total', 'Records handled, by outcome', ['topic', 'group', 'result']),
+    duration: histogram(r, 'cdp_consumer_handle_seconds', 'Time to handle one record incl. side effects', ['topic', 'group']),
+    retries: counter(r, 'cdp_consumer_retries_total', 'Handler or commit retries', ['topic', 'group']),
+    deadLetters: counter(r, 'cdp_dead_letters_total', 'Records sent to the dead-letter topic', ['topic', 'group', 'step']),
+    dlqFailures: counter(r, 'cdp_dead_letter_write_failures_total', 'Failed attempts to commit a group holding a dead letter', ['topic', 'group']),
+    lag: gauge(r, 'cdp_consumer_lag', 'Records behind the partition end', ['topic', 'partition', 'group']),
+    crashes: counter(r, 'cdp_consumer_crashes_total', 'Consumer crashes reported by kafkajs', ['group']),
+    publishFailures: counter(r, 'cdp_consumer_publish_failures_total', 'Failed attempts to commit outputs and offsets', ['topic', 'group']),
+    lost: counter(r, 'cdp_consumer_partitions_lost_total', 'Commits refused because another member took the partition over (fenced)', ['topic', 'group']),
+  };
+}
+
+export type ConsumerMetrics = ReturnType<typeof consumerMetrics>;

@@ -1,0 +1,452 @@
+/**
+ * How a fetched batch of one partition becomes done: decode → handler → result → side effects →
+ * offset (consumer-loop.ts owns the consumer's lifecycle and hands batches here). Handlers
+ * return their outputs; the processor commits a group of records as one
+ * unit through its Committer: by default one Kafka transaction holding the outputs, the dead
+ * letters and the consumed offset (exactly-once, see committer.ts), so a crash at any point leaves
+ * either all of a group's effects or none. Nothing thrown by a handler escapes: it is classified
+ * as retry (retriable) or dead letter.
+ *
+ * Retries: a `retry` result (or a retriable error: a broker, Neo4j or disk that is unavailable)
+ * holds the partition and is tried again with capped backoff for as long as it takes: an
+ * infrastructure failure never dead-letters a record. Only a record that is itself bad (it does
+ * not decode, or its handler fails with a non-retriable error on it alone) goes to the dead-letter
+ * topic. Records done before a retry are committed first, so the wait holds back nothing done.
+ *
+ * Two kinds of subscription:
+ * - `handle(message)` (per record): records are handled one by one, in order; their outputs are
+ *   committed per group of records (FlushPolicy).
+ * - `handleBatch(messages)` (opt-in batch mode): the decoded records of a chunk of a kafkajs batch
+ *   (one topic partition, in offset order, at most `maxBatch`, default 500) are handed over at
+ *   once, so a service can apply them in one store transaction. It returns one HandlerResult per
+ *   message, same order. Records that do not decode are dead-lettered by the loop and never reach
+ *   the handler; tombstones go to `onTombstone` (or are dropped) one by one. A chunk's results
+ *   commit together. If the handler throws, or a record comes back `retry`, the records from that
+ *   one on are handled again one at a time (handleBatch with a single message) up to the end of
+ *   the failed chunk, so a poison record is dead-lettered on its own, without its neighbours.
+ *
+ * Handlers must be idempotent per record: a record can be handed over again after its handler
+ * applied it (a crash before the commit, a partition that moved), and their stores are outside
+ * the Kafka transaction.
+ */
+import type { Batch, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
+import { DEAD_LETTER_HEADERS } from '@cdp/contracts';
+import type { Logger } from '@cdp/observability';
+import { describeError, isRetriable } from './errors';
+import { PartitionLostError, type Committer } from './committer';
+import type { ConsumerMetrics } from './consumer-metrics';
+import { OutputRejectedError, type CdpProducer, type RawOutput } from './producer';
+import { dlq, drop, isHandlerResult, ok, retry, type HandlerResult } from './results';
+import { backoffDelay, sleep, type BackoffOptions } from './retry';
+import { DEFAULT_MAX_BATCH, isBatch, type BatchSubscription, type FlushPolicy, type InboundMessage, type RecordSubscription, type Subscription } from './subscription';
+
+/** What a handled record leaves to commit: its encoded outputs, or its dead letter. */
+type Settled = readonly RawOutput[];
+
+const NOTHING: Settled = [];
+
+const REBALANCING = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP', 'COORDINATOR_NOT_AVAILABLE']);
+
+/** kafkajs rejoins the group when eachBatch throws one of these; every other heartbeat failure is waited out. */
+function isRebalancing(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && REBALANCING.has(String((err as { type?: unknown }).type));
+}
+
+/** A heartbeat that lets a rebalance through (kafkajs rejoins) and waits out a broker that is down. */
+async function beat(heartbeat: () => Promise<void>): Promise<void> {
+  try {
+    await heartbeat();
+  } catch (err) {
+    if (isRebalancing(err)) throw err;
+  }
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+  }
+  return out;
+}
+
+function baseOf(batch: Batch, message: KafkaMessage): Omit<InboundMessage<unknown>, 'value'> {
+  const last = batch.messages[batch.messages.length - 1] === message;
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: message.offset,
+    nextOffset: ((last ? BigInt(batch.lastOffset()) : BigInt(message.offset)) + 1n).toString(),
+    key: message.key?.toString('utf8') ?? null,
+    headers: headersOf(message.headers),
+    timestamp: Number(message.timestamp),
+  };
+}
+
+/** Runs one handler step; a throw becomes retry (retriable) or a dead letter, never escapes. */
+async function guarded(step: () => Promise<HandlerResult>): Promise<HandlerResult> {
+  try {
+    return await step();
+  } catch (err) {
+    return isRetriable(err) ? retry(describeError(err)) : dlq(`unexpected error: ${describeError(err)}`, 'handle');
+  }
+}
+
+/** A tombstone goes to the subscription's onTombstone, or is dropped. */
+function tombstone(sub: Subscription, base: Omit<InboundMessage<unknown>, 'value'>): Promise<HandlerResult> {
+  return sub.onTombstone ? sub.onTombstone({ ...base, value: null }) : Promise.resolve(drop('tombstone'));
+}
+
+type Progress = 'done' | 'lost';
+
+export interface ProcessorDeps {
+  readonly committer: Committer;
+  readonly subscriptions: ReadonlyMap<string, Subscription>;
+  readonly groupId: string;
+  readonly service: string;
+  readonly producer: CdpProducer;
+  readonly deadLetterTopic: string;
+  readonly backoff: BackoffOptions;
+  readonly flush: FlushPolicy;
+  readonly sessionTimeoutMs: number;
+  readonly log: Logger;
+  readonly metrics: ConsumerMetrics;
+  /** False once the loop is stopping: waits end, and records in hand are left for redelivery. */
+  readonly isRunning: () => boolean;
+}
+
+export class PartitionProcessor {
+  /** Partitions assigned by the last rebalance whose first batch has not been taken over yet. */
+  private readonly fresh = new Set<string>();
+  /** Offset commits past fetches that held only markers or aborted records, per partition (see commitPastFiltered). */
+  private readonly filteredCommits = new Map<string, Promise<void>>();
+
+  constructor(private readonly d: ProcessorDeps) {}
+
+  /** After a rebalance: every partition of the assignment is taken over before its first record. */
+  assigned(assignment: Readonly<Record<string, readonly number[]>>): void {
+    this.fresh.clear();
+    for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) this.fresh.add(`${topic}\u0000${p}`);
+  }
+
+  /**
+   * Per-record mode: records are handled one by one, in order, and committed together (one
+   * transaction per group of records, see FlushPolicy).
+   */
+  async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const sub = this.d.subscriptions.get(payload.batch.topic);
+    if (!sub) return;
+    await this.filteredCommits.get(`${payload.batch.topic}\u0000${payload.batch.partition}`);
+    const from = await this.takeOverIfNew(payload);
+    if (from === undefined) return;
+    if (isBatch(sub)) return this.eachBatchInChunks(sub, payload, from);
+    const { batch, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    let pending: RawOutput[] = [];
+    let last: Omit<InboundMessage<unknown>, 'value'> | undefined;
+    let since = Date.now();
+    const flush = async (): Promise<Progress> => {
+      if (last === undefined) return 'done';
+      const progress = await this.commit(payload, pending, last);
+      pending = [];
+      last = undefined;
+      since = Date.now();
+      return progress;
+    };
+    const labels = { topic, group: this.d.groupId };
+    for (const message of batch.messages.slice(from)) {
+      if (!this.d.isRunning() || !isRunning() || isStale()) break;
+      const stopTimer = this.d.metrics.duration.startTimer(labels);
+      const base = baseOf(batch, message);
+      let settled: Settled | undefined;
+      for (let attempt = 1; settled === undefined; attempt++) {
+        const result = await this.handleOnce(sub, base, message.value);
+        const outcome = result.kind === 'retry' ? result : await this.settle(result, topic, partition, message);
+        if (!('kind' in outcome)) {
+          settled = outcome;
+          break;
+        }
+        // Commit what is done before waiting, so the wait holds back only this record.
+        if ((await flush()) === 'lost') return;
+        if (!(await this.backOff(topic, partition, message.offset, attempt, outcome.reason, heartbeat))) return;
+      }
+      stopTimer();
+      pending.push(...settled);
+      last = base;
+      if (pending.length >= this.d.flush.records || Date.now() - since >= this.d.flush.ms) {
+        if ((await flush()) === 'lost') return;
+        // kafkajs heartbeats only between batches: a long batch must say it is alive, and learn of
+        // a rebalance (a zombie must stop, not commit its way through the rest of its batch).
+        await beat(heartbeat);
+      }
+    }
+    if (!isStale()) await flush();
+    if (!this.d.committer.exactlyOnce) await payload.commitOffsetsIfNecessary();
+  }
+
+  /**
+   * Batch mode: chunks of up to `maxBatch` records go to the handler together; after a failure
+   * (throw or `retry`), the failed chunk's remaining records go one at a time (see the header).
+   */
+  private async eachBatchInChunks(sub: BatchSubscription, payload: EachBatchPayload, from: number): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition, messages } = batch;
+    const labels = { topic, group: this.d.groupId };
+    const max = Math.max(1, sub.maxBatch ?? DEFAULT_MAX_BATCH);
+    let next = from;
+    let oneByOneUntil = -1;
+    // Attempts messages[next] had on its own. A record that failed inside a larger chunk has had
+    // none yet: the chunk's failure may belong to a neighbour.
+    let attempt = 0;
+    while (next < messages.length && this.d.isRunning() && isRunning() && !isStale()) {
+      const chunk = messages.slice(next, next <= oneByOneUntil ? next + 1 : next + max);
+      const alone = chunk.length === 1;
+      const started = Date.now();
+      const results = await this.handleChunk(sub, batch, chunk);
+      const pending: RawOutput[] = [];
+      let done = 0;
+      let retryReason: string | undefined;
+      for (const [j, message] of chunk.entries()) {
+        const result = results[j]!;
+        const outcome = result.kind === 'retry' ? result : await this.settle(result, topic, partition, message);
+        if ('kind' in outcome) {
+          retryReason = outcome.reason;
+          break;
+        }
+        pending.push(...outcome);
+        done++;
+      }
+      if (done > 0) {
+        if ((await this.commit(payload, pending, baseOf(batch, chunk[done - 1]!))) === 'lost') return;
+        // Every record of the chunk waited for the whole chunk: that is its handling time.
+        const seconds = (Date.now() - started) / 1000;
+        for (let k = 0; k < done; k++) this.d.metrics.duration.observe(labels, seconds);
+        next += done;
+        attempt = 0;
+      }
+      await beat(heartbeat);
+      if (retryReason === undefined) continue;
+      oneByOneUntil = Math.max(oneByOneUntil, next - done + chunk.length - 1);
+      if (!alone) continue;
+      attempt++;
+      if (!(await this.backOff(topic, partition, chunk[0]!.offset, attempt, retryReason, heartbeat))) return;
+    }
+    if (!this.d.committer.exactlyOnce && !isStale()) await payload.commitOffsetsIfNecessary();
+  }
+
+  /**
+   * A fetch that held only transaction markers or the records of aborted transactions (a crashed
+   * producer upstream) never reaches eachBatch, and kafkajs only auto-commits past it, which
+   * exactly-once turns off: without this commit, a partition whose last records are such leaves
+   * its group short of the end for good (lag that never drains). An offset-only transaction, run
+   * before the partition's next batch; a partition not yet taken over is left to its takeover.
+   */
+  commitPastFiltered(topic: string, partition: number, next: bigint, highWatermark: bigint): void {
+    const id = `${topic}\u0000${partition}`;
+    if (!this.d.committer.exactlyOnce || !this.d.subscriptions.has(topic) || this.fresh.has(id)) return;
+    const previous = this.filteredCommits.get(id) ?? Promise.resolve();
+    const commit = previous
+      .then(async () => {
+        await this.d.committer.commit({ topic, partition, messages: [], nextOffset: next.toString() });
+        this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(highWatermark - next)));
+      })
+      .catch((err: unknown) => {
+        // The partition's next batch commits past these offsets anyway (or learns it was fenced).
+        this.d.log.debug({ topic, partition, err: describeError(err) }, 'committing past filtered records failed');
+      })
+      .finally(() => {
+        if (this.filteredCommits.get(id) === commit) this.filteredCommits.delete(id);
+      });
+    this.filteredCommits.set(id, commit);
+  }
+
+  /**
+   * The first batch of a partition after a rebalance: take the partition over before handling
+   * anything (fencing the previous owner, whose open transaction is aborted or completed), then
+   * skip what the group's commits, final only now, already cover. Returns the index of the first
+   * record to handle, or undefined when the whole batch is covered.
+   */
+  private async takeOverIfNew(payload: EachBatchPayload): Promise<number | undefined> {
+    const { batch, resolveOffset } = payload;
+    const id = `${batch.topic}\u0000${batch.partition}`;
+    if (!this.fresh.has(id)) return 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const committed = await this.d.committer.takeOver(batch.topic, batch.partition);
+        this.fresh.delete(id);
+        const from = committed === undefined ? 0 : batch.messages.findIndex((m) => BigInt(m.offset) >= committed);
+        if (from === 0) return 0;
+        const covered = from === -1 ? batch.messages.length : from;
+        this.d.log.info({ topic: batch.topic, partition: batch.partition, skipped: covered }, 'records already committed by the previous owner skipped');
+        resolveOffset(batch.messages[covered - 1]!.offset);
+        return from === -1 ? undefined : from;
+      } catch (err) {
+        this.d.metrics.retries.inc({ topic: batch.topic, group: this.d.groupId });
+        const delay = backoffDelay(attempt, this.d.backoff);
+        this.d.log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, err: describeError(err) }, 'taking the partition over failed; retrying');
+        await this.sleepWithHeartbeat(delay, payload.heartbeat);
+        if (!this.d.isRunning()) return undefined;
+      }
+    }
+  }
+
+  /** Decodes a chunk and hands what decoded to the batch handler; one result per record. */
+  private async handleChunk(sub: BatchSubscription, batch: Batch, chunk: readonly KafkaMessage[]): Promise<HandlerResult[]> {
+    const results: HandlerResult[] = [];
+    const decoded: InboundMessage<unknown>[] = [];
+    const at: number[] = [];
+    for (const message of chunk) {
+      const base = baseOf(batch, message);
+      const bytes = message.value;
+      if (bytes === null) {
+        results.push(await guarded(() => tombstone(sub, base)));
+        continue;
+      }
+      const outcome = await guarded(async () => {
+        const d = await sub.decode(bytes);
+        if (!d.ok) return dlq(d.reason, 'decode');
+        at.push(results.length);
+        decoded.push({ ...base, value: d.value });
+        return ok();
+      });
+      results.push(outcome);
+    }
+    if (decoded.length === 0) return results;
+    let handled: readonly HandlerResult[];
+    try {
+      const returned: unknown = await sub.handleBatch(decoded);
+      if (!Array.isArray(returned) || returned.length !== decoded.length) {
+        throw new Error(`handleBatch returned ${Array.isArray(returned) ? returned.length : 'no'} results for ${decoded.length} records`);
+      }
+      handled = returned.map((r: unknown) => (isHandlerResult(r) ? r : dlq('handler returned no result', 'handle')));
+    } catch (err) {
+      const reason = describeError(err);
+      // Which record failed is unknown when several were handed over: retry them one at a time.
+      const failed = isRetriable(err) ? retry(reason) : decoded.length > 1 ? retry(`batch failed: ${reason}`) : dlq(`unexpected error: ${reason}`, 'handle');
+      handled = decoded.map(() => failed);
+    }
+    handled.forEach((r, k) => (results[at[k]!] = r));
+    return results;
+  }
+
+  /**
+   * Commits a group's outputs and its offset, trying again for as long as it takes (a broker that
+   * is down is waited out). 'lost' when another member owns the partition now: nothing more of
+   * this batch may be committed here.
+   */
+  private async commit(payload: EachBatchPayload, messages: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>): Promise<Progress> {
+    const lastOffset = last.offset;
+    const { batch, heartbeat, resolveOffset } = payload;
+    const { topic, partition } = batch;
+    const labels = { topic, group: this.d.groupId };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // nextOffset goes past the transaction markers that end a fetched batch (as Java consumers
+        // commit their position), so a drained partition shows lag 0.
+        await this.d.committer.commit({ topic, partition, messages, nextOffset: last.nextOffset });
+        resolveOffset(lastOffset);
+        this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
+        return 'done';
+      } catch (err) {
+        if (err instanceof PartitionLostError) {
+          this.d.metrics.lost.inc(labels);
+          this.d.log.warn({ topic, partition, offset: lastOffset, err: err.message }, 'partition taken over by another member; its records are left to the new owner');
+          // The new owner's member is in the group, so a rebalance is on its way: heartbeating
+          // notices it (throws, and kafkajs rejoins) while this partition waits instead of spinning.
+          await this.sleepWithHeartbeat(this.d.sessionTimeoutMs, heartbeat);
+          // No rebalance came: whatever bumped the epoch (a transaction the broker timed out) was
+          // not a new owner. Take the partition again from its committed offset.
+          this.d.committer.forget(topic, partition);
+          this.fresh.add(`${topic}\u0000${partition}`);
+          return 'lost';
+        }
+        this.d.metrics.retries.inc(labels);
+        this.d.metrics.publishFailures.inc(labels);
+        if (messages.some((m) => m.topic === this.d.deadLetterTopic)) this.d.metrics.dlqFailures.inc(labels);
+        const delay = backoffDelay(attempt, this.d.backoff);
+        this.d.log.warn({ topic, partition, attempt, delayMs: delay, err: describeError(err) }, 'committing outputs and offset failed; retrying');
+        await this.sleepWithHeartbeat(delay, heartbeat);
+        if (!this.d.isRunning()) throw new Error('consumer stopping; records will be redelivered');
+      }
+    }
+  }
+
+  /** Waits before trying a record again; false when the consumer is stopping (the record is redelivered later). */
+  private async backOff(topic: string, partition: number, offset: string, attempt: number, reason: string, heartbeat: () => Promise<void>): Promise<boolean> {
+    this.d.metrics.retries.inc({ topic, group: this.d.groupId });
+    const delay = backoffDelay(attempt, this.d.backoff);
+    const log = attempt % 10 === 1 ? this.d.log.warn.bind(this.d.log) : this.d.log.debug.bind(this.d.log);
+    log({ topic, partition, offset, attempt, delayMs: delay, reason }, 'retrying record');
+    await this.sleepWithHeartbeat(delay, heartbeat);
+    return this.d.isRunning();
+  }
+
+  private handleOnce(sub: RecordSubscription, base: Omit<InboundMessage<unknown>, 'value'>, bytes: Buffer | null): Promise<HandlerResult> {
+    return guarded(async () => {
+      if (bytes === null) return tombstone(sub, base);
+      const decoded = await sub.decode(bytes);
+      if (!decoded.ok) return dlq(decoded.reason, 'decode');
+      const result: unknown = await sub.handle({ ...base, value: decoded.value });
+      return isHandlerResult(result) ? result : dlq('handler returned no result', 'handle');
+    });
+  }
+
+  /**
+   * What a final result leaves to commit, its outputs encoded now so that an output that does not
+   * encode dead-letters its record instead of failing the commit of the whole group forever. A
+   * retry comes back when the encoding could not be done (the schema topic unreachable).
+   */
+  private async settle(result: Exclude<HandlerResult, { kind: 'retry' }>, topic: string, partition: number, message: KafkaMessage): Promise<Settled | { kind: 'retry'; reason: string }> {
+    const labels = { topic, group: this.d.groupId };
+    switch (result.kind) {
+      case 'ok':
+        try {
+          const encoded = await this.d.producer.encodeEach(result.outputs);
+          this.d.metrics.records.inc({ ...labels, result: 'ok' });
+          return encoded;
+        } catch (err) {
+          if (!(err instanceof OutputRejectedError)) return { kind: 'retry', reason: `encoding outputs: ${describeError(err)}` };
+          this.d.metrics.records.inc({ ...labels, result: 'dlq' });
+          return [this.deadLetter(topic, partition, message, err.message, 'encode')];
+        }
+      case 'drop':
+        this.d.metrics.records.inc({ ...labels, result: 'drop' });
+        this.d.log.debug({ topic, partition, offset: message.offset, reason: result.reason }, 'record dropped');
+        return NOTHING;
+      case 'dlq':
+        this.d.metrics.records.inc({ ...labels, result: 'dlq' });
+        return [this.deadLetter(topic, partition, message, result.reason, result.step)];
+    }
+  }
+
+  /** The original key and bytes, with headers saying why, at which step, and when. */
+  private deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string, step: string): RawOutput {
+    this.d.metrics.deadLetters.inc({ topic, group: this.d.groupId, step });
+    this.d.log.warn({ topic, partition, offset: message.offset, step, reason }, 'record dead-lettered');
+    return {
+      topic: this.d.deadLetterTopic,
+      message: {
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          [DEAD_LETTER_HEADERS.reason]: reason.slice(0, 2000),
+          [DEAD_LETTER_HEADERS.step]: step,
+          [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
+          [DEAD_LETTER_HEADERS.sourceTopic]: topic,
+          [DEAD_LETTER_HEADERS.sourcePartition]: String(partition),
+          [DEAD_LETTER_HEADERS.sourceOffset]: message.offset,
+          [DEAD_LETTER_HEADERS.service]: this.d.service,
+        },
+      },
+    };
+  }
+
+  /** Sleeps in steps, heartbeating; a rebalance ends the wait (kafkajs rejoins), a broker that is down does not. */
+  private async sleepWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && this.d.isRunning()) {
+      await sleep(Math.min(1000, until - Date.now()));
+      await beat(heartbeat);
+    }
+  }
+}
