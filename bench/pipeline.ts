@@ -67,6 +67,35 @@ class CpuMeter {
   }
 }
 
+interface CommitTotals {
+  commits: number;
+  records: number;
+  seconds: number;
+}
+
+/** Each service's commit totals so far, from its /metrics (cdp_consumer_commit_records, cdp_consumer_commit_seconds). */
+async function commitTotals(platform: Platform): Promise<Record<string, CommitTotals>> {
+  const out: Record<string, CommitTotals> = {};
+  for (const s of SERVICES) {
+    const text = await (await fetch(`${platform.url(s)}/metrics`)).text();
+    const sum = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    out[s] = { commits: sum('cdp_consumer_commit_records_count'), records: sum('cdp_consumer_commit_records_sum'), seconds: sum('cdp_consumer_commit_seconds_sum') };
+  }
+  return out;
+}
+
+/** Commits, input records per commit and mean commit time per service between two totals. */
+function commitFigures(before: Record<string, CommitTotals>, after: Record<string, CommitTotals>): Record<string, { commits: number; recordsPerCommit: number; meanCommitMs: number }> {
+  return Object.fromEntries(
+    Object.keys(after).map((s) => {
+      const commits = after[s]!.commits - before[s]!.commits;
+      const records = after[s]!.records - before[s]!.records;
+      const seconds = after[s]!.seconds - before[s]!.seconds;
+      return [s, { commits, recordsPerCommit: commits ? Number((records / commits).toFixed(1)) : 0, meanCommitMs: commits ? Number(((seconds / commits) * 1000).toFixed(1)) : 0 }];
+    }),
+  );
+}
+
 /** Measured events: one new visitor id (HTTP) or phone (raw topic) each, occurring at offer time. */
 function latencyEvents(n: number, tag: string, from: number): PlannedEvent[] {
   return Array.from({ length: n }, (_, k) => {
@@ -86,9 +115,10 @@ function identityOf(e: PlannedEvent): string {
 }
 
 /** The figures a reader compares between two labelled runs, and where the CPU went. */
-function summary(max: { eventsPerSec: number; events: number; cpuCores: Record<string, number>; loadAvg: number[] }, latency: Record<string, unknown>[]): string {
+function summary(max: ModeResult['maxSustained'], latency: Record<string, unknown>[]): string {
   const cpu = (c: Record<string, number>) => Object.entries(c).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(', ');
-  const lines = [`max sustained (warm): ${max.eventsPerSec} events/s end to end over ${max.events} events; CPU cores: ${cpu(max.cpuCores)}; load average ${max.loadAvg.join(' ')}`];
+  const commits = Object.entries(max.commits).map(([n, c]) => `${n} ${c.commits} (${c.recordsPerCommit} records, ${c.meanCommitMs} ms each)`).join(', ');
+  const lines = [`max sustained (warm): ${max.eventsPerSec} events/s end to end over ${max.events} events; commits: ${commits}; CPU cores: ${cpu(max.cpuCores)}; load average ${max.loadAvg.join(' ')}`];
   for (const l of latency) {
     lines.push(`at ${String(l.offeredEventsPerSec)} events/s offered: p50 ${String(l.p50Ms)} ms, p95 ${String(l.p95Ms)} ms, p99 ${String(l.p99Ms)} ms; CPU cores: ${cpu(l.cpuCores as Record<string, number>)}; load average ${(l.loadAvg as number[]).join(' ')}`);
   }
@@ -109,7 +139,7 @@ interface Phases {
 interface ModeResult {
   readonly mode: Mode;
   readonly warmup: { events: number; eventsPerSecCold: number };
-  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; cpuCores: Record<string, number>; loadAvg: number[] };
+  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; commits: Record<string, { commits: number; recordsPerCommit: number; meanCommitMs: number }>; cpuCores: Record<string, number>; loadAvg: number[] };
   readonly latency: Record<string, unknown>[];
 }
 
@@ -291,6 +321,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     log(`max sustained: ${events} events as fast as possible`);
     const burst = load();
     const plan = planLoad({ seed: o.seed + 1, events, runTag: `m${tag}` });
+    const commitsBefore = await commitTotals(platform);
     cpu.start();
     const t0 = Date.now();
     await burst.run(plan.events);
@@ -298,9 +329,10 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     accepted += burst.books.accepted.size;
     const done = await untilDone(accepted, 1_800_000);
     const cpuMax = cpu.read();
+    const commits = commitFigures(commitsBefore, await commitTotals(platform));
     await burst.close();
     const endToEndS = (done.at - t0) / 1000;
-    const maxSustained = { events: burst.books.accepted.size, offeredSeconds: Number(offeredS.toFixed(1)), offeredPerSec: Math.round(burst.books.accepted.size / offeredS), endToEndSeconds: Number(endToEndS.toFixed(1)), eventsPerSec: Math.round(burst.books.accepted.size / endToEndS), maxLagByService: done.maxLag, cpuCores: cpuMax, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
+    const maxSustained = { events: burst.books.accepted.size, offeredSeconds: Number(offeredS.toFixed(1)), offeredPerSec: Math.round(burst.books.accepted.size / offeredS), endToEndSeconds: Number(endToEndS.toFixed(1)), eventsPerSec: Math.round(burst.books.accepted.size / endToEndS), maxLagByService: done.maxLag, commits, cpuCores: cpuMax, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
     log(`max sustained: ${maxSustained.eventsPerSec} events/s end to end (offered at ${maxSustained.offeredPerSec}/s); max lag ${JSON.stringify(done.maxLag)}`);
 
     const latency: Record<string, unknown>[] = [];

@@ -142,12 +142,14 @@ export class PartitionProcessor {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     let pending: RawOutput[] = [];
+    let records = 0;
     let last: Omit<InboundMessage<unknown>, 'value'> | undefined;
     let since = Date.now();
     const flush = async (): Promise<Progress> => {
       if (last === undefined) return 'done';
-      const progress = await this.commit(payload, pending, last);
+      const progress = await this.commit(payload, pending, last, records);
       pending = [];
+      records = 0;
       last = undefined;
       since = Date.now();
       return progress;
@@ -171,6 +173,7 @@ export class PartitionProcessor {
       }
       stopTimer();
       pending.push(...settled);
+      records++;
       last = base;
       if (pending.length >= this.d.flush.records || Date.now() - since >= this.d.flush.ms) {
         if ((await flush()) === 'lost') return;
@@ -216,7 +219,7 @@ export class PartitionProcessor {
         done++;
       }
       if (done > 0) {
-        if ((await this.commit(payload, pending, baseOf(batch, chunk[done - 1]!))) === 'lost') return;
+        if ((await this.commit(payload, pending, baseOf(batch, chunk[done - 1]!), done)) === 'lost') return;
         // Every record of the chunk waited for the whole chunk: that is its handling time.
         const seconds = (Date.now() - started) / 1000;
         for (let k = 0; k < done; k++) this.d.metrics.duration.observe(labels, seconds);
@@ -333,7 +336,7 @@ export class PartitionProcessor {
    * is down is waited out). 'lost' when another member owns the partition now: nothing more of
    * this batch may be committed here.
    */
-  private async commit(payload: EachBatchPayload, messages: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>): Promise<Progress> {
+  private async commit(payload: EachBatchPayload, messages: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>, records: number): Promise<Progress> {
     const lastOffset = last.offset;
     const { batch, heartbeat, resolveOffset } = payload;
     const { topic, partition } = batch;
@@ -342,7 +345,10 @@ export class PartitionProcessor {
       try {
         // nextOffset goes past the transaction markers that end a fetched batch (as Java consumers
         // commit their position), so a drained partition shows lag 0.
+        const stopTimer = this.d.metrics.commitSeconds.startTimer(labels);
         await this.d.committer.commit({ topic, partition, messages, nextOffset: last.nextOffset });
+        stopTimer();
+        this.d.metrics.commitRecords.observe(labels, records);
         resolveOffset(lastOffset);
         this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
         return 'done';
