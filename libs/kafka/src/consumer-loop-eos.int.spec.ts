@@ -64,6 +64,7 @@ describe('consumer loop exactly-once against a real Kafka', () => {
             entered.open();
             await release.wait;
           }
+          if (e.eventId.startsWith('silent')) return ok([]);
           const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
           return ok([output(resolvedEventsTopic, resolved.profileId, resolved)]);
         },
@@ -143,5 +144,22 @@ describe('consumer loop exactly-once against a real Kafka', () => {
       await admin.disconnect();
     }
     expect(await published()).not.toContain('aborted');
+  });
+
+  it('commits the offset of records that publish nothing (a plain group commit, no transaction)', async () => {
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: input, messages: ['silent-1', 'silent-2', 'silent-3'].map((id) => ({ partition: 2, key: id, value: codec.encode(event(id)) })) });
+    await producer.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await eventually(
+        () => admin.fetchOffsets({ groupId, topics: [input] }),
+        (r) => r[0]!.partitions.find((p) => p.partition === 2)?.offset === '3',
+      );
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
