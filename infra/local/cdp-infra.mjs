@@ -7,11 +7,15 @@
 //   node infra/local/cdp-infra.mjs status --json
 //   node infra/local/cdp-infra.mjs env       print the connection settings as KEY=value lines
 //
+// --secure (or CDP_INFRA_SECURE=1) acts on the secure Kafka instead (SASL_SSL, SCRAM users, ACLs;
+// own home and ports, beside the plain servers). Only there:
+//   node infra/local/cdp-infra.mjs acls <namespace> --secure   grant every service's ACLs for a TOPIC_NAMESPACE
+//
 // Exit codes: 0 ok, 1 error, 2 usage, 3 (status) not everything running.
 
-import { config, down, localServers, status, up } from './provider.mjs';
+import { config, down, grantServiceAcls, localServers, status, up } from './provider.mjs';
 
-const USAGE = 'usage: node infra/local/cdp-infra.mjs up|down|status [--json]|env';
+const USAGE = 'usage: node infra/local/cdp-infra.mjs up|down|status [--json]|env [--secure] | acls <namespace> --secure';
 
 function say(line) {
   process.stdout.write(`[infra] ${line}\n`);
@@ -25,6 +29,26 @@ function fail(err, code = 1) {
 }
 
 function printEnv(conn) {
+  if (conn.ssl) {
+    // A service's settings: these, plus KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD_FILE of its user.
+    const users = Object.entries(conn.users).flatMap(([service, u]) => [
+      `CDP_SECURE_${service.toUpperCase()}_USERNAME=${u.username}`,
+      `CDP_SECURE_${service.toUpperCase()}_PASSWORD_FILE=${u.passwordFile}`,
+    ]);
+    process.stdout.write(
+      [
+        `KAFKA_BROKERS=${conn.kafkaBrokers}`,
+        'KAFKA_SSL=true',
+        `KAFKA_SSL_CA_FILE=${conn.caFile}`,
+        `KAFKA_SASL_MECHANISM=${conn.saslMechanism}`,
+        `CDP_SECURE_ADMIN_USERNAME=${conn.admin.username}`,
+        `CDP_SECURE_ADMIN_PASSWORD_FILE=${conn.admin.passwordFile}`,
+        ...users,
+        '',
+      ].join('\n'),
+    );
+    return;
+  }
   process.stdout.write(
     [
       `KAFKA_BROKERS=${conn.kafkaBrokers}`,
@@ -48,8 +72,14 @@ function describe(info) {
 async function main(argv) {
   const args = argv.slice(2);
   const json = args.includes('--json');
-  const rest = args.filter((a) => a !== '--json');
+  const secure = args.includes('--secure') || process.env.CDP_INFRA_SECURE === '1';
+  const opts = { secure };
+  const rest = args.filter((a) => a !== '--json' && a !== '--secure');
   const cmd = rest[0];
+  if (cmd === 'acls' && secure && rest.length === 2) {
+    say(await grantServiceAcls(rest[1], opts));
+    return;
+  }
   if (rest.length !== 1 || (json && cmd !== 'status')) {
     if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
       process.stdout.write(`${USAGE}\n`);
@@ -60,30 +90,35 @@ async function main(argv) {
   }
   switch (cmd) {
     case 'up': {
-      const conn = await up();
+      const conn = await up(opts);
+      if (conn.ssl) {
+        say(`kafka  ${conn.kafkaBrokers}  SASL_SSL, ${conn.saslMechanism}, CA ${conn.caFile}`);
+        say(`users  ${Object.values(conn.users).map((u) => u.username).join(', ')} (passwords in ${config(opts).secure.passwords})`);
+        return;
+      }
       say(`kafka  ${conn.kafkaBrokers}`);
       say(`neo4j  ${conn.neo4jUri}  user ${conn.neo4jUser}  password ${conn.neo4jPassword}`);
       return;
     }
     case 'down': {
-      await down();
+      await down(opts);
       return;
     }
     case 'status': {
-      const st = await status();
+      const st = await status(opts);
       if (json) {
         process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
       } else {
         say(describe(st.kafka));
-        say(describe(st.neo4j));
+        if (st.neo4j) say(describe(st.neo4j));
         say(`home ${st.home}`);
       }
       process.exitCode = st.ok ? 0 : 3;
       return;
     }
     case 'env': {
-      config(); // validates the environment
-      printEnv(localServers());
+      config(opts); // validates the environment
+      printEnv(localServers(opts));
       return;
     }
     default:

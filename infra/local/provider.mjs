@@ -8,14 +8,21 @@
 //   run/                 pid files, state files, lock
 //   conf/                generated Kafka server.properties and log4j2 config
 //
-// API:  up(opts?), down(opts?), status(opts?), localServers(opts?), config(opts?)
+// API:  up(opts?), down(opts?), status(opts?), localServers(opts?), config(opts?), grantServiceAcls(ns, opts?)
 // CLI:  node infra/local/cdp-infra.mjs up|down|status [--json]
+//
+// Secure mode (opts.secure, CLI --secure, or CDP_INFRA_SECURE=1) runs a second Kafka of its own
+// (home .local/infra-secure, ports 9192/9193) with only a SASL_SSL listener for clients: TLS with a
+// CA and broker certificate made by openssl at every start, SCRAM-SHA-512/256 users (an admin and
+// one per service), the StandardAuthorizer and the per-service ACLs of kafka/service-acls.json.
+// It shares the jar cache of the plain home and never touches the plain servers.
 
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,6 +38,8 @@ const DEFAULTS = Object.freeze({
   startTimeoutSec: 120,
   stopTimeoutSec: 30,
   kafkaHeap: '768m',
+  secureKafkaPort: 9192,
+  secureKafkaControllerPort: 9193,
   neo4jHeap: '1g',
   neo4jPagecache: '256m',
 });
@@ -92,14 +101,21 @@ function findJava(env) {
  */
 export function config(opts = {}) {
   const env = opts.env ?? process.env;
-  const homeRaw = opts.home ?? env.CDP_INFRA_HOME;
-  const home = homeRaw ? path.resolve(REPO_ROOT, homeRaw) : path.join(REPO_ROOT, '.local', 'infra');
-  const kafkaPort = opts.kafkaPort ?? envPort(env, 'KAFKA_PORT', DEFAULTS.kafkaPort);
+  const secure = opts.secure ?? env.CDP_INFRA_SECURE === '1';
+  const plainHomeRaw = env.CDP_INFRA_HOME;
+  const plainHome = plainHomeRaw ? path.resolve(REPO_ROOT, plainHomeRaw) : path.join(REPO_ROOT, '.local', 'infra');
+  const homeRaw = opts.home ?? (secure ? env.CDP_INFRA_SECURE_HOME : env.CDP_INFRA_HOME);
+  const home = homeRaw ? path.resolve(REPO_ROOT, homeRaw) : secure ? path.join(REPO_ROOT, '.local', 'infra-secure') : plainHome;
+  // The secure broker has ports (and variables) of its own, so it can run beside the plain one.
+  const portEnv = secure ? 'KAFKA_SECURE_PORT' : 'KAFKA_PORT';
+  const controllerPortEnv = secure ? 'KAFKA_SECURE_CONTROLLER_PORT' : 'KAFKA_CONTROLLER_PORT';
+  const kafkaPort = opts.kafkaPort ?? envPort(env, portEnv, secure ? DEFAULTS.secureKafkaPort : DEFAULTS.kafkaPort);
   const kafkaControllerPort =
-    opts.kafkaControllerPort ?? envPort(env, 'KAFKA_CONTROLLER_PORT', DEFAULTS.kafkaControllerPort);
+    opts.kafkaControllerPort ??
+    envPort(env, controllerPortEnv, secure ? DEFAULTS.secureKafkaControllerPort : DEFAULTS.kafkaControllerPort);
   const neo4jBoltPort = opts.neo4jBoltPort ?? envPort(env, 'NEO4J_BOLT_PORT', DEFAULTS.neo4jBoltPort);
   if (kafkaPort === kafkaControllerPort) {
-    throw new InfraError(`KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ (both ${kafkaPort})`);
+    throw new InfraError(`${portEnv} and ${controllerPortEnv} must differ (both ${kafkaPort})`);
   }
   if (neo4jBoltPort === kafkaPort || neo4jBoltPort === kafkaControllerPort) {
     throw new InfraError(`NEO4J_BOLT_PORT (${neo4jBoltPort}) clashes with a Kafka port`);
@@ -115,9 +131,22 @@ export function config(opts = {}) {
     run: path.join(home, 'run'),
     conf: path.join(home, 'conf'),
   };
+  const secureDir = path.join(home, 'secure');
   return {
     repoRoot: REPO_ROOT,
     ...dirs,
+    secure: secure
+      ? {
+          dir: secureDir,
+          caKey: path.join(secureDir, 'ca.key'),
+          caFile: path.join(secureDir, 'ca.pem'),
+          keystore: path.join(secureDir, 'broker-keystore.pem'),
+          passwords: path.join(secureDir, 'passwords'),
+          clientProperties: path.join(secureDir, 'admin-client.properties'),
+          setupLauncher: path.join(HERE, 'kafka', 'SecureSetup.java'),
+          acls: path.join(HERE, 'kafka', 'service-acls.json'),
+        }
+      : null,
     java: findJava(env),
     mvn: env.CDP_INFRA_MVN || 'mvn',
     startTimeoutMs: 1000 * (opts.startTimeoutSec ?? envPositive(env, 'CDP_INFRA_START_TIMEOUT', DEFAULTS.startTimeoutSec)),
@@ -126,11 +155,14 @@ export function config(opts = {}) {
       name: 'kafka',
       port: kafkaPort,
       controllerPort: kafkaControllerPort,
-      portEnv: 'KAFKA_PORT',
-      controllerPortEnv: 'KAFKA_CONTROLLER_PORT',
+      portEnv,
+      controllerPortEnv,
+      // Secure mode: the broker speaks TLS only; probes verify it against the CA made at start.
+      tlsCaFile: secure ? path.join(secureDir, 'ca.pem') : null,
       heap: envMem(env, 'CDP_INFRA_KAFKA_HEAP', DEFAULTS.kafkaHeap),
       pom: path.join(HERE, 'kafka', 'pom.xml'),
-      jarDir: path.join(dirs.jars, 'kafka'),
+      // Secure mode reuses the plain home's jars: same Kafka, no second download.
+      jarDir: path.join(secure ? path.join(plainHome, 'jars') : dirs.jars, 'kafka'),
       dataDir: path.join(dirs.data, 'kafka'),
       serverProperties: path.join(dirs.conf, 'kafka-server.properties'),
       log4jConfig: path.join(dirs.conf, 'kafka-log4j2.properties'),
@@ -163,12 +195,18 @@ export function config(opts = {}) {
 /** Connection settings of the local servers: { kafkaBrokers, neo4jUri, neo4jUser, neo4jPassword }. */
 export function localServers(opts = {}) {
   const cfg = opts.kafka && opts.neo4j ? opts : config(opts);
+  if (cfg.secure) return secureKafkaConnection(cfg);
   return {
     kafkaBrokers: `${HOST}:${cfg.kafka.port}`,
     neo4jUri: `bolt://${HOST}:${cfg.neo4j.port}`,
     neo4jUser: cfg.neo4j.user,
     neo4jPassword: cfg.neo4j.password,
   };
+}
+
+/** Servers a mode runs: the secure mode runs its own Kafka only. */
+function serversOf(cfg) {
+  return cfg.secure ? [cfg.kafka] : [cfg.kafka, cfg.neo4j];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,9 +352,11 @@ function tcpConnect(port, timeoutMs = 1000) {
 }
 
 /** Sends bytes, resolves with the first `want` bytes of the reply (or null on error/timeout). */
-function exchange(port, payload, want, timeoutMs = 2000) {
+function exchange(port, payload, want, timeoutMs = 2000, tlsCaFile = null) {
   return new Promise((resolve) => {
-    const sock = net.connect({ host: HOST, port });
+    const ca = tlsCaFile ? readText(tlsCaFile) : null;
+    if (tlsCaFile && ca === null) return resolve(null);
+    const sock = tlsCaFile ? tls.connect({ host: HOST, port, ca }) : net.connect({ host: HOST, port });
     let buf = Buffer.alloc(0);
     let finished = false;
     const done = (v) => {
@@ -328,7 +368,7 @@ function exchange(port, payload, want, timeoutMs = 2000) {
     sock.setTimeout(timeoutMs, () => done(null));
     sock.once('error', () => done(null));
     sock.once('close', () => done(null));
-    sock.once('connect', () => sock.write(payload));
+    sock.once(tlsCaFile ? 'secureConnect' : 'connect', () => sock.write(payload));
     sock.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       const n = typeof want === 'function' ? want(buf) : want;
@@ -338,7 +378,7 @@ function exchange(port, payload, want, timeoutMs = 2000) {
 }
 
 /** Kafka ApiVersions v0 round trip; true when the broker answers with error code 0. */
-export async function kafkaApiVersions(port, timeoutMs = 2000) {
+export async function kafkaApiVersions(port, timeoutMs = 2000, tlsCaFile = null) {
   const clientId = Buffer.from('cdp-infra');
   const correlationId = crypto.randomInt(1, 0x7fffffff);
   const body = Buffer.alloc(10 + clientId.length);
@@ -350,7 +390,7 @@ export async function kafkaApiVersions(port, timeoutMs = 2000) {
   const size = Buffer.alloc(4);
   size.writeInt32BE(body.length, 0);
   // response: int32 size, int32 correlation id, int16 error code, ...
-  const reply = await exchange(port, Buffer.concat([size, body]), 10, timeoutMs);
+  const reply = await exchange(port, Buffer.concat([size, body]), 10, timeoutMs, tlsCaFile);
   if (!reply) return false;
   return reply.readInt32BE(4) === correlationId && reply.readInt16BE(8) === 0;
 }
@@ -372,7 +412,7 @@ export async function boltHandshake(port, timeoutMs = 2000) {
 }
 
 async function serverAnswers(server) {
-  if (server.name === 'kafka') return kafkaApiVersions(server.port);
+  if (server.name === 'kafka') return kafkaApiVersions(server.port, 2000, server.tlsCaFile);
   return (await boltHandshake(server.port)) !== null;
 }
 
@@ -559,6 +599,47 @@ async function inspect(cfg, server) {
 // ---------------------------------------------------------------------------------------------
 // kafka specifics
 
+function listenerProperties(cfg) {
+  const k = cfg.kafka;
+  if (!cfg.secure) {
+    return [
+      `listeners=PLAINTEXT://${HOST}:${k.port},CONTROLLER://${HOST}:${k.controllerPort}`,
+      `advertised.listeners=PLAINTEXT://${HOST}:${k.port},CONTROLLER://${HOST}:${k.controllerPort}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    ];
+  }
+  const sec = cfg.secure;
+  const admin = readPassword(cfg, 'admin');
+  const controller = readPassword(cfg, 'controller');
+  return [
+    // Clients and the broker itself (transaction markers) use SASL_SSL; the KRaft controller
+    // listener uses SASL PLAIN with a static user, because SCRAM credentials live in the metadata
+    // log the controller serves and cannot authenticate the controller's own quorum.
+    `listeners=SASL_SSL://${HOST}:${k.port},CONTROLLER://${HOST}:${k.controllerPort}`,
+    `advertised.listeners=SASL_SSL://${HOST}:${k.port},CONTROLLER://${HOST}:${k.controllerPort}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=SASL_SSL',
+    'listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+    'sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512',
+    'sasl.mechanism.controller.protocol=PLAIN',
+    'listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256',
+    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${admin}";`,
+    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
+    `listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="${controller}" user_controller="${controller}";`,
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.location=${sec.keystore}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${sec.caFile}`,
+    'ssl.client.auth=none',
+    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users=User:admin;User:controller',
+    'allow.everyone.if.no.acl.found=false',
+  ];
+}
+
 function writeKafkaConfig(cfg) {
   const k = cfg.kafka;
   const props = [
@@ -566,11 +647,7 @@ function writeKafkaConfig(cfg) {
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=${HOST}:${k.controllerPort}`,
-    `listeners=PLAINTEXT://${HOST}:${k.port},CONTROLLER://${HOST}:${k.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${HOST}:${k.port},CONTROLLER://${HOST}:${k.controllerPort}`,
-    'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    ...listenerProperties(cfg),
     `log.dirs=${k.dataDir}`,
     'auto.create.topics.enable=true',
     'delete.topic.enable=true',
@@ -619,7 +696,8 @@ function writeKafkaConfig(cfg) {
     '',
   ].join('\n');
   fs.mkdirSync(cfg.conf, { recursive: true });
-  fs.writeFileSync(k.serverProperties, props);
+  // Secure mode: the file holds passwords.
+  fs.writeFileSync(k.serverProperties, props, { mode: 0o600 });
   fs.writeFileSync(k.log4jConfig, log4j);
 }
 
@@ -668,6 +746,8 @@ async function formatKafkaStorage(cfg, log) {
       '-c',
       k.serverProperties,
       '--standalone',
+      // The inter-broker user must exist before the broker starts; the others are added once it runs.
+      ...(cfg.secure ? ['--add-scram', `SCRAM-SHA-512=[name=admin,password=${readPassword(cfg, 'admin')}]`] : []),
     ],
     { encoding: 'utf8', timeout: 120000, cwd: k.dataDir },
   );
@@ -679,6 +759,142 @@ async function formatKafkaStorage(cfg, log) {
     );
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// secure mode: certificates, users, ACLs
+
+/** Service name -> { user, acls } from kafka/service-acls.json. */
+function serviceAclTable(cfg) {
+  return JSON.parse(fs.readFileSync(cfg.secure.acls, 'utf8')).services;
+}
+
+function passwordFile(cfg, user) {
+  return path.join(cfg.secure.passwords, `${user}.password`);
+}
+
+function readPassword(cfg, user) {
+  const value = readText(passwordFile(cfg, user));
+  if (value === null) throw new InfraError(`secure kafka: no password for ${user} in ${cfg.secure.passwords}`);
+  return value.trim();
+}
+
+/** One random password per user, made once and kept (the broker's SCRAM store must match them). */
+function ensurePasswords(cfg) {
+  fs.mkdirSync(cfg.secure.passwords, { recursive: true, mode: 0o700 });
+  const users = ['admin', 'controller', ...Object.values(serviceAclTable(cfg)).map((s) => s.user)];
+  for (const user of users) {
+    const file = passwordFile(cfg, user);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, `${crypto.randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  }
+}
+
+function openssl(cfg, args, what) {
+  const r = spawnSync(process.env.CDP_INFRA_OPENSSL || 'openssl', args, { encoding: 'utf8', timeout: 60000, cwd: cfg.secure.dir });
+  if (r.error?.code === 'ENOENT') throw new InfraError('secure kafka: openssl not found; install it or set CDP_INFRA_OPENSSL');
+  if (r.status !== 0) throw new InfraError(`secure kafka: openssl failed to ${what} (exit ${r.status})`, `${r.stderr ?? ''}`.trim() || undefined);
+}
+
+/**
+ * A fresh CA and broker certificate at every start (valid 30 days): nothing long-lived to leak,
+ * and clients take the CA from ca.pem. The broker certificate names 127.0.0.1 and localhost.
+ */
+function makeCertificates(cfg) {
+  const sec = cfg.secure;
+  fs.mkdirSync(sec.dir, { recursive: true, mode: 0o700 });
+  const brokerKey = path.join(sec.dir, 'broker.key');
+  const brokerCsr = path.join(sec.dir, 'broker.csr');
+  const brokerCert = path.join(sec.dir, 'broker.pem');
+  const ext = path.join(sec.dir, 'broker-ext.cnf');
+  fs.writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  openssl(cfg, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', sec.caKey, '-out', sec.caFile, '-days', '30', '-subj', '/CN=cdp-local-secure-kafka-ca'], 'make the CA');
+  openssl(cfg, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', brokerKey, '-out', brokerCsr, '-subj', '/CN=localhost'], 'make the broker key');
+  openssl(cfg, ['x509', '-req', '-in', brokerCsr, '-CA', sec.caFile, '-CAkey', sec.caKey, '-CAcreateserial', '-out', brokerCert, '-days', '30', '-extfile', ext], 'sign the broker certificate');
+  // Kafka's PEM key store: the PKCS#8 key (unencrypted, so no ssl.key.password) then the chain.
+  fs.writeFileSync(sec.keystore, `${readText(brokerKey)}${readText(brokerCert)}${readText(sec.caFile)}`, { mode: 0o600 });
+  for (const f of [brokerKey, brokerCsr]) fs.rmSync(f, { force: true });
+}
+
+/** The ACL plan lines (see kafka/SecureSetup.java) of every service for one topic namespace. */
+export function serviceAclPlan(table, namespace) {
+  const lines = [];
+  for (const { user, acls } of Object.values(table)) {
+    for (const acl of acls) {
+      for (const op of acl.operations) {
+        lines.push(['acl', `User:${user}`, acl.resource, acl.pattern, acl.name.replaceAll('{ns}', namespace), op].join('\t'));
+      }
+    }
+  }
+  return lines;
+}
+
+/** Creates (upserts) the SCRAM users and the ACLs of the given namespaces through the admin user. */
+async function runSecureSetup(cfg, namespaces, { users = true } = {}) {
+  const sec = cfg.secure;
+  fs.writeFileSync(
+    sec.clientProperties,
+    [
+      `bootstrap.servers=${HOST}:${cfg.kafka.port}`,
+      'security.protocol=SASL_SSL',
+      'sasl.mechanism=SCRAM-SHA-512',
+      `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${readPassword(cfg, 'admin')}";`,
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${sec.caFile}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  const table = serviceAclTable(cfg);
+  const plan = [
+    ...(users ? Object.values(table).map(({ user }) => ['user', user, readPassword(cfg, user)].join('\t')) : []),
+    ...namespaces.flatMap((ns) => serviceAclPlan(table, ns)),
+  ];
+  const planFile = path.join(sec.dir, `plan-${process.pid}.tsv`);
+  fs.writeFileSync(planFile, `${plan.join('\n')}\n`, { mode: 0o600 });
+  try {
+    // The authorizer answers a moment after the listener does: a few tries.
+    let last;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      last = spawnSync(
+        cfg.java,
+        [`-Dlog4j2.configurationFile=${cfg.kafka.log4jConfig}`, '-cp', path.join(cfg.kafka.jarDir, '*'), sec.setupLauncher, sec.clientProperties, planFile],
+        { encoding: 'utf8', timeout: 120000 },
+      );
+      if (last.status === 0 && /SECURE_SETUP_DONE/.test(last.stdout)) return last.stdout.trim();
+      await sleep(1000 * attempt);
+    }
+    throw new InfraError('secure kafka: could not create users and ACLs', `${last?.stdout ?? ''}${last?.stderr ?? ''}`.trim() || undefined);
+  } finally {
+    fs.rmSync(planFile, { force: true });
+  }
+}
+
+/**
+ * Grants every service's ACLs for a topic namespace (tests run in their own namespace) on the
+ * running secure broker. Idempotent: an ACL that exists already is left as it is.
+ */
+export async function grantServiceAcls(namespace, opts = {}) {
+  const cfg = config({ ...opts, secure: true });
+  if (!/^([a-z0-9-]+\.)?$/.test(namespace)) throw new InfraError(`namespace '${namespace}' is not a TOPIC_NAMESPACE (empty, or lower-case letters, digits, dashes and a trailing dot)`);
+  const info = await inspect(cfg, cfg.kafka);
+  if (info.state !== 'running') throw new InfraError(`secure kafka is not running (${info.state}); run 'node infra/local/cdp-infra.mjs up --secure' first`);
+  return runSecureSetup(cfg, [namespace], { users: false });
+}
+
+/** Connection settings of the secure broker: the CA, the mechanism, and a user per service. */
+function secureKafkaConnection(cfg) {
+  const table = JSON.parse(readText(cfg.secure.acls) ?? '{"services":{}}').services;
+  const users = Object.fromEntries(
+    Object.entries(table).map(([service, { user }]) => [service, { username: user, passwordFile: passwordFile(cfg, user) }]),
+  );
+  return {
+    kafkaBrokers: `${HOST}:${cfg.kafka.port}`,
+    ssl: true,
+    caFile: cfg.secure.caFile,
+    saslMechanism: 'scram-sha-512',
+    admin: { username: 'admin', passwordFile: passwordFile(cfg, 'admin') },
+    users,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -772,7 +988,7 @@ async function waitReady(cfg, server, proc, log) {
     if (server.name === 'neo4j') {
       ready = (readText(server.outLog) ?? '').includes('NEO4J_READY') && (await boltHandshake(server.port)) !== null;
     } else {
-      ready = (await tcpConnect(server.port)) && (await kafkaApiVersions(server.port));
+      ready = (await tcpConnect(server.port)) && (await kafkaApiVersions(server.port, 2000, server.tlsCaFile));
     }
     if (ready) {
       log(`${server.name}: ready on ${HOST}:${server.port} (pid ${proc.pid}) after ${secs(Date.now() - t0)}`);
@@ -822,7 +1038,7 @@ export async function up(opts = {}) {
   const log = makeLogger(opts);
   const t0 = Date.now();
   return withLock(cfg, cfg.startTimeoutMs + 60000, async () => {
-    const servers = [cfg.kafka, cfg.neo4j];
+    const servers = serversOf(cfg);
     const toStart = [];
     const toWait = [];
     for (const s of servers) {
@@ -873,6 +1089,10 @@ export async function up(opts = {}) {
       for (const s of toStart) await ensureJars(cfg, s, log);
       for (const s of toStart) {
         if (s.name === 'kafka') {
+          if (cfg.secure) {
+            ensurePasswords(cfg);
+            makeCertificates(cfg);
+          }
           writeKafkaConfig(cfg);
           await formatKafkaStorage(cfg, log);
           const proc = startKafka(cfg);
@@ -895,6 +1115,7 @@ export async function up(opts = {}) {
       }
       throw failed[0];
     }
+    if (cfg.secure && toWait.length > 0) log(`kafka: ${await runSecureSetup(cfg, [''])} (users and ACLs, namespace '')`);
     if (toWait.length > 0) log(`all servers ready in ${secs(Date.now() - t0)}`);
     return localServers(cfg);
   });
@@ -905,7 +1126,7 @@ export async function down(opts = {}) {
   const cfg = config(opts);
   const log = makeLogger(opts);
   return withLock(cfg, cfg.startTimeoutMs + 60000, async () => {
-    const servers = [cfg.kafka, cfg.neo4j];
+    const servers = serversOf(cfg);
     const stopped = [];
     await Promise.all(
       servers.map(async (s) => {
@@ -943,20 +1164,21 @@ export async function down(opts = {}) {
 /** Current state of both servers; `ok` is true when both are running. Read-only (no lock). */
 export async function status(opts = {}) {
   const cfg = config(opts);
-  const [kafka, neo4j] = await Promise.all([inspect(cfg, cfg.kafka), inspect(cfg, cfg.neo4j)]);
-  for (const info of [kafka, neo4j]) {
+  const infos = await Promise.all(serversOf(cfg).map((s) => inspect(cfg, s)));
+  const [kafka, neo4j] = infos;
+  for (const info of infos) {
     if (info.state === 'stopped' || info.state === 'stale') {
       const holder = await portHolder(info.port);
       if (holder) info.portInUseBy = holder;
     }
   }
   return {
-    ok: kafka.state === 'running' && neo4j.state === 'running',
+    ok: infos.every((info) => info.state === 'running'),
     home: cfg.home,
     kafka,
-    neo4j,
+    ...(neo4j ? { neo4j } : {}),
     connection: localServers(cfg),
   };
 }
 
-export default { up, down, status, config, localServers };
+export default { up, down, status, config, localServers, grantServiceAcls };

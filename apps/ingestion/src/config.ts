@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
-import { baseConfigShape } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
 import { isPhoneRegion } from './domain/normalisation';
 
@@ -41,6 +41,6 @@ export const ingestionConfigSchema = z.object({
   INGEST_DEDUPE_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(7 * 24),
   INGEST_DEDUPE_MAX_ENTRIES: z.coerce.number().int().min(1000).default(5_000_000),
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
-});
+}).superRefine(checkKafkaSecurity);
 
 export type IngestionConfig = z.infer<typeof ingestionConfigSchema>;

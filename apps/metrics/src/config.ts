@@ -1,6 +1,6 @@
 /** Metrics service configuration. */
 import { z } from 'zod';
-import { baseConfigShape } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
 
 export const metricsConfigSchema = z.object({
@@ -27,6 +27,6 @@ export const metricsConfigSchema = z.object({
    * at another offset (see domain/seen-ids.ts). 48 h by default.
    */
   KPI_DEDUPE_WINDOW_MS: z.coerce.number().int().min(60_000).default(48 * 3_600_000),
-});
+}).superRefine(checkKafkaSecurity);
 
 export type MetricsConfig = z.infer<typeof metricsConfigSchema>;

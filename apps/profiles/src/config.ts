@@ -1,7 +1,7 @@
 /** Profiles service configuration. */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseConfigShape } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity } from '@cdp/config';
 import type { LogLimits } from './domain/event-log';
 
 /** "id:secret" pairs; the id names the reader in logs. */
@@ -28,7 +28,7 @@ export const profilesConfigSchema = z.object({
   PROFILE_LOG_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(8 * 1024 * 1024).default(256 * 1024),
   /** Ids of folded events kept for replay de-duplication (also after a rebuild from the changelog). */
   PROFILE_FOLDED_IDS_KEPT: z.coerce.number().int().min(0).max(10_000).default(500),
-});
+}).superRefine(checkKafkaSecurity);
 
 export type ProfilesConfig = z.infer<typeof profilesConfigSchema>;
 

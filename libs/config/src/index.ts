@@ -1,1 +1,3 @@
 export * from './load-config';
+export * from './kafka-security';
+export * from './secrets';

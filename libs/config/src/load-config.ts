@@ -3,17 +3,25 @@
  * schema; a bad or missing value stops start-up with a message naming the variable.
  */
 import { z } from 'zod';
+import { kafkaSecurityShape } from './kafka-security';
+import { resolveSecretFiles } from './secrets';
 
 export type ConfigResult<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly errors: readonly string[] };
 
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): ConfigResult<z.infer<S>> {
-  const parsed = schema.safeParse(env);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  const errors = parsed.error.issues.map((issue) => {
-    // The first path element is the variable; deeper elements index into a parsed list.
-    const [variable, ...rest] = issue.path.map(String);
-    return `${variable ?? '(environment)'}: ${issue.message}${rest.length ? ` (item ${rest.join('.')})` : ''}`;
-  });
+  const files = resolveSecretFiles(schema, env);
+  const parsed = schema.safeParse(files.env);
+  const errors = [...files.errors];
+  if (parsed.success && errors.length === 0) return { ok: true, config: parsed.data };
+  if (!parsed.success) {
+    errors.push(
+      ...parsed.error.issues.map((issue) => {
+        // The first path element is the variable; deeper elements index into a parsed list.
+        const [variable, ...rest] = issue.path.map(String);
+        return `${variable ?? '(environment)'}: ${issue.message}${rest.length ? ` (item ${rest.join('.')})` : ''}`;
+      }),
+    );
+  }
   return { ok: false, errors };
 }
 
@@ -58,6 +66,8 @@ export const baseConfigShape = {
     .transform((v) => v === 'true'),
   /** A killed or paused member keeps its partitions this long; the broker's group.min.session.timeout.ms (6 s by default) bounds it from below. */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(6_000),
+  /** TLS and SASL to the brokers; a schema built on this shape adds `.superRefine(checkKafkaSecurity)`. */
+  ...kafkaSecurityShape,
 };
 
 export const neo4jConfigShape = {

@@ -1,4 +1,4 @@
-import { describeError, isRetriable, PermanentError, RetriableError } from './errors';
+import { accessDenied, describeError, isRetriable, PermanentError, RetriableError } from './errors';
 
 const withCode = (code: string, name = 'Neo4jError'): Error => Object.assign(new Error(code), { code, name });
 const named = (name: string, extra: Record<string, unknown> = {}): Error => Object.assign(new Error(name), { name, ...extra });
@@ -42,5 +42,20 @@ describe('describeError', () => {
   it('names what a non-Error rejection holds instead of "[object Object]"', () => {
     expect(describeError({ code: 'X', detail: 'gone' })).toBe("non-error thrown: { code: 'X', detail: 'gone' }");
     expect(describeError(new TypeError('bad'))).toBe('TypeError: bad');
+  });
+});
+
+describe('accessDenied', () => {
+  it.each<[string, unknown, RegExp | undefined]>([
+    ['a topic ACL missing', { name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED', message: 'Not authorized to access topics' }, /^TOPIC_AUTHORIZATION_FAILED \(Not authorized/],
+    ['inside an aggregate', { name: 'KafkaJSAggregateError', errors: [{ type: 'TOPIC_AUTHORIZATION_FAILED', message: 'x' }] }, /TOPIC_AUTHORIZATION_FAILED/],
+    ['behind retries', { name: 'KafkaJSNumberOfRetriesExceeded', originalError: { type: 'GROUP_AUTHORIZATION_FAILED' } }, /GROUP_AUTHORIZATION_FAILED/],
+    ['a wrong password', { name: 'KafkaJSSASLAuthenticationError', message: 'SASL SCRAM SHA512 authentication failed' }, /SASL authentication failed: SASL SCRAM/],
+    ['a broker that is down', { name: 'KafkaJSConnectionError', message: 'ECONNREFUSED' }, undefined],
+    ['not an object', 'boom', undefined],
+  ])('%s', (_case, err, expected) => {
+    const found = accessDenied(err);
+    if (expected) expect(found).toMatch(expected);
+    else expect(found).toBeUndefined();
   });
 });

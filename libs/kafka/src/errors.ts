@@ -69,6 +69,29 @@ export function isRetriable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * The broker refused us: an ACL is missing (`TOPIC_AUTHORIZATION_FAILED`, `GROUP_...`,
+ * `TRANSACTIONAL_ID_...`, `CLUSTER_...`) or the credentials are wrong. Returns what failed, looking
+ * through kafkajs' wrappers (aggregate errors, retries exhausted), or undefined for anything else.
+ * Waiting mends these only once an operator acts, so callers make them loud instead of silent.
+ */
+export function accessDenied(err: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const visit = (e: unknown, depth: number): string | undefined => {
+    if (typeof e !== 'object' || e === null || depth > 5 || seen.has(e)) return undefined;
+    seen.add(e);
+    const { type, name, message, errors, cause, originalError } = e as { type?: unknown; name?: unknown; message?: unknown; errors?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof type === 'string' && /_AUTHORIZATION_FAILED$/.test(type)) return `${type}${typeof message === 'string' && message ? ` (${message})` : ''}`;
+    if (name === 'KafkaJSSASLAuthenticationError') return `SASL authentication failed: ${String(message)}`;
+    for (const inner of [...(Array.isArray(errors) ? errors : []), originalError, cause]) {
+      const found = visit(inner, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return visit(err, 0);
+}
+
 export function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   // Not "[object Object]": name what was thrown, so the next reader can tell where it came from.

@@ -1,5 +1,11 @@
-/** Builds the kafkajs client with its logs routed into our structured logger. */
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+/**
+ * Builds the kafkajs client with its logs routed into our structured logger, and with the TLS and
+ * SASL settings of the service (@cdp/config kafka-security): every consumer, producer, admin and
+ * topic reader of a service comes from this one client, so all of them connect the same way.
+ */
+import { readFile } from 'node:fs/promises';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { KafkaSaslSettings, KafkaSecurity } from '@cdp/config';
 import type { Logger } from '@cdp/observability';
 
 export interface KafkaClientOptions {
@@ -7,6 +13,8 @@ export interface KafkaClientOptions {
   readonly clientId: string;
   readonly logger: Logger;
   readonly connectionTimeoutMs?: number;
+  /** TLS and SASL; absent = plaintext without authentication (local development). */
+  readonly security?: KafkaSecurity;
 }
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -16,11 +24,45 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * OAUTHBEARER: the token is read from its file at every (re-)authentication, so whatever renews
+ * it (a sidecar, a cron job, the platform's token projection) only has to rewrite the file.
+ */
+export function oauthBearerFromFile(tokenFile: string): () => Promise<{ value: string }> {
+  return async () => {
+    const value = (await readFile(tokenFile, 'utf8')).trim();
+    if (!value) throw new Error(`OAUTHBEARER token file ${tokenFile} is empty`);
+    return { value };
+  };
+}
+
+export function saslOptions(sasl: KafkaSaslSettings): SASLOptions {
+  switch (sasl.mechanism) {
+    case 'oauthbearer':
+      return { mechanism: 'oauthbearer', oauthBearerProvider: oauthBearerFromFile(sasl.tokenFile) };
+    case 'plain':
+      return { mechanism: 'plain', username: sasl.username, password: sasl.password };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', username: sasl.username, password: sasl.password };
+    case 'scram-sha-512':
+      return { mechanism: 'scram-sha-512', username: sasl.username, password: sasl.password };
+  }
+}
+
+/** The connection part of a kafkajs config (exported for tests and tools that build their own client). */
+export function kafkaConnectionConfig(security: KafkaSecurity | undefined): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const config: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (security?.tls) config.ssl = { ...security.tls };
+  if (security?.sasl) config.sasl = saslOptions(security.sasl);
+  return config;
+}
+
 export function createKafka(opts: KafkaClientOptions): Kafka {
   const log = opts.logger.child({ component: 'kafkajs' });
   const config: KafkaConfig = {
     clientId: opts.clientId,
     brokers: [...opts.brokers],
+    ...kafkaConnectionConfig(opts.security),
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
     logLevel: logLevel.WARN,

@@ -3,6 +3,7 @@
  * topic provisioning and a readiness probe. The NestJS layer wraps this; tests use it directly.
  */
 import type { Admin, Kafka } from 'kafkajs';
+import type { KafkaSecurity } from '@cdp/config';
 import type { TopicContract } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import { CodecCache } from './codecs';
@@ -23,6 +24,8 @@ export interface KafkaPlatformOptions {
   /** Consumer loops commit outputs and offsets in one transaction (default true). */
   readonly exactlyOnce?: boolean;
   readonly sessionTimeoutMs?: number;
+  /** TLS and SASL for every client of this platform (consumers, producers, admin, readers). */
+  readonly security?: KafkaSecurity;
 }
 
 export class KafkaPlatform {
@@ -37,7 +40,7 @@ export class KafkaPlatform {
   private adminConnected = false;
 
   constructor(readonly opts: KafkaPlatformOptions) {
-    this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger });
+    this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}) });
     this.schemas = new KafkaSchemaStore(this.kafka, opts.namespace, opts.logger);
     this.codecs = new CodecCache(this.schemas);
     this.producer = new CdpProducer(this.kafka, this.codecs, this.schemas, opts.namespace);

@@ -6,6 +6,7 @@
  */
 import type { Admin } from 'kafkajs';
 import { topicName, type TopicContract } from '@cdp/contracts';
+import { accessDenied, PermanentError } from './errors';
 import { backoffDelay, sleep } from './retry';
 
 const ATTEMPTS = 10;
@@ -27,7 +28,8 @@ async function allReady(admin: Admin, topics: readonly string[]): Promise<boolea
     if (meta.length !== topics.length || !meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return false;
     for (const topic of topics) await admin.fetchTopicOffsets(topic);
     return true;
-  } catch {
+  } catch (err) {
+    if (accessDenied(err)) throw err;
     return false;
   }
 }
@@ -61,6 +63,9 @@ export async function ensureTopics(admin: Admin, contracts: readonly TopicContra
       if (await allReady(admin, [...wanted.keys()])) return created;
       if (attempt >= ATTEMPTS) throw new Error(`topics have no leader yet: ${[...wanted.keys()].join(', ')}`);
     } catch (err) {
+      // Retrying cannot grant an ACL or fix a password: say so at once, naming the refusal.
+      const denied = accessDenied(err);
+      if (denied) throw new PermanentError(`Kafka refused to provision topics ${[...wanted.keys()].join(', ')}: ${denied}; grant the ACLs in docs/security.md`, { cause: err });
       if (attempt >= ATTEMPTS) throw err;
     }
     await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: 3000 }));

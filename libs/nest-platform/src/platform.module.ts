@@ -4,6 +4,7 @@
  * orderly shutdown that stops consumers (committing offsets) before closing the producer.
  */
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { kafkaSecurityOf, type KafkaSecurity, type KafkaSecurityVariables } from '@cdp/config';
 import { ALL_TOPICS, type TopicContract } from '@cdp/contracts';
 import { KafkaPlatform } from '@cdp/kafka';
 import { createLogger, createRegistry, type Logger } from '@cdp/observability';
@@ -22,6 +23,7 @@ export interface PlatformOptions {
   readonly logger?: Logger;
   readonly exactlyOnce?: boolean;
   readonly sessionTimeoutMs?: number;
+  readonly kafkaSecurity?: KafkaSecurity;
 }
 
 class PlatformLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -44,7 +46,7 @@ class PlatformLifecycle implements OnModuleInit, OnApplicationShutdown {
 }
 
 /** The configuration variables every service shares (see @cdp/config baseConfigShape). */
-export interface BaseServiceConfig {
+export interface BaseServiceConfig extends Partial<KafkaSecurityVariables> {
   readonly SERVICE_NAME: string;
   readonly LOG_LEVEL: string;
   readonly KAFKA_BROKERS: readonly string[];
@@ -64,6 +66,7 @@ export class PlatformModule {
       kafkaBrokers: config.KAFKA_BROKERS,
       topicNamespace: config.TOPIC_NAMESPACE,
       topics,
+      kafkaSecurity: kafkaSecurityOf(config),
       ...(logger ? { logger } : {}),
       ...(config.KAFKA_EXACTLY_ONCE !== undefined ? { exactlyOnce: config.KAFKA_EXACTLY_ONCE } : {}),
       ...(config.KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS } : {}),
@@ -91,6 +94,7 @@ export class PlatformModule {
               registry,
               ...(options.exactlyOnce !== undefined ? { exactlyOnce: options.exactlyOnce } : {}),
               ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+              ...(options.kafkaSecurity ? { security: options.kafkaSecurity } : {}),
             }),
         },
         HealthRegistry,

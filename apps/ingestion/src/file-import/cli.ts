@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CHANNELS, isChannel, rawChannelTopic, topicName } from '@cdp/contracts';
-import { loadConfig } from '@cdp/config';
+import { kafkaSecurityOf, loadConfig } from '@cdp/config';
 import { KafkaPlatform } from '@cdp/kafka';
 import { createLogger, createRegistry } from '@cdp/observability';
 import { ingestionConfigSchema } from '../config';
@@ -68,7 +68,14 @@ async function main(): Promise<void> {
   const config = loaded.config;
 
   const logger = createLogger('ingestion-import', 'warn');
-  const platform = new KafkaPlatform({ brokers: config.KAFKA_BROKERS, clientId: 'cdp-import', namespace: config.TOPIC_NAMESPACE, logger, registry: createRegistry('ingestion-import', false) });
+  const platform = new KafkaPlatform({
+    brokers: config.KAFKA_BROKERS,
+    clientId: 'cdp-import',
+    namespace: config.TOPIC_NAMESPACE,
+    logger,
+    registry: createRegistry('ingestion-import', false),
+    security: kafkaSecurityOf(config),
+  });
   const contract = rawChannelTopic(values.channel);
   await platform.connect([contract]);
   const topic = topicName(contract, config.TOPIC_NAMESPACE);

@@ -1,0 +1,44 @@
+/**
+ * The per-service Kafka ACL table (infra/local/kafka/service-acls.json) names real topics and the
+ * groups and transactional ids the services really use, and docs/security.md lists all of it. (The
+ * secure integration test, apps/platform-e2e/src/secure-kafka.int.spec.ts, proves it is enough.)
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALL_TOPICS } from '@cdp/contracts';
+import { profileChangelogTopic } from '../../apps/profiles/src/kafka/changelog-contract';
+
+interface Acl {
+  resource: 'topic' | 'group' | 'transactional_id';
+  pattern: 'literal' | 'prefixed';
+  name: string;
+  operations: string[];
+}
+const ROOT = join(__dirname, '../..');
+const table = (JSON.parse(readFileSync(join(__dirname, 'kafka/service-acls.json'), 'utf8')) as { services: Record<string, { user: string; acls: Acl[] }> }).services;
+const docs = readFileSync(join(ROOT, 'docs/security.md'), 'utf8');
+const topics = new Set([...ALL_TOPICS, profileChangelogTopic].map((t) => t.name));
+const entries = Object.entries(table).flatMap(([service, { acls }]) => acls.map((acl) => [service, acl] as const));
+
+describe('service ACLs', () => {
+  it('cover the four services, each with its own user', () => {
+    expect(Object.keys(table).sort()).toEqual(['identity', 'ingestion', 'metrics', 'profiles']);
+    for (const [service, { user }] of Object.entries(table)) expect(user).toBe(`cdp-${service}`);
+  });
+
+  it.each(entries.filter(([, a]) => a.resource === 'topic' && a.pattern === 'literal'))('%s: literal topic %o is a real topic', (_svc, acl) => {
+    expect(topics).toContain(acl.name.replace('{ns}', ''));
+  });
+
+  it.each(Object.keys(table))('%s: its consumer group and transactional ids (<group>.<topic>.<partition>) are granted', (service) => {
+    const start = readFileSync(join(ROOT, `apps/${service}/src/start.ts`), 'utf8');
+    const group = /groupId: '([^']+)'/.exec(start)?.[1] ?? (service === 'metrics' ? 'cdp-metrics' : undefined);
+    const acls = table[service]!.acls;
+    expect(acls).toContainEqual({ resource: 'group', pattern: 'literal', name: `{ns}${group}`, operations: ['read'] });
+    expect(acls).toContainEqual({ resource: 'transactional_id', pattern: 'prefixed', name: `{ns}${group}.`, operations: ['write'] });
+  });
+
+  it.each(entries)('%s: docs/security.md lists %o', (_svc, acl) => {
+    expect(docs).toContain(`| ${acl.resource} | ${acl.pattern} | \`${acl.name}\` | ${acl.operations.join(', ')} |`);
+  });
+});
