@@ -3,13 +3,14 @@
  * the local secure Kafka (node infra/local/cdp-infra.mjs up --secure; started here when it is not
  * running, and stopped again afterwards). One event goes through everything: ingestion provisions
  * its topics and publishes, identity and profiles consume and produce in transactions, metrics
- * counts it. A wrong password and a missing ACL stop a service at once with the reason.
+ * counts it. A wrong password and a missing ACL stop a service at once with the reason; an ACL
+ * revoked while a service runs makes it not ready, saying why, and nothing is lost once it is back.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes } from 'kafkajs';
 import neo4j from 'neo4j-driver';
 import type { KpiSnapshot, Profile } from '@cdp/contracts';
 import { SERVICES, deleteNamespace, eventually, startServiceProcess, stopServiceProcess, uniqueNamespace, type RunningService, type ServiceName } from '@cdp/testing';
@@ -131,5 +132,54 @@ describe('the services over SASL_SSL with per-service users and ACLs', () => {
     const failure = startServiceProcess('profiles', { TOPIC_NAMESPACE: ungranted, ...kafkaEnv('profiles') });
     await expect(failure).rejects.toThrow(/exited with [1-9][\s\S]*Kafka refused to provision topics[\s\S]*TOPIC_AUTHORIZATION_FAILED/);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('shows a commit refused by a revoked ACL in readiness, and loses nothing once the ACL is back', async () => {
+    const acl = {
+      resourceType: AclResourceTypes.TOPIC,
+      resourceName: `${namespace}cdp.events.resolved.v1`,
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      principal: `User:${conn.CDP_SECURE_IDENTITY_USERNAME!}`,
+      host: '*',
+      operation: AclOperationTypes.WRITE,
+      permissionType: AclPermissionTypes.ALLOW,
+    };
+    const kafkaAdmin = admin.admin();
+    await kafkaAdmin.connect();
+    try {
+      await kafkaAdmin.deleteAcls({ filters: [acl] });
+      const email = `revoked.${randomBytes(3).toString('hex')}@brand.co.uk`;
+      const res = await fetch(`${services.ingestion.url}/v1/channels/email/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        body: JSON.stringify({ type: 'email_open', identifiers: { email } }),
+      });
+      expect(res.status).toBe(202);
+      const readiness = await eventually(
+        async () => {
+          const r = await fetch(`${services.identity.url}/health/ready`);
+          return { status: r.status, body: await r.text() };
+        },
+        (r) => r.status === 503,
+        60_000,
+      );
+      expect(readiness.body).toMatch(/refused: TOPIC_AUTHORIZATION_FAILED/);
+
+      await kafkaAdmin.createAcls({ acl: [acl] });
+      await eventually(
+        async () => (await fetch(`${services.identity.url}/health/ready`)).status,
+        (status) => status === 200,
+        60_000,
+      );
+      const found = await eventually(
+        async () => (await fetch(`${services.profiles.url}/v1/profiles/lookup?type=email&value=${encodeURIComponent(email)}`, { headers: { 'x-api-key': READER_KEY } })).status,
+        (status) => status === 200,
+        60_000,
+      );
+      expect(found).toBe(200);
+    } finally {
+      await kafkaAdmin.createAcls({ acl: [acl] }).catch(() => undefined);
+      await kafkaAdmin.disconnect();
+    }
   });
 });

@@ -52,6 +52,8 @@ export class ConsumerLoop {
   /** Why the consumer is down and since when: kafkajs gave up on it (a crash it does not restart itself). */
   private down: { reason: string; since: number } | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Partitions whose commits Kafka refuses for want of access, with why. */
+  private readonly denied = new Map<string, string>();
   private readonly metrics: ConsumerMetrics;
   private readonly processor: PartitionProcessor;
 
@@ -75,12 +77,13 @@ export class ConsumerLoop {
       log: this.log,
       metrics: this.metrics,
       isRunning: () => this.running,
+      accessProblem: (partition, reason) => (reason === undefined ? this.denied.delete(partition) : this.denied.set(partition, reason)),
     });
   }
 
-  /** Ready: started and consuming or joining (reads are served while a member joins its group). */
+  /** Ready: started and consuming or joining (reads are served while a member joins its group), and Kafka not refusing its commits for want of access. */
   get healthy(): boolean {
-    return this.running && this.down === undefined;
+    return this.running && this.down === undefined && this.denied.size === 0;
   }
 
   /** Live: false only when the consumer has been down for long and rebuilding it keeps failing. */
@@ -89,7 +92,7 @@ export class ConsumerLoop {
   }
 
   get problem(): string | undefined {
-    return this.down?.reason ?? (this.running ? undefined : 'not running');
+    return this.down?.reason ?? (this.running ? [...this.denied.values()][0] : 'not running');
   }
 
   /** Whether the member has joined its group at least once. */

@@ -32,7 +32,7 @@
 import type { Batch, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { DEAD_LETTER_HEADERS } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
-import { describeError, isRetriable } from './errors';
+import { accessDenied, describeError, isRetriable } from './errors';
 import { PartitionLostError, type Committer } from './committer';
 import type { ConsumerMetrics } from './consumer-metrics';
 import { OutputRejectedError, type CdpProducer, type RawOutput } from './producer';
@@ -112,6 +112,12 @@ export interface ProcessorDeps {
   readonly metrics: ConsumerMetrics;
   /** False once the loop is stopping: waits end, and records in hand are left for redelivery. */
   readonly isRunning: () => boolean;
+  /**
+   * A partition's commits are refused for want of access (a missing ACL, a revoked user), with
+   * why; undefined once one succeeds. Waiting mends it only once an operator acts, so the loop
+   * makes it loud (readiness) rather than a silent stall.
+   */
+  readonly accessProblem: (partition: string, reason: string | undefined) => void;
 }
 
 export class PartitionProcessor {
@@ -356,6 +362,7 @@ export class PartitionProcessor {
           await this.d.committer.commit({ topic, partition, messages, nextOffset: last.nextOffset });
         }
         stopTimer();
+        if (attempt > 1) this.d.accessProblem(`${topic}[${partition}]`, undefined);
         this.d.metrics.commitRecords.observe(labels, records);
         resolveOffset(lastOffset);
         this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
@@ -376,6 +383,8 @@ export class PartitionProcessor {
         this.d.metrics.retries.inc(labels);
         this.d.metrics.publishFailures.inc(labels);
         if (messages.some((m) => m.topic === this.d.deadLetterTopic)) this.d.metrics.dlqFailures.inc(labels);
+        const denied = accessDenied(err);
+        if (denied) this.d.accessProblem(`${topic}[${partition}]`, `commits to ${topic}[${partition}] refused: ${denied}`);
         const delay = backoffDelay(attempt, this.d.backoff);
         this.d.log.warn({ topic, partition, attempt, delayMs: delay, err: describeError(err) }, 'committing outputs and offset failed; retrying');
         await this.sleepWithHeartbeat(delay, heartbeat);
