@@ -16,3 +16,5 @@ export * from './topics/kpi-snapshots';
 export * from './topics/dead-letters';
 export * from './topics/schemas';
 export * from './topics/catalog';
+export * from './consent/purposes';
+export * from './consent/consent-policy';
