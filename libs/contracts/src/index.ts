@@ -12,6 +12,7 @@ export * from './topics/identity-changes';
 export * from './topics/identity-quarantine';
 export * from './topics/identity-erasures';
 export * from './topics/profile-updates';
+export * from './topics/profile-purpose-feeds';
 export * from './topics/kpi-snapshots';
 export * from './topics/dead-letters';
 export * from './topics/schemas';
