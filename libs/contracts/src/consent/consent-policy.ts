@@ -56,12 +56,18 @@ function covers(signal: ConsentSignal, feed: Pick<PurposeFeed, 'purpose' | 'chan
   return feed.channel === null || signal.consent.channel === null || signal.consent.channel === feed.channel;
 }
 
-export function decideConsent(signals: readonly ConsentSignal[], feed: Pick<PurposeFeed, 'purpose' | 'channel'>, policy: ConsentPolicy): ConsentDecision {
-  let latest: ConsentSignal | undefined;
+/** The signal that decides for a feed: the latest one covering it (a refusal at equal times). */
+export function decisiveSignal<S extends ConsentSignal>(signals: readonly S[], feed: Pick<PurposeFeed, 'purpose' | 'channel'>): S | undefined {
+  let latest: S | undefined;
   for (const s of signals) {
     if (!covers(s, feed)) continue;
     if (!latest || s.at > latest.at || (s.at === latest.at && !s.consent.granted)) latest = s;
   }
+  return latest;
+}
+
+export function decideConsent(signals: readonly ConsentSignal[], feed: Pick<PurposeFeed, 'purpose' | 'channel'>, policy: ConsentPolicy): ConsentDecision {
+  const latest = decisiveSignal(signals, feed);
   if (!latest) return { allowed: CONSENT_POLICIES[policy][feed.purpose], basis: 'no-signal' };
   return latest.consent.granted ? { allowed: true, basis: 'granted' } : { allowed: false, basis: 'refused' };
 }
