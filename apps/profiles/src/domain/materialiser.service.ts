@@ -17,11 +17,10 @@
  * a profile is on change in the same store transaction.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { profileUpdatesTopic, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
+import { profileUpdatesTopic, type ConsentPolicy, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
 import { ok, output, retry, type HandlerResult, type InboundMessage, type OutboundMessage } from '@cdp/kafka';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
-import type { ConsentPolicy } from '@cdp/contracts';
 import { aliasState, erasedState, profileChangelogTopic, stateOfRecord, type ProfileState } from '../kafka/changelog-contract';
 import type { StoreTx } from '../store/lmdb-profile-store';
 import { logLimitsOf, type ProfilesConfig } from '../config';
