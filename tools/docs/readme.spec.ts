@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_TOPICS } from '@cdp/contracts';
+import { ALL_TOPICS, PURPOSE_FEEDS } from '@cdp/contracts';
 import { identityConfigSchema } from '../../apps/identity/src/config';
 import { ingestionConfigSchema } from '../../apps/ingestion/src/config';
 import { metricsConfigSchema } from '../../apps/metrics/src/config';
@@ -14,8 +14,15 @@ const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
 const schemas = { ingestion: ingestionConfigSchema, identity: identityConfigSchema, profiles: profilesConfigSchema, metrics: metricsConfigSchema };
 
 describe('README.md', () => {
-  it.each(ALL_TOPICS.map((t) => [t.name.replace(/^cdp\.raw\.[a-z0-9-]+\.v1$/, 'cdp.raw.<channel>.v1')]))('documents topic %s', (name) => {
+  const documentedAs = (name: string): string =>
+    name.replace(/^cdp\.raw\.[a-z0-9-]+\.v1$/, 'cdp.raw.<channel>.v1').replace(/^cdp\.profiles\.updates\.[a-z-]+\.v1$/, 'cdp.profiles.updates.<feed>.v1');
+
+  it.each(ALL_TOPICS.map((t) => [documentedAs(t.name)]))('documents topic %s', (name) => {
     expect(readme).toContain(`\`${name}\``);
+  });
+
+  it.each(PURPOSE_FEEDS.map((f) => [f.id]))('names purpose feed %s in the topic table', (id) => {
+    expect(readme).toMatch(new RegExp(`^\\| \`cdp\\.profiles\\.updates\\.<feed>\\.v1\`.*\`${id}\``, 'm'));
   });
 
   it.each(Object.entries(schemas).flatMap(([svc, schema]) => Object.keys(schema.shape).map((v) => [v, svc])))('documents variable %s (%s)', (variable) => {

@@ -157,6 +157,10 @@ describe('KPI dashboard in headless Chromium', () => {
     expect(await tile(page, 'quarantined')).toBe(num(api.quarantinedIdentities));
     expect(api.quarantinedIdentities).toBeGreaterThan(0);
     expect(await tile(page, 'deadLetterRate')).toBe((100 * api.deadLetterRate).toFixed(2) + '%');
+    // The page says how the figures honour analytics opt-outs (docs/privacy.md).
+    const privacyNote = await page.locator('[data-privacy-note]').innerText();
+    expect(privacyNote).toContain('opted out of analytics are not counted');
+    expect(privacyNote).toContain('from the opt-out on');
 
     for (const c of api.channels.filter((ch) => CHANNELS.includes(ch.channel))) {
       const cells = await page.locator(`#channels tr[data-channel="${c.channel}"] td`).allInnerTexts();

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { baseConfigShape, checkKafkaSecurity } from '@cdp/config';
+import { CONSENT_POLICY_NAMES, DEFAULT_CONSENT_POLICY } from '@cdp/contracts';
 import type { LogLimits } from './domain/event-log';
 
 /** "id:secret" pairs; the id names the reader in logs. */
@@ -28,6 +29,11 @@ export const profilesConfigSchema = z.object({
   PROFILE_LOG_MAX_BYTES: z.coerce.number().int().min(64 * 1024).max(8 * 1024 * 1024).default(256 * 1024),
   /** Ids of folded events kept for replay de-duplication (also after a rebuild from the changelog). */
   PROFILE_FOLDED_IDS_KEPT: z.coerce.number().int().min(0).max(10_000).default(500),
+  /**
+   * What "no consent signal yet" means for the purpose feeds (docs/privacy.md). The default is the
+   * strict one: nothing goes out on a purpose feed until the person has agreed to that purpose.
+   */
+  CONSENT_POLICY: z.enum(CONSENT_POLICY_NAMES).default(DEFAULT_CONSENT_POLICY),
 }).superRefine(checkKafkaSecurity);
 
 export type ProfilesConfig = z.infer<typeof profilesConfigSchema>;

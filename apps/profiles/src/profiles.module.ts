@@ -1,6 +1,6 @@
 /** Wires the profiles service: platform, LMDB profile store (rebuilt from the changelog if lost), consumers, read API. */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { deadLettersTopic, identityChangesTopic, profileUpdatesTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import { deadLettersTopic, identityChangesTopic, profileUpdatesTopic, purposeFeedTopics, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
 import { PlatformModule } from '@cdp/nest-platform';
 import type { ProfilesConfig } from './config';
@@ -19,7 +19,11 @@ export class ProfilesModule {
     return {
       module: ProfilesModule,
       imports: [
-        PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, profileChangelogTopic, deadLettersTopic, schemasTopic], logger),
+        PlatformModule.forService(
+          config,
+          [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, ...purposeFeedTopics.map((t) => t.contract), profileChangelogTopic, deadLettersTopic, schemasTopic],
+          logger,
+        ),
       ],
       controllers: [ProfilesController, ProfilesConsumer],
       providers: [{ provide: PROFILES_CONFIG, useValue: config }, ProfileStore, ProfileUpdatesHub, MaterialiserService, ApiKeyGuard],

@@ -12,6 +12,7 @@ import {
   profileUpdatesTopic,
   resolvedEventsTopic,
   schemasTopic,
+  type Consent,
   type Identity,
   type IdentityChange,
   type Profile,
@@ -38,6 +39,7 @@ export interface EventSpec {
   /** Graph key per identity; defaults to `key:<type>:<value>`. */
   readonly keys?: string[];
   readonly traits?: Record<string, string>;
+  readonly consents?: Consent[];
 }
 
 export function resolved(spec: EventSpec): ResolvedEvent {
@@ -58,7 +60,7 @@ export function resolved(spec: EventSpec): ResolvedEvent {
       identities,
       traits: spec.traits ?? {},
       properties: { path: '/' },
-      consents: [],
+      consents: spec.consents ?? [],
     },
   };
 }
@@ -126,30 +128,36 @@ export async function stopProfilesProcess(p: ProfilesProcess, signal: NodeJS.Sig
 }
 
 /**
- * What a downstream consumer ends up with: the profile-updates topic read from the start to its
- * current end, decoded with the shared schema, latest record per key (null = tombstone).
+ * Every record of a profile feed (the full one by default, or a purpose feed), read from the start
+ * to its current end and decoded with the shared schema, in offset order per partition
+ * (null = tombstone).
  */
-export async function latestProfiles(namespace: string): Promise<Map<string, Profile | null>> {
+export async function feedRecords(namespace: string, contract: TopicContract<Profile> = profileUpdatesTopic): Promise<{ key: string; value: Profile | null }[]> {
   const kafka = new Kafka({ clientId: 'profiles-test-reader', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.NOTHING });
-  const codec = new AvroCodec<Profile>(profileUpdatesTopic.versions);
-  const latest = new Map<string, Profile | null>();
+  const codec = new AvroCodec<Profile>(contract.versions);
+  const records: { key: string; value: Profile | null }[] = [];
   const undecodable: string[] = [];
   const reader = new WholeTopicReader(
     kafka,
-    topicName(profileUpdatesTopic, namespace),
+    topicName(contract, namespace),
     async ({ key, value }) => {
-      if (value === null) return void latest.set(key!.toString(), null);
+      if (value === null) return void records.push({ key: key!.toString(), value: null });
       const decoded = await codec.decode(value);
-      if (decoded.ok) latest.set(key!.toString(), JSON.parse(JSON.stringify(decoded.value)) as Profile);
+      if (decoded.ok) records.push({ key: key!.toString(), value: JSON.parse(JSON.stringify(decoded.value)) as Profile });
       else undecodable.push(decoded.reason);
     },
     'profiles-test-reader',
   );
   try {
-    if (!(await reader.catchUp(30_000))) throw new Error('profile updates not read to the end in 30 s');
+    if (!(await reader.catchUp(30_000))) throw new Error(`${contract.name} not read to the end in 30 s`);
   } finally {
     await reader.stop();
   }
   if (undecodable.length) throw new Error(`undecodable profile updates: ${undecodable[0]}`);
-  return latest;
+  return records;
+}
+
+/** What a downstream consumer ends up with: the latest record per key of a profile feed (null = tombstone). */
+export async function latestProfiles(namespace: string, contract: TopicContract<Profile> = profileUpdatesTopic): Promise<Map<string, Profile | null>> {
+  return new Map((await feedRecords(namespace, contract)).map((r) => [r.key, r.value]));
 }

@@ -4,7 +4,7 @@
  * schema is the source of the OpenAPI description (z.toJSONSchema).
  */
 import { z } from 'zod';
-import { RELATION_KINDS } from '@cdp/contracts';
+import { CONSENT_PURPOSES, MARKETING_CHANNELS, RELATION_KINDS } from '@cdp/contracts';
 
 export const MAX_STRING = 2048;
 const safeString = z
@@ -19,12 +19,15 @@ const stringMap = z.record(z.string().max(128), safeString).refine((m) => Object
 /** Identifier namespaces (loyalty programme, social platform...), keyed by identity type. */
 const namespaceMap = z.record(z.string().max(64), z.string().min(1).max(64).regex(/^[\w.:-]+$/, 'letters, digits and . _ : - only'));
 
-export const CONSENT_PURPOSES = ['analytics', 'personalisation', 'marketing', 'third-party-sharing'] as const;
+export { CONSENT_PURPOSES } from '@cdp/contracts';
 
 export const consentSchema = z.strictObject({
   purpose: z.enum(CONSENT_PURPOSES),
   granted: z.boolean().describe('true = opt-in, false = opt-out'),
-  channel: z.string().max(64).nullish().describe('for marketing consent: which channel (email, sms...)'),
+  channel: z
+    .enum(MARKETING_CHANNELS)
+    .nullish()
+    .describe('for marketing consent: which channel it covers; none = every marketing channel (docs/privacy.md)'),
 });
 
 export const relatedSchema = z

@@ -13,6 +13,7 @@ describe('validateRawEvent', () => {
     ['control characters', { type: 'x', identifiers: { email: 'a\u0001@b.co' } }, 'identifiers.email'],
     ['a very long value', { type: 'x', identifiers: { email: 'a'.repeat(5000) } }, 'identifiers.email'],
     ['an unknown consent purpose', { type: 'x', identifiers: {}, consents: [{ purpose: 'spam', granted: true }] }, 'consents.0.purpose'],
+    ['a marketing channel the purpose feeds do not know', { type: 'x', identifiers: {}, consents: [{ purpose: 'marketing', granted: true, channel: 'whatsapp' }] }, 'consents.0.channel'],
     ['an unknown top-level field', { type: 'x', identifiers: {}, extra: 1 }, 'extra'],
     ['a body that is not an object', 'hello', '(body)'],
     ['an unknown relation kind', { type: 'x', identifiers: {}, related: [{ kind: 'friend', identifiers: { login: 'a' } }] }, 'related.0.kind'],

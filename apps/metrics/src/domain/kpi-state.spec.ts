@@ -14,10 +14,12 @@ interface Ev {
   at?: number;
   occurredAt?: number;
   latencyMs?: number;
+  /** analytics consent carried by the event */
+  analytics?: boolean;
 }
 
 let seq = 0;
-function resolved({ channel = 'website', profile = 'p1', identified = false, ids = {}, at = NOW, occurredAt = at, latencyMs = 100 }: Ev): ResolvedEvent {
+function resolved({ channel = 'website', profile = 'p1', identified = false, ids = {}, at = NOW, occurredAt = at, latencyMs = 100, analytics }: Ev): ResolvedEvent {
   const entries = Object.entries(ids);
   return {
     event: {
@@ -30,7 +32,7 @@ function resolved({ channel = 'website', profile = 'p1', identified = false, ids
       identities: entries.map(([type]) => ({ type, value: 'v', matchKey: 'v', designation: 'SECONDARY' as const, namespace: null })),
       traits: {},
       properties: {},
-      consents: [],
+      consents: analytics === undefined ? [] : [{ purpose: 'analytics', granted: analytics, channel: null }],
     } as CanonicalEvent,
     profileId: profile,
     identified,
@@ -248,5 +250,57 @@ describe('KpiState', () => {
     for (const c of taken) if (c.store === 'profiles') for (const [id, e] of c.changes) table.map.set(id, structuredClone(e!));
     s.settle(taken);
     expect(s.snapshot('all', NOW)).toMatchObject({ events: 1, profiles: 1, identifiedProfiles: 1 });
+  });
+});
+
+describe('analytics opt-outs', () => {
+  const figures = (s: KpiState) => {
+    const k = s.snapshot('all', NOW + HOUR);
+    return { events: k.events, profiles: k.profiles, identifiedProfiles: k.identifiedProfiles, largest: k.largestProfiles.map((p) => p.profileId) };
+  };
+
+  it('stops counting a person at the opt-out (the event carrying it included) and drops their profile from every profile figure', () => {
+    const s = new KpiState(['website']);
+    expect(s.onResolved(resolved({ profile: 'ann', identified: true, ids: { email: 'k-ann' }, occurredAt: NOW - 3 }))).toBe(true);
+    s.onResolved(resolved({ profile: 'bob', ids: { visitor_id: 'k-bob' }, occurredAt: NOW - 3 }));
+    expect(s.onResolved(resolved({ profile: 'ann', identified: true, analytics: false, occurredAt: NOW - 2 }))).toBe(false);
+    expect(s.onResolved(resolved({ profile: 'ann', identified: true, occurredAt: NOW - 1 }))).toBe(false);
+    // The event counted before the opt-out stays in the anonymous sums; ann is in no profile figure.
+    expect(figures(s)).toEqual({ events: 2, profiles: 1, identifiedProfiles: 0, largest: ['bob'] });
+  });
+
+  it('counts again from an opt-in given after the opt-out, but not from an older signal arriving late', () => {
+    const s = new KpiState(['website']);
+    s.onResolved(resolved({ profile: 'ann', analytics: false, occurredAt: NOW - 10 }));
+    expect(s.onResolved(resolved({ profile: 'ann', analytics: true, occurredAt: NOW - 20 }))).toBe(false);
+    expect(s.onResolved(resolved({ profile: 'ann', analytics: true, occurredAt: NOW - 5 }))).toBe(true);
+    expect(figures(s)).toMatchObject({ events: 1, profiles: 1 });
+  });
+
+  it('does not count an event without a profile that carries an opt-out', () => {
+    const s = new KpiState(['website']);
+    expect(s.onResolved({ ...resolved({ analytics: false }), profileId: null as unknown as string })).toBe(false);
+    expect(figures(s).events).toBe(0);
+  });
+
+  it('carries the opt-out through a merge (the latest signal of either side) and into the parts of a split', () => {
+    const s = new KpiState(['website']);
+    s.onResolved(resolved({ profile: 'a', ids: { email: 'k1' }, analytics: true, occurredAt: NOW - 10 }));
+    s.onResolved(resolved({ profile: 'b', ids: { phone: 'k2' }, analytics: false, occurredAt: NOW - 5 }));
+    s.onChange(change('MERGE', 'a', ['b']));
+    expect(figures(s).profiles).toBe(0);
+    expect(s.onResolved(resolved({ profile: 'b', occurredAt: NOW - 1 }))).toBe(false);
+    s.onChange(change('SPLIT', 'a', [], NOW, [{ profileId: 'a', identityKeys: ['k1'] }, { profileId: 'c', identityKeys: ['k2'] }]));
+    expect(figures(s).profiles).toBe(0);
+    expect(s.onResolved(resolved({ profile: 'c', occurredAt: NOW }))).toBe(false);
+  });
+
+  it('keeps the opt-out across a restart from the stored profile table', () => {
+    const table = new MemoryProfileTable();
+    const s = new KpiState(['website'], table);
+    s.onResolved(resolved({ profile: 'ann', analytics: false }));
+    for (const c of s.takeChanges()) if (c.store === 'profiles') for (const [k, v] of c.changes) if (v) table.map.set(k, structuredClone(v));
+    const restarted = new KpiState(['website'], table);
+    expect(restarted.onResolved(resolved({ profile: 'ann' }))).toBe(false);
   });
 });

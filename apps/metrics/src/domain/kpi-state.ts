@@ -11,8 +11,23 @@
  * buckets, the identities quarantined now, and the profile entries changed by the record being
  * applied. The state tracks what changed since the last `takeChanges()`, so the store can persist
  * exactly those entries in the same transaction as the consumed offset.
+ *
+ * Analytics opt-outs (docs/privacy.md): an event handled while its person's decisive analytics
+ * consent is a refusal (the event's own signals included) is not counted, and such a person's
+ * profile is left out of every per-profile figure. Events counted before the opt-out stay in the
+ * minute sums, which are anonymous and cannot be taken apart per person. Merges, splits, erasures,
+ * quarantines and dead letters measure the platform, not the person, and are counted regardless.
  */
-import { ANONYMOUS_IDENTITY_TYPES, type ChannelKpi, type IdentityChange, type IdentityQuarantine, type IdentityType, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
+import {
+  ANONYMOUS_IDENTITY_TYPES,
+  decisiveSignal,
+  type ChannelKpi,
+  type ConsentSignal,   type IdentityChange,
+  type IdentityQuarantine,
+  type IdentityType,
+  type KpiSnapshot,
+  type ResolvedEvent,
+} from '@cdp/contracts';
 import { addToLogHistogram, emptyLogHistogram, exactDistribution, logDistribution, logPercentile, mergeLogHistogram, type Band, type LogHistogram } from './distribution';
 import { isStat, MemoryProfileTable, PendingProfiles, type ProfileChanges, type ProfileEntry, type ProfileStat, type ProfileTable } from './profile-table';
 
@@ -114,6 +129,14 @@ export function emptyCounts(): Counts {
   return { events: 0, identifiedEvents: 0, merges: 0, splits: 0, refusedMerges: 0, erasures: 0, deadLetters: 0, perChannel: {}, deadLettersBySource: {}, latency: emptyLogHistogram() };
 }
 
+const ANALYTICS = { purpose: 'analytics', channel: null } as const;
+/** The decisive analytics signal of `held` and an event's own consents (given when it occurred). */
+function analyticsAfter(held: ConsentSignal | undefined, r: ResolvedEvent): ConsentSignal | undefined {
+  const signals = r.event.consents.map((consent) => ({ consent, at: r.event.occurredAt }));
+  return decisiveSignal(held ? [held, ...signals] : signals, ANALYTICS);
+}
+export const optedOutOfAnalytics = (e: ProfileStat): boolean => e.analytics?.consent.granted === false;
+
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 const isIdentifyingType = (type: string) => !ANONYMOUS_IDENTITY_TYPES.has(type as IdentityType);
 
@@ -181,9 +204,24 @@ export class KpiState {
     this.profiles.set(id, entry);
   }
 
-  onResolved(r: ResolvedEvent): void {
+  /** False when the event was not counted: its person opted out of analytics. */
+  onResolved(r: ResolvedEvent): boolean {
     const at = r.resolvedAt;
     const channel = r.event.channel;
+    const id = r.profileId ? this.live(r.profileId) : null;
+    const prev = id === null ? undefined : this.profiles.get(id);
+    const p: ProfileStat = isStat(prev) ? prev : { identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} };
+    const analytics = analyticsAfter(p.analytics, r);
+    if (analytics) p.analytics = analytics;
+    // Keys are kept while opted out: a later split must still find which part holds which key.
+    r.identityKeys.forEach((key, i) => {
+      const type = r.event.identities[i]?.type;
+      if (key && type) p.keys[key] = type;
+    });
+    if (optedOutOfAnalytics(p)) {
+      if (id !== null) this.setProfile(id, p);
+      return false;
+    }
     const linked = r.identityKeys.length > 0 ? r.identityKeys.filter(Boolean).length : r.profileId ? r.event.identities.length : 0;
     for (const c of this.countsAt(at)) {
       c.events++;
@@ -194,14 +232,7 @@ export class KpiState {
       ch.identitiesContributed += linked;
       addToLogHistogram(c.latency, r.resolvedAt - r.event.receivedAt);
     }
-    if (!r.profileId) return;
-    const id = this.live(r.profileId);
-    const prev = this.profiles.get(id);
-    const p: ProfileStat = isStat(prev) ? prev : { identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} };
-    r.identityKeys.forEach((key, i) => {
-      const type = r.event.identities[i]?.type;
-      if (key && type) p.keys[key] = type;
-    });
+    if (id === null) return true;
     p.firstTouchAt = minOf(p.firstTouchAt, r.event.occurredAt);
     if (r.identified) {
       p.firstIdentifiedTouchAt = minOf(p.firstIdentifiedTouchAt, r.event.occurredAt);
@@ -210,6 +241,7 @@ export class KpiState {
     p.identified ||= r.identified;
     p.lastSeen[channel] = Math.max(p.lastSeen[channel] ?? 0, at);
     this.setProfile(id, p);
+    return true;
   }
 
   onChange(change: IdentityChange): void {
@@ -239,6 +271,8 @@ export class KpiState {
         s.identifiedAt = minOf(s.identifiedAt, o.identifiedAt);
         for (const [ch, t] of Object.entries(o.lastSeen)) s.lastSeen[ch] = Math.max(s.lastSeen[ch] ?? 0, t);
         Object.assign(s.keys, o.keys);
+        const analytics = decisiveSignal([s.analytics, o.analytics].filter((a) => a !== undefined), ANALYTICS);
+        if (analytics) s.analytics = analytics;
       }
       this.setProfile(live, { mergedInto: survivorId });
       if (otherId !== live) this.setProfile(otherId, { mergedInto: survivorId });
@@ -262,6 +296,7 @@ export class KpiState {
         identifiedAt: identified ? source.identifiedAt : null,
         lastSeen: { ...source.lastSeen },
         keys,
+        ...(source.analytics ? { analytics: source.analytics } : {}),
       });
     }
     if (!change.parts.some((p) => p.profileId === sourceId)) this.setProfile(sourceId, undefined);
@@ -330,7 +365,7 @@ export class KpiState {
     const byIdentities = (a: { profileId: string; identities: number }, b: { profileId: string; identities: number }) =>
       b.identities - a.identities || a.profileId.localeCompare(b.profileId);
     for (const [id, e] of this.profiles.entries()) {
-      if (!isStat(e)) continue;
+      if (!isStat(e) || optedOutOfAnalytics(e)) continue;
       let seen = false;
       for (const [ch, t] of Object.entries(e.lastSeen)) {
         if (t < from) continue;

@@ -98,6 +98,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       timeToId: gauge(r, 'cdp_kpi_time_to_identification_seconds', 'First anonymous touch to identification (quantiles)', ['quantile', 'window']),
       groupLag: gauge(r, 'cdp_kpi_consumer_group_lag', 'Records behind the topic end per service consumer group', ['group', 'topic']),
       latency: histogram(r, 'cdp_kpi_end_to_end_latency_seconds', 'resolvedAt - receivedAt of resolved events seen by this process', [], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]),
+      optedOut: counter(r, 'cdp_kpi_events_not_counted_total', 'Resolved events left out of the KPIs: their person opted out of analytics', ['reason']),
       duplicates: counter(r, 'cdp_kpi_records_already_counted_total', 'Redelivered records recognised by their stored offset and skipped', ['topic']),
       duplicateIds: counter(r, 'cdp_kpi_duplicate_records_total', 'Records at a new offset whose id (event, change, quarantine, dead letter) was already counted', ['topic']),
       stateWriteFailures: counter(r, 'cdp_kpi_state_write_failures_total', 'KPI state transactions that failed (record retried)'),
@@ -237,8 +238,8 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
 
   onResolved(pos: RecordPosition, r: ResolvedEvent): Promise<HandlerResult> {
     return this.apply(pos, { kind: 'resolved', value: r }, () => {
-      this.state.onResolved(r);
-      this.m.latency.observe(Math.max(0, r.resolvedAt - r.event.receivedAt) / 1000);
+      if (this.state.onResolved(r)) this.m.latency.observe(Math.max(0, r.resolvedAt - r.event.receivedAt) / 1000);
+      else this.m.optedOut.inc({ reason: 'analytics-opt-out' });
     });
   }
 

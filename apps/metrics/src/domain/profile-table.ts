@@ -4,6 +4,7 @@
  * entries changed by the record being applied over the table until the store has committed them,
  * so reads in between see one consistent state and memory holds only those few entries.
  */
+import type { ConsentSignal } from '@cdp/contracts';
 
 export interface ProfileStat {
   identified: boolean;
@@ -17,6 +18,8 @@ export interface ProfileStat {
   lastSeen: Record<string, number>;
   /** Identity graph key → identity type. */
   keys: Record<string, string>;
+  /** The person's decisive analytics consent so far (absent in entries stored before it was kept). */
+  analytics?: ConsentSignal;
 }
 
 /** A merged-away id remembers its survivor, so late events for it land on the right profile. */

@@ -13,9 +13,11 @@
  * published on its own, without the intermediate snapshots (live readers over SSE still see every
  * change). Chunks are applied one at a time (see start.ts), so the order of the Kafka commits is
  * the order of the store commits and a compacted topic always ends on a profile's latest state.
+ * The purpose feeds (`purpose-feeds.ts`) get their outputs from the same snapshot, and the feeds
+ * a profile is on change in the same store transaction.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { profileUpdatesTopic, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
+import { profileUpdatesTopic, type ConsentPolicy, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
 import { ok, output, retry, type HandlerResult, type InboundMessage, type OutboundMessage } from '@cdp/kafka';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
@@ -27,6 +29,7 @@ import { PROFILES_CONFIG } from '../tokens';
 import type { LogLimits } from './event-log';
 import { applyChange, applyResolved, canonicalId, type Touched } from './profile-transitions';
 import { ProfileUpdatesHub, type ProfileChange } from './profile-updates-hub';
+import { purposeFeedOutputs } from './purpose-feeds';
 
 /** How to apply one input record inside the chunk's transaction. */
 interface Step {
@@ -40,6 +43,8 @@ interface Step {
 interface Pending {
   readonly output: OutboundMessage;
   readonly cause?: string;
+  /** Set on purpose feed outputs of records applied now. */
+  readonly feed?: string;
 }
 
 interface Applied {
@@ -53,6 +58,7 @@ interface Applied {
 export class MaterialiserService {
   private readonly metrics;
   private readonly limits: LogLimits;
+  private readonly policy: ConsentPolicy;
 
   constructor(
     private readonly store: ProfileStore,
@@ -62,9 +68,11 @@ export class MaterialiserService {
     @Inject(PROFILES_CONFIG) config: ProfilesConfig,
   ) {
     this.limits = logLimitsOf(config);
+    this.policy = config.CONSENT_POLICY;
     this.metrics = {
       updates: counter(registry, 'cdp_profile_updates_total', 'Profile updates published', ['cause']),
       replays: counter(registry, 'cdp_profile_replayed_records_total', 'Records already in the store (redelivered); republished, not re-applied', ['topic']),
+      feeds: counter(registry, 'cdp_profile_purpose_feed_outputs_total', 'Purpose feed outputs of records applied now (not replays)', ['feed', 'kind']),
       storeErrors: counter(registry, 'cdp_profile_store_errors_total', 'Failed store transactions (the record is retried)', ['topic']),
     };
   }
@@ -122,12 +130,17 @@ export class MaterialiserService {
           if (replay) replays++;
           else tx.setNextOffset(topic, partition, offset + 1n);
           const snap = snapshot(tx, touched);
+          const toFeeds = (id: string, profile: Profile | null): void => {
+            for (const f of purposeFeedOutputs(tx, id, profile, this.policy, replay)) put({ output: output(f.topic.contract, id, f.value), ...(replay ? {} : { feed: f.topic.feed.id }) });
+          };
           for (const profile of snap.profiles) {
             put({ output: output(profileUpdatesTopic, profile.profileId, profile), ...(replay ? {} : { cause: step.cause }) });
+            toFeeds(profile.profileId, profile);
             if (!replay) changes.push({ kind: 'update', profile });
           }
           for (const id of touched.removed) {
             put({ output: output<Profile>(profileUpdatesTopic, id, null), ...(replay ? {} : { cause: `${step.cause}-tombstone` }) });
+            toFeeds(id, null);
             if (!replay) changes.push({ kind: 'removed', profileId: id, survivorId: snap.survivors.get(id) ?? null });
           }
           for (const { id, state } of snap.states) put({ output: output(profileChangelogTopic, id, state) });
@@ -140,7 +153,10 @@ export class MaterialiserService {
       return messages.map(() => retry(`profile store: ${(err as Error).message}`));
     }
     if (applied.replays) this.metrics.replays.inc({ topic }, applied.replays);
-    for (const { cause } of applied.outputs) if (cause) this.metrics.updates.inc({ cause });
+    for (const { cause, feed, output: o } of applied.outputs) {
+      if (cause) this.metrics.updates.inc({ cause });
+      if (feed) this.metrics.feeds.inc({ feed, kind: o.value === null ? 'tombstone' : 'profile' });
+    }
     // Live readers follow the store, which the read API serves: it has committed.
     for (const change of applied.changes) this.hub.emit(change);
     // The chunk commits as one: its de-duplicated outputs ride on its last record's result.

@@ -1,7 +1,8 @@
 /**
  * The profiles service's own state, on disk in LMDB: profile records (profile, compact event log,
  * split routes), aliases (merged id → survivor), the identity index (type + value → profile),
- * event owners (processed event ids), processed change ids, erased ids, and the consumed offsets.
+ * event owners (processed event ids), processed change ids, erased ids, the purpose feeds each
+ * profile is on (so that it leaves them with a tombstone), and the consumed offsets.
  *
  * Why LMDB: it is memory-mapped (reads are copies out of the page cache, no round trip, no
  * separate server to run), every write is an ACID transaction, and readers never block the
@@ -14,8 +15,9 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Profile } from '@cdp/contracts';
 import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
+import type { FeedMembership } from '../domain/purpose-feeds';
 
-export interface StoreTx extends StateTx {
+export interface StoreTx extends StateTx, FeedMembership {
   /** Next offset to apply for a topic partition (0 when nothing was applied). */
   nextOffset(topic: string, partition: number): bigint;
   setNextOffset(topic: string, partition: number, next: bigint): void;
@@ -27,6 +29,7 @@ const identityKey = (type: string, value: string): string => `${type}\u0000${val
 /** Records written before the log was bounded have no base. */
 const current = (record: ProfileRecord | undefined): ProfileRecord | undefined => (record && record.base === undefined ? { ...record, base: null } : record);
 const offsetKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const feedKey = (feedId: string, profileId: string): string => `${feedId}\u0000${profileId}`;
 
 export interface ListPage {
   readonly total: number;
@@ -53,6 +56,7 @@ export class LmdbProfileStore {
   private readonly erased: Database<number, string>;
   private readonly offsets: Database<string, string>;
   private readonly meta: Database<number | string, string>;
+  private readonly feeds: Database<number, string>;
   private readonly tx: StoreTx;
 
   constructor(readonly path: string) {
@@ -67,6 +71,7 @@ export class LmdbProfileStore {
     this.erased = this.root.openDB({ name: 'erased' });
     this.offsets = this.root.openDB({ name: 'offsets', encoding: 'string' });
     this.meta = this.root.openDB({ name: 'meta' });
+    this.feeds = this.root.openDB({ name: 'purpose-feeds' });
     this.tx = this.makeTx();
   }
 
@@ -165,7 +170,7 @@ export class LmdbProfileStore {
   }
 
   private makeTx(): StoreTx {
-    const { records, aliases, identities, owners, changes, erased, offsets, meta } = this;
+    const { records, aliases, identities, owners, changes, erased, offsets, meta, feeds } = this;
     const unindex = (record: ProfileRecord | undefined): void => {
       for (const i of record?.profile?.identities ?? []) {
         const key = identityKey(i.type, i.value);
@@ -203,6 +208,8 @@ export class LmdbProfileStore {
       setNextOffset: (topic, partition, next) => offsets.putSync(offsetKey(topic, partition), next.toString()),
       isChangeApplied: (changeId) => changes.get(changeId) === 1,
       markChangeApplied: (changeId) => changes.putSync(changeId, 1),
+      isOnFeed: (feedId, profileId) => feeds.get(feedKey(feedId, profileId)) === 1,
+      setOnFeed: (feedId, profileId, on) => void (on ? feeds.putSync(feedKey(feedId, profileId), 1) : feeds.removeSync(feedKey(feedId, profileId))),
     };
   }
 

@@ -4,11 +4,14 @@
  * topic before any consumer starts. Kafka's committed offsets never run ahead of the changelog
  * (outputs are published before an offset moves), and re-applying a record is a no-op, so a
  * rebuilt store resumes from the consumer group's offsets without losing or double-counting.
+ * The changelog does not say which purpose feeds a profile is on: a rebuilt profile counts as on
+ * every feed, so its next change tombstones the feeds it may not be on (perhaps needlessly; a
+ * tombstone missed would leave it where its consent no longer allows).
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { topicName } from '@cdp/contracts';
+import { PURPOSE_FEEDS, topicName } from '@cdp/contracts';
 import type { KafkaPlatform } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
 import { KAFKA_PLATFORM, LOGGER } from '@cdp/nest-platform';
@@ -93,12 +96,14 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
               // Replace whatever an earlier record of this id said.
               tx.deleteRecord(id);
               tx.deleteAlias(id);
+              for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, false);
               if (!state) continue;
               if (state.erased) tx.markErased(id);
               else if (state.aliasOf) tx.setAlias(id, state.aliasOf);
               else {
                 const { aliasOf: _a, erased: _e, ...record } = state;
                 tx.putRecord(record);
+                if (record.profile) for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, true);
                 // The owners the live store remembered: the window and the recently folded ids.
                 for (const e of record.events) tx.setEventOwner(e.event.eventId, id);
                 for (const eventId of record.base?.recentEventIds ?? []) tx.setEventOwner(eventId, id);

@@ -5,6 +5,7 @@ import { identityChangesTopic } from './identity-changes';
 import { identityErasuresTopic } from './identity-erasures';
 import { identityQuarantineTopic } from './identity-quarantine';
 import { kpiSnapshotsTopic } from './kpi-snapshots';
+import { purposeFeedTopics } from './profile-purpose-feeds';
 import { profileUpdatesTopic } from './profile-updates';
 import { rawChannelTopics } from './raw-channel';
 import { resolvedEventsTopic } from './resolved-events';
@@ -19,6 +20,7 @@ export const ALL_TOPICS: readonly TopicContract<unknown>[] = [
   identityQuarantineTopic,
   identityErasuresTopic,
   profileUpdatesTopic,
+  ...purposeFeedTopics.map((t) => t.contract as TopicContract<unknown>),
   kpiSnapshotsTopic,
   deadLettersTopic,
   schemasTopic,
