@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { AvroCodec, canonicalEventsTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type Identity, type ResolvedEvent } from '@cdp/contracts';
+import { AvroCodec, canonicalEventsTopic, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type Identity, type IdentityChange, type ResolvedEvent } from '@cdp/contracts';
 import { output, type KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { createLogger } from '@cdp/observability';
@@ -16,6 +16,7 @@ import { collect, deleteNamespace, testKafka, uniqueNamespace } from '@cdp/testi
 import { identityTestConfig } from '../../test/test-config';
 import { testEvent, testIdentity } from '@cdp/testing';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
+import { ResolutionService } from '../resolution/resolution.service';
 import { startIdentity } from '../start';
 
 describe('identity service: accounts and linked-but-separate profiles', () => {
@@ -115,5 +116,24 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/cdp_identity_relations_total\{kind="avatar",result="linked",service="identity"\} 1/);
     expect(metrics).toMatch(/cdp_identity_account_placements_total\{key="domain",service="identity"\} 2/);
+  });
+
+  it('repeats a related group\'s changes when a redelivered event finds its placement unrecorded (a crash between the two)', async () => {
+    const service = app.get(ResolutionService);
+    const changesOf = (results: Awaited<ReturnType<ResolutionService['resolveBatch']>>): IdentityChange[] =>
+      results.flatMap((r) => (r.kind === 'ok' ? r.outputs.filter((o) => o.contract.name === identityChangesTopic.name).map((o) => o.value as IdentityChange) : []));
+    // Two people the household group will join: two profiles until then.
+    await service.resolveBatch([event('h1', 'email', [id('email', 'mum@family.example')]), event('h2', 'sms', [id('phone', '+447700900123')])]);
+    const source = { topic: topicName(canonicalEventsTopic, namespace), partition: 5, offset: '900' };
+    const withHousehold = event('h3', 'website', [id('login', 'dad-login', 'PRIMARY')], {
+      related: [{ kind: 'household', identities: [id('email', 'mum@family.example'), id('phone', '+447700900123')] }],
+    });
+    const first = changesOf(await service.resolveBatch([withHousehold], [source]));
+    expect(first.map((c) => c.kind)).toContain('MERGE');
+
+    // The crash: the event's outcome is in the outbox, its placement is not.
+    await driver.executeQuery('MATCH (o:ResolutionOutcome {ns: $ns, eventId: $id}) REMOVE o.placement', { ns: graphNamespace, id: 'h3' });
+    const again = changesOf(await service.resolveBatch([withHousehold], [source]));
+    expect(again.map((c) => c.changeId)).toEqual(first.map((c) => c.changeId));
   });
 });

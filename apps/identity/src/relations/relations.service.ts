@@ -5,16 +5,27 @@
  * on their own, so no LINKED edge ever joins them to the event's identities. `related` has one
  * entry per group, in order; profileId "" where a group could not be linked (nothing linkable,
  * or its identities already belong to the event's profile).
+ *
+ * A related group's resolution is recorded in the outbox under `<eventId>#related-<n>` in the
+ * same Neo4j transaction as its graph change, so a redelivered event whose placement was not
+ * recorded yet (a crash between the two) repeats that group's first outcome and publishes its
+ * changes again, instead of finding nothing new. Accounts and RELATED edges are MERGEd: placing
+ * again makes the same ones.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { AccountRef, CanonicalEvent, IdentityChange, RelatedProfileRef } from '@cdp/contracts';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
-import type { Evidence, QuarantineNotice } from '../resolution/graph-types';
+import type { EventSource, Evidence, QuarantineNotice } from '../resolution/graph-types';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import type { IdentityKeyer } from '../resolution/identity-keyer';
 import { accountClaimOf } from './account-claims';
 import { RelationsRepository } from './relations.repository';
+
+/** The outbox key of the n-th related group's resolution of an event. */
+export function relatedOutboxKey(eventId: string, n: number): string {
+  return `${eventId}#related-${n}`;
+}
 
 export interface Placement {
   readonly accounts: AccountRef[];
@@ -38,7 +49,7 @@ export class RelationsService {
     this.relations = counter(registry, 'cdp_identity_relations_total', 'Related groups (avatar, household) on events, by outcome', ['kind', 'result']);
   }
 
-  async place(event: CanonicalEvent, profileId: string, keyer: IdentityKeyer, ev: Evidence): Promise<Placement> {
+  async place(event: CanonicalEvent, profileId: string, keyer: IdentityKeyer, ev: Evidence, source?: EventSource): Promise<Placement> {
     const placement: Placement = { accounts: [], related: [], changes: [], quarantined: [] };
     if (profileId === '') {
       for (const group of event.related ?? []) {
@@ -52,14 +63,14 @@ export class RelationsService {
       placement.accounts.push(await this.repo.placeInAccount(profileId, claim, ev));
       this.placements.inc({ key: claim.keys[0]!.kind });
     }
-    for (const group of event.related ?? []) {
+    for (const [n, group] of (event.related ?? []).entries()) {
       const ids = keyer.linkable({ ...event, identities: group.identities }, () => undefined);
       if (ids.length === 0) {
         this.relations.inc({ kind: group.kind, result: 'nothing-linkable' });
         placement.related.push({ kind: group.kind, profileId: '' });
         continue;
       }
-      const other = await this.graph.resolve(ids, ev);
+      const [other] = await this.graph.resolveMany([{ identities: ids, evidence: ev, ...(source ? { source, outboxKey: relatedOutboxKey(event.eventId, n) } : {}) }]);
       placement.changes.push(...other.changes);
       placement.quarantined.push(...other.quarantined);
       if (other.profileId === '' || other.profileId === profileId) {

@@ -183,7 +183,7 @@ export class ChunkWriter {
         };
       }
     }
-    const outbox = items.flatMap((item, n) => (item.source ? [outboxRow(item.event.ev.eventId, item.source, answers[n]!)] : []));
+    const outbox = items.flatMap((item, n) => (item.source ? [outboxRow(item.event.outboxKey, item.source, answers[n]!)] : []));
     await writeDiffs(tx, this.ns, diffs, { outbox, prune });
     return answers;
   }

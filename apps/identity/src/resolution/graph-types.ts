@@ -88,6 +88,11 @@ export interface ResolveRequest {
   readonly names?: readonly string[];
   /** Where the event was read. Without it the event gets no outbox entry (replays, benches, tests). */
   readonly source?: EventSource;
+  /**
+   * The outbox entry's key: the event id, unless one event asks for a second resolution of its
+   * own (a related group's), which is recorded under a key derived from the event id.
+   */
+  readonly outboxKey?: string;
 }
 
 export interface ResolveOptions {
@@ -114,4 +119,6 @@ export interface GraphEvent {
   readonly ids: readonly GraphIdentity[];
   readonly ev: Evidence;
   readonly names: readonly string[];
+  /** The key of its outbox entry (ResolveRequest.outboxKey, else the event id). */
+  readonly outboxKey: string;
 }

@@ -99,9 +99,10 @@ export class IdentityGraphRepository {
     const firstOf = new Map<string, number>();
     const sameAs = requests.map((r, n) => {
       if (!r.source) return n;
-      const first = firstOf.get(r.evidence.eventId);
+      const key = r.outboxKey ?? r.evidence.eventId;
+      const first = firstOf.get(key);
       if (first !== undefined) return first;
-      firstOf.set(r.evidence.eventId, n);
+      firstOf.set(key, n);
       return n;
     });
     const unique = requests.flatMap((_, n) => (sameAs[n] === n ? [n] : []));

@@ -22,9 +22,9 @@ describe('groupsSharingIdentities', () => {
 describe('chunkIdentities and pairs', () => {
   it('keeps each identity once, sorted, with its earliest and latest time, strongest designation and every name', () => {
     const events: GraphEvent[] = [
-      { ids: [gi('email:a'), gi('visitor_id:v')], ev: ev('e1', 20), names: ['n:1'] },
-      { ids: [gi('email:a', 'PRIMARY')], ev: ev('e2', 10), names: ['n:2'] },
-      { ids: [gi('email:a')], ev: ev('e3', 30), names: [] },
+      { ids: [gi('email:a'), gi('visitor_id:v')], ev: ev('e1', 20), names: ['n:1'], outboxKey: 'e1' },
+      { ids: [gi('email:a', 'PRIMARY')], ev: ev('e2', 10), names: ['n:2'], outboxKey: 'e2' },
+      { ids: [gi('email:a')], ev: ev('e3', 30), names: [], outboxKey: 'e3' },
     ];
     expect(chunkIdentities(events)).toEqual([
       { key: 'email:a', type: 'email', designation: 'PRIMARY', first: 10, last: 30, names: ['n:1', 'n:2'] },

@@ -43,6 +43,7 @@ export function graphEventOf(r: ResolveRequest): GraphEvent {
     ids: [...new Map(r.identities.map((i) => [i.key, i])).values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
     ev: r.evidence,
     names: r.names ?? [],
+    outboxKey: r.outboxKey ?? r.evidence.eventId,
   };
 }
 

@@ -10,6 +10,7 @@ const event: GraphEvent = {
   ],
   ev: { eventId: 'e5', channel: 'web', occurredAt: 500 },
   names: [],
+  outboxKey: 'e5',
 };
 const row = (key: string, over: Partial<ReadRow> = {}): ReadRow => ({
   key,

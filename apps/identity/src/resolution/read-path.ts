@@ -120,13 +120,13 @@ export class ReadPath {
         ns: this.ns,
         anonymous: ANONYMOUS_TYPES,
         namesKept: int(NAMES_KEPT),
-        events: events.map(({ ids, ev, names }, n) => ({
+        events: events.map(({ ids, ev, names, outboxKey }, n) => ({
           keys: ids.map((i) => i.key),
           pairs: designatedPairs(ids),
           at: ev.occurredAt,
           eventId: ev.eventId,
           // null matches no entry: an event that is never looked up.
-          outboxId: lookup[n] ? ev.eventId : null,
+          outboxId: lookup[n] ? outboxKey : null,
           names,
         })),
       },

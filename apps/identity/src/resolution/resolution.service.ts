@@ -150,7 +150,7 @@ export class ResolutionService implements ChangePublisher {
     }
     let placement = resolution.placement;
     if (!placement) {
-      placement = await this.relations.place(event, resolution.profileId, this.keyer, evidence);
+      placement = await this.relations.place(event, resolution.profileId, this.keyer, evidence, source);
       if (source && (placement.accounts.length > 0 || placement.related.length > 0)) await this.graph.recordPlacement(event.eventId, source, resolution, placement);
     }
     for (const notice of [...resolution.quarantined, ...placement.quarantined]) outputs.push(this.quarantineOutput(notice, 'QUARANTINED', 0, 'profiles-joined', count));
