@@ -73,26 +73,45 @@ interface CommitTotals {
   seconds: number;
 }
 
-/** Each service's commit totals so far, from its /metrics (cdp_consumer_commit_records, cdp_consumer_commit_seconds). */
-async function commitTotals(platform: Platform): Promise<Record<string, CommitTotals>> {
-  const out: Record<string, CommitTotals> = {};
+type CommitFigures = Record<string, Record<string, { commits: number; recordsPerCommit: number; meanCommitMs: number }>>;
+
+/**
+ * Each service's commit totals so far by kind (transaction, plain, publish, filtered), from its
+ * /metrics (cdp_consumer_commit_records, cdp_consumer_commit_seconds).
+ */
+async function commitTotals(platform: Platform): Promise<Record<string, Record<string, CommitTotals>>> {
+  const out: Record<string, Record<string, CommitTotals>> = {};
   for (const s of SERVICES) {
+    const byKind: Record<string, CommitTotals> = {};
     const text = await (await fetch(`${platform.url(s)}/metrics`)).text();
-    const sum = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    out[s] = { commits: sum('cdp_consumer_commit_records_count'), records: sum('cdp_consumer_commit_records_sum'), seconds: sum('cdp_consumer_commit_seconds_sum') };
+    for (const line of text.split('\n')) {
+      const m = /^cdp_consumer_commit_(records_count|records_sum|seconds_sum)\{([^}]*)\} (\S+)$/.exec(line);
+      if (!m) continue;
+      const kind = /kind="([^"]*)"/.exec(m[2]!)?.[1] ?? 'unknown';
+      const t = (byKind[kind] ??= { commits: 0, records: 0, seconds: 0 });
+      if (m[1] === 'records_count') t.commits += Number(m[3]);
+      else if (m[1] === 'records_sum') t.records += Number(m[3]);
+      else t.seconds += Number(m[3]);
+    }
+    out[s] = byKind;
   }
   return out;
 }
 
-/** Commits, input records per commit and mean commit time per service between two totals. */
-function commitFigures(before: Record<string, CommitTotals>, after: Record<string, CommitTotals>): Record<string, { commits: number; recordsPerCommit: number; meanCommitMs: number }> {
+/** Commits, input records per commit and mean commit time per service and kind between two totals. */
+function commitFigures(before: Record<string, Record<string, CommitTotals>>, after: Record<string, Record<string, CommitTotals>>): CommitFigures {
   return Object.fromEntries(
-    Object.keys(after).map((s) => {
-      const commits = after[s]!.commits - before[s]!.commits;
-      const records = after[s]!.records - before[s]!.records;
-      const seconds = after[s]!.seconds - before[s]!.seconds;
-      return [s, { commits, recordsPerCommit: commits ? Number((records / commits).toFixed(1)) : 0, meanCommitMs: commits ? Number(((seconds / commits) * 1000).toFixed(1)) : 0 }];
-    }),
+    Object.entries(after).map(([s, kinds]) => [
+      s,
+      Object.fromEntries(
+        Object.entries(kinds).flatMap(([kind, a]) => {
+          const b = before[s]?.[kind] ?? { commits: 0, records: 0, seconds: 0 };
+          const commits = a.commits - b.commits;
+          if (commits === 0) return [];
+          return [[kind, { commits, recordsPerCommit: Number(((a.records - b.records) / commits).toFixed(1)), meanCommitMs: Number((((a.seconds - b.seconds) / commits) * 1000).toFixed(1)) }]];
+        }),
+      ),
+    ]),
   );
 }
 
@@ -117,7 +136,7 @@ function identityOf(e: PlannedEvent): string {
 /** The figures a reader compares between two labelled runs, and where the CPU went. */
 function summary(max: ModeResult['maxSustained'], latency: Record<string, unknown>[]): string {
   const cpu = (c: Record<string, number>) => Object.entries(c).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(', ');
-  const commits = Object.entries(max.commits).map(([n, c]) => `${n} ${c.commits} (${c.recordsPerCommit} records, ${c.meanCommitMs} ms each)`).join(', ');
+  const commits = Object.entries(max.commits).map(([n, kinds]) => `${n} ${Object.entries(kinds).map(([k, c]) => `${c.commits} ${k} (${c.recordsPerCommit} records, ${c.meanCommitMs} ms each)`).join(' + ') || 'none'}`).join('; ');
   const lines = [`max sustained (warm): ${max.eventsPerSec} events/s end to end over ${max.events} events; commits: ${commits}; CPU cores: ${cpu(max.cpuCores)}; load average ${max.loadAvg.join(' ')}`];
   for (const l of latency) {
     lines.push(`at ${String(l.offeredEventsPerSec)} events/s offered: p50 ${String(l.p50Ms)} ms, p95 ${String(l.p95Ms)} ms, p99 ${String(l.p99Ms)} ms; CPU cores: ${cpu(l.cpuCores as Record<string, number>)}; load average ${(l.loadAvg as number[]).join(' ')}`);
@@ -139,7 +158,7 @@ interface Phases {
 interface ModeResult {
   readonly mode: Mode;
   readonly warmup: { events: number; eventsPerSecCold: number };
-  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; commits: Record<string, { commits: number; recordsPerCommit: number; meanCommitMs: number }>; cpuCores: Record<string, number>; loadAvg: number[] };
+  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; commits: CommitFigures; cpuCores: Record<string, number>; loadAvg: number[] };
   readonly latency: Record<string, unknown>[];
 }
 
@@ -177,6 +196,7 @@ async function main(): Promise<void> {
     throw new Error(`--modes takes eos and/or alo, not ${m}`);
   });
   const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number of at least 1, not ${values.rounds}`);
   // ABBA: round i runs the modes forwards when i is even, backwards when odd.
   const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
   const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed) };

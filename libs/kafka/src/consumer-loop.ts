@@ -78,6 +78,7 @@ export class ConsumerLoop {
       metrics: this.metrics,
       isRunning: () => this.running,
       accessProblem: (partition, reason) => (reason === undefined ? this.denied.delete(partition) : this.denied.set(partition, reason)),
+      commitOffsets: (topic, partition, offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
     });
   }
 
@@ -138,6 +139,8 @@ export class ConsumerLoop {
       this.down = undefined;
       this.log.info({ assignment: e.payload.memberAssignment, durationMs: e.payload.duration }, 'joined consumer group');
       this.processor.assigned(e.payload.memberAssignment);
+      // Refusals belong to the partitions of the old assignment; the new one's commits report anew.
+      this.denied.clear();
       void this.committer.assigned(e.payload.memberAssignment).catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'closing producers of lost partitions failed'));
     });
     return consumer;
@@ -187,6 +190,7 @@ export class ConsumerLoop {
     clearTimeout(this.restartTimer);
     const started = Date.now();
     this.log.info('stopping consumer: finishing the group in hand, leaving the group');
+    await this.processor.settled();
     await this.consumer.disconnect();
     await this.committer.close();
     this.log.info({ ms: Date.now() - started }, 'consumer stopped');

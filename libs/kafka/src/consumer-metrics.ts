@@ -12,8 +12,8 @@ export function consumerMetrics(r: Registry) {
     crashes: counter(r, 'cdp_consumer_crashes_total', 'Consumer crashes reported by kafkajs', ['group']),
     publishFailures: counter(r, 'cdp_consumer_publish_failures_total', 'Failed attempts to commit outputs and offsets', ['topic', 'group']),
     // Records per commit and commit time: what a transaction costs and how well it is amortised.
-    commitRecords: histogram(r, 'cdp_consumer_commit_records', 'Input records made done by one commit (a transaction under exactly-once)', ['topic', 'group'], [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]),
-    commitSeconds: histogram(r, 'cdp_consumer_commit_seconds', 'Time to commit a group of records: outputs, dead letters and offset', ['topic', 'group']),
+    commitRecords: histogram(r, 'cdp_consumer_commit_records', 'Input records made done by one commit, by kind (transaction, plain group commit, publish under at-least-once, filtered: past markers only)', ['topic', 'group', 'kind'], [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]),
+    commitSeconds: histogram(r, 'cdp_consumer_commit_seconds', 'Time to commit a group of records (outputs, dead letters and offset), by kind', ['topic', 'group', 'kind']),
     lost: counter(r, 'cdp_consumer_partitions_lost_total', 'Commits refused because another member took the partition over (fenced)', ['topic', 'group']),
   };
 }

@@ -47,6 +47,13 @@ const NOTHING: Settled = [];
 
 const REBALANCING = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP', 'COORDINATOR_NOT_AVAILABLE']);
 
+const GENERATION_GONE = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+
+/** A group commit refused because the member's generation is over. */
+function isGenerationGone(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && GENERATION_GONE.has(String((err as { type?: unknown }).type));
+}
+
 /** kafkajs rejoins the group when eachBatch throws one of these; every other heartbeat failure is waited out. */
 function isRebalancing(err: unknown): boolean {
   return typeof err === 'object' && err !== null && REBALANCING.has(String((err as { type?: unknown }).type));
@@ -118,11 +125,17 @@ export interface ProcessorDeps {
    * makes it loud (readiness) rather than a silent stall.
    */
   readonly accessProblem: (partition: string, reason: string | undefined) => void;
+  /** A plain group commit of offsets, outside any batch (the consumer's, fenced by its generation). */
+  readonly commitOffsets: (topic: string, partition: number, offset: string) => Promise<void>;
 }
 
 export class PartitionProcessor {
   /** Partitions assigned by the last rebalance whose first batch has not been taken over yet. */
   private readonly fresh = new Set<string>();
+  /** The partitions of the current assignment. */
+  private owned = new Set<string>();
+  /** Counts assignments: a commit queued under an earlier one is dropped (the partition may have moved). */
+  private assignment = 0;
   /** Offset commits past fetches that held only markers or aborted records, per partition (see commitPastFiltered). */
   private readonly filteredCommits = new Map<string, Promise<void>>();
 
@@ -130,21 +143,33 @@ export class PartitionProcessor {
 
   /** After a rebalance: every partition of the assignment is taken over before its first record. */
   assigned(assignment: Readonly<Record<string, readonly number[]>>): void {
+    this.assignment++;
+    this.owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}\u0000${p}`)));
     this.fresh.clear();
-    for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) this.fresh.add(`${topic}\u0000${p}`);
+    for (const id of this.owned) this.fresh.add(id);
+  }
+
+  /** Waits for the commits past filtered fetches in flight (a stopping loop must not leave one running). */
+  async settled(): Promise<void> {
+    await Promise.all(this.filteredCommits.values());
+  }
+
+  /** A fetched batch of one partition: taken over if new, then handled per record or in chunks. */
+  async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const sub = this.d.subscriptions.get(payload.batch.topic);
+    if (!sub) return;
+    await this.afterFilteredCommit(`${payload.batch.topic}\u0000${payload.batch.partition}`, payload.heartbeat);
+    const from = await this.takeOverIfNew(payload);
+    if (from === undefined) return;
+    if (isBatch(sub)) return this.eachBatchInChunks(sub, payload, from);
+    return this.eachBatchPerRecord(sub, payload, from);
   }
 
   /**
    * Per-record mode: records are handled one by one, in order, and committed together (one
    * transaction per group of records, see FlushPolicy).
    */
-  async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const sub = this.d.subscriptions.get(payload.batch.topic);
-    if (!sub) return;
-    await this.filteredCommits.get(`${payload.batch.topic}\u0000${payload.batch.partition}`);
-    const from = await this.takeOverIfNew(payload);
-    if (from === undefined) return;
-    if (isBatch(sub)) return this.eachBatchInChunks(sub, payload, from);
+  private async eachBatchPerRecord(sub: RecordSubscription, payload: EachBatchPayload, from: number): Promise<void> {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     let pending: RawOutput[] = [];
@@ -246,26 +271,41 @@ export class PartitionProcessor {
    * A fetch that held only transaction markers or the records of aborted transactions (a crashed
    * producer upstream) never reaches eachBatch, and kafkajs only auto-commits past it, which
    * exactly-once turns off: without this commit, a partition whose last records are such leaves
-   * its group short of the end for good (lag that never drains). An offset-only transaction, run
-   * before the partition's next batch; a partition not yet taken over is left to its takeover.
+   * its group short of the end for good (lag that never drains). Nothing is published, so a
+   * plain group commit does (fenced by the member's generation), run before the partition's next
+   * batch and dropped when the assignment changed meanwhile. It skips nothing: the fetch held no
+   * record to hand over below `next`. A failure is left to the partition's next commit.
    */
   commitPastFiltered(topic: string, partition: number, next: bigint, highWatermark: bigint): void {
     const id = `${topic}\u0000${partition}`;
-    if (!this.d.committer.exactlyOnce || !this.d.subscriptions.has(topic) || this.fresh.has(id)) return;
+    if (!this.d.committer.exactlyOnce || !this.d.subscriptions.has(topic) || !this.owned.has(id) || !this.d.isRunning()) return;
+    const assignment = this.assignment;
+    const labels = { topic, group: this.d.groupId, kind: 'filtered' };
     const previous = this.filteredCommits.get(id) ?? Promise.resolve();
     const commit = previous
       .then(async () => {
-        await this.d.committer.commit({ topic, partition, messages: [], nextOffset: next.toString() });
+        if (assignment !== this.assignment || !this.d.isRunning()) return;
+        const stopTimer = this.d.metrics.commitSeconds.startTimer(labels);
+        await this.d.commitOffsets(topic, partition, next.toString());
+        stopTimer();
+        this.d.metrics.commitRecords.observe(labels, 0);
         this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(highWatermark - next)));
       })
       .catch((err: unknown) => {
-        // The partition's next batch commits past these offsets anyway (or learns it was fenced).
-        this.d.log.debug({ topic, partition, err: describeError(err) }, 'committing past filtered records failed');
+        this.d.metrics.publishFailures.inc({ topic, group: this.d.groupId });
+        this.d.log.warn({ topic, partition, err: describeError(err) }, 'committing past filtered records failed; the next commit of the partition covers them');
       })
       .finally(() => {
         if (this.filteredCommits.get(id) === commit) this.filteredCommits.delete(id);
       });
     this.filteredCommits.set(id, commit);
+  }
+
+  /** Waits for the partition's commit past filtered records, heartbeating (it may wait on a broker). */
+  private async afterFilteredCommit(id: string, heartbeat: () => Promise<void>): Promise<void> {
+    for (let pending = this.filteredCommits.get(id); pending; pending = this.filteredCommits.get(id)) {
+      if (!(await Promise.race([pending.then(() => true), sleep(1000).then(() => false)]))) await beat(heartbeat);
+    }
   }
 
   /**
@@ -281,6 +321,7 @@ export class PartitionProcessor {
     for (let attempt = 1; ; attempt++) {
       try {
         const committed = await this.d.committer.takeOver(batch.topic, batch.partition);
+        this.d.accessProblem(`${batch.topic}[${batch.partition}]`, undefined);
         this.fresh.delete(id);
         const from = committed === undefined ? 0 : batch.messages.findIndex((m) => BigInt(m.offset) >= committed);
         if (from === 0) return 0;
@@ -290,6 +331,8 @@ export class PartitionProcessor {
         return from === -1 ? undefined : from;
       } catch (err) {
         this.d.metrics.retries.inc({ topic: batch.topic, group: this.d.groupId });
+        const denied = accessDenied(err);
+        if (denied) this.d.accessProblem(`${batch.topic}[${batch.partition}]`, `taking ${batch.topic}[${batch.partition}] over refused: ${denied}`);
         const delay = backoffDelay(attempt, this.d.backoff);
         this.d.log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, err: describeError(err) }, 'taking the partition over failed; retrying');
         await this.sleepWithHeartbeat(delay, payload.heartbeat);
@@ -348,26 +391,29 @@ export class PartitionProcessor {
     const { topic, partition } = batch;
     const labels = { topic, group: this.d.groupId };
     for (let attempt = 1; ; attempt++) {
+      const plain = messages.length === 0 && this.d.committer.exactlyOnce;
       try {
         // nextOffset goes past the transaction markers that end a fetched batch (as Java consumers
         // commit their position), so a drained partition shows lag 0.
-        const stopTimer = this.d.metrics.commitSeconds.startTimer(labels);
-        if (messages.length === 0 && this.d.committer.exactlyOnce) {
-          // Nothing to publish (metrics, mostly): no transaction is needed to make the offset
-          // atomic with anything, and a plain group commit is one round trip instead of a
-          // transaction's four. The group generation fences a zombie's plain commit as the
-          // producer epoch fences its transactions: it is refused once the partition has moved.
-          await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: last.nextOffset }] }] });
-        } else {
-          await this.d.committer.commit({ topic, partition, messages, nextOffset: last.nextOffset });
-        }
+        // Nothing to publish (metrics, mostly): no transaction is needed to make the offset atomic
+        // with anything, and a plain group commit is one round trip instead of a transaction's
+        // four. The group generation fences a zombie's plain commit as the producer epoch fences
+        // its transactions, and kafkajs lets no batch run across a rejoin, so a commit made here
+        // is this generation's.
+        const kind = { ...labels, kind: plain ? 'plain' : this.d.committer.exactlyOnce ? 'transaction' : 'publish' };
+        const stopTimer = this.d.metrics.commitSeconds.startTimer(kind);
+        if (plain) await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: last.nextOffset }] }] });
+        else await this.d.committer.commit({ topic, partition, messages, nextOffset: last.nextOffset });
         stopTimer();
-        if (attempt > 1) this.d.accessProblem(`${topic}[${partition}]`, undefined);
-        this.d.metrics.commitRecords.observe(labels, records);
+        this.d.accessProblem(`${topic}[${partition}]`, undefined);
+        this.d.metrics.commitRecords.observe(kind, records);
         resolveOffset(lastOffset);
         this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
         return 'done';
       } catch (err) {
+        // The plain commit's generation is gone (a rebalance): kafkajs rejoins when eachBatch
+        // throws it, and the records are the next owner's.
+        if (plain && isGenerationGone(err)) throw err;
         if (err instanceof PartitionLostError) {
           this.d.metrics.lost.inc(labels);
           this.d.log.warn({ topic, partition, offset: lastOffset, err: err.message }, 'partition taken over by another member; its records are left to the new owner');

@@ -4,7 +4,7 @@
  * `encode` is also what the consumer loop's transactions send, so a record is encoded one way only.
  */
 import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
-import { topicName } from '@cdp/contracts';
+import { topicName, type AvroCodec } from '@cdp/contracts';
 import type { CodecCache } from './codecs';
 import type { OutboundMessage } from './results';
 import type { KafkaSchemaStore } from './schema-store';
@@ -70,7 +70,12 @@ export class CdpProducer {
   async encodeEach(outputs: readonly OutboundMessage[]): Promise<RawOutput[]> {
     const encoded: RawOutput[] = [];
     for (const out of outputs) {
-      const codec = this.codecs.for(out.contract);
+      let codec: AvroCodec<unknown>;
+      try {
+        codec = this.codecs.for(out.contract);
+      } catch (err) {
+        throw new OutputRejectedError(out.contract.name, err);
+      }
       if (out.value !== null && !this.registered.has(out.contract.name)) {
         await this.schemas.register(this.producer, codec.schema);
         this.registered.add(out.contract.name);

@@ -1,6 +1,6 @@
 /**
  * What a service subscribes with: the record its handler receives, the decoder, per-record and
- * batch subscriptions (see consumer-loop.ts for how each is handled), and when a group of records
+ * batch subscriptions (see partition-processor.ts for how each is handled), and when a group of records
  * is committed.
  */
 import type { DecodeOutcome } from '@cdp/contracts';
