@@ -1,3 +1,4 @@
 export * from './load-config';
 export * from './kafka-security';
 export * from './secrets';
+export * from './secret-policy';
