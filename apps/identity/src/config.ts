@@ -4,7 +4,7 @@
  * the operator API key, and how long recorded resolution outcomes (the outbox) are kept at most.
  */
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, neo4jConfigShape, secret } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, checkNeo4jTls, DEVELOPMENT_SECRETS, neo4jConfigShape, secret } from '@cdp/config';
 import { loadRules, type IdentityRules } from './rules/identity-rules';
 
 /** The rules file is read and validated with the rest of the config: the variable becomes the loaded rules. */
@@ -42,6 +42,8 @@ export const identityConfigSchema = z.object({
    * for its redelivery (a stopped consumer group); 0 = never sweep.
    */
   IDENTITY_OUTBOX_MAX_AGE_MS: z.coerce.number().int().min(0).default(24 * 3_600_000),
-}).superRefine(checkKafkaSecurity);
+})
+  .superRefine(checkKafkaSecurity)
+  .superRefine(checkNeo4jTls);
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseConfigShape, loadConfig, neo4jConfigShape, requireConfig } from './load-config';
+import { baseConfigShape, loadConfig, requireConfig } from './load-config';
+import { neo4jConfigShape } from './neo4j-config';
 import { secret } from './secrets';
 
 const schema = z.object({ ...baseConfigShape, ...neo4jConfigShape });

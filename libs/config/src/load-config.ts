@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { kafkaSecurityShape } from './kafka-security';
-import { applySecretPolicy, cdpEnvironmentShape, DEVELOPMENT_SECRETS } from './secret-policy';
-import { resolveSecretFiles, secret } from './secrets';
+import { applySecretPolicy, cdpEnvironmentShape } from './secret-policy';
+import { resolveSecretFiles } from './secrets';
 
 export type ConfigResult<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly errors: readonly string[] };
 
@@ -77,11 +77,5 @@ export const baseConfigShape = {
   ...kafkaSecurityShape,
 };
 
-export const neo4jConfigShape = {
-  NEO4J_URI: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\/.+/, 'must be a bolt:// or neo4j:// URI').default('bolt://127.0.0.1:7687'),
-  NEO4J_USER: z.string().default('neo4j'),
-  NEO4J_PASSWORD: secret(z.string().min(1), { required: true, development: DEVELOPMENT_SECRETS.neo4jPassword }),
-  NEO4J_DATABASE: z.string().default('neo4j'),
-};
 
 export const portSchema = port;

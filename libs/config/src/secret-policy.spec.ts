@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { baseConfigShape, loadConfig, neo4jConfigShape } from './load-config';
+import { baseConfigShape, loadConfig } from './load-config';
+import { neo4jConfigShape } from './neo4j-config';
 import { cdpEnvironmentOf, DEVELOPMENT_SECRETS, isPublishedSecret } from './secret-policy';
 import { secret, secretsOfKeyPairs } from './secrets';
 

@@ -3,11 +3,15 @@
  * namespace, so tests (and tenants) get isolated data in one database.
  */
 import neo4j, { type Driver } from 'neo4j-driver';
+import { neo4jDriverSettingsOf } from '@cdp/config';
 import type { IdentityConfig } from '../config';
 import { OUTBOX_SCHEMA_STATEMENTS } from '../resolution/outbox';
 
 export function createDriver(config: IdentityConfig): Driver {
-  return neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), {
+  // TLS and certificate trust as the config says (checked at start-up: see libs/config neo4j-config.ts).
+  const { uri, options } = neo4jDriverSettingsOf(config);
+  return neo4j.driver(uri, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), {
+    ...options,
     maxConnectionPoolSize: 50,
     connectionAcquisitionTimeout: 10_000,
     maxTransactionRetryTime: 15_000,
