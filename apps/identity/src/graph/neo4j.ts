@@ -6,6 +6,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import { neo4jDriverSettingsOf } from '@cdp/config';
 import type { IdentityConfig } from '../config';
 import { OUTBOX_SCHEMA_STATEMENTS } from '../resolution/outbox';
+import { KEY_PIN_SCHEMA } from './key-pin';
 
 export function createDriver(config: IdentityConfig): Driver {
   // TLS and certificate trust as the config says (checked at start-up: see libs/config neo4j-config.ts).
@@ -27,6 +28,7 @@ export const SCHEMA_STATEMENTS = [
   // Only identities quarantined by the events-per-minute guard carry a reason: the release sweep reads these, not every identity.
   'CREATE INDEX identity_quarantine_reason IF NOT EXISTS FOR (i:Identity) ON (i.quarantineReason)',
   ...OUTBOX_SCHEMA_STATEMENTS,
+  KEY_PIN_SCHEMA,
 ];
 
 export async function ensureGraphSchema(driver: Driver, database: string): Promise<void> {
