@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j, { type Driver } from 'neo4j-driver';
+import { requireConfig } from '@cdp/config';
 import { AvroCodec, canonicalEventsTopic, resolvedEventsTopic, schemasTopic, topicName, type CanonicalEvent, type ResolvedEvent } from '@cdp/contracts';
 import { KafkaPlatform, output } from '@cdp/kafka';
 import { createLogger, createRegistry } from '@cdp/observability';
@@ -82,7 +83,8 @@ async function main(): Promise<void> {
     GRAPH_NAMESPACE: `bench-${randomBytes(4).toString('hex')}`,
     CONSUMER_CONCURRENCY: process.env.CONSUMER_CONCURRENCY ?? '6',
   };
-  const config = identityConfigSchema.parse({ ...process.env, ...env });
+  // The identity process below runs in test mode too (startServiceProcess), with the same development HMAC key.
+  const config = requireConfig(identityConfigSchema, { ...process.env, CDP_ENV: 'test', ...env });
   const build = spawnSync('npx', ['nx', 'run', 'identity:build', '--skip-nx-cache'], { cwd: ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('identity build failed');
   const keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);

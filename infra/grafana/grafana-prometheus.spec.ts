@@ -56,7 +56,7 @@ describe('Grafana dashboard and Prometheus scrape config', () => {
     ['cdp-profiles', profilesConfigSchema],
     ['cdp-metrics', metricsConfigSchema],
   ] as const)('scrapes %s on its default port', (job, schema) => {
-    const port = (schema as { parse(v: unknown): { HTTP_PORT: number } }).parse({}).HTTP_PORT;
+    const port = schema.shape.HTTP_PORT.parse(undefined);
     const config = prometheus.scrape_configs.find((c) => c.job_name === job);
     expect(config?.metrics_path).toBe('/metrics');
     expect(config?.static_configs.flatMap((s) => s.targets)).toEqual([`127.0.0.1:${port}`]);

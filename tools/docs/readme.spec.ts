@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { requireConfig } from '@cdp/config';
 import { ALL_TOPICS, PURPOSE_FEEDS } from '@cdp/contracts';
 import { identityConfigSchema } from '../../apps/identity/src/config';
 import { ingestionConfigSchema } from '../../apps/ingestion/src/config';
@@ -29,7 +30,7 @@ describe('README.md', () => {
     expect(readme).toContain(`\`${variable}\``);
   });
 
-  it.each(Object.entries(schemas).map(([svc, schema]) => [svc, schema.parse({}).HTTP_PORT]))('states the default port of %s (%i)', (svc, port) => {
+  it.each(Object.entries(schemas).map(([svc, schema]) => [svc, requireConfig(schema, { CDP_ENV: 'development' }).HTTP_PORT]))('states the default port of %s (%i)', (svc, port) => {
     expect(readme).toMatch(new RegExp(`\`apps/${svc}\`.*\\| ${port}:`));
   });
 

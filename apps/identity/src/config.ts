@@ -4,7 +4,7 @@
  * the operator API key, and how long recorded resolution outcomes (the outbox) are kept at most.
  */
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity, neo4jConfigShape } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, checkNeo4jTls, DEVELOPMENT_SECRETS, neo4jConfigShape, secret } from '@cdp/config';
 import { loadRules, type IdentityRules } from './rules/identity-rules';
 
 /** The rules file is read and validated with the rest of the config: the variable becomes the loaded rules. */
@@ -25,11 +25,15 @@ export const identityConfigSchema = z.object({
   ...neo4jConfigShape,
   SERVICE_NAME: z.string().default('identity'),
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3002),
-  IDENTITY_HMAC_KEY: z.string().min(32, 'must be at least 32 characters (keyed hash of identity values)').default('local-development-only-hmac-key-change-me'),
+  IDENTITY_HMAC_KEY: secret(z.string().min(32, 'must be at least 32 characters (keyed hash of identity values)'), {
+    required: true,
+    development: DEVELOPMENT_SECRETS.hmacKey,
+  }),
   GRAPH_NAMESPACE: z.string().regex(/^[\w-]{1,64}$/).default('default'),
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   IDENTITY_RULES_FILE: rulesFile,
-  IDENTITY_ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Operator API key; unset keeps the operator API off (403), which is why production may omit it. */
+  IDENTITY_ADMIN_API_KEY: secret(z.string().min(16, 'must be at least 16 characters').optional()),
   /** Cool-down before an events-per-minute quarantine is lifted automatically; 0 = never. */
   IDENTITY_QUARANTINE_RELEASE_AFTER_MS: z.coerce.number().int().min(0).default(3_600_000),
   /**
@@ -38,6 +42,8 @@ export const identityConfigSchema = z.object({
    * for its redelivery (a stopped consumer group); 0 = never sweep.
    */
   IDENTITY_OUTBOX_MAX_AGE_MS: z.coerce.number().int().min(0).default(24 * 3_600_000),
-}).superRefine(checkKafkaSecurity);
+})
+  .superRefine(checkKafkaSecurity)
+  .superRefine(checkNeo4jTls);
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;

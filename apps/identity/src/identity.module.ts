@@ -6,6 +6,7 @@ import type { Logger, Registry } from '@cdp/observability';
 import type { KafkaPlatform } from '@cdp/kafka';
 import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PlatformModule } from '@cdp/nest-platform';
 import type { IdentityConfig } from './config';
+import { pinIdentityKey } from './graph/key-pin';
 import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
 import { AdminKeyGuard } from './http/admin-key.guard';
 import { ErasureController } from './http/erasure.controller';
@@ -40,6 +41,9 @@ class GraphLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeAppl
   async onModuleInit(): Promise<void> {
     this.health.register('neo4j', () => checkNeo4j(this.driver, this.config.NEO4J_DATABASE));
     await ensureGraphSchema(this.driver, this.config.NEO4J_DATABASE);
+    // Before anything reads or writes graph keys: a start with another key stops here.
+    const pin = await pinIdentityKey(this.driver, this.config.NEO4J_DATABASE, this.config.GRAPH_NAMESPACE, this.config.IDENTITY_HMAC_KEY);
+    if (pin.created) this.logger.info({ graphNamespace: this.config.GRAPH_NAMESPACE, fingerprint: pin.fingerprint.slice(0, 12) }, 'IDENTITY_HMAC_KEY pinned to the graph namespace');
     await this.relations.ensureSchema();
     for (const statement of RULES_STATE_SCHEMA) await this.driver.executeQuery(statement, {}, { database: this.config.NEO4J_DATABASE });
     // Before the consumer starts: no event is resolved before the suppression list is read.

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, secret, secretsOfKeyPairs } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
 import { isPhoneRegion } from './domain/normalisation';
 
@@ -27,7 +27,7 @@ export const ingestionConfigSchema = z.object({
   SERVICE_NAME: z.string().default('ingestion'),
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3001),
   CHANNELS: channelList.default([...CHANNELS]),
-  INGEST_API_KEYS: apiKeys.default(new Map([['local-dev-key', 'local']])),
+  INGEST_API_KEYS: secret(apiKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.collectorKey}`, secretsOf: secretsOfKeyPairs }),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
   DEFAULT_PHONE_REGION: z
     .string()

@@ -3,7 +3,9 @@
  * install (`npm ci --omit=dev`, as in the runtime stage of apps/<service>/Dockerfile), in a directory
  * outside the workspace so nothing resolves from its node_modules. A runtime import of a
  * devDependency ("Cannot find module 'yaml'") fails here before it fails in a container.
- * Real Kafka and Neo4j; NODE_ENV=production, as the images set it.
+ * Real Kafka and Neo4j; NODE_ENV=production and CDP_ENV=production, as the images set them, so every
+ * secret is one of its own: Neo4j too, through a user made for this run (the test servers' password
+ * is the published development one, which production refuses).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,16 +38,19 @@ describe('a production-only install of each service starts', () => {
   const namespace = uniqueNamespace('prod-install');
   const graphNamespace = `prod-install-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
+  const neo4jUser = `prod_install_${randomBytes(4).toString('hex')}`;
+  const admin = () => neo4j.driver(process.env.NEO4J_URI!, neo4j.auth.basic(process.env.NEO4J_USER!, process.env.NEO4J_PASSWORD!));
   const env = {
     NODE_ENV: 'production',
+    CDP_ENV: 'production',
     // Nothing but the staged node_modules may resolve a package.
     NODE_PATH: '',
     TOPIC_NAMESPACE: namespace,
     GRAPH_NAMESPACE: graphNamespace,
     KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
     NEO4J_URI: process.env.NEO4J_URI!,
-    NEO4J_USER: process.env.NEO4J_USER!,
-    NEO4J_PASSWORD: process.env.NEO4J_PASSWORD!,
+    NEO4J_USER: neo4jUser,
+    NEO4J_PASSWORD: randomBytes(16).toString('hex'),
     // Secrets as an operator sets them (the development defaults are not for production).
     IDENTITY_HMAC_KEY: randomBytes(32).toString('hex'),
     IDENTITY_ADMIN_API_KEY: randomBytes(16).toString('hex'),
@@ -54,6 +59,13 @@ describe('a production-only install of each service starts', () => {
   };
 
   beforeAll(async () => {
+    const driver = admin();
+    try {
+      // Community edition: a new user may do what the built-in one may (no roles to grant).
+      await driver.executeQuery('CREATE USER $user SET PLAINTEXT PASSWORD $password CHANGE NOT REQUIRED', { user: neo4jUser, password: env.NEO4J_PASSWORD }, { database: 'system' });
+    } finally {
+      await driver.close();
+    }
     copyFileSync(join(ROOT, 'package.json'), join(stage, 'package.json'));
     copyFileSync(join(ROOT, 'package-lock.json'), join(stage, 'package-lock.json'));
     // The npm cache makes this quick where the workspace was installed; otherwise npm fetches.
@@ -63,8 +75,9 @@ describe('a production-only install of each service starts', () => {
 
   afterAll(async () => {
     rmSync(stage, { recursive: true, force: true });
-    const driver = neo4j.driver(process.env.NEO4J_URI!, neo4j.auth.basic(process.env.NEO4J_USER!, process.env.NEO4J_PASSWORD!));
+    const driver = admin();
     await driver.executeQuery('MATCH (n {ns: $ns}) DETACH DELETE n', { ns: graphNamespace });
+    await driver.executeQuery('DROP USER $user IF EXISTS', { user: neo4jUser }, { database: 'system' });
     await driver.close();
     await deleteNamespace(kafka, namespace);
   });
@@ -76,6 +89,7 @@ describe('a production-only install of each service starts', () => {
     expect(stageLines).toContain(`COPY --from=build /app/dist/apps/${service} ./dist/apps/${service}`);
     expect(stageLines.filter((l) => l.startsWith('CMD ')).map((l) => JSON.parse(l.slice(4)) as unknown)).toEqual([['node', entryPointOf(service)]]);
     expect(stageLines.find((l) => l.startsWith('ENV '))).toMatch(/\bNODE_ENV=production\b/);
+    expect(stageLines.find((l) => l.startsWith('ENV '))).toMatch(/\bCDP_ENV=production\b/);
   });
 
   it.each(SERVICES)('%s: gets ready on Kafka (and Neo4j) and stops cleanly on SIGTERM', async (service) => {

@@ -22,6 +22,7 @@ import {
 
 const API_KEY = 'e2e-secret-key';
 const ADMIN_KEY = 'e2e-operator-key-0123';
+const READER_KEY = 'e2e-reader-key';
 
 describe('walking skeleton: one customer through every service', () => {
   const namespace = uniqueNamespace('e2e');
@@ -38,6 +39,7 @@ describe('walking skeleton: one customer through every service', () => {
       TOPIC_NAMESPACE: namespace,
       GRAPH_NAMESPACE: graphNamespace,
       INGEST_API_KEYS: `e2e:${API_KEY}`,
+      PROFILES_API_KEYS: `e2e-reader:${READER_KEY}`,
       IDENTITY_ADMIN_API_KEY: ADMIN_KEY,
       KPI_SNAPSHOT_INTERVAL_MS: '2000',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
@@ -68,7 +70,7 @@ describe('walking skeleton: one customer through every service', () => {
   }
 
   async function profileBy(type: string, value: string): Promise<Profile | undefined> {
-    const res = await fetch(`${services.profiles.url}/v1/profiles/lookup?type=${type}&value=${encodeURIComponent(value)}`, { headers: { 'x-api-key': 'local-dev-key' } });
+    const res = await fetch(`${services.profiles.url}/v1/profiles/lookup?type=${type}&value=${encodeURIComponent(value)}`, { headers: { 'x-api-key': READER_KEY } });
     return res.ok ? ((await res.json()) as Profile) : undefined;
   }
 
@@ -102,7 +104,7 @@ describe('walking skeleton: one customer through every service', () => {
 
     // Both old ids resolve to the survivor over HTTP.
     for (const id of [anonymous!.profileId, known!.profileId]) {
-      const res = await fetch(`${services.profiles.url}/v1/profiles/${id}`, { headers: { 'x-api-key': 'local-dev-key' } });
+      const res = await fetch(`${services.profiles.url}/v1/profiles/${id}`, { headers: { 'x-api-key': READER_KEY } });
       expect(((await res.json()) as Profile).profileId).toBe(merged!.profileId);
     }
 
@@ -164,7 +166,7 @@ describe('walking skeleton: one customer through every service', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ profileId: before!.profileId, identitiesErased: before!.identities.length });
     await eventually(() => profileBy('login', login), (p) => p === undefined);
-    const byId = await fetch(`${services.profiles.url}/v1/profiles/${before!.profileId}`, { headers: { 'x-api-key': 'local-dev-key' } });
+    const byId = await fetch(`${services.profiles.url}/v1/profiles/${before!.profileId}`, { headers: { 'x-api-key': READER_KEY } });
     expect(byId.status).toBe(404);
     const tombstones = await collect(kafka, topicName(profileUpdatesTopic, namespace), (m) => m.some((x) => x.message.key?.toString() === before!.profileId && x.message.value === null));
     expect(tombstones.length).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 /** Profiles service configuration. */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, secret, secretsOfKeyPairs } from '@cdp/config';
 import { CONSENT_POLICY_NAMES, DEFAULT_CONSENT_POLICY } from '@cdp/contracts';
 import type { LogLimits } from './domain/event-log';
 
@@ -18,7 +18,7 @@ export const profilesConfigSchema = z.object({
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3003),
   PROFILE_RESTORE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   PROFILES_DATA_DIR: z.string().min(1).default(join(process.cwd(), '.local/profiles-data')),
-  PROFILES_API_KEYS: apiKeys.default(new Map([['local-dev-key', 'local']])),
+  PROFILES_API_KEYS: secret(apiKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.readerKey}`, secretsOf: secretsOfKeyPairs }),
   /**
    * Bounded state (docs/profiles-state.md): a profile keeps its most recent events in full, at
    * most this many and this many bytes (as JSON), and folds older ones into an aggregate. The

@@ -1,3 +1,5 @@
 export * from './load-config';
 export * from './kafka-security';
 export * from './secrets';
+export * from './secret-policy';
+export * from './neo4j-config';

@@ -2,14 +2,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseConfigShape, loadConfig, neo4jConfigShape, requireConfig } from './load-config';
+import { baseConfigShape, loadConfig, requireConfig } from './load-config';
+import { neo4jConfigShape } from './neo4j-config';
 import { secret } from './secrets';
 
 const schema = z.object({ ...baseConfigShape, ...neo4jConfigShape });
 
 describe('loadConfig', () => {
-  it('applies local defaults', () => {
-    const result = loadConfig(schema, { SERVICE_NAME: 'identity' });
+  it('applies local defaults (development secrets too, in development)', () => {
+    const result = loadConfig(schema, { SERVICE_NAME: 'identity', CDP_ENV: 'development' });
     expect(result).toMatchObject({ ok: true, config: { KAFKA_BROKERS: ['127.0.0.1:9092'], HTTP_PORT: 3000, TOPIC_NAMESPACE: '' } });
   });
 

@@ -4,22 +4,27 @@
  */
 import { z } from 'zod';
 import { kafkaSecurityShape } from './kafka-security';
+import { applySecretPolicy, cdpEnvironmentShape } from './secret-policy';
 import { resolveSecretFiles } from './secrets';
 
 export type ConfigResult<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly errors: readonly string[] };
 
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): ConfigResult<z.infer<S>> {
   const files = resolveSecretFiles(schema, env);
-  const parsed = schema.safeParse(files.env);
-  const errors = [...files.errors];
+  const policy = applySecretPolicy(schema, files.env);
+  const parsed = schema.safeParse(policy.env);
+  const errors = [...files.errors, ...policy.errors];
   if (parsed.success && errors.length === 0) return { ok: true, config: parsed.data };
   if (!parsed.success) {
     errors.push(
-      ...parsed.error.issues.map((issue) => {
-        // The first path element is the variable; deeper elements index into a parsed list.
-        const [variable, ...rest] = issue.path.map(String);
-        return `${variable ?? '(environment)'}: ${issue.message}${rest.length ? ` (item ${rest.join('.')})` : ''}`;
-      }),
+      ...parsed.error.issues
+        // A secret the policy refused already has its message; zod's "expected string" adds nothing.
+        .filter((issue) => !policy.refused.has(String(issue.path[0])))
+        .map((issue) => {
+          // The first path element is the variable; deeper elements index into a parsed list.
+          const [variable, ...rest] = issue.path.map(String);
+          return `${variable ?? '(environment)'}: ${issue.message}${rest.length ? ` (item ${rest.join('.')})` : ''}`;
+        }),
     );
   }
   return { ok: false, errors };
@@ -49,6 +54,8 @@ const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).def
 /** Variables every service reads. */
 export const baseConfigShape = {
   SERVICE_NAME: z.string().min(1),
+  /** development | test | production (also when unset): whether development secrets may apply. */
+  ...cdpEnvironmentShape,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port(3000),
@@ -70,11 +77,5 @@ export const baseConfigShape = {
   ...kafkaSecurityShape,
 };
 
-export const neo4jConfigShape = {
-  NEO4J_URI: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\/.+/, 'must be a bolt:// or neo4j:// URI').default('bolt://127.0.0.1:7687'),
-  NEO4J_USER: z.string().default('neo4j'),
-  NEO4J_PASSWORD: z.string().min(1).default('cdp-local-password'),
-  NEO4J_DATABASE: z.string().default('neo4j'),
-};
 
 export const portSchema = port;

@@ -1,13 +1,24 @@
 /**
  * Secret variables: which they are (a zod registry the service schemas mark them in), how they are
- * read from files mounted by a container platform (`<NAME>_FILE`).
+ * read from files mounted by a container platform (`<NAME>_FILE`), and what production demands of
+ * them (see secret-policy.ts): set, and not a value this repository publishes.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-/** How a secret variable is treated: read from `<NAME>_FILE` when set there. */
+/** How a secret variable is treated. */
 export interface SecretRule {
   readonly description?: string;
+  /**
+   * Used only when CDP_ENV is development or test and the variable is unset. The schema itself has
+   * no default, so nothing else can fall back on it; the value also joins the known defaults that
+   * production refuses.
+   */
+  readonly development?: string;
+  /** Production refuses to start without it (an optional secret only switches a feature on). */
+  readonly required?: boolean;
+  /** The secret parts of a raw value (e.g. the secrets of `id:secret` pairs); the whole value if absent. */
+  readonly secretsOf?: (raw: string) => readonly string[];
 }
 
 /** Variables registered here are secrets: they may be mounted as files (`<NAME>_FILE`). */
@@ -19,8 +30,25 @@ export function secret<S extends z.ZodType>(schema: S, rule: SecretRule = {}): S
   return schema;
 }
 
-function shapeOf(schema: z.ZodType): Readonly<Record<string, z.ZodType>> {
+/** The secrets of comma-separated `id:secret` pairs (API key lists). */
+export function secretsOfKeyPairs(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((pair) => pair.trim())
+    .filter(Boolean)
+    .map((pair) => pair.slice(pair.indexOf(':') + 1));
+}
+
+export function shapeOf(schema: z.ZodType): Readonly<Record<string, z.ZodType>> {
   return schema instanceof z.ZodObject ? (schema.shape as Record<string, z.ZodType>) : {};
+}
+
+/** The secret variables of a service schema, with their rules. */
+export function secretsIn(schema: z.ZodType): Array<[name: string, rule: SecretRule]> {
+  return Object.entries(shapeOf(schema)).flatMap(([name, field]) => {
+    const rule = secretVariables.get(field);
+    return rule ? [[name, rule] as [string, SecretRule]] : [];
+  });
 }
 
 /**
@@ -30,10 +58,10 @@ function shapeOf(schema: z.ZodType): Readonly<Record<string, z.ZodType>> {
 export function resolveSecretFiles(schema: z.ZodType, env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; errors: string[] } {
   const resolved: NodeJS.ProcessEnv = { ...env };
   const errors: string[] = [];
-  for (const [name, field] of Object.entries(shapeOf(schema))) {
+  for (const [name] of secretsIn(schema)) {
     const fileVar = `${name}_FILE`;
     const path = env[fileVar];
-    if (path === undefined || path === '' || !secretVariables.has(field)) continue;
+    if (path === undefined || path === '') continue;
     if (env[name] !== undefined && env[name] !== '') {
       errors.push(`${name}: set either ${name} or ${fileVar}, not both`);
       continue;
@@ -46,4 +74,3 @@ export function resolveSecretFiles(schema: z.ZodType, env: NodeJS.ProcessEnv): {
   }
   return { env: resolved, errors };
 }
-

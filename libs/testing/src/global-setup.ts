@@ -10,6 +10,8 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const servers = await acquireTestServers();
+  // Tests run with the development secrets of the test servers; a test that wants production says so.
+  process.env.CDP_ENV = 'test';
   process.env.KAFKA_BROKERS = servers.kafkaBrokers;
   process.env.NEO4J_URI = servers.neo4jUri;
   process.env.NEO4J_USER = servers.neo4jUser;

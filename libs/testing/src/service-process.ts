@@ -3,6 +3,7 @@
  * loopback port, waits until /health/ready answers, and stops it again. Each process gets a private
  * state directory (dedupe store, LMDB stores) that is removed on stop, unless the caller names one:
  * then it is the caller's, and kept, so a crashed service can be restarted on its own disk (chaos).
+ * Services run with CDP_ENV=test (development secrets allowed) unless the caller's env says otherwise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -57,7 +58,7 @@ export async function startServiceProcess(name: ServiceName, env: Record<string,
   const stateEnv = { INGEST_DEDUPE_DIR: join(stateDir, 'dedupe'), PROFILES_DATA_DIR: join(stateDir, 'profiles'), KPI_STATE_DIR: join(stateDir, 'kpi') };
   const child = spawn(process.execPath, [main], {
     cwd: opts.root ?? process.cwd(),
-    env: { ...process.env, ...stateEnv, LOG_LEVEL: 'warn', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    env: { ...process.env, ...stateEnv, LOG_LEVEL: 'warn', CDP_ENV: 'test', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));

@@ -3,11 +3,16 @@
  * namespace, so tests (and tenants) get isolated data in one database.
  */
 import neo4j, { type Driver } from 'neo4j-driver';
+import { neo4jDriverSettingsOf } from '@cdp/config';
 import type { IdentityConfig } from '../config';
 import { OUTBOX_SCHEMA_STATEMENTS } from '../resolution/outbox';
+import { KEY_PIN_SCHEMA } from './key-pin';
 
 export function createDriver(config: IdentityConfig): Driver {
-  return neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), {
+  // TLS and certificate trust as the config says (checked at start-up: see libs/config neo4j-config.ts).
+  const { uri, options } = neo4jDriverSettingsOf(config);
+  return neo4j.driver(uri, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), {
+    ...options,
     maxConnectionPoolSize: 50,
     connectionAcquisitionTimeout: 10_000,
     maxTransactionRetryTime: 15_000,
@@ -23,6 +28,7 @@ export const SCHEMA_STATEMENTS = [
   // Only identities quarantined by the events-per-minute guard carry a reason: the release sweep reads these, not every identity.
   'CREATE INDEX identity_quarantine_reason IF NOT EXISTS FOR (i:Identity) ON (i.quarantineReason)',
   ...OUTBOX_SCHEMA_STATEMENTS,
+  KEY_PIN_SCHEMA,
 ];
 
 export async function ensureGraphSchema(driver: Driver, database: string): Promise<void> {

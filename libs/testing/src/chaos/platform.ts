@@ -46,6 +46,8 @@ export class Platform {
       PROFILES_API_KEYS: `chaos:${API_KEY}`,
       IDENTITY_HMAC_KEY: HMAC_KEY,
       KPI_SNAPSHOT_INTERVAL_MS: '5000',
+      // A bench is a development run: the test servers' development Neo4j password is allowed.
+      CDP_ENV: 'test',
       ...extraEnv,
     };
   }

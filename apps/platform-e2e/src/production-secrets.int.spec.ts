@@ -1,0 +1,47 @@
+/**
+ * Secrets fail closed: each built service (from dist/, as its image runs it) started as production
+ * with a missing, published or too-short secret exits non-zero before it connects to anything, and
+ * its error names the variable. An unset CDP_ENV counts as production. The start that succeeds with
+ * secrets of one's own is production-install.int.spec.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { startServiceProcess, stopServiceProcess, type ServiceName } from '@cdp/testing';
+
+const own = () => randomBytes(16).toString('hex');
+const servers = () => ({ KAFKA_BROKERS: process.env.KAFKA_BROKERS!, NEO4J_URI: process.env.NEO4J_URI!, NEO4J_USER: process.env.NEO4J_USER! });
+/** Everything a production start needs, of its own; each case spoils one variable. */
+const good = (): Record<string, string> => ({
+  ...servers(),
+  NODE_ENV: 'production',
+  CDP_ENV: 'production',
+  INGEST_API_KEYS: `web:${own()}`,
+  PROFILES_API_KEYS: `reader:${own()}`,
+  IDENTITY_HMAC_KEY: own() + own(),
+  NEO4J_PASSWORD: own(),
+});
+
+describe('a built service started as production refuses missing and published secrets', () => {
+  it.each<[ServiceName, string, Record<string, string>, RegExp]>([
+    ['ingestion', 'no collector keys', { INGEST_API_KEYS: '' }, /INGEST_API_KEYS: required in production/],
+    ['ingestion', 'the development collector key', { INGEST_API_KEYS: 'local:local-dev-key' }, /INGEST_API_KEYS: is a published/],
+    ['ingestion', 'a placeholder key, CDP_ENV unset', { CDP_ENV: '', INGEST_API_KEYS: 'web:change-me' }, /INGEST_API_KEYS: is a published/],
+    ['profiles', 'no reader keys', { PROFILES_API_KEYS: '' }, /PROFILES_API_KEYS: required in production/],
+    ['profiles', 'the development reader key', { PROFILES_API_KEYS: 'local:local-dev-reader-key' }, /PROFILES_API_KEYS: is a published/],
+    ['identity', 'no HMAC key', { IDENTITY_HMAC_KEY: '' }, /IDENTITY_HMAC_KEY: required in production/],
+    ['identity', 'the development HMAC key', { IDENTITY_HMAC_KEY: 'local-development-only-hmac-key-change-me' }, /IDENTITY_HMAC_KEY: is a published/],
+    ['identity', 'a short HMAC key', { IDENTITY_HMAC_KEY: 'short-but-random-3f9a' }, /IDENTITY_HMAC_KEY: must be at least 32 characters/],
+    ['identity', 'the development Neo4j password, CDP_ENV unset', { CDP_ENV: '', NEO4J_PASSWORD: 'cdp-local-password' }, /NEO4J_PASSWORD: is a published/],
+    ['identity', 'no Neo4j password', { NEO4J_PASSWORD: '' }, /NEO4J_PASSWORD: required in production/],
+    ['identity', 'a placeholder operator key', { IDENTITY_ADMIN_API_KEY: 'change-me-16-chars-or-more' }, /IDENTITY_ADMIN_API_KEY: is a published/],
+  ])('%s with %s exits 1 naming the variable', async (service, _case, spoil, message) => {
+    const outcome = await startServiceProcess(service, { ...good(), ...spoil }, 30_000).then(
+      async (running) => {
+        await stopServiceProcess(running);
+        return `${service} started`;
+      },
+      (err: Error) => err.message,
+    );
+    expect(outcome).toMatch(/exited with 1:\n[\s\S]*invalid configuration/);
+    expect(outcome).toMatch(message);
+  }, 40_000);
+});
