@@ -13,6 +13,7 @@ const tag = randomBytes(3).toString('hex');
 
 const probes = [
   ['contracts may not depend on the Kafka layer', 'libs/contracts/src', "import { KafkaPlatform } from '@cdp/kafka';\nexport const x = KafkaPlatform;\n", /enforce-module-boundaries/],
+  ['shared domain rules may not depend on the Kafka layer', 'libs/normalisation/src', "import { KafkaPlatform } from '@cdp/kafka';\nexport const x = KafkaPlatform;\n", /enforce-module-boundaries/],
   ['the Kafka layer may not depend on NestJS', 'libs/kafka/src', "import { PlatformModule } from '@cdp/nest-platform';\nexport const x = PlatformModule;\n", /enforce-module-boundaries/],
   ['one service may not import another', 'apps/identity/src', "import { profilesConfigSchema } from '../../profiles/src/config';\nexport const x = profilesConfigSchema;\n", /enforce-module-boundaries/],
   ['production code may not use test helpers', 'apps/profiles/src', "import { uniqueNamespace } from '@cdp/testing';\nexport const x = uniqueNamespace;\n", /enforce-module-boundaries|no-restricted-imports/],
@@ -22,7 +23,7 @@ const probes = [
   ['a focused test is an error', 'libs/config/src', "describe.only('x', () => undefined);\n", /no-restricted-syntax/],
 ].map(([label, dir, code, rule], i) => ({ label: label as string, file: join(ROOT, dir as string, `lint-probe-${tag}-${i}${label === 'a focused test is an error' ? '.spec' : ''}.ts`), code: code as string, rule: rule as RegExp }));
 
-const allowed = { file: join(ROOT, 'apps/metrics/src', `lint-probe-${tag}-ok.ts`), code: "import { CHANNELS } from '@cdp/contracts';\nexport const x = CHANNELS;\n" };
+const allowed = { file: join(ROOT, 'apps/metrics/src', `lint-probe-${tag}-ok.ts`), code: "import { CHANNELS } from '@cdp/contracts';\nimport { normaliseIdentityQuery } from '@cdp/normalisation';\nexport const x = [CHANNELS, normaliseIdentityQuery];\n" };
 
 describe('module boundaries and async lint rules', () => {
   const found = new Map<string, string[]>();

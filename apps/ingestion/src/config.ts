@@ -4,11 +4,10 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, secret, secretsOfKeyPairs } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
-import { isPhoneRegion } from './domain/normalisation';
+import { phoneRegionSetting } from '@cdp/normalisation';
 
 const channelList = z
   .string()
@@ -29,12 +28,7 @@ export const ingestionConfigSchema = z.object({
   CHANNELS: channelList.default([...CHANNELS]),
   INGEST_API_KEYS: secret(apiKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.collectorKey}`, secretsOf: secretsOfKeyPairs }),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
-  DEFAULT_PHONE_REGION: z
-    .string()
-    .transform((s) => s.trim().toUpperCase())
-    .refine(isPhoneRegion, 'must be an ISO 3166-1 alpha-2 region known to libphonenumber, e.g. GB, US, FR')
-    .transform((s) => s as CountryCode)
-    .default('GB'),
+  DEFAULT_PHONE_REGION: phoneRegionSetting,
   INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),
   MAX_EVENT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
   INGEST_DEDUPE_DIR: z.string().min(1).default(join(tmpdir(), 'cdp-ingestion-dedupe')),

@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { ANONYMOUS_IDENTITY_TYPES, CHANNEL_IDENTITIES, type CanonicalEvent, type Channel, type Identity, type IdentityType, type RelatedIdentities } from '@cdp/contracts';
-import { corporateDomain, emailDomain, normaliseIdentifier } from './normalisation';
+import { corporateDomain, emailDomain, normaliseIdentifier } from '@cdp/normalisation';
 import type { FieldError, RawEventInput, Validated } from './raw-event';
 
 export interface IngestContext {

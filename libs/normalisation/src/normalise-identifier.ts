@@ -1,6 +1,6 @@
 /**
- * Per-type normalisation of identifier values into the value and match key stored on canonical
- * events (identity links on the match key). One module per kind of identity; this file dispatches.
+ * The dispatch from identity type to its normaliser, with the options they take (the default phone
+ * region, a namespace). One module per kind of identity beside this file.
  */
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { IdentityType } from '@cdp/contracts';
@@ -11,11 +11,6 @@ import { normaliseSocialHandle } from './handles';
 import { normaliseName, normalisePostal } from './name';
 import { normalisePhone } from './phone';
 import { refuse, type Normalised } from './types';
-
-export type { Normalised } from './types';
-export { corporateDomain, isFreeMailDomain } from './company';
-export { emailDomain } from './email';
-export { isPhoneRegion } from './phone';
 
 export interface NormaliseOptions {
   readonly defaultPhoneRegion: CountryCode;
