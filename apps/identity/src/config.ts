@@ -1,10 +1,12 @@
 /**
  * Identity service configuration: Kafka, Neo4j, the key that pseudonymises identity values, the
  * identity rules (loaded and validated here, so a bad rules file stops start-up naming the variable),
- * the operator API key, and how long recorded resolution outcomes (the outbox) are kept at most.
+ * the operator API key and how it reads typed phone numbers, and how long recorded resolution
+ * outcomes (the outbox) are kept at most.
  */
 import { z } from 'zod';
 import { baseConfigShape, checkKafkaSecurity, checkNeo4jTls, DEVELOPMENT_SECRETS, neo4jConfigShape, secret } from '@cdp/config';
+import { phoneRegionSetting } from '@cdp/normalisation';
 import { loadRules, type IdentityRules } from './rules/identity-rules';
 
 /** The rules file is read and validated with the rest of the config: the variable becomes the loaded rules. */
@@ -32,6 +34,8 @@ export const identityConfigSchema = z.object({
   GRAPH_NAMESPACE: z.string().regex(/^[\w-]{1,64}$/).default('default'),
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   IDENTITY_RULES_FILE: rulesFile,
+  /** How the operator and erasure APIs read a phone number typed without a country code: set it as ingestion's. */
+  DEFAULT_PHONE_REGION: phoneRegionSetting,
   /** Operator API key; unset keeps the operator API off (403), which is why production may omit it. */
   IDENTITY_ADMIN_API_KEY: secret(z.string().min(16, 'must be at least 16 characters').optional()),
   /** Cool-down before an events-per-minute quarantine is lifted automatically; 0 = never. */

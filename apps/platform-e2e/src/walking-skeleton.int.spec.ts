@@ -120,7 +120,7 @@ describe('walking skeleton: one customer through every service', () => {
     expect(updates.some((u) => u.message.value === null && u.message.key?.toString() === merged!.mergedProfileIds[0])).toBe(true);
 
     // The graph holds the three identities, pseudonymised, with evidence for each link.
-    const graph = (await (await fetch(`${services.identity.url}/v1/graph/profiles/${merged!.profileId}`)).json()) as { identities: { type: string; keyPrefix: string; linkedBy: { eventId: string } }[] };
+    const graph = (await (await fetch(`${services.identity.url}/v1/graph/profiles/${merged!.profileId}`, { headers: { 'x-admin-key': ADMIN_KEY } })).json()) as { identities: { type: string; keyPrefix: string; linkedBy: { eventId: string } }[] };
     expect(graph.identities.map((i) => i.type).sort()).toEqual(['email', 'login', 'visitor_id']);
     expect(JSON.stringify(graph)).not.toContain(email.toLowerCase());
     expect(graph.identities.every((i) => i.linkedBy.eventId.length > 0)).toBe(true);

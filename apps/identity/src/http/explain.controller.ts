@@ -1,12 +1,17 @@
 /**
- * "What does this profile consist of?": identities (pseudonymised) with the evidence for each
- * link, the B2B accounts it is placed in and its linked-but-separate profiles (avatar, household).
+ * "What does this profile consist of?", behind the operator key (x-admin-key): identities by key
+ * prefix only (enough to tell them apart and to match the logs; a full key would let anyone who
+ * reads the answer test guesses against the graph offline, were the HMAC key ever known) with the
+ * evidence for each link, the B2B accounts it is placed in and its linked-but-separate profiles
+ * (avatar, household).
  */
-import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, UseGuards } from '@nestjs/common';
 import { RelationsRepository } from '../relations/relations.repository';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
+import { AdminKeyGuard } from './admin-key.guard';
 
 @Controller('v1/graph/profiles')
+@UseGuards(AdminKeyGuard)
 export class ExplainController {
   constructor(
     private readonly graph: IdentityGraphRepository,

@@ -23,7 +23,8 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
   const namespace = uniqueNamespace('rel');
   const graphNamespace = `rel-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
-  const config = identityTestConfig(namespace, graphNamespace);
+  const ADMIN_KEY = 'relations-test-admin-key';
+  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_ADMIN_API_KEY: ADMIN_KEY });
   let app: INestApplication;
   let driver: Driver;
   const resolved = new Map<string, ResolvedEvent>();
@@ -97,7 +98,7 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
   it('explains a profile with its account, and the links from both sides', async () => {
     const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     const explain = async (profileId: string) => {
-      const res = await fetch(`${base}/v1/graph/profiles/${profileId}`);
+      const res = await fetch(`${base}/v1/graph/profiles/${profileId}`, { headers: { 'x-admin-key': ADMIN_KEY } });
       const body = (await res.json()) as { accounts: unknown[]; related: unknown[] };
       if (res.status !== 200) throw new Error(`explain ${profileId}: ${res.status} ${JSON.stringify(body)}`);
       return body;

@@ -1,9 +1,12 @@
 /**
  * Read-only views of the graph for people and tests: what a profile consists of with the evidence
  * of each link, why two identities are together (the chain of links), and every live profile's
- * identity keys.
+ * identity keys. What people see names identities by key prefix only.
  */
 import type { Driver } from 'neo4j-driver';
+
+/** Hex characters of a graph key shown to people: tells identities apart, never the whole HMAC. */
+export const KEY_PREFIX_LENGTH = 12;
 
 export class GraphExplain {
   constructor(
@@ -12,18 +15,18 @@ export class GraphExplain {
     private readonly ns: string,
   ) {}
 
-  /** What a profile consists of: identities (pseudonymised keys) with the evidence of each link. */
+  /** What a profile consists of: identities (key prefixes) with the evidence of each link (between key prefixes). */
   async explainProfile(profileId: string): Promise<{ profileId: string; mergedInto: string | null; identities: unknown[]; links: unknown[] } | undefined> {
     const res = await this.driver.executeQuery(
       `MATCH (p:Profile {ns: $ns, id: $profileId})
        OPTIONAL MATCH (s:Profile {ns: $ns, id: p.mergedInto}) USING INDEX SEEK s:Profile(ns, id)
        WITH coalesce(s, p) AS live, p
        OPTIONAL MATCH (i:Identity)-[r:IN]->(live)
-       WITH live, p, collect(CASE WHEN i IS NULL THEN null ELSE {key: i.key, type: i.type, keyPrefix: substring(i.key, 0, 12), designation: i.designation,
+       WITH live, p, collect(CASE WHEN i IS NULL THEN null ELSE {keyPrefix: substring(i.key, 0, ${KEY_PREFIX_LENGTH}), type: i.type, designation: i.designation,
                         firstSeen: i.firstSeen, lastSeen: i.lastSeen, quarantined: coalesce(i.quarantined, false), linkedBy: {eventId: r.eventId, channel: r.channel, at: r.at}} END) AS identities
        OPTIONAL MATCH (a:Identity)-[:IN]->(live), (a)-[l:LINKED {active: true}]->(b:Identity)-[:IN]->(live)
        RETURN live.id AS id, p.mergedInto AS mergedInto, identities,
-              collect(CASE WHEN l IS NULL THEN null ELSE {from: a.key, to: b.key, eventId: l.eventId, channel: l.channel, at: l.at, designation: l.designation} END) AS links`,
+              collect(CASE WHEN l IS NULL THEN null ELSE {from: substring(a.key, 0, ${KEY_PREFIX_LENGTH}), to: substring(b.key, 0, ${KEY_PREFIX_LENGTH}), eventId: l.eventId, channel: l.channel, at: l.at, designation: l.designation} END) AS links`,
       { ns: this.ns, profileId },
       { database: this.database },
     );
@@ -34,7 +37,7 @@ export class GraphExplain {
 
   /**
    * Why are these two identities in the same profile? The shortest chain of active links between
-   * them, each with its evidence; `sameProfile` false (and no chain) when they are not together.
+   * them (key prefixes), each with its evidence; `sameProfile` false (and no chain) when they are not together.
    */
   async explainLink(a: string, b: string): Promise<{ sameProfile: boolean; profileId: string | null; chain: unknown[] } | undefined> {
     const res = await this.driver.executeQuery(
@@ -44,7 +47,7 @@ export class GraphExplain {
        OPTIONAL MATCH path = shortestPath((x)-[:LINKED*..25]-(y))
        WHERE all(l IN relationships(path) WHERE l.active)
        RETURN px.id AS px, py.id AS py,
-              CASE WHEN path IS NULL THEN [] ELSE [l IN relationships(path) | {from: startNode(l).key, fromType: startNode(l).type, to: endNode(l).key, toType: endNode(l).type,
+              CASE WHEN path IS NULL THEN [] ELSE [l IN relationships(path) | {from: substring(startNode(l).key, 0, ${KEY_PREFIX_LENGTH}), fromType: startNode(l).type, to: substring(endNode(l).key, 0, ${KEY_PREFIX_LENGTH}), toType: endNode(l).type,
                 eventId: l.eventId, channel: l.channel, at: l.at, designation: l.designation}] END AS chain`,
       { ns: this.ns, a, b },
       { database: this.database },
