@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, secret, secretsOfKeyPairs } from '@cdp/config';
 import { CONSENT_POLICY_NAMES, DEFAULT_CONSENT_POLICY } from '@cdp/contracts';
+import { phoneRegionSetting } from '@cdp/normalisation';
 import type { LogLimits } from './domain/event-log';
 
 /** "id:secret" pairs; the id names the reader in logs. */
@@ -34,6 +35,8 @@ export const profilesConfigSchema = z.object({
    * strict one: nothing goes out on a purpose feed until the person has agreed to that purpose.
    */
   CONSENT_POLICY: z.enum(CONSENT_POLICY_NAMES).default(DEFAULT_CONSENT_POLICY),
+  /** How a lookup reads a phone number typed without a country code: set it as ingestion's. */
+  DEFAULT_PHONE_REGION: phoneRegionSetting,
 }).superRefine(checkKafkaSecurity);
 
 export type ProfilesConfig = z.infer<typeof profilesConfigSchema>;

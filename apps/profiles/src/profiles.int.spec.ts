@@ -1,8 +1,9 @@
 /**
  * The profiles service in-process against a real Kafka: progressive identity across three
- * channels, a merge and a split, erasure, the read API (API key, lookup, cursor paging, SSE), a
- * downstream consumer decoding updates with the shared schema, and a rebuild of the whole store
- * from Kafka after its data directory is deleted.
+ * channels, a merge and a split, erasure, the read API (API key, lookup by an identity in any
+ * spelling, in the query or a body, cursor paging, SSE), a downstream consumer decoding updates
+ * with the shared schema, and a rebuild of the whole store from Kafka after its data directory is
+ * deleted.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,10 @@ describe('profiles service against a real Kafka', () => {
   const handledResolved = async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     return [...text.matchAll(/^cdp_consumer_records_total\{[^}]*topic="[^"]*cdp\.events\.resolved\.v1"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  };
+  const lookupByBody = async (body: unknown, key: string | null = API_KEY): Promise<{ status: number; body: Profile & { field?: string } }> => {
+    const res = await fetch(`${url}/v1/profiles/lookup`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Profile & { field?: string } };
   };
   const profile = async (id: string) => (await api<Profile>(url, `/v1/profiles/${id}`)).body;
   const settled = (id: string, accept: (p: Profile) => boolean) => eventually(() => api<Profile>(url, `/v1/profiles/${id}`), (r) => r.status === 200 && accept(r.body), 30_000);
@@ -126,6 +131,13 @@ describe('profiles service against a real Kafka', () => {
     expect(a).toMatchObject({ eventCount: 1, mergedProfileIds: [] });
     expect((await api<Profile>(url, '/v1/profiles/lookup?type=phone&value=%2B441134960000')).body.profileId).toBe('mb');
 
+    // Identities as a person types them find what was stored, in the query or (out of URLs) in a body.
+    expect((await api<Profile>(url, `/v1/profiles/lookup?type=email&value=${encodeURIComponent(' ANN@Example.ORG')}`)).body.profileId).toBe('ma');
+    expect((await api<Profile>(url, `/v1/profiles/lookup?type=phone&value=${encodeURIComponent('+44 (0)113 496 0000')}`)).body.profileId).toBe('mb');
+    expect((await lookupByBody({ type: 'email', value: 'Ann@EXAMPLE.org' })).body).toMatchObject({ profileId: 'ma' });
+    expect((await lookupByBody({ type: 'phone', value: '0113 496 0000' })).body).toMatchObject({ profileId: 'mb' });
+    expect((await lookupByBody({ type: 'phone', value: '0113 496 0001' })).status).toBe(404);
+
     // On the compacted topic: the merge tombstoned mb, the split published both parts again.
     const topic = topicName(profileUpdatesTopic, namespace);
     const codec = new AvroCodec<Profile>(profileUpdatesTopic.versions);
@@ -157,9 +169,24 @@ describe('profiles service against a real Kafka', () => {
     ['a bad limit', 400, '/v1/profiles?limit=0', API_KEY, 'limit'],
     ['cursor and offset', 400, '/v1/profiles?cursor=a&offset=1', API_KEY, 'cursor'],
     ['a lookup without value', 400, '/v1/profiles/lookup?type=email', API_KEY, 'value'],
+    ['a lookup of an unknown type', 400, '/v1/profiles/lookup?type=shoe_size&value=9', API_KEY, 'type'],
+    ['a lookup of a malformed email', 400, '/v1/profiles/lookup?type=email&value=nobody', API_KEY, 'value'],
     ['an unknown profile', 404, '/v1/profiles/nobody', API_KEY, 'profileId'],
   ])('answers %s with %i naming the field', async (_l, status, path, key, field) => {
     const res = await api<{ field: string }>(url, path, key);
+    expect(res.status).toBe(status);
+    expect(res.body.field).toBe(field);
+  });
+
+  it.each([
+    ['no key', 401, { type: 'email', value: 'ann@example.org' }, null, 'x-api-key'],
+    ['no type', 400, { value: 'ann@example.org' }, API_KEY, 'type'],
+    ['a phone with letters', 400, { type: 'phone', value: '0800 FLOWERS' }, API_KEY, 'value'],
+    ['a handle without its platform', 400, { type: 'social_handle', value: '@ann' }, API_KEY, 'value'],
+    ['an unknown field', 400, { type: 'email', value: 'ann@example.org', matchKey: 'x' }, API_KEY, 'matchKey'],
+    ['not an object', 400, ['email', 'ann@example.org'], API_KEY, '(body)'],
+  ])('answers a body lookup with %s with %i naming the field', async (_l, status, body, key, field) => {
+    const res = await lookupByBody(body, key);
     expect(res.status).toBe(status);
     expect(res.body.field).toBe(field);
   });

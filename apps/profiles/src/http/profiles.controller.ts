@@ -3,12 +3,15 @@
  * (cursor, or offset for small lists), an export of everything held about one person, and a live
  * stream of one profile's updates over server-sent events.
  */
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
 import { concat, filter, map, of, type Observable } from 'rxjs';
 import type { Profile } from '@cdp/contracts';
+import { normaliseIdentityQuery } from '@cdp/normalisation';
+import type { ProfilesConfig } from '../config';
 import { ProfileUpdatesHub } from '../domain/profile-updates-hub';
 import type { ListPage } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
+import { PROFILES_CONFIG } from '../tokens';
 import { ApiKeyGuard } from './api-key.guard';
 
 const invalid = (field: string, message: string) => new BadRequestException({ error: 'invalid_query', field, message });
@@ -19,6 +22,7 @@ export class ProfilesController {
   constructor(
     private readonly store: ProfileStore,
     private readonly hub: ProfileUpdatesHub,
+    @Inject(PROFILES_CONFIG) private readonly config: ProfilesConfig,
   ) {}
 
   @Get()
@@ -35,11 +39,31 @@ export class ProfilesController {
     return this.store.db.list(l, cursor === undefined ? {} : { cursor });
   }
 
+  /** By identity in the query string; kept for simple clients, but the value lands in access logs. */
   @Get('lookup')
-  lookup(@Query('type') type?: string, @Query('value') value?: string): Profile {
-    if (!type) throw invalid('type', 'required');
-    if (!value) throw invalid('value', 'required');
-    const found = this.store.db.findByIdentity(type, value);
+  lookup(@Query('type') type?: string, @Query('value') value?: string, @Query('namespace') namespace?: string): Profile {
+    return this.findByIdentity({ type, value, namespace });
+  }
+
+  /** By identity in a JSON body `{type, value, namespace?}`: keeps the identity out of URLs and proxy logs. */
+  @Post('lookup')
+  @HttpCode(200)
+  lookupByBody(@Body() body: unknown): Profile {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('(body)', 'must be a JSON object {type, value, namespace?}');
+    const { type, value, namespace, ...rest } = body as Record<string, unknown>;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) throw invalid(unknown, 'unknown field');
+    return this.findByIdentity({ type, value, namespace });
+  }
+
+  /**
+   * The value as a person types it, normalised exactly as ingestion normalised what the profile
+   * stores (libs/normalisation), so `ANN@Brand.com` and `020 7946 0444` find what was stored.
+   */
+  private findByIdentity(raw: { type: unknown; value: unknown; namespace: unknown }): Profile {
+    const query = normaliseIdentityQuery(raw, { defaultPhoneRegion: this.config.DEFAULT_PHONE_REGION });
+    if (!query.ok) throw invalid(query.field, query.message);
+    const found = this.store.db.findByIdentity(query.identity.type, query.identity.value);
     if (!found) throw new NotFoundException({ error: 'not_found', message: 'no profile holds that identity' });
     return found;
   }
