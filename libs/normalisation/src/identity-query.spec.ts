@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { identityQuerySchema, normaliseIdentifier, normaliseIdentityQuery } from './index';
+import { normaliseIdentifier, normaliseIdentityQuery, phoneRegionSetting } from './index';
 
 const GB = { defaultPhoneRegion: 'GB' as const };
 
@@ -48,20 +47,13 @@ describe('normaliseIdentityQuery: any spelling gives what ingestion stored', () 
   });
 });
 
-describe('identityQuerySchema', () => {
-  const body = z.object({ identity: identityQuerySchema(GB) }).strict();
-
-  it('normalises a nested identity', () => {
-    expect(body.parse({ identity: { type: 'phone', value: '020 7946 0444' } }).identity).toEqual({ type: 'phone', value: '+442079460444', matchKey: '+442079460444', namespace: null });
+describe('phoneRegionSetting (DEFAULT_PHONE_REGION)', () => {
+  it('defaults to GB and takes a known region in any case', () => {
+    expect(phoneRegionSetting.parse(undefined)).toBe('GB');
+    expect(phoneRegionSetting.parse(' us ')).toBe('US');
   });
 
-  it.each([
-    ['a bad value', { identity: { type: 'email', value: 'nobody' } }, 'identity.value'],
-    ['an unknown type', { identity: { type: 'shoe', value: 'x' } }, 'identity.type'],
-    ['an unknown field', { identity: { type: 'email', value: 'a@b.com', matchkey: 'x' } }, 'identity'],
-  ])('reports %s at its own path', (_label, input, path) => {
-    const parsed = body.safeParse(input);
-    expect(parsed.success).toBe(false);
-    expect(parsed.error?.issues.map((i) => i.path.join('.'))).toEqual([path]);
+  it('refuses a region libphonenumber does not know', () => {
+    expect(phoneRegionSetting.safeParse('XX').error?.issues[0]?.message).toMatch(/ISO 3166-1 alpha-2/);
   });
 });

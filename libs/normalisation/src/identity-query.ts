@@ -48,22 +48,6 @@ export function normaliseIdentityQuery(input: { readonly type?: unknown; readonl
   return { ok: true, identity: { type, value: normalised.value, matchKey: normalised.matchKey, namespace: normalised.namespace ?? null } };
 }
 
-/**
- * The same as a zod schema, for request bodies validated with zod: a problem is reported at its
- * own path (`identity.value`), so nested identities name their field too.
- */
-export function identityQuerySchema(opts: IdentityQueryOptions): z.ZodType<IdentityQuery> {
-  return z
-    .object({ type: z.unknown(), value: z.unknown(), namespace: z.unknown().optional() })
-    .strict()
-    .transform((raw, ctx) => {
-      const result = normaliseIdentityQuery(raw, opts);
-      if (result.ok) return result.identity;
-      ctx.addIssue({ code: 'custom', path: [result.field], message: result.message });
-      return z.NEVER;
-    });
-}
-
 /** DEFAULT_PHONE_REGION, one definition for every service that reads phone numbers. */
 export const phoneRegionSetting = z
   .string()

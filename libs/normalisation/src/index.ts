@@ -10,4 +10,4 @@ export type { Normalised } from './types';
 export { corporateDomain, isFreeMailDomain } from './company';
 export { emailDomain } from './email';
 export { isPhoneRegion } from './phone';
-export { identityQuerySchema, MAX_QUERY_VALUE_LENGTH, normaliseIdentityQuery, phoneRegionSetting, type IdentityQuery, type IdentityQueryOptions, type IdentityQueryResult } from './identity-query';
+export { MAX_QUERY_VALUE_LENGTH, normaliseIdentityQuery, phoneRegionSetting, type IdentityQuery, type IdentityQueryOptions, type IdentityQueryResult } from './identity-query';
