@@ -38,10 +38,10 @@ const objects = kustomization.resources.flatMap((file) => readObjects(join(BASE,
 const secrets = readObjects(join(__dirname, 'secrets.example.yaml'));
 const find = (kind: string, name: string, from = objects) => from.find((o) => o.kind === kind && o.metadata.name === name);
 
-/** Variables README's configuration table documents, per service ("all" included). */
+/** Variables docs/configuration.md's table documents, per service ("all" included). */
 function documentedVariables(service: string): Set<string> {
   const vars = new Set<string>();
-  for (const line of readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n')) {
+  for (const line of readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8').split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
     if (cells.length < 4 || !cells[1].startsWith('`')) continue;
     const services = cells[2].split(',').map((s) => s.trim());
@@ -61,7 +61,7 @@ function imageStateDir(service: string): string | undefined {
 const SERVICES = [
   { name: 'ingestion', port: 3001, kind: 'Deployment', secretVars: ['INGEST_API_KEYS'] },
   { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_ADMIN_API_KEY'] },
-  // Local state that is not partitioned by instance (README: Profiles, Scaling; KPIs, Limits): one pod.
+  // Local state that is not partitioned by instance (docs/profiles.md, Scaling; docs/kpis.md, Limits): one pod.
   { name: 'profiles', port: 3003, kind: 'StatefulSet', secretVars: ['PROFILES_API_KEYS'] },
   { name: 'metrics', port: 3004, kind: 'StatefulSet', secretVars: [] },
 ] as const;

@@ -69,7 +69,7 @@ function records(now: number, from: number, to: number): OutboundMessage[] {
         evidence: { eventId: `e${i}`, channel, occurredAt: at, identityType: type, designation: 'SECONDARY' },
         at,
         // Splits without parts: how a split divides a profile depends on which of its events were
-        // consumed first (another topic), so only their count is order-independent (see README).
+        // consumed first (another topic), so only their count is order-independent (see docs/kpis.md).
         parts: [],
       };
       out.push(output(identityChangesTopic, profile, change));

@@ -203,7 +203,7 @@ describe('profiles service against a real Kafka', () => {
   });
 
   it('lets a downstream consumer decode every update with the shared schema', async () => {
-    // The README's consumer example, condensed: read the compacted topic, decode, keep the latest per key.
+    // docs/topics.md's consumer example, condensed: read the compacted topic, decode, keep the latest per key.
     const latest = await latestProfiles(namespace);
     expect(latest.get('pi')).toMatchObject({ stage: 'AUTHENTICATED', eventCount: 4 });
     expect(latest.get('mb')).toMatchObject({ profileId: 'mb', eventCount: 2 });

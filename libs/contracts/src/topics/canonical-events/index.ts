@@ -1,6 +1,6 @@
 /**
  * cdp.events.canonical.v1: every accepted event from every channel, validated and normalised by
- * ingestion. Keyed by the event's routing key (see README "Partitioning"), Avro CanonicalEvent.
+ * ingestion. Keyed by the event's routing key (see docs/topics.md, "Partitioning"), Avro CanonicalEvent.
  */
 import { ConsentV1, IdentityV1, RelatedIdentitiesV1, type Consent, type Identity, type RelatedIdentities } from '../shared-types';
 import { DAY_MS, type TopicContract } from '../topic-contract';
