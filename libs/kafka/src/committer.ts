@@ -63,7 +63,8 @@ export function isFencedError(err: unknown): boolean {
   return false;
 }
 
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+/** One partition's key in the maps that track partitions (committer and processor alike). */
+export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 export class TransactionalCommitter implements Committer {
   readonly exactlyOnce = true;
@@ -79,7 +80,7 @@ export class TransactionalCommitter implements Committer {
   ) {}
 
   async takeOver(topic: string, partition: number): Promise<bigint | undefined> {
-    this.lost.delete(key(topic, partition));
+    this.lost.delete(partitionKey(topic, partition));
     await this.producerFor(topic, partition);
     const admin = this.kafka.admin();
     await admin.connect();
@@ -93,11 +94,11 @@ export class TransactionalCommitter implements Committer {
   }
 
   forget(topic: string, partition: number): void {
-    this.lost.delete(key(topic, partition));
+    this.lost.delete(partitionKey(topic, partition));
   }
 
   async commit({ topic, partition, messages, nextOffset }: CommitRequest): Promise<void> {
-    const id = key(topic, partition);
+    const id = partitionKey(topic, partition);
     if (this.lost.has(id)) throw new PartitionLostError(topic, partition, 'fenced earlier in this generation');
     const producer = await this.producerFor(topic, partition);
     const topicMessages = byTopic(messages);
@@ -119,7 +120,7 @@ export class TransactionalCommitter implements Committer {
   }
 
   async assigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
-    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => key(topic, p))));
+    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
     for (const id of owned) this.lost.delete(id);
     for (const id of [...this.producers.keys()]) if (!owned.has(id)) await this.closeProducer(id);
   }
@@ -129,7 +130,7 @@ export class TransactionalCommitter implements Committer {
   }
 
   private producerFor(topic: string, partition: number): Promise<Producer> {
-    const id = key(topic, partition);
+    const id = partitionKey(topic, partition);
     let pending = this.producers.get(id);
     if (!pending) {
       const producer = this.kafka.producer({

@@ -9,7 +9,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { deadLettersTopic, topicName } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import { describeError } from './errors';
-import { AtLeastOnceCommitter, TransactionalCommitter, type Committer } from './committer';
+import { AtLeastOnceCommitter, partitionKey, TransactionalCommitter, type Committer } from './committer';
 import { consumerMetrics, type ConsumerMetrics } from './consumer-metrics';
 import { PartitionProcessor } from './partition-processor';
 import type { CdpProducer } from './producer';
@@ -77,7 +77,7 @@ export class ConsumerLoop {
       log: this.log,
       metrics: this.metrics,
       isRunning: () => this.running,
-      accessProblem: (partition, reason) => (reason === undefined ? this.denied.delete(partition) : this.denied.set(partition, reason)),
+      accessProblem: (topic, partition, reason) => (reason === undefined ? this.denied.delete(partitionKey(topic, partition)) : this.denied.set(partitionKey(topic, partition), reason)),
       commitOffsets: (topic, partition, offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
     });
   }

@@ -33,7 +33,7 @@ import type { Batch, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { DEAD_LETTER_HEADERS } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
 import { accessDenied, describeError, isRetriable } from './errors';
-import { PartitionLostError, type Committer } from './committer';
+import { PartitionLostError, partitionKey, type Committer } from './committer';
 import type { ConsumerMetrics } from './consumer-metrics';
 import { OutputRejectedError, type CdpProducer, type RawOutput } from './producer';
 import { dlq, drop, isHandlerResult, ok, retry, type HandlerResult } from './results';
@@ -124,7 +124,7 @@ export interface ProcessorDeps {
    * why; undefined once one succeeds. Waiting mends it only once an operator acts, so the loop
    * makes it loud (readiness) rather than a silent stall.
    */
-  readonly accessProblem: (partition: string, reason: string | undefined) => void;
+  readonly accessProblem: (topic: string, partition: number, reason: string | undefined) => void;
   /** A plain group commit of offsets, outside any batch (the consumer's, fenced by its generation). */
   readonly commitOffsets: (topic: string, partition: number, offset: string) => Promise<void>;
 }
@@ -144,7 +144,7 @@ export class PartitionProcessor {
   /** After a rebalance: every partition of the assignment is taken over before its first record. */
   assigned(assignment: Readonly<Record<string, readonly number[]>>): void {
     this.assignment++;
-    this.owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}\u0000${p}`)));
+    this.owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
     this.fresh.clear();
     for (const id of this.owned) this.fresh.add(id);
   }
@@ -158,7 +158,7 @@ export class PartitionProcessor {
   async eachBatch(payload: EachBatchPayload): Promise<void> {
     const sub = this.d.subscriptions.get(payload.batch.topic);
     if (!sub) return;
-    await this.afterFilteredCommit(`${payload.batch.topic}\u0000${payload.batch.partition}`, payload.heartbeat);
+    await this.afterFilteredCommit(partitionKey(payload.batch.topic, payload.batch.partition), payload.heartbeat);
     const from = await this.takeOverIfNew(payload);
     if (from === undefined) return;
     if (isBatch(sub)) return this.eachBatchInChunks(sub, payload, from);
@@ -277,7 +277,7 @@ export class PartitionProcessor {
    * record to hand over below `next`. A failure is left to the partition's next commit.
    */
   commitPastFiltered(topic: string, partition: number, next: bigint, highWatermark: bigint): void {
-    const id = `${topic}\u0000${partition}`;
+    const id = partitionKey(topic, partition);
     if (!this.d.committer.exactlyOnce || !this.d.subscriptions.has(topic) || !this.owned.has(id) || !this.d.isRunning()) return;
     const assignment = this.assignment;
     const labels = { topic, group: this.d.groupId, kind: 'filtered' };
@@ -316,12 +316,12 @@ export class PartitionProcessor {
    */
   private async takeOverIfNew(payload: EachBatchPayload): Promise<number | undefined> {
     const { batch, resolveOffset } = payload;
-    const id = `${batch.topic}\u0000${batch.partition}`;
+    const id = partitionKey(batch.topic, batch.partition);
     if (!this.fresh.has(id)) return 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const committed = await this.d.committer.takeOver(batch.topic, batch.partition);
-        this.d.accessProblem(`${batch.topic}[${batch.partition}]`, undefined);
+        this.d.accessProblem(batch.topic, batch.partition, undefined);
         this.fresh.delete(id);
         const from = committed === undefined ? 0 : batch.messages.findIndex((m) => BigInt(m.offset) >= committed);
         if (from === 0) return 0;
@@ -332,7 +332,7 @@ export class PartitionProcessor {
       } catch (err) {
         this.d.metrics.retries.inc({ topic: batch.topic, group: this.d.groupId });
         const denied = accessDenied(err);
-        if (denied) this.d.accessProblem(`${batch.topic}[${batch.partition}]`, `taking ${batch.topic}[${batch.partition}] over refused: ${denied}`);
+        if (denied) this.d.accessProblem(batch.topic, batch.partition, `taking ${batch.topic}[${batch.partition}] over refused: ${denied}`);
         const delay = backoffDelay(attempt, this.d.backoff);
         this.d.log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, err: describeError(err) }, 'taking the partition over failed; retrying');
         await this.sleepWithHeartbeat(delay, payload.heartbeat);
@@ -405,7 +405,7 @@ export class PartitionProcessor {
         if (plain) await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: last.nextOffset }] }] });
         else await this.d.committer.commit({ topic, partition, messages, nextOffset: last.nextOffset });
         stopTimer();
-        this.d.accessProblem(`${topic}[${partition}]`, undefined);
+        this.d.accessProblem(topic, partition, undefined);
         this.d.metrics.commitRecords.observe(kind, records);
         resolveOffset(lastOffset);
         this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
@@ -423,14 +423,14 @@ export class PartitionProcessor {
           // No rebalance came: whatever bumped the epoch (a transaction the broker timed out) was
           // not a new owner. Take the partition again from its committed offset.
           this.d.committer.forget(topic, partition);
-          this.fresh.add(`${topic}\u0000${partition}`);
+          this.fresh.add(partitionKey(topic, partition));
           return 'lost';
         }
         this.d.metrics.retries.inc(labels);
         this.d.metrics.publishFailures.inc(labels);
         if (messages.some((m) => m.topic === this.d.deadLetterTopic)) this.d.metrics.dlqFailures.inc(labels);
         const denied = accessDenied(err);
-        if (denied) this.d.accessProblem(`${topic}[${partition}]`, `commits to ${topic}[${partition}] refused: ${denied}`);
+        if (denied) this.d.accessProblem(topic, partition, `commits to ${topic}[${partition}] refused: ${denied}`);
         const delay = backoffDelay(attempt, this.d.backoff);
         this.d.log.warn({ topic, partition, attempt, delayMs: delay, err: describeError(err) }, 'committing outputs and offset failed; retrying');
         await this.sleepWithHeartbeat(delay, heartbeat);

@@ -1,7 +1,7 @@
 /**
  * Publishes contract-typed messages: Avro single-object encoded, idempotent producer, all acks.
  * Writer schemas are registered on the schema topic before their first record is sent.
- * `encode` is also what the consumer loop's transactions send, so a record is encoded one way only.
+ * `encodeEach` is also what the consumer loop settles records with, so a record is encoded one way only.
  */
 import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { topicName, type AvroCodec } from '@cdp/contracts';
@@ -91,14 +91,9 @@ export class CdpProducer {
     return encoded;
   }
 
-  /** Encodes outputs and groups them by topic, raw outputs included. */
-  async encode(outputs: readonly OutboundMessage[], raw: readonly RawOutput[] = []): Promise<TopicMessages[]> {
-    return byTopic([...(await this.encodeEach(outputs)), ...raw]);
-  }
-
   async publish(outputs: readonly OutboundMessage[]): Promise<void> {
     if (outputs.length === 0) return;
-    await this.producer.sendBatch({ acks: -1, topicMessages: await this.encode(outputs) });
+    await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(await this.encodeEach(outputs)) });
   }
 
   /** Sends bytes as they are. */
