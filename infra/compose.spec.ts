@@ -14,6 +14,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import draft07MetaSchema from 'ajv/dist/refs/json-schema-draft-07.json';
 import { parse } from 'yaml';
+import { dockerfileLines } from '@cdp/testing';
 
 const ROOT = join(__dirname, '..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -162,15 +163,7 @@ function imageTag(image: string | undefined): string {
 
 /** Dockerfile instructions (continuation lines joined, comments dropped) as [KEYWORD, rest]. */
 function dockerfileInstructions(text: string): Array<[string, string]> {
-  const logical = text
-    .split('\n')
-    .filter((l) => !/^\s*#/.test(l))
-    .join('\n')
-    .replace(/\\\n\s*/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return logical.map((l) => {
+  return dockerfileLines(text).map((l) => {
     const i = l.search(/\s/);
     return [l.slice(0, i).toUpperCase(), l.slice(i + 1).trim()] as [string, string];
   });

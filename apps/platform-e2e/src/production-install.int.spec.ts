@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import neo4j from 'neo4j-driver';
-import { SERVICES, deleteNamespace, entryPointOf, startServiceProcess, stopServiceProcess, testKafka, uniqueNamespace, type ServiceName } from '@cdp/testing';
+import { SERVICES, deleteNamespace, dockerfileLines, entryPointOf, startServiceProcess, stopServiceProcess, testKafka, uniqueNamespace, type ServiceName } from '@cdp/testing';
 
 const ROOT = join(__dirname, '../../..');
 /** The runtime stage's install, flag for flag; the Dockerfile check below keeps the two in step. */
@@ -22,14 +22,7 @@ const PRODUCTION_INSTALL = ['ci', '--omit=dev', '--ignore-scripts', '--no-audit'
 
 /** Logical lines of a Dockerfile's last stage (continuations joined, comments dropped). */
 function runtimeStage(service: ServiceName): string[] {
-  const lines = readFileSync(join(ROOT, 'apps', service, 'Dockerfile'), 'utf8')
-    .split('\n')
-    .filter((l) => !/^\s*#/.test(l))
-    .join('\n')
-    .replace(/\\\n\s*/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
+  const lines = dockerfileLines(readFileSync(join(ROOT, 'apps', service, 'Dockerfile'), 'utf8'));
   return lines.slice(lines.findLastIndex((l) => l.startsWith('FROM ')));
 }
 

@@ -3,6 +3,7 @@ export * from './kafka-helpers';
 export * from './net';
 export * from './service-process';
 export * from './servers';
+export * from './dockerfile';
 export * from './events';
 export * from './rng';
 export * as chaos from './chaos';
