@@ -121,6 +121,11 @@ export class ConsumerLoop {
       allowAutoTopicCreation: false,
       // Read committed (the kafkajs default, stated because exactly-once depends on it).
       readUncommitted: false,
+      // kafkajs restarts a consumer after a retriable crash on a timer of its own. A stop that
+      // races the crash can clear that timer before the crash handler sets it, and the consumer
+      // then restarts after the stop and keeps the process alive (seen as a SIGTERM that took
+      // the whole shutdown timeout). No restart once the loop is stopping; retries as default.
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(this.running) },
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.metrics.crashes.inc({ group: this.opts.groupId });
