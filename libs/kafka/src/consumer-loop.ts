@@ -14,7 +14,8 @@ import { consumerMetrics, type ConsumerMetrics } from './consumer-metrics';
 import { PartitionProcessor } from './partition-processor';
 import type { CdpProducer } from './producer';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './retry';
-import { DEFAULT_FLUSH, type FlushPolicy, type Subscription } from './subscription';
+import { coPartitionedAssigner } from './co-partitioned-assigner';
+import { DEFAULT_FLUSH, type CoPartitioning, type FlushPolicy, type Subscription } from './subscription';
 
 export interface ConsumerLoopOptions {
   readonly kafka: Kafka;
@@ -33,6 +34,8 @@ export interface ConsumerLoopOptions {
   readonly flush?: FlushPolicy;
   /** Outputs and offsets in one Kafka transaction (default), or published then committed. */
   readonly exactlyOnce?: boolean;
+  /** Task p = partition p of every subscribed topic, on one member, state restored before records (see TaskState). */
+  readonly coPartitioned?: CoPartitioning;
 }
 
 export const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
@@ -56,6 +59,8 @@ export class ConsumerLoop {
   private readonly denied = new Map<string, string>();
   private readonly metrics: ConsumerMetrics;
   private readonly processor: PartitionProcessor;
+  /** The tasks of the last assignment (co-partitioned loops): told to the leader at the next join, for stickiness. */
+  private tasks: readonly number[] = [];
 
   constructor(private readonly opts: ConsumerLoopOptions) {
     this.consumer = this.createConsumer();
@@ -79,6 +84,7 @@ export class ConsumerLoop {
       isRunning: () => this.running,
       accessProblem: (topic, partition, reason) => (reason === undefined ? this.denied.delete(partitionKey(topic, partition)) : this.denied.set(partitionKey(topic, partition), reason)),
       commitOffsets: (topic, partition, offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
+      ...(opts.coPartitioned?.state ? { taskState: opts.coPartitioned.state } : {}),
     });
   }
 
@@ -94,6 +100,11 @@ export class ConsumerLoop {
 
   get problem(): string | undefined {
     return this.down?.reason ?? (this.running ? [...this.denied.values()][0] : 'not running');
+  }
+
+  /** The tasks (partitions) this member owns since its last join (co-partitioned loops; empty otherwise). */
+  get ownedTasks(): readonly number[] {
+    return this.tasks;
   }
 
   /** Whether the member has joined its group at least once. */
@@ -126,6 +137,7 @@ export class ConsumerLoop {
       // then restarts after the stop and keeps the process alive (seen as a SIGTERM that took
       // the whole shutdown timeout). No restart once the loop is stopping; retries as default.
       retry: { retries: 5, restartOnFailure: () => Promise.resolve(this.running) },
+      ...(this.opts.coPartitioned ? { partitionAssigners: [coPartitionedAssigner(() => ({ url: this.opts.coPartitioned?.advertisedUrl ?? '', owned: this.tasks }))] } : {}),
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.metrics.crashes.inc({ group: this.opts.groupId });
@@ -143,6 +155,7 @@ export class ConsumerLoop {
       this.joined = true;
       this.down = undefined;
       this.log.info({ assignment: e.payload.memberAssignment, durationMs: e.payload.duration }, 'joined consumer group');
+      if (this.opts.coPartitioned) this.tasks = [...new Set(Object.values(e.payload.memberAssignment).flat())].sort((a, b) => a - b);
       this.processor.assigned(e.payload.memberAssignment);
       // Refusals belong to the partitions of the old assignment; the new one's commits report anew.
       this.denied.clear();

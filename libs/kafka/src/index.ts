@@ -1,5 +1,8 @@
 /** Framework-free Kafka layer: serde, producer, consumer loop with results, retries and dead letters. */
 export * from './codecs';
+export * from './co-partitioned-assigner';
+export * from './group-ownership';
+export * from './partitioning';
 export * from './consumer-loop';
 export * from './subscription';
 export * from './errors';

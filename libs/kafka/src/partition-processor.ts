@@ -38,7 +38,7 @@ import type { ConsumerMetrics } from './consumer-metrics';
 import { OutputRejectedError, type CdpProducer, type RawOutput } from './producer';
 import { dlq, drop, isHandlerResult, ok, retry, type HandlerResult } from './results';
 import { backoffDelay, sleep, type BackoffOptions } from './retry';
-import { DEFAULT_MAX_BATCH, isBatch, type BatchSubscription, type FlushPolicy, type InboundMessage, type RecordSubscription, type Subscription } from './subscription';
+import { DEFAULT_MAX_BATCH, isBatch, type BatchSubscription, type FlushPolicy, type InboundMessage, type RecordSubscription, type Subscription, type TaskState } from './subscription';
 
 /** What a handled record leaves to commit: its encoded outputs, or its dead letter. */
 type Settled = readonly RawOutput[];
@@ -127,7 +127,11 @@ export interface ProcessorDeps {
   readonly accessProblem: (topic: string, partition: number, reason: string | undefined) => void;
   /** A plain group commit of offsets, outside any batch (the consumer's, fenced by its generation). */
   readonly commitOffsets: (topic: string, partition: number, offset: string) => Promise<void>;
+  /** Co-partitioned loops with state: each task is taken over and restored before its records (see TaskState). */
+  readonly taskState?: TaskState;
 }
+
+type Committed = ReadonlyMap<string, bigint | undefined>;
 
 export class PartitionProcessor {
   /** Partitions assigned by the last rebalance whose first batch has not been taken over yet. */
@@ -138,6 +142,12 @@ export class PartitionProcessor {
   private assignment = 0;
   /** Offset commits past fetches that held only markers or aborted records, per partition (see commitPastFiltered). */
   private readonly filteredCommits = new Map<string, Promise<void>>();
+  /** Task → its take-over and restore in this assignment, resolving to the committed offsets of its topics. */
+  private readonly tasks = new Map<number, Promise<Committed | undefined>>();
+  /** Newly assigned partitions whose committed offset comes from their task's take-over. */
+  private readonly viaTask = new Set<string>();
+  /** Task take-overs run one at a time, across assignments: a task is never restored twice at once. */
+  private taskChain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly d: ProcessorDeps) {}
 
@@ -147,6 +157,62 @@ export class PartitionProcessor {
     this.owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
     this.fresh.clear();
     for (const id of this.owned) this.fresh.add(id);
+    if (this.d.taskState) this.prepareTasks(assignment, this.d.taskState);
+  }
+
+  /**
+   * Takes every task over and restores it at once, not at its first batch: a task whose topics
+   * are quiet still has reads to answer. Tasks go one at a time; their batches wait (see takeOverIfNew).
+   */
+  private prepareTasks(assignment: Readonly<Record<string, readonly number[]>>, state: TaskState): void {
+    const generation = this.assignment;
+    const tasks = [...new Set(Object.values(assignment).flat())].sort((a, b) => a - b);
+    this.tasks.clear();
+    this.viaTask.clear();
+    for (const id of this.owned) this.viaTask.add(id);
+    state.assigned(tasks);
+    for (const task of tasks) {
+      const topics = Object.entries(assignment).filter(([, ps]) => ps.includes(task)).map(([topic]) => topic);
+      const prepared = this.taskChain.then(() => this.prepareTask(task, topics, generation, state));
+      this.taskChain = prepared;
+      this.tasks.set(task, prepared);
+    }
+  }
+
+  private async prepareTask(task: number, topics: readonly string[], generation: number, state: TaskState): Promise<Committed | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      // Superseded (another rebalance) or stopping: the next assignment prepares it again if it is still ours.
+      if (generation !== this.assignment || !this.d.isRunning()) return undefined;
+      try {
+        const started = Date.now();
+        const committed = new Map<string, bigint | undefined>();
+        for (const topic of topics) committed.set(topic, await this.d.committer.takeOver(topic, task));
+        for (const topic of topics) this.d.accessProblem(topic, task, undefined);
+        await state.restore(task, committed);
+        this.d.log.info({ task, ms: Date.now() - started }, 'task taken over and its state restored');
+        return committed;
+      } catch (err) {
+        this.d.metrics.retries.inc({ topic: topics[0] ?? '', group: this.d.groupId });
+        const denied = accessDenied(err);
+        if (denied) for (const topic of topics) this.d.accessProblem(topic, task, `taking ${topic}[${task}] over refused: ${denied}`);
+        const delay = backoffDelay(attempt, this.d.backoff);
+        this.d.log.warn({ task, attempt, delayMs: delay, err: describeError(err) }, 'taking the task over failed; retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Waits for the task's take-over and restore, heartbeating; undefined when it was superseded or the loop stops. */
+  private async taskReady(task: Promise<Committed | undefined>, heartbeat: () => Promise<void>): Promise<Committed | undefined> {
+    let settled = false;
+    void task.then(() => (settled = true));
+    while (!settled) {
+      await Promise.race([task, sleep(1000)]);
+      if (settled) break;
+      if (!this.d.isRunning()) return undefined;
+      await beat(heartbeat);
+    }
+    return task;
   }
 
   /** Waits for the commits past filtered fetches in flight (a stopping loop must not leave one running). */
@@ -315,20 +381,23 @@ export class PartitionProcessor {
    * record to handle, or undefined when the whole batch is covered.
    */
   private async takeOverIfNew(payload: EachBatchPayload): Promise<number | undefined> {
-    const { batch, resolveOffset } = payload;
+    const { batch } = payload;
     const id = partitionKey(batch.topic, batch.partition);
     if (!this.fresh.has(id)) return 0;
+    const task = this.viaTask.has(id) ? this.tasks.get(batch.partition) : undefined;
+    if (task) {
+      const offsets = await this.taskReady(task, payload.heartbeat);
+      if (offsets === undefined) return undefined;
+      this.viaTask.delete(id);
+      this.fresh.delete(id);
+      return this.skipCovered(payload, offsets.get(batch.topic));
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         const committed = await this.d.committer.takeOver(batch.topic, batch.partition);
         this.d.accessProblem(batch.topic, batch.partition, undefined);
         this.fresh.delete(id);
-        const from = committed === undefined ? 0 : batch.messages.findIndex((m) => BigInt(m.offset) >= committed);
-        if (from === 0) return 0;
-        const covered = from === -1 ? batch.messages.length : from;
-        this.d.log.info({ topic: batch.topic, partition: batch.partition, skipped: covered }, 'records already committed by the previous owner skipped');
-        resolveOffset(batch.messages[covered - 1]!.offset);
-        return from === -1 ? undefined : from;
+        return this.skipCovered(payload, committed);
       } catch (err) {
         this.d.metrics.retries.inc({ topic: batch.topic, group: this.d.groupId });
         const denied = accessDenied(err);
@@ -339,6 +408,16 @@ export class PartitionProcessor {
         if (!this.d.isRunning()) return undefined;
       }
     }
+  }
+
+  /** Skips what the group's commits already cover: the index of the first record to handle, or undefined for none. */
+  private skipCovered({ batch, resolveOffset }: EachBatchPayload, committed: bigint | undefined): number | undefined {
+    const from = committed === undefined ? 0 : batch.messages.findIndex((m) => BigInt(m.offset) >= committed);
+    if (from === 0) return 0;
+    const covered = from === -1 ? batch.messages.length : from;
+    this.d.log.info({ topic: batch.topic, partition: batch.partition, skipped: covered }, 'records already committed by the previous owner skipped');
+    resolveOffset(batch.messages[covered - 1]!.offset);
+    return from === -1 ? undefined : from;
   }
 
   /** Decodes a chunk and hands what decoded to the batch handler; one result per record. */

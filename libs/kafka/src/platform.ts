@@ -8,7 +8,7 @@ import type { TopicContract } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import { CodecCache } from './codecs';
 import { ConsumerLoop } from './consumer-loop';
-import type { Decoder, Subscription } from './subscription';
+import type { CoPartitioning, Decoder, Subscription } from './subscription';
 import { createKafka } from './kafka-client';
 import { CdpProducer } from './producer';
 import { KafkaSchemaStore } from './schema-store';
@@ -65,7 +65,7 @@ export class KafkaPlatform {
     return (bytes) => codec.decode(bytes);
   }
 
-  consumerLoop(groupId: string, subscriptions: readonly Subscription[], extra: { backoff?: BackoffOptions; partitionsConsumedConcurrently?: number } = {}): ConsumerLoop {
+  consumerLoop(groupId: string, subscriptions: readonly Subscription[], extra: { backoff?: BackoffOptions; partitionsConsumedConcurrently?: number; coPartitioned?: CoPartitioning } = {}): ConsumerLoop {
     const loop = new ConsumerLoop({
       kafka: this.kafka,
       groupId: `${this.opts.namespace}${groupId}`,

@@ -56,3 +56,25 @@ export interface FlushPolicy {
 }
 
 export const DEFAULT_FLUSH: FlushPolicy = { records: 200, ms: 50 };
+
+/**
+ * A service whose state follows its partitions (task p = partition p of every subscribed topic,
+ * assigned together by the co-partitioned assignor). The loop takes every topic of a newly
+ * assigned task over (fencing the previous owner's transactions), then calls `restore` with the
+ * group's committed offsets, and hands the task's records over only once it has returned.
+ */
+export interface TaskState {
+  /** The tasks this member owns from now on (a rebalance happened); the others are no longer its own. */
+  assigned(tasks: readonly number[]): void;
+  /**
+   * Bring the local state of task p to exactly the committed offsets (restore it from its
+   * changelog unless the local copy is known to be there). Throwing is retried with backoff.
+   */
+  restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<void>;
+}
+
+export interface CoPartitioning {
+  /** Where this member answers reads for its tasks, advertised in its group metadata ('' for none). */
+  readonly advertisedUrl: string;
+  readonly state?: TaskState;
+}
