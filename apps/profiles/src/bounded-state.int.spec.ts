@@ -131,7 +131,8 @@ describe('bounded profile state against a real Kafka', () => {
     await app.close();
     rmSync(dataDir, { recursive: true, force: true });
     await start();
-    expect((await api<{ items: Profile[] }>(url, '/v1/profiles?limit=100')).body.items).toEqual(before);
+    // Tasks are restored once the member has its assignment: until then the list answers 503.
+    expect((await eventually(() => api<{ items: Profile[] }>(url, '/v1/profiles?limit=100'), (r) => r.status === 200, 60_000)).body.items).toEqual(before);
     const { exportedAt: _a, ...after } = (await api<Export & { exportedAt: string }>(url, '/v1/profiles/busy/export')).body;
     const { exportedAt: _b, ...was } = exportBefore as Export & { exportedAt: string };
     expect(after).toEqual(was);

@@ -19,6 +19,11 @@ export const profilesConfigSchema = z.object({
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3003),
   PROFILE_RESTORE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   PROFILES_DATA_DIR: z.string().min(1).default(join(process.cwd(), '.local/profiles-data')),
+  /**
+   * Where other instances reach this one's read API (reads are routed to the instance that owns
+   * the profile's partition); empty: the address it listens on, right when instances share a host.
+   */
+  PROFILES_ADVERTISED_URL: z.union([z.literal(''), z.string().url()]).default(''),
   PROFILES_API_KEYS: secret(apiKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.readerKey}`, secretsOf: secretsOfKeyPairs }),
   /**
    * Bounded state (docs/profiles-state.md): a profile keeps its most recent events in full, at

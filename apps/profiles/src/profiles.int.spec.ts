@@ -215,7 +215,8 @@ describe('profiles service against a real Kafka', () => {
     await app.close();
     rmSync(dataDir, { recursive: true, force: true });
     await start();
-    const after = (await api<{ items: Profile[] }>(url, '/v1/profiles?limit=100')).body.items;
+    // Every task is restored from the changelog once the member has its assignment: until then the list answers 503.
+    const after = (await eventually(() => api<{ items: Profile[] }>(url, '/v1/profiles?limit=100'), (r) => r.status === 200, 60_000)).body.items;
     expect(after).toEqual(before);
     expect((await api<Profile>(url, '/v1/profiles/lookup?type=login&value=pia')).body.profileId).toBe('pi');
     // Merges and erasures survive too, and a redelivered event does not count twice.

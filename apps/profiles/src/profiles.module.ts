@@ -8,6 +8,7 @@ import { MaterialiserService } from './domain/materialiser.service';
 import { ProfileUpdatesHub } from './domain/profile-updates-hub';
 import { ApiKeyGuard } from './http/api-key.guard';
 import { ProfilesController } from './http/profiles.controller';
+import { TaskRouter } from './http/task-router';
 import { profileChangelogTopic } from './kafka/changelog-contract';
 import { ProfilesConsumer } from './kafka/profiles.controller';
 import { ProfileStore } from './store/profile-store';
@@ -26,7 +27,7 @@ export class ProfilesModule {
         ),
       ],
       controllers: [ProfilesController, ProfilesConsumer],
-      providers: [{ provide: PROFILES_CONFIG, useValue: config }, ProfileStore, ProfileUpdatesHub, MaterialiserService, ApiKeyGuard],
+      providers: [{ provide: PROFILES_CONFIG, useValue: config }, ProfileStore, ProfileUpdatesHub, MaterialiserService, ApiKeyGuard, TaskRouter],
     };
   }
 }

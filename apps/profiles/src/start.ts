@@ -4,6 +4,7 @@ import { startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { ProfilesConfig } from './config';
 import { ProfilesModule } from './profiles.module';
+import { ProfileStore } from './store/profile-store';
 
 export function startProfiles(config: ProfilesConfig, logger?: Logger): Promise<INestApplication> {
   // One chunk at a time (kafkajs still fetches every partition together): a merge makes records of
@@ -12,6 +13,8 @@ export function startProfiles(config: ProfilesConfig, logger?: Logger): Promise<
   return startService(ProfilesModule.forRoot(config, logger), {
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
-    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: 1 },
+    // State follows its partitions: task p (partition p of every input) on one member, restored
+    // by the store before its records; the address tells other instances where to route reads.
+    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: 1, coPartitioned: { advertisedUrl: config.PROFILES_ADVERTISED_URL, state: ProfileStore } },
   });
 }

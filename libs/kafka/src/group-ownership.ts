@@ -4,7 +4,7 @@
  * instance, in the group or not, can route a request to the member that owns a partition.
  * kafkajs hands a member only its own assignment, hence the coordinator.
  */
-import { AssignerProtocol, type Admin } from 'kafkajs';
+import { AssignerProtocol, type Admin, type Kafka } from 'kafkajs';
 import { decodeMemberInfo } from './co-partitioned-assigner';
 
 export interface TaskOwner {
@@ -34,4 +34,37 @@ export async function readGroupOwnership(admin: Admin, groupId: string): Promise
     }
   }
   return { state: group.state, owners };
+}
+
+/** The ownership map of one group, cached for `ttlMs` (reads route on it; a miss refreshes it). */
+export class GroupOwnershipView {
+  private admin: Promise<Admin> | undefined;
+  private cached: { at: number; owners: ReadonlyMap<number, TaskOwner> } | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly groupId: string,
+    private readonly ttlMs = 1000,
+  ) {}
+
+  async owners(fresh = false): Promise<ReadonlyMap<number, TaskOwner>> {
+    if (!fresh && this.cached && Date.now() - this.cached.at < this.ttlMs) return this.cached.owners;
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      const connecting = admin.connect().then(() => admin);
+      this.admin = connecting;
+      connecting.catch(() => {
+        if (this.admin === connecting) this.admin = undefined;
+      });
+    }
+    const { owners } = await readGroupOwnership(await this.admin, this.groupId);
+    this.cached = { at: Date.now(), owners };
+    return owners;
+  }
+
+  async close(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    if (admin) await (await admin).disconnect().catch(() => undefined);
+  }
 }

@@ -3,6 +3,7 @@ export * from './codecs';
 export * from './co-partitioned-assigner';
 export * from './group-ownership';
 export * from './partitioning';
+export * from './partition-reader';
 export * from './consumer-loop';
 export * from './subscription';
 export * from './errors';

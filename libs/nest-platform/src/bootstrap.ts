@@ -6,10 +6,10 @@ import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError } from '@cdp/config';
-import type { KafkaPlatform } from '@cdp/kafka';
+import type { KafkaPlatform, TaskState } from '@cdp/kafka';
 import type { Logger, Registry } from '@cdp/observability';
 import { httpMetricsMiddleware } from './http-metrics';
-import { KafkaResultTransport, type KafkaTransportOptions } from './kafka-transport';
+import { KafkaResultTransport, type KafkaTransportOptions, type ResolvedTransportOptions } from './kafka-transport';
 import { NestPinoLogger } from './nest-logger';
 import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from './tokens';
 
@@ -37,7 +37,17 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   // (a join waits for a killed predecessor's session to expire; see KAFKA_SESSION_TIMEOUT_MS).
   await app.listen(opts.port, opts.host);
   if (opts.transport) {
-    app.connectMicroservice({ strategy: new KafkaResultTransport(app.get<KafkaPlatform>(KAFKA_PLATFORM), opts.transport) }, { inheritAppConfig: true });
+    const { coPartitioned, ...transport } = opts.transport;
+    const resolved: ResolvedTransportOptions = coPartitioned
+      ? {
+          ...transport,
+          coPartitioned: {
+            advertisedUrl: coPartitioned.advertisedUrl || (await app.getUrl()).replace('[::1]', '127.0.0.1'),
+            ...(coPartitioned.state ? { state: app.get<TaskState>(coPartitioned.state as string) } : {}),
+          },
+        }
+      : transport;
+    app.connectMicroservice({ strategy: new KafkaResultTransport(app.get<KafkaPlatform>(KAFKA_PLATFORM), resolved) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   logger.info({ url: await app.getUrl() }, 'service started');

@@ -10,7 +10,7 @@
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { ALL_TOPICS, topicName, type TopicContract } from '@cdp/contracts';
-import { isHandlerResult, type ConsumerLoop, type Decoder, type HandlerResult, type InboundMessage, type KafkaPlatform } from '@cdp/kafka';
+import { isHandlerResult, type ConsumerLoop, type CoPartitioning, type Decoder, type HandlerResult, type InboundMessage, type KafkaPlatform } from '@cdp/kafka';
 
 export interface KafkaTransportOptions {
   readonly groupId: string;
@@ -19,6 +19,17 @@ export interface KafkaTransportOptions {
   /** Decoders that replace the Avro default per contract name (e.g. raw JSON-or-Avro topics). */
   readonly decoders?: (platform: KafkaPlatform) => Readonly<Record<string, Decoder<unknown>>>;
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * State that follows its partitions: co-partitioned, sticky assignment, the member's HTTP address
+   * advertised to the group, and `state` (a provider, by its token) taking each task over.
+   * The address defaults to the URL the service listens on.
+   */
+  readonly coPartitioned?: { readonly advertisedUrl?: string; readonly state?: unknown };
+}
+
+/** What startService resolves `coPartitioned` into (the provider looked up, the address known). */
+export interface ResolvedTransportOptions extends Omit<KafkaTransportOptions, 'coPartitioned'> {
+  readonly coPartitioned?: CoPartitioning;
 }
 
 export class KafkaResultTransport extends Server implements CustomTransportStrategy {
@@ -26,7 +37,7 @@ export class KafkaResultTransport extends Server implements CustomTransportStrat
 
   constructor(
     private readonly platform: KafkaPlatform,
-    private readonly options: KafkaTransportOptions,
+    private readonly options: ResolvedTransportOptions,
   ) {
     super();
   }
@@ -48,6 +59,7 @@ export class KafkaResultTransport extends Server implements CustomTransportStrat
       if (subscriptions.length > 0) {
         this.loop = this.platform.consumerLoop(this.options.groupId, subscriptions, {
           ...(this.options.partitionsConsumedConcurrently ? { partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently } : {}),
+          ...(this.options.coPartitioned ? { coPartitioned: this.options.coPartitioned } : {}),
         });
         await this.loop.start();
       }

@@ -89,13 +89,13 @@ export class MaterialiserService {
   }
 
   onChange(messages: readonly InboundMessage<IdentityChange>[]): Promise<HandlerResult[]> {
-    return this.handle(messages, ({ value: change }) => {
+    return this.handle(messages, ({ value: change, partition }) => {
       const named = [change.survivorProfileId, ...change.otherProfileIds, ...change.parts.map((p) => p.profileId)];
       return {
         cause: change.kind.toLowerCase(),
         apply: (tx, now) => {
           if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, named);
-          tx.markChangeApplied(change.changeId);
+          tx.markChangeApplied(change.changeId, partition);
           const touched = applyChange(tx, change, now, this.limits);
           return { changed: touched.changed, removed: [...new Set([...touched.removed, ...named.filter((id) => tx.aliasOf(id) !== undefined || tx.isErased(id))])] };
         },

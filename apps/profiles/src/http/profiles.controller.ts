@@ -1,9 +1,12 @@
 /**
  * Profile read API (API key required): by id (following merges), by identity, a paged list
  * (cursor, or offset for small lists), an export of everything held about one person, and a live
- * stream of one profile's updates over server-sent events.
+ * stream of one profile's updates over server-sent events. Any instance answers: what is not held
+ * here is asked of the instance that owns it (task-router.ts); the list and the lookup gather
+ * from every owner. A task being restored answers 503 `restoring`.
  */
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Query, Req, ServiceUnavailableException, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import type { Request } from 'express';
 import { concat, filter, map, of, type Observable } from 'rxjs';
 import type { Profile } from '@cdp/contracts';
 import { normaliseIdentityQuery } from '@cdp/normalisation';
@@ -13,6 +16,12 @@ import type { ListPage } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
 import { ApiKeyGuard } from './api-key.guard';
+import { ROUTED_HEADER, TaskRouter } from './task-router';
+
+const restoring = (task: number) => new ServiceUnavailableException({ error: 'restoring', message: `the profiles of partition ${task} are being restored; try again shortly` });
+const noOwner = (task: number) => new ServiceUnavailableException({ error: 'rebalancing', message: `partition ${task} has no owner right now (a rebalance is on); try again shortly` });
+const routed = (req: Request) => req.header(ROUTED_HEADER) === '1';
+const keyOf = (req: Request) => req.header('x-api-key') ?? '';
 
 const invalid = (field: string, message: string) => new BadRequestException({ error: 'invalid_query', field, message });
 
@@ -22,57 +31,120 @@ export class ProfilesController {
   constructor(
     private readonly store: ProfileStore,
     private readonly hub: ProfileUpdatesHub,
+    private readonly router: TaskRouter,
     @Inject(PROFILES_CONFIG) private readonly config: ProfilesConfig,
   ) {}
 
   @Get()
-  list(@Query('cursor') cursor?: string, @Query('offset') offset?: string, @Query('limit') limit = '50'): ListPage & { offset?: number } {
+  async list(@Req() req: Request, @Query('cursor') cursor?: string, @Query('offset') offset?: string, @Query('limit') limit = '50'): Promise<ListPage & { offset?: number }> {
     const l = Number(limit);
     if (!Number.isInteger(l) || l < 1 || l > 500) throw invalid('limit', 'must be 1 to 500');
     if (cursor !== undefined && offset !== undefined) throw invalid('cursor', 'give cursor or offset, not both');
+    let o: number | undefined;
     if (offset !== undefined) {
-      const o = Number(offset);
+      o = Number(offset);
       if (!Number.isInteger(o) || o < 0) throw invalid('offset', 'must be a non-negative integer');
-      return { offset: o, ...this.store.db.list(l, { offset: o }) };
     }
     if (cursor === '') throw invalid('cursor', 'must not be empty');
-    return this.store.db.list(l, cursor === undefined ? {} : { cursor });
+    if (routed(req)) {
+      // One owner's share for a gathering instance: its first offset+limit, merged there.
+      const restoringTask = this.store.ownedTasks.find((t) => this.store.taskStatus(t) !== 'ready');
+      if (restoringTask !== undefined) throw restoring(restoringTask);
+      return this.store.db.list(l + (o ?? 0), cursor === undefined ? {} : { cursor }, this.store.readyTasks);
+    }
+    return this.gatherList(l, o, cursor, keyOf(req));
+  }
+
+  /** Every owner's first page from the same cursor, merged in id order: the first `limit` are the page. */
+  private async gatherList(limit: number, offset: number | undefined, cursor: string | undefined, apiKey: string): Promise<ListPage & { offset?: number }> {
+    const { urls, complete } = await this.router.members();
+    if (!complete) throw noOwner(-1);
+    const query = `?limit=${limit + (offset ?? 0)}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+    const pages = await Promise.all(urls.map((url) => this.router.forward(url, `/v1/profiles${query}`, apiKey)));
+    const failed = pages.find((p) => p.status !== 200);
+    if (failed) throw new HttpException(failed.body ?? { error: 'upstream', message: 'an owner did not answer' }, failed.status >= 500 ? 503 : failed.status);
+    const all = pages.flatMap((p) => (p.body as ListPage).items).sort((a, b) => (a.profileId < b.profileId ? -1 : a.profileId > b.profileId ? 1 : 0));
+    const more = all.length > (offset ?? 0) + limit || pages.some((p) => (p.body as ListPage).nextCursor !== null);
+    const items = all.slice(offset ?? 0, (offset ?? 0) + limit);
+    const total = pages.reduce((sum, p) => sum + (p.body as ListPage).total, 0);
+    const nextCursor = more && items.length === limit ? items[items.length - 1]!.profileId : null;
+    return { ...(offset === undefined ? {} : { offset }), total, items, nextCursor };
   }
 
   /** By identity in the query string; kept for simple clients, but the value lands in access logs. */
   @Get('lookup')
-  lookup(@Query('type') type?: string, @Query('value') value?: string, @Query('namespace') namespace?: string): Profile {
-    return this.findByIdentity({ type, value, namespace });
+  lookup(@Req() req: Request, @Query('type') type?: string, @Query('value') value?: string, @Query('namespace') namespace?: string): Promise<Profile> {
+    return this.findByIdentity({ type, value, namespace }, req);
   }
 
   /** By identity in a JSON body `{type, value, namespace?}`: keeps the identity out of URLs and proxy logs. */
   @Post('lookup')
   @HttpCode(200)
-  lookupByBody(@Body() body: unknown): Profile {
+  lookupByBody(@Req() req: Request, @Body() body: unknown): Promise<Profile> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('(body)', 'must be a JSON object {type, value, namespace?}');
     const { type, value, namespace, ...rest } = body as Record<string, unknown>;
     const unknown = Object.keys(rest)[0];
     if (unknown !== undefined) throw invalid(unknown, 'unknown field');
-    return this.findByIdentity({ type, value, namespace });
+    return this.findByIdentity({ type, value, namespace }, req);
   }
 
   /**
    * The value as a person types it, normalised exactly as ingestion normalised what the profile
    * stores (libs/normalisation), so `ANN@Brand.com` and `020 7946 0444` find what was stored.
    */
-  private findByIdentity(raw: { type: unknown; value: unknown; namespace: unknown }): Profile {
+  private async findByIdentity(raw: { type: unknown; value: unknown; namespace: unknown }, req: Request): Promise<Profile> {
     const query = normaliseIdentityQuery(raw, { defaultPhoneRegion: this.config.DEFAULT_PHONE_REGION });
     if (!query.ok) throw invalid(query.field, query.message);
-    const found = this.store.db.findByIdentity(query.identity.type, query.identity.value);
-    if (!found) throw new NotFoundException({ error: 'not_found', message: 'no profile holds that identity' });
-    return found;
+    const { type, value } = query.identity;
+    const found = this.store.db.findByIdentity(type, value);
+    // A profile of a task held here but no longer owned is a stale copy: its owner answers.
+    if (found && this.store.taskStatus(this.store.taskOf(found.profileId)) === 'ready') return found;
+    if (!routed(req)) {
+      const { urls } = await this.router.members();
+      const answers = await Promise.all(urls.map((url) => this.router.forward(url, '/v1/profiles/lookup', keyOf(req), { type, value })));
+      const hit = answers.find((a) => a.status === 200);
+      if (hit) return hit.body as Profile;
+      const unavailable = answers.find((a) => a.status === 503);
+      if (unavailable) throw new HttpException(unavailable.body ?? { error: 'restoring' }, 503);
+    }
+    const restoringTask = this.store.ownedTasks.find((t) => this.store.taskStatus(t) === 'restoring');
+    if (restoringTask !== undefined) throw restoring(restoringTask);
+    throw new NotFoundException({ error: 'not_found', message: 'no profile holds that identity' });
+  }
+
+  /**
+   * Answers for one id from where its state lives: here when its task is ready (following merges
+   * into ids of other tasks), else from the owner of its task.
+   */
+  private async fromOwner<T>(profileId: string, req: Request, suffix: string, local: (id: string) => T | undefined): Promise<T> {
+    let id = profileId;
+    for (let hops = 0; hops < 20; hops++) {
+      const task = this.store.taskOf(id);
+      const status = this.store.taskStatus(task);
+      if (status === 'restoring') throw restoring(task);
+      if (status === 'ready') {
+        const alias = this.store.db.reader.aliasOf(id);
+        if (alias !== undefined && alias !== id && this.store.taskStatus(this.store.taskOf(alias)) !== 'ready') {
+          id = alias;
+          continue;
+        }
+        const found = local(id);
+        if (found === undefined) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
+        return found;
+      }
+      if (routed(req)) throw new ServiceUnavailableException({ error: 'not_owner', message: `partition ${task} is not held here (the ownership map moved); try again` });
+      const url = await this.router.ownerOf(task);
+      if (!url) throw noOwner(task);
+      const answer = await this.router.forward(url, `/v1/profiles/${encodeURIComponent(id)}${suffix}`, keyOf(req));
+      if (answer.status !== 200) throw new HttpException(answer.body ?? { error: 'upstream' }, answer.status);
+      return answer.body as T;
+    }
+    throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
   }
 
   @Get(':profileId')
-  byId(@Param('profileId') profileId: string): Profile {
-    const found = this.store.db.profile(profileId);
-    if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
-    return found;
+  byId(@Req() req: Request, @Param('profileId') profileId: string): Promise<Profile> {
+    return this.fromOwner(profileId, req, '', (id) => this.store.db.profile(id));
   }
 
   /**
@@ -80,10 +152,11 @@ export class ProfilesController {
    * older events were folded into it and over which time range (`foldedEvents`); follows merges.
    */
   @Get(':profileId/export')
-  export(@Param('profileId') profileId: string): unknown {
-    const found = this.store.db.exportOf(profileId);
-    if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
-    return { exportedAt: new Date().toISOString(), ...found };
+  export(@Req() req: Request, @Param('profileId') profileId: string): Promise<unknown> {
+    return this.fromOwner(profileId, req, '/export', (id) => {
+      const found = this.store.db.exportOf(id);
+      return found ? { exportedAt: new Date().toISOString(), ...found } : undefined;
+    });
   }
 
   /** The current profile first (if any), then every committed change; follows merges. */

@@ -12,17 +12,19 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { Profile } from '@cdp/contracts';
+import { PURPOSE_FEEDS, type Profile } from '@cdp/contracts';
 import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
 import type { FeedMembership } from '../domain/purpose-feeds';
+import type { ProfileState } from '../kafka/changelog-contract';
 
 export interface StoreTx extends StateTx, FeedMembership {
   /** Next offset to apply for a topic partition (0 when nothing was applied). */
   nextOffset(topic: string, partition: number): bigint;
   setNextOffset(topic: string, partition: number, next: bigint): void;
   isChangeApplied(changeId: string): boolean;
-  markChangeApplied(changeId: string): void;
+  /** `task`: the partition whose input applied it (wiped with that task's state). */
+  markChangeApplied(changeId: string, task: number): void;
 }
 
 const identityKey = (type: string, value: string): string => `${type}\u0000${value}`;
@@ -52,6 +54,7 @@ export class LmdbProfileStore {
   private readonly aliases: Database<string, string>;
   private readonly identities: Database<string, string>;
   private readonly owners: Database<string, string>;
+  /** change id → the task whose input applied it. */
   private readonly changes: Database<number, string>;
   private readonly erased: Database<number, string>;
   private readonly offsets: Database<string, string>;
@@ -59,29 +62,90 @@ export class LmdbProfileStore {
   private readonly feeds: Database<number, string>;
   private readonly tx: StoreTx;
 
-  constructor(readonly path: string) {
+  /** `taskOf`: the task (partition) holding an id, for per-task counts, listings and wipes. */
+  constructor(
+    readonly path: string,
+    private readonly taskOf: (id: string) => number = () => 0,
+  ) {
     mkdirSync(path, { recursive: true });
     // Flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
-    this.root = open({ path, maxDbs: 12, compression: false, noSubdir: false });
+    this.root = open({ path, maxDbs: 16, compression: false, noSubdir: false });
     this.records = this.root.openDB({ name: 'records' });
     this.aliases = this.root.openDB({ name: 'aliases', encoding: 'string' });
     this.identities = this.root.openDB({ name: 'identities', encoding: 'string' });
     this.owners = this.root.openDB({ name: 'event-owners', encoding: 'string' });
-    this.changes = this.root.openDB({ name: 'changes' });
+    // Not 'changes' (ids of earlier builds, without their task): those are re-applied at most once
+    // more, which a merge, split or erasure absorbs (they are idempotent by state).
+    this.changes = this.root.openDB({ name: 'changes-by-task' });
     this.erased = this.root.openDB({ name: 'erased' });
     this.offsets = this.root.openDB({ name: 'offsets', encoding: 'string' });
     this.meta = this.root.openDB({ name: 'meta' });
     this.feeds = this.root.openDB({ name: 'purpose-feeds' });
     this.tx = this.makeTx();
+    if (this.meta.get('live-by-task') !== 1) this.recountTasks();
   }
 
-  /** True once the store was initialised (fresh, or rebuilt from the changelog). */
-  get initialised(): boolean {
-    return this.meta.get('initialised') === 1;
+  /** Stores of earlier builds counted live profiles in one figure: count them per task once. */
+  private recountTasks(): void {
+    this.root.transactionSync(() => {
+      const counts = new Map<number, number>();
+      for (const { key, value } of this.records.getRange()) if (value.profile) counts.set(this.taskOf(key), (counts.get(this.taskOf(key)) ?? 0) + 1);
+      for (const [task, n] of counts) this.meta.putSync(`live:${task}`, n);
+      this.meta.putSync('live-by-task', 1);
+    });
   }
 
-  markInitialised(): void {
-    this.root.transactionSync(() => this.meta.putSync('initialised', 1));
+  /** Live profiles held for these tasks. */
+  sizeOf(tasks: readonly number[]): number {
+    return tasks.reduce((sum, task) => sum + ((this.meta.get(`live:${task}`) as number | undefined) ?? 0), 0);
+  }
+
+  /**
+   * Forgets everything held for one task (the ids that partition `task` of the co-partitioned
+   * topics, its applied change ids and its offsets), before it is restored from its changelog.
+   * A scan of the store: restores are rare (a task that moved while another member processed it).
+   */
+  wipeTask(task: number, taskOf: (id: string) => number): Promise<number> {
+    return this.root.childTransaction(() => {
+      let removed = 0;
+      for (const id of [...this.records.getKeys()]) {
+        if (taskOf(id) !== task) continue;
+        this.tx.deleteRecord(id);
+        removed++;
+      }
+      for (const id of [...this.aliases.getKeys()]) if (taskOf(id) === task) this.aliases.removeSync(id);
+      for (const id of [...this.erased.getKeys()]) if (taskOf(id) === task) this.erased.removeSync(id);
+      for (const key of [...this.feeds.getKeys()]) if (taskOf(key.slice(key.indexOf('\u0000') + 1)) === task) this.feeds.removeSync(key);
+      for (const { key, value } of [...this.owners.getRange()]) if (taskOf(value) === task) this.owners.removeSync(key);
+      for (const { key, value } of [...this.changes.getRange()]) if (value === task) this.changes.removeSync(key);
+      for (const key of [...this.offsets.getKeys()]) if (key.endsWith(`\u0000${task}`)) this.offsets.removeSync(key);
+      return removed;
+    });
+  }
+
+  /** Applies changelog records (the latest state of each id) in one transaction. */
+  applyStates(states: readonly { id: string; state: ProfileState | null }[]): Promise<void> {
+    return this.transact((tx) => {
+      for (const { id, state } of states) {
+        // Replace whatever an earlier record of this id said.
+        tx.deleteRecord(id);
+        tx.deleteAlias(id);
+        for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, false);
+        if (!state) continue;
+        if (state.erased) tx.markErased(id);
+        else if (state.aliasOf) tx.setAlias(id, state.aliasOf);
+        else {
+          const { aliasOf: _a, erased: _e, ...record } = state;
+          tx.putRecord(record);
+          // The changelog does not say which purpose feeds a profile is on: a restored profile
+          // counts as on every feed, so its next change tombstones those it may not be on.
+          if (record.profile) for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, true);
+          // The owners the live store remembered: the window and the recently folded ids.
+          for (const e of record.events) tx.setEventOwner(e.event.eventId, id);
+          for (const eventId of record.base?.recentEventIds ?? []) tx.setEventOwner(eventId, id);
+        }
+      }
+    });
   }
 
   /**
@@ -137,8 +201,9 @@ export class LmdbProfileStore {
     return found?.identities.some((i) => i.type === type && i.value === value) ? found : undefined;
   }
 
-  /** Profiles in id order, from after `cursor` (exclusive) or from `offset`. */
-  list(limit: number, from: { cursor?: string; offset?: number }): ListPage {
+  /** Profiles of `tasks` (all when omitted) in id order, from after `cursor` (exclusive) or from `offset`. */
+  list(limit: number, from: { cursor?: string; offset?: number }, tasks?: readonly number[]): ListPage {
+    const held = tasks ? new Set(tasks) : undefined;
     const items: Profile[] = [];
     let skip = from.offset ?? 0;
     let last: string | null = null;
@@ -146,6 +211,7 @@ export class LmdbProfileStore {
     for (const { key, value } of this.records.getRange(from.cursor !== undefined ? { start: from.cursor } : {})) {
       if (from.cursor !== undefined && key === from.cursor) continue;
       if (!value.profile) continue;
+      if (held && !held.has(this.taskOf(key))) continue;
       if (skip > 0) {
         skip--;
         continue;
@@ -157,7 +223,7 @@ export class LmdbProfileStore {
       items.push(value.profile);
       last = key;
     }
-    return { total: this.size, items, nextCursor: more ? last : null };
+    return { total: tasks ? this.sizeOf(tasks) : this.size, items, nextCursor: more ? last : null };
   }
 
   /** Every record, alias and erased id: what the changelog rebuild compares and what tests inspect. */
@@ -179,7 +245,10 @@ export class LmdbProfileStore {
     };
     const adjustLive = (before: ProfileRecord | undefined, after: ProfileRecord | undefined): void => {
       const delta = (after?.profile ? 1 : 0) - (before?.profile ? 1 : 0);
-      if (delta !== 0) meta.putSync('live', ((meta.get('live') as number | undefined) ?? 0) + delta);
+      if (delta === 0) return;
+      meta.putSync('live', ((meta.get('live') as number | undefined) ?? 0) + delta);
+      const task = `live:${this.taskOf((after ?? before)!.profileId)}`;
+      meta.putSync(task, ((meta.get(task) as number | undefined) ?? 0) + delta);
     };
     return {
       getRecord: (id) => current(records.get(id)),
@@ -206,8 +275,8 @@ export class LmdbProfileStore {
       forgetEventOwner: (eventId) => owners.removeSync(eventId),
       nextOffset: (topic, partition) => BigInt(offsets.get(offsetKey(topic, partition)) ?? '0'),
       setNextOffset: (topic, partition, next) => offsets.putSync(offsetKey(topic, partition), next.toString()),
-      isChangeApplied: (changeId) => changes.get(changeId) === 1,
-      markChangeApplied: (changeId) => changes.putSync(changeId, 1),
+      isChangeApplied: (changeId) => changes.get(changeId) !== undefined,
+      markChangeApplied: (changeId, task) => changes.putSync(changeId, task),
       isOnFeed: (feedId, profileId) => feeds.get(feedKey(feedId, profileId)) === 1,
       setOnFeed: (feedId, profileId, on) => void (on ? feeds.putSync(feedKey(feedId, profileId), 1) : feeds.removeSync(feedKey(feedId, profileId))),
     };

@@ -1,18 +1,22 @@
 /**
- * The store as the service sees it: opens the LMDB store under PROFILES_DATA_DIR and, when the
- * directory is new (first start, or the disk was lost), rebuilds it from the compacted changelog
- * topic before any consumer starts. Kafka's committed offsets never run ahead of the changelog
- * (outputs are published before an offset moves), and re-applying a record is a no-op, so a
- * rebuilt store resumes from the consumer group's offsets without losing or double-counting.
- * The changelog does not say which purpose feeds a profile is on: a rebuilt profile counts as on
- * every feed, so its next change tombstones the feeds it may not be on (perhaps needlessly; a
- * tombstone missed would leave it where its consent no longer allows).
+ * The store as the service sees it, and its state following its partitions: the LMDB store under
+ * PROFILES_DATA_DIR holds the tasks (partition p of the resolved, identity-change and changelog
+ * topics, all keyed by profile id) this instance owns, and the consumer loop hands each newly
+ * assigned task to `restore` before any of its records. A task whose local copy is behind the
+ * group's committed offsets (another member processed it meanwhile, or the disk was lost) is wiped
+ * and restored from its partition of the compacted changelog, which commits in the same Kafka
+ * transactions as those offsets, so it is exactly the state at them. A copy at or ahead of them
+ * (this member was the last to process the task) is kept: records it already applied are
+ * replayed, not re-applied (materialiser.service.ts).
+ *
+ * Known gap (issue 12): a merge, split or erasure writes the records of every id it names, and an
+ * id of another task is written here even when another member owns that task. One instance
+ * owning every task is exact; several instances need the handover through Kafka not built yet.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { PURPOSE_FEEDS, topicName } from '@cdp/contracts';
-import type { KafkaPlatform } from '@cdp/kafka';
+import { topicName } from '@cdp/contracts';
+import { partitionForKey, readPartitionToEnd, type KafkaPlatform, type TaskState } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
 import { KAFKA_PLATFORM, LOGGER } from '@cdp/nest-platform';
 import type { ProfilesConfig } from '../config';
@@ -21,8 +25,13 @@ import { PROFILES_CONFIG } from '../tokens';
 import { LmdbProfileStore } from './lmdb-profile-store';
 
 @Injectable()
-export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
+export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskState {
   private lmdb: LmdbProfileStore | undefined;
+  /** Tasks assigned to this member by the last rebalance. */
+  private owned = new Set<number>();
+  /** Owned tasks whose state is restored: their reads are answered here. */
+  private readonly ready = new Set<number>();
+  private assignedOnce = false;
 
   constructor(
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
@@ -35,13 +44,36 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
     return this.lmdb;
   }
 
-  async onModuleInit(): Promise<void> {
+  /** The task holding an id's state (the partition our producers put that key on). */
+  taskOf(profileId: string): number {
+    return partitionForKey(profileId, profileChangelogTopic.config.partitions);
+  }
+
+  /** 'ready': answered from here; 'restoring': owned, state on its way; 'elsewhere': another member owns it. */
+  taskStatus(task: number): 'ready' | 'restoring' | 'elsewhere' {
+    return this.ready.has(task) ? 'ready' : this.owned.has(task) ? 'restoring' : 'elsewhere';
+  }
+
+  /** Ready once assigned and every owned task is restored (a member that owns no task is ready). */
+  get health(): { ok: boolean; detail: string } {
+    if (!this.assignedOnce) return { ok: false, detail: 'waiting for a task assignment' };
+    const restoring = [...this.owned].filter((t) => !this.ready.has(t));
+    return restoring.length > 0 ? { ok: false, detail: `restoring tasks ${restoring.join(', ')}` } : { ok: true, detail: `tasks ${this.ownedTasks.join(', ') || 'none'}` };
+  }
+
+  /** The tasks answered from here (owned and restored). */
+  get readyTasks(): readonly number[] {
+    return [...this.ready].sort((a, b) => a - b);
+  }
+
+  get ownedTasks(): readonly number[] {
+    return [...this.owned].sort((a, b) => a - b);
+  }
+
+  onModuleInit(): void {
     // One store per topic namespace, so side-by-side environments (and tests) never share state.
-    this.lmdb = new LmdbProfileStore(join(this.config.PROFILES_DATA_DIR, this.kafka.namespace.replace(/[^\w-]+/g, '_').replace(/_+$/, '') || 'default'));
-    if (!this.lmdb.initialised) {
-      await this.rebuild(this.lmdb);
-      this.lmdb.markInitialised();
-    }
+    this.lmdb = new LmdbProfileStore(join(this.config.PROFILES_DATA_DIR, this.kafka.namespace.replace(/[^\w-]+/g, '_').replace(/_+$/, '') || 'default'), (id) => this.taskOf(id));
+    this.kafka.watch('profile tasks', () => this.health);
     this.logger.info({ profiles: this.lmdb.size }, 'profile store open');
   }
 
@@ -50,75 +82,52 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown {
     this.lmdb = undefined;
   }
 
-  /** Reads the changelog from the start to its current end; the latest record per id wins. */
-  private async rebuild(store: LmdbProfileStore): Promise<void> {
-    const started = Date.now();
-    const topic = topicName(profileChangelogTopic, this.kafka.namespace);
-    const admin = this.kafka.kafka.admin();
-    await admin.connect();
-    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
-    await admin.disconnect();
-    const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
-    if (pending.size === 0) return;
-    const decode = this.kafka.avroDecoder(profileChangelogTopic);
-    const consumer = this.kafka.kafka.consumer({ groupId: `${this.kafka.namespace}cdp-profiles-rebuild-${randomUUID()}` });
-    await consumer.connect();
-    let records = 0;
-    let unreadable = 0;
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      let done!: () => void;
-      const finished = new Promise<void>((r) => (done = r));
-      // The changelog is written in transactions, so a partition ends on a commit marker that is
-      // never handed over as a record; kafkajs reports a batch's last offset, markers included.
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        if (BigInt(payload.lastOffset) + 1n >= (ends.get(payload.partition) ?? 0n)) pending.delete(payload.partition);
-        if (pending.size === 0) done();
-      });
-      await consumer.run({
-        eachBatch: async ({ batch }) => {
-          const decoded: { id: string; state: ProfileState | null }[] = [];
-          for (const message of batch.messages) {
-            records++;
-            const id = message.key?.toString() ?? '';
-            if (message.value === null) decoded.push({ id, state: null });
-            else {
-              const result = await decode(message.value);
-              if (result.ok) decoded.push({ id, state: result.value });
-              else {
-                unreadable++;
-                this.logger.error({ partition: batch.partition, offset: message.offset, reason: result.reason }, 'unreadable changelog record during rebuild');
-              }
-            }
-          }
-          await store.transact((tx) => {
-            for (const { id, state } of decoded) {
-              // Replace whatever an earlier record of this id said.
-              tx.deleteRecord(id);
-              tx.deleteAlias(id);
-              for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, false);
-              if (!state) continue;
-              if (state.erased) tx.markErased(id);
-              else if (state.aliasOf) tx.setAlias(id, state.aliasOf);
-              else {
-                const { aliasOf: _a, erased: _e, ...record } = state;
-                tx.putRecord(record);
-                if (record.profile) for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, true);
-                // The owners the live store remembered: the window and the recently folded ids.
-                for (const e of record.events) tx.setEventOwner(e.event.eventId, id);
-                for (const eventId of record.base?.recentEventIds ?? []) tx.setEventOwner(eventId, id);
-              }
-            }
-          });
-        },
-      });
-      const timeout = new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`profile store rebuild incomplete after ${this.config.PROFILE_RESTORE_TIMEOUT_MS} ms`)), this.config.PROFILE_RESTORE_TIMEOUT_MS).unref(),
-      );
-      await Promise.race([finished, timeout]);
-    } finally {
-      await consumer.disconnect();
+  assigned(tasks: readonly number[]): void {
+    this.assignedOnce = true;
+    this.owned = new Set(tasks);
+    for (const task of [...this.ready]) if (!this.owned.has(task)) this.ready.delete(task);
+    this.logger.info({ tasks }, 'profile tasks assigned');
+  }
+
+  async restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<void> {
+    const store = this.db;
+    const behind = [...committed].filter(([topic, offset]) => offset !== undefined && offset > store.reader.nextOffset(topic, task));
+    if (behind.length === 0) {
+      this.ready.add(task);
+      return;
     }
-    this.logger.info({ profiles: store.size, records, unreadable, ms: Date.now() - started }, 'profile store rebuilt from changelog');
+    const started = Date.now();
+    const wiped = await store.wipeTask(task, (id) => this.taskOf(id));
+    const topic = topicName(profileChangelogTopic, this.kafka.namespace);
+    const decode = this.kafka.avroDecoder(profileChangelogTopic);
+    let unreadable = 0;
+    const records = await readPartitionToEnd(this.kafka.kafka, {
+      topic,
+      partition: task,
+      groupPrefix: `${this.kafka.namespace}cdp-profiles`,
+      timeoutMs: this.config.PROFILE_RESTORE_TIMEOUT_MS,
+      onBatch: async (messages) => {
+        const states: { id: string; state: ProfileState | null }[] = [];
+        for (const message of messages) {
+          const id = message.key?.toString() ?? '';
+          if (message.value === null) {
+            states.push({ id, state: null });
+            continue;
+          }
+          const result = await decode(message.value);
+          if (result.ok) states.push({ id, state: result.value });
+          else {
+            unreadable++;
+            this.logger.error({ partition: task, offset: message.offset, reason: result.reason }, 'unreadable changelog record during restore');
+          }
+        }
+        await store.applyStates(states);
+      },
+    });
+    await store.transact((tx) => {
+      for (const [t, offset] of committed) tx.setNextOffset(t, task, offset ?? 0n);
+    });
+    this.ready.add(task);
+    this.logger.info({ task, wiped, records, unreadable, behind: behind.map(([t]) => t), ms: Date.now() - started }, 'profile task restored from its changelog');
   }
 }
