@@ -19,6 +19,7 @@ export const cdpEnvironmentShape = {
 export const DEVELOPMENT_SECRETS = {
   collectorKey: 'local-dev-key',
   readerKey: 'local-dev-reader-key',
+  dashboardKey: 'local-dev-dashboard-key',
   hmacKey: 'local-development-only-hmac-key-change-me',
   neo4jPassword: 'cdp-local-password',
 } as const;

@@ -1,18 +1,18 @@
 /**
- * Profile read API (API key required): by id (following merges), by identity, a paged list
+ * Profile read API (a reader key with the route's scope; every request leaves an audit record): by id (following merges), by identity, a paged list
  * (cursor, or offset for small lists), an export of everything held about one person, and a live
  * stream of one profile's updates over server-sent events.
  */
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, Sse, UseGuards, UseInterceptors, type MessageEvent } from '@nestjs/common';
 import { concat, filter, map, of, type Observable } from 'rxjs';
 import type { Profile } from '@cdp/contracts';
+import { ApiKeyGuard, Audited, RequireScope, SseLimitInterceptor } from '@cdp/nest-platform';
 import { normaliseIdentityQuery } from '@cdp/normalisation';
 import type { ProfilesConfig } from '../config';
 import { ProfileUpdatesHub } from '../domain/profile-updates-hub';
 import type { ListPage } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
-import { ApiKeyGuard } from './api-key.guard';
 
 const invalid = (field: string, message: string) => new BadRequestException({ error: 'invalid_query', field, message });
 
@@ -26,6 +26,8 @@ export class ProfilesController {
   ) {}
 
   @Get()
+  @RequireScope('read')
+  @Audited('profile.list')
   list(@Query('cursor') cursor?: string, @Query('offset') offset?: string, @Query('limit') limit = '50'): ListPage & { offset?: number } {
     const l = Number(limit);
     if (!Number.isInteger(l) || l < 1 || l > 500) throw invalid('limit', 'must be 1 to 500');
@@ -41,6 +43,8 @@ export class ProfilesController {
 
   /** By identity in the query string; kept for simple clients, but the value lands in access logs. */
   @Get('lookup')
+  @RequireScope('lookup')
+  @Audited('profile.lookup')
   lookup(@Query('type') type?: string, @Query('value') value?: string, @Query('namespace') namespace?: string): Profile {
     return this.findByIdentity({ type, value, namespace });
   }
@@ -48,6 +52,8 @@ export class ProfilesController {
   /** By identity in a JSON body `{type, value, namespace?}`: keeps the identity out of URLs and proxy logs. */
   @Post('lookup')
   @HttpCode(200)
+  @RequireScope('lookup')
+  @Audited('profile.lookup')
   lookupByBody(@Body() body: unknown): Profile {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('(body)', 'must be a JSON object {type, value, namespace?}');
     const { type, value, namespace, ...rest } = body as Record<string, unknown>;
@@ -69,6 +75,8 @@ export class ProfilesController {
   }
 
   @Get(':profileId')
+  @RequireScope('read')
+  @Audited('profile.read')
   byId(@Param('profileId') profileId: string): Profile {
     const found = this.store.db.profile(profileId);
     if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
@@ -80,6 +88,8 @@ export class ProfilesController {
    * older events were folded into it and over which time range (`foldedEvents`); follows merges.
    */
   @Get(':profileId/export')
+  @RequireScope('export')
+  @Audited('profile.export')
   export(@Param('profileId') profileId: string): unknown {
     const found = this.store.db.exportOf(profileId);
     if (!found) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
@@ -88,6 +98,9 @@ export class ProfilesController {
 
   /** The current profile first (if any), then every committed change; follows merges. */
   @Sse(':profileId/stream')
+  @RequireScope('stream')
+  @Audited('profile.stream')
+  @UseInterceptors(SseLimitInterceptor)
   stream(@Param('profileId') profileId: string): Observable<MessageEvent> {
     const current = this.store.db.profile(profileId);
     // Updates are emitted once published, which can be just after the snapshot was read: never
