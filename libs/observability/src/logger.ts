@@ -44,5 +44,5 @@ export function createLogger(service: string, level = 'info', destination?: pino
  */
 export function createAuditLogger(service: string, file?: string): Logger {
   const destination = file ? pino.destination({ dest: file, append: true, mkdir: true, sync: true }) : pino.destination(1);
-  return pino({ level: 'info', base: { service, log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: () => ({}) } }, destination);
+  return pino({ level: 'info', base: { service, log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, destination);
 }
