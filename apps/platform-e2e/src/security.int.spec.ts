@@ -179,7 +179,7 @@ describe('security suite: every endpoint of every service, as production', () =>
 
   it.each(['web', 'pos'] as const)('a collector key (%s) can read no profile, by any route or header', async (name) => {
     for (const e of ENDPOINTS.filter((x) => x.service === 'profiles')) {
-      for (const headers of [{ 'x-api-key': keys[name] }, { authorization: `Bearer ${keys[name]}` }]) expect((await call(e, headers)).status).toBe(401);
+      for (const headers of [{ 'x-api-key': keys[name] }, { authorization: `Bearer ${keys[name]}` }] as Record<string, string>[]) expect((await call(e, headers)).status).toBe(401);
     }
   });
 
