@@ -60,7 +60,7 @@ function imageStateDir(service: string): string | undefined {
 
 const SERVICES = [
   { name: 'ingestion', port: 3001, kind: 'Deployment', secretVars: ['INGEST_API_KEYS'] },
-  { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_ADMIN_API_KEY'] },
+  { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_API_KEYS'] },
   // Local state that is not partitioned by instance (docs/profiles.md, Scaling; docs/kpis.md, Limits): one pod.
   { name: 'profiles', port: 3003, kind: 'StatefulSet', secretVars: ['PROFILES_API_KEYS'] },
   { name: 'metrics', port: 3004, kind: 'StatefulSet', secretVars: [] },

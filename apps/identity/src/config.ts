@@ -5,7 +5,7 @@
  * outcomes (the outbox) are kept at most.
  */
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity, checkNeo4jTls, DEVELOPMENT_SECRETS, neo4jConfigShape, secret } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, checkNeo4jTls, DEVELOPMENT_SECRETS, httpBodyLimitShape, IDENTITY_SCOPES, keyRingRule, keyRingSchema, neo4jConfigShape, scopedKeyRing, secret } from '@cdp/config';
 import { phoneRegionSetting } from '@cdp/normalisation';
 import { loadRules, type IdentityRules } from './rules/identity-rules';
 
@@ -22,8 +22,16 @@ const rulesFile = z
     }
   });
 
+/**
+ * Keys of the identity service's HTTP API (libs/config/src/api-keys.ts): `id:secret;scopes=operator`
+ * for the graph operations (explain, why, remove, unlink, quarantine, release) and
+ * `scopes=privacy` for erasure (and explain, which a privacy officer answers access requests with).
+ */
+export const identityKeys = scopedKeyRing('identity API', IDENTITY_SCOPES);
+
 export const identityConfigSchema = z.object({
   ...baseConfigShape,
+  ...httpBodyLimitShape,
   ...neo4jConfigShape,
   SERVICE_NAME: z.string().default('identity'),
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3002),
@@ -36,8 +44,13 @@ export const identityConfigSchema = z.object({
   IDENTITY_RULES_FILE: rulesFile,
   /** How the operator and erasure APIs read a phone number typed without a country code: set it as ingestion's. */
   DEFAULT_PHONE_REGION: phoneRegionSetting,
-  /** Operator API key; unset keeps the operator API off (403), which is why production may omit it. */
-  IDENTITY_ADMIN_API_KEY: secret(z.string().min(16, 'must be at least 16 characters').optional()),
+  /** Operator and privacy keys; unset keeps the HTTP API off (403), which is why production may omit it. */
+  IDENTITY_API_KEYS: secret(keyRingSchema(identityKeys).optional(), keyRingRule(identityKeys, {})),
+  /** The single operator key of earlier versions: refused, so a deployment that still sets it learns why its key stopped working. */
+  IDENTITY_ADMIN_API_KEY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === '', 'replaced by IDENTITY_API_KEYS: "<id>:<secret>;scopes=operator" (and a separate "scopes=privacy" key for erasures); see docs/security.md'),
   /** Cool-down before an events-per-minute quarantine is lifted automatically; 0 = never. */
   IDENTITY_QUARANTINE_RELEASE_AFTER_MS: z.coerce.number().int().min(0).default(3_600_000),
   /**

@@ -37,7 +37,7 @@ describe('identity service: two instances, replay, operator API', () => {
   const namespace = uniqueNamespace('idn');
   const graphNamespace = `idn-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
-  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_ADMIN_API_KEY: ADMIN_KEY, CONSUMER_CONCURRENCY: '3' });
+  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_API_KEYS: `ops:${ADMIN_KEY}`, CONSUMER_CONCURRENCY: '3' });
   const keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
   const apps: INestApplication[] = [];
   let driver: Driver;

@@ -4,11 +4,10 @@ import type { Driver } from 'neo4j-driver';
 import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, identityErasuresTopic, identityQuarantineTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import type { KafkaPlatform } from '@cdp/kafka';
-import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PlatformModule } from '@cdp/nest-platform';
+import { API_KEY_RING, ApiKeyGuard, HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PlatformModule } from '@cdp/nest-platform';
 import type { IdentityConfig } from './config';
 import { pinIdentityKey } from './graph/key-pin';
 import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
-import { AdminKeyGuard } from './http/admin-key.guard';
 import { ErasureController } from './http/erasure.controller';
 import { ExplainController } from './http/explain.controller';
 import { GraphAdminController } from './http/graph-admin.controller';
@@ -78,6 +77,7 @@ export class IdentityModule {
       controllers: [ResolutionController, ExplainController, GraphAdminController, ErasureController],
       providers: [
         { provide: IDENTITY_CONFIG, useValue: config },
+        { provide: API_KEY_RING, useValue: config.IDENTITY_API_KEYS },
         { provide: NEO4J_DRIVER, useFactory: () => createDriver(config) },
         {
           provide: IdentityGraphRepository,
@@ -115,7 +115,7 @@ export class IdentityModule {
         ResolutionService,
         QuarantineRelease,
         OutboxSweep,
-        AdminKeyGuard,
+        ApiKeyGuard,
         GraphLifecycle,
       ],
     };

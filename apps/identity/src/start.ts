@@ -1,14 +1,13 @@
 /** Starts the identity service from a validated config (used by main.ts and tests). */
 import type { INestApplication } from '@nestjs/common';
-import { startService } from '@cdp/nest-platform';
+import { httpOptionsOf, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { IdentityConfig } from './config';
 import { IdentityModule } from './identity.module';
 
 export function startIdentity(config: IdentityConfig, logger?: Logger): Promise<INestApplication> {
   return startService(IdentityModule.forRoot(config, logger), {
-    host: config.HTTP_HOST,
-    port: config.HTTP_PORT,
+    ...httpOptionsOf(config),
     transport: { groupId: 'cdp-identity', partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY },
   });
 }

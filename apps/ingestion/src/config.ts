@@ -5,7 +5,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, secret, secretsOfKeyPairs } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, collectorKeyRing, DEVELOPMENT_SECRETS, keyRingRule, keyRingSchema, secret } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
 import { phoneRegionSetting } from '@cdp/normalisation';
 
@@ -14,19 +14,20 @@ const channelList = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.enum(CHANNELS as unknown as [Channel, ...Channel[]], { message: `must be channels from: ${CHANNELS.join(', ')}` })).min(1));
 
-/** "id:secret" pairs; the id names the source on every event it sends. */
-const apiKeys = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-  .pipe(z.array(z.string().regex(/^[\w-]+:[\w-]{8,}$/, 'each key must be id:secret (secret of 8+ characters)')).min(1))
-  .transform((pairs) => new Map(pairs.map((p) => [p.slice(p.indexOf(':') + 1), p.slice(0, p.indexOf(':'))])));
+/**
+ * Collector keys (libs/config/src/api-keys.ts): `id:secret;channels=a+b;trust=server|browser`. The id
+ * becomes the `source` of every event the key sends; `channels` are those it may post to; `trust`
+ * says whether its source may assert primary identities and consent (a browser key, public in page
+ * JavaScript, may not: docs/security.md).
+ */
+export const collectorKeys = collectorKeyRing(CHANNELS);
 
 export const ingestionConfigSchema = z.object({
   ...baseConfigShape,
   SERVICE_NAME: z.string().default('ingestion'),
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3001),
   CHANNELS: channelList.default([...CHANNELS]),
-  INGEST_API_KEYS: secret(apiKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.collectorKey}`, secretsOf: secretsOfKeyPairs }),
+  INGEST_API_KEYS: secret(keyRingSchema(collectorKeys), keyRingRule(collectorKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.collectorKey}` })),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(10000).default(500),
   DEFAULT_PHONE_REGION: phoneRegionSetting,
   INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(5 * 1024 * 1024),

@@ -3,15 +3,12 @@
  * description, raw-topic consumers, the duplicate-event store.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
 import { canonicalEventsTopic, deadLettersTopic, rawChannelTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
-import { PlatformModule } from '@cdp/nest-platform';
+import { API_KEY_RING, ApiKeyGuard, PlatformModule } from '@cdp/nest-platform';
 import type { IngestionConfig } from './config';
 import { DedupeLifecycle, dedupeStoreProvider } from './dedupe/dedupe.provider';
 import { IngestService } from './domain/ingest.service';
-import { ApiKeyGuard } from './http/api-key.guard';
-import { BodyErrorsFilter } from './http/body-errors.filter';
 import { EventsController } from './http/events.controller';
 import { OpenApiController } from './http/openapi.controller';
 import { rawEventsController } from './kafka/raw-events.controller';
@@ -28,11 +25,11 @@ export class IngestionModule {
       controllers: [EventsController, OpenApiController, rawEventsController(config.CHANNELS)],
       providers: [
         { provide: INGESTION_CONFIG, useValue: config },
+        { provide: API_KEY_RING, useValue: config.INGEST_API_KEYS },
         dedupeStoreProvider,
         DedupeLifecycle,
         IngestService,
         ApiKeyGuard,
-        { provide: APP_FILTER, useClass: BodyErrorsFilter },
       ],
     };
   }

@@ -1,7 +1,7 @@
 /** Starts the ingestion service from a validated config (used by main.ts and tests). */
 import type { INestApplication } from '@nestjs/common';
 import { rawChannelTopic } from '@cdp/contracts';
-import { startService } from '@cdp/nest-platform';
+import { httpOptionsOf, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { IngestionConfig } from './config';
 import { IngestionModule } from './ingestion.module';
@@ -9,9 +9,8 @@ import { rawDecoder } from './kafka/raw-decoder';
 
 export function startIngestion(config: IngestionConfig, logger?: Logger): Promise<INestApplication> {
   return startService(IngestionModule.forRoot(config, logger), {
-    host: config.HTTP_HOST,
-    port: config.HTTP_PORT,
-    bodyLimit: `${config.INGEST_MAX_BODY_BYTES}b`,
+    ...httpOptionsOf(config),
+    maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
     transport: {
       groupId: 'cdp-ingestion',
       // Concurrent partitions share Kafka round trips through the group publisher.

@@ -46,6 +46,8 @@ describe('ingestion: every channel through the real Kafka', () => {
 
   beforeAll(async () => {
     const config = ingestionConfigSchema.parse({
+      // Test mode: /metrics and readiness details stay on the service port (production moves them).
+      CDP_ENV: 'test',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
       TOPIC_NAMESPACE: namespace,
       HTTP_HOST: '127.0.0.1',

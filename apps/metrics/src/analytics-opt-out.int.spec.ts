@@ -22,6 +22,7 @@ import {
 import { KafkaPlatform, output } from '@cdp/kafka';
 import { createLogger, createRegistry } from '@cdp/observability';
 import { deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
+import { DEVELOPMENT_SECRETS } from '@cdp/config';
 import { metricsConfigSchema } from './config';
 import { startMetrics } from './start';
 
@@ -53,7 +54,7 @@ describe('KPIs and analytics opt-outs against a real Kafka', () => {
     } as unknown as CanonicalEvent;
     return { event: e, profileId, identified: true, resolvedAt: now - 50, newIdentities: 0, identityKeys: [`key:${profileId}`] };
   };
-  const kpis = async () => (await (await fetch(`${url}/v1/kpis?window=all`)).json()) as KpiSnapshot;
+  const kpis = async () => (await (await fetch(`${url}/v1/kpis?window=all`, { headers: { 'x-api-key': DEVELOPMENT_SECRETS.dashboardKey } })).json()) as KpiSnapshot;
   const notCounted = async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     return Number(/^cdp_kpi_events_not_counted_total\{[^}]*reason="analytics-opt-out"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0);
@@ -61,7 +62,7 @@ describe('KPIs and analytics opt-outs against a real Kafka', () => {
 
   beforeAll(async () => {
     await producer.connect([resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic]);
-    const config = metricsConfigSchema.parse({ KAFKA_BROKERS: process.env.KAFKA_BROKERS, TOPIC_NAMESPACE: namespace, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', KPI_STATE_DIR: dir, CONFIGURED_CHANNELS: 'website' });
+    const config = metricsConfigSchema.parse({ CDP_ENV: 'test', KAFKA_BROKERS: process.env.KAFKA_BROKERS, TOPIC_NAMESPACE: namespace, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', KPI_STATE_DIR: dir, CONFIGURED_CHANNELS: 'website' });
     app = await startMetrics(config, logger);
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   });

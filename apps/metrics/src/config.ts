@@ -1,10 +1,15 @@
 /** Metrics service configuration. */
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, httpBodyLimitShape, keyRingRule, keyRingSchema, scopedKeyRing, secret } from '@cdp/config';
 import { CHANNELS, type Channel } from '@cdp/contracts';
+
+/** Dashboard keys: `id:secret;scopes=profiles` shows profile ids (the largest profiles); without one the KPIs hold none. */
+export const dashboardKeys = scopedKeyRing('dashboard', ['profiles']);
 
 export const metricsConfigSchema = z.object({
   ...baseConfigShape,
+  ...httpBodyLimitShape,
+  METRICS_API_KEYS: secret(keyRingSchema(dashboardKeys).optional(), keyRingRule(dashboardKeys, { development: `local:${DEVELOPMENT_SECRETS.dashboardKey}` })),
   SERVICE_NAME: z.string().default('metrics'),
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3004),
   KPI_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),

@@ -112,6 +112,8 @@ describe('metrics KPI state across restarts', () => {
 
   async function start(dir: string): Promise<{ app: INestApplication; url: string }> {
     const config = metricsConfigSchema.parse({
+      // Test mode: /metrics and readiness details stay on the service port (production moves them).
+      CDP_ENV: 'test',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
       TOPIC_NAMESPACE: namespace,
       HTTP_PORT: '0',

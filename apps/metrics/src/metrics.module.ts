@@ -2,7 +2,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { deadLettersTopic, identityChangesTopic, identityQuarantineTopic, kpiSnapshotsTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
-import { PlatformModule } from '@cdp/nest-platform';
+import { API_KEY_RING, ApiKeyGuard, PlatformModule } from '@cdp/nest-platform';
 import type { MetricsConfig } from './config';
 import { KpiService } from './domain/kpi.service';
 import { DashboardController } from './http/dashboard.controller';
@@ -19,7 +19,7 @@ export class MetricsModule {
         PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic], logger),
       ],
       controllers: [KpiController, DashboardController, KpiConsumer],
-      providers: [{ provide: METRICS_CONFIG, useValue: config }, KpiService],
+      providers: [{ provide: METRICS_CONFIG, useValue: config }, { provide: API_KEY_RING, useValue: config.METRICS_API_KEYS }, ApiKeyGuard, KpiService],
     };
   }
 }

@@ -7,14 +7,14 @@
 import type { INestApplication } from '@nestjs/common';
 import { deadLettersTopic } from '@cdp/contracts';
 import type { KafkaPlatform } from '@cdp/kafka';
-import { KAFKA_PLATFORM, KafkaResultTransport, startService } from '@cdp/nest-platform';
+import { httpOptionsOf, KAFKA_PLATFORM, KafkaResultTransport, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { MetricsConfig } from './config';
 import { KpiService, METRICS_GROUP } from './domain/kpi.service';
 import { MetricsModule } from './metrics.module';
 
 export async function startMetrics(config: MetricsConfig, logger?: Logger): Promise<INestApplication> {
-  const app = await startService(MetricsModule.forRoot(config, logger), { host: config.HTTP_HOST, port: config.HTTP_PORT });
+  const app = await startService(MetricsModule.forRoot(config, logger), httpOptionsOf(config));
   try {
     if (!(await app.get(KpiService).alignConsumerGroup())) return app;
     const transport = new KafkaResultTransport(app.get<KafkaPlatform>(KAFKA_PLATFORM), {

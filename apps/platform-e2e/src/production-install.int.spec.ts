@@ -46,9 +46,9 @@ describe('a production-only install of each service starts', () => {
     NEO4J_PASSWORD: randomBytes(16).toString('hex'),
     // Secrets as an operator sets them (the development defaults are not for production).
     IDENTITY_HMAC_KEY: randomBytes(32).toString('hex'),
-    IDENTITY_ADMIN_API_KEY: randomBytes(16).toString('hex'),
-    INGEST_API_KEYS: `prod-test:${randomBytes(16).toString('hex')}`,
-    PROFILES_API_KEYS: `prod-test:${randomBytes(16).toString('hex')}`,
+    IDENTITY_API_KEYS: `ops:${randomBytes(16).toString('hex')};scopes=operator,dpo:${randomBytes(16).toString('hex')};scopes=privacy`,
+    INGEST_API_KEYS: `prod-test:${randomBytes(16).toString('hex')};channels=*;trust=server`,
+    PROFILES_API_KEYS: `prod-test:${randomBytes(16).toString('hex')};scopes=*`,
   };
 
   beforeAll(async () => {

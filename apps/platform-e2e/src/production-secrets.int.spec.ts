@@ -14,8 +14,8 @@ const good = (): Record<string, string> => ({
   ...servers(),
   NODE_ENV: 'production',
   CDP_ENV: 'production',
-  INGEST_API_KEYS: `web:${own()}`,
-  PROFILES_API_KEYS: `reader:${own()}`,
+  INGEST_API_KEYS: `web:${own()};channels=website;trust=browser`,
+  PROFILES_API_KEYS: `reader:${own()};scopes=read+lookup`,
   IDENTITY_HMAC_KEY: own() + own(),
   NEO4J_PASSWORD: own(),
 });
@@ -32,7 +32,10 @@ describe('a built service started as production refuses missing and published se
     ['identity', 'a short HMAC key', { IDENTITY_HMAC_KEY: 'short-but-random-3f9a' }, /IDENTITY_HMAC_KEY: must be at least 32 characters/],
     ['identity', 'the development Neo4j password, CDP_ENV unset', { CDP_ENV: '', NEO4J_PASSWORD: 'cdp-local-password' }, /NEO4J_PASSWORD: is a published/],
     ['identity', 'no Neo4j password', { NEO4J_PASSWORD: '' }, /NEO4J_PASSWORD: required in production/],
-    ['identity', 'a placeholder operator key', { IDENTITY_ADMIN_API_KEY: 'change-me-16-chars-or-more' }, /IDENTITY_ADMIN_API_KEY: is a published/],
+    ['identity', 'a placeholder operator key', { IDENTITY_API_KEYS: 'ops:change-me-16-chars-or-more;scopes=operator' }, /IDENTITY_API_KEYS: is a published/],
+    ['identity', 'the operator key of earlier versions', { IDENTITY_ADMIN_API_KEY: own() }, /IDENTITY_ADMIN_API_KEY: replaced by IDENTITY_API_KEYS/],
+    ['ingestion', 'a collector key that does not say whether its source is trusted', { INGEST_API_KEYS: `web:${own()};channels=website` }, /INGEST_API_KEYS: key "web" must state trust= in production/],
+    ['profiles', 'a reader key without scopes', { PROFILES_API_KEYS: `crm:${own()}` }, /PROFILES_API_KEYS: key "crm" must state scopes= in production/],
   ])('%s with %s exits 1 naming the variable', async (service, _case, spoil, message) => {
     const outcome = await startServiceProcess(service, { ...good(), ...spoil }, 30_000).then(
       async (running) => {

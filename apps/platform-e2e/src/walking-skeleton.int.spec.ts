@@ -40,7 +40,7 @@ describe('walking skeleton: one customer through every service', () => {
       GRAPH_NAMESPACE: graphNamespace,
       INGEST_API_KEYS: `e2e:${API_KEY}`,
       PROFILES_API_KEYS: `e2e-reader:${READER_KEY}`,
-      IDENTITY_ADMIN_API_KEY: ADMIN_KEY,
+      IDENTITY_API_KEYS: `ops:${ADMIN_KEY}`,
       KPI_SNAPSHOT_INTERVAL_MS: '2000',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
       NEO4J_URI: process.env.NEO4J_URI!,

@@ -33,6 +33,8 @@ describe('bounded profile state against a real Kafka', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'profiles-bounded-'));
   const feeder = new Feeder(namespace);
   const config = profilesConfigSchema.parse({
+    // Test mode: /metrics and readiness details stay on the service port (production moves them).
+    CDP_ENV: 'test',
     KAFKA_BROKERS: process.env.KAFKA_BROKERS,
     TOPIC_NAMESPACE: namespace,
     HTTP_HOST: '127.0.0.1',

@@ -1,20 +1,17 @@
 /** Profiles service configuration. */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, secret, secretsOfKeyPairs } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, DEVELOPMENT_SECRETS, httpBodyLimitShape, keyRingRule, keyRingSchema, READER_SCOPES, scopedKeyRing, secret } from '@cdp/config';
 import { CONSENT_POLICY_NAMES, DEFAULT_CONSENT_POLICY } from '@cdp/contracts';
 import { phoneRegionSetting } from '@cdp/normalisation';
 import type { LogLimits } from './domain/event-log';
 
-/** "id:secret" pairs; the id names the reader in logs. */
-const apiKeys = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-  .pipe(z.array(z.string().regex(/^[\w-]+:[\w-]{8,}$/, 'each key must be id:secret (secret of 8+ characters)')).min(1))
-  .transform((pairs) => new Map(pairs.map((p) => [p.slice(p.indexOf(':') + 1), p.slice(0, p.indexOf(':'))])));
+/** Reader keys (libs/config/src/api-keys.ts): `id:secret;scopes=read+lookup+export+stream`; the id names the reader in audit records. */
+export const readerKeys = scopedKeyRing('profile reader', READER_SCOPES);
 
 export const profilesConfigSchema = z.object({
   ...baseConfigShape,
+  ...httpBodyLimitShape,
   SERVICE_NAME: z.string().default('profiles'),
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3003),
   PROFILE_RESTORE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
@@ -24,7 +21,11 @@ export const profilesConfigSchema = z.object({
    * the profile's partition); empty: the address it listens on, right when instances share a host.
    */
   PROFILES_ADVERTISED_URL: z.union([z.literal(''), z.string().url()]).default(''),
-  PROFILES_API_KEYS: secret(apiKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.readerKey}`, secretsOf: secretsOfKeyPairs }),
+  PROFILES_API_KEYS: secret(keyRingSchema(readerKeys), keyRingRule(readerKeys, { required: true, development: `local:${DEVELOPMENT_SECRETS.readerKey}` })),
+  /** Open profile streams (server-sent events) per instance and per key, and how long a stream may send nothing before it is closed (0 = never). */
+  SSE_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1000),
+  SSE_MAX_STREAMS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
+  SSE_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(300_000),
   /**
    * Bounded state (docs/profiles-state.md): a profile keeps its most recent events in full, at
    * most this many and this many bytes (as JSON), and folds older ones into an aggregate. The

@@ -23,6 +23,8 @@ describe('profiles service against a real Kafka', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'profiles-int-'));
   const feeder = new Feeder(namespace);
   const config = profilesConfigSchema.parse({
+    // Test mode: /metrics and readiness details stay on the service port (production moves them).
+    CDP_ENV: 'test',
     KAFKA_BROKERS: process.env.KAFKA_BROKERS,
     TOPIC_NAMESPACE: namespace,
     HTTP_HOST: '127.0.0.1',

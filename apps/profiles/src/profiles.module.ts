@@ -2,11 +2,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { deadLettersTopic, identityChangesTopic, profileUpdatesTopic, purposeFeedTopics, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
-import { PlatformModule } from '@cdp/nest-platform';
+import { API_KEY_RING, ApiKeyGuard, PlatformModule } from '@cdp/nest-platform';
 import type { ProfilesConfig } from './config';
 import { MaterialiserService } from './domain/materialiser.service';
 import { ProfileUpdatesHub } from './domain/profile-updates-hub';
-import { ApiKeyGuard } from './http/api-key.guard';
 import { ProfilesController } from './http/profiles.controller';
 import { TaskRouter } from './http/task-router';
 import { profileChangelogTopic } from './kafka/changelog-contract';
@@ -27,7 +26,7 @@ export class ProfilesModule {
         ),
       ],
       controllers: [ProfilesController, ProfilesConsumer],
-      providers: [{ provide: PROFILES_CONFIG, useValue: config }, ProfileStore, ProfileUpdatesHub, MaterialiserService, ApiKeyGuard, TaskRouter],
+      providers: [{ provide: PROFILES_CONFIG, useValue: config }, { provide: API_KEY_RING, useValue: config.PROFILES_API_KEYS }, ProfileStore, ProfileUpdatesHub, MaterialiserService, ApiKeyGuard, TaskRouter],
     };
   }
 }

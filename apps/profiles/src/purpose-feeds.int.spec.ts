@@ -34,6 +34,8 @@ describe('purpose feeds against a real Kafka', () => {
   beforeAll(async () => {
     await feeder.connect([profileChangelogTopic, ...purposeFeedTopics.map((t) => t.contract)]);
     const config = profilesConfigSchema.parse({
+      // Test mode: /metrics and readiness details stay on the service port (production moves them).
+      CDP_ENV: 'test',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
       TOPIC_NAMESPACE: namespace,
       HTTP_HOST: '127.0.0.1',

@@ -1,6 +1,6 @@
 /** Starts the profiles service from a validated config (used by main.ts and tests). */
 import type { INestApplication } from '@nestjs/common';
-import { startService } from '@cdp/nest-platform';
+import { httpOptionsOf, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { ProfilesConfig } from './config';
 import { ProfilesModule } from './profiles.module';
@@ -11,8 +11,7 @@ export function startProfiles(config: ProfilesConfig, logger?: Logger): Promise<
   // several input partitions touch one profile, and the compacted updates topic must end on its
   // latest state, so Kafka transactions commit in the order the store transactions did.
   return startService(ProfilesModule.forRoot(config, logger), {
-    host: config.HTTP_HOST,
-    port: config.HTTP_PORT,
+    ...httpOptionsOf(config),
     // State follows its partitions: task p (partition p of every input) on one member, restored
     // by the store before its records; the address tells other instances where to route reads.
     transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: 1, coPartitioned: { advertisedUrl: config.PROFILES_ADVERTISED_URL, state: ProfileStore } },

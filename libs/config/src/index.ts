@@ -1,3 +1,4 @@
+export * from './api-keys';
 export * from './load-config';
 export * from './kafka-security';
 export * from './secrets';

@@ -75,6 +75,24 @@ export const baseConfigShape = {
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(6_000),
   /** TLS and SASL to the brokers; a schema built on this shape adds `.superRefine(checkKafkaSecurity)`. */
   ...kafkaSecurityShape,
+  /** Requests per second (sustained) and at once (burst) per API key, and per client address for unknown keys; 0 = no limit. */
+  API_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(100),
+  API_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  /** Where the audit trail goes (JSON lines); unset = stdout, beside the service log. */
+  AUDIT_LOG_FILE: z.string().min(1).optional(),
+  /** A second listener for /metrics and the detailed readiness report (Prometheus, an operator); unset = none. */
+  HTTP_INTERNAL_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  HTTP_INTERNAL_HOST: z.string().default('0.0.0.0'),
+  /** Whether /metrics and the readiness details are also served on HTTP_PORT; unset = only outside production. */
+  HTTP_INTERNALS_ON_PUBLIC_PORT: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true')),
+};
+
+/** The request-body cap of a service whose API takes only small JSON bodies (ingestion has its own, larger one). */
+export const httpBodyLimitShape = {
+  HTTP_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
 };
 
 

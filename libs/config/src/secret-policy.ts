@@ -19,6 +19,7 @@ export const cdpEnvironmentShape = {
 export const DEVELOPMENT_SECRETS = {
   collectorKey: 'local-dev-key',
   readerKey: 'local-dev-reader-key',
+  dashboardKey: 'local-dev-dashboard-key',
   hmacKey: 'local-development-only-hmac-key-change-me',
   neo4jPassword: 'cdp-local-password',
 } as const;
@@ -42,17 +43,17 @@ export function cdpEnvironmentOf(env: NodeJS.ProcessEnv): CdpEnvironment {
 
 const unset = (value: string | undefined): value is undefined => value === undefined || value === '';
 
-function problemOf(name: string, rule: SecretRule, value: string | undefined): string | undefined {
+function problemsOf(name: string, rule: SecretRule, value: string | undefined): string[] {
   if (unset(value)) {
     return rule.required
-      ? `${name}: required in production (CDP_ENV=production, also when CDP_ENV is unset); set it or ${name}_FILE. Development secrets apply only with CDP_ENV=development or test`
-      : undefined;
+      ? [`${name}: required in production (CDP_ENV=production, also when CDP_ENV is unset); set it or ${name}_FILE. Development secrets apply only with CDP_ENV=development or test`]
+      : [];
   }
   const secrets = rule.secretsOf ? rule.secretsOf(value) : [value];
   if (secrets.some(isPublishedSecret) || (rule.development !== undefined && value === rule.development)) {
-    return `${name}: is a published development or placeholder value, refused in production (CDP_ENV=production); set a secret of your own`;
+    return [`${name}: is a published development or placeholder value, refused in production (CDP_ENV=production); set a secret of your own`];
   }
-  return undefined;
+  return (rule.productionProblems?.(value) ?? []).map((problem) => `${name}: ${problem}`);
 }
 
 /**
@@ -69,9 +70,9 @@ export function applySecretPolicy(schema: z.ZodType, env: NodeJS.ProcessEnv): { 
       if (unset(out[name]) && rule.development !== undefined) out[name] = rule.development;
       continue;
     }
-    const problem = problemOf(name, rule, out[name]);
-    if (problem) {
-      errors.push(problem);
+    const problems = problemsOf(name, rule, out[name]);
+    if (problems.length) {
+      errors.push(...problems);
       refused.add(name);
     }
   }

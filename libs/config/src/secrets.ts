@@ -19,6 +19,8 @@ export interface SecretRule {
   readonly required?: boolean;
   /** The secret parts of a raw value (e.g. the secrets of `id:secret` pairs); the whole value if absent. */
   readonly secretsOf?: (raw: string) => readonly string[];
+  /** What else production refuses in the raw value (e.g. a key without an explicit scope), one message each. */
+  readonly productionProblems?: (raw: string) => readonly string[];
 }
 
 /** Variables registered here are secrets: they may be mounted as files (`<NAME>_FILE`). */

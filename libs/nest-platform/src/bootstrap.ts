@@ -2,13 +2,19 @@
  * Starts one service: HTTP (health, metrics, the service's API) plus the Kafka transport, in one
  * hybrid Nest application. Used by every main.ts and by integration tests (with port 0).
  */
+import type { Server } from 'node:http';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError } from '@cdp/config';
 import type { KafkaPlatform, TaskState } from '@cdp/kafka';
+import type { KeyRing } from '@cdp/config';
 import type { Logger, Registry } from '@cdp/observability';
+import { HealthRegistry } from './health';
 import { httpMetricsMiddleware } from './http-metrics';
+import { API_KEY_RING } from './security/api-key.guard';
+import { preBodyChecks, securityHeaders } from './security/http-hardening';
+import { startInternalServer } from './security/internal-server';
 import { KafkaResultTransport, type KafkaTransportOptions, type ResolvedTransportOptions } from './kafka-transport';
 import { NestPinoLogger } from './nest-logger';
 import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from './tokens';
@@ -18,8 +24,34 @@ export interface StartOptions {
   readonly port: number;
   /** Omit for a service that consumes nothing. */
   readonly transport?: KafkaTransportOptions;
-  /** Largest accepted JSON request body. */
-  readonly bodyLimit?: string;
+  /** Largest accepted JSON request body, in bytes (64 KiB when not given). */
+  readonly maxBodyBytes?: number;
+  /** The listener of /metrics and the readiness details (HTTP_INTERNAL_PORT); none = no internal listener. */
+  readonly internal?: { readonly host: string; readonly port: number };
+}
+
+/** The listeners of a service from its validated config (base shape, plus its body limit if it has one). */
+export function httpOptionsOf(config: {
+  readonly HTTP_HOST: string;
+  readonly HTTP_PORT: number;
+  readonly HTTP_INTERNAL_HOST?: string;
+  readonly HTTP_INTERNAL_PORT?: number | undefined;
+  readonly HTTP_MAX_BODY_BYTES?: number;
+}): Pick<StartOptions, 'host' | 'port' | 'maxBodyBytes' | 'internal'> {
+  return {
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    ...(config.HTTP_MAX_BODY_BYTES !== undefined ? { maxBodyBytes: config.HTTP_MAX_BODY_BYTES } : {}),
+    ...(config.HTTP_INTERNAL_PORT !== undefined ? { internal: { host: config.HTTP_INTERNAL_HOST ?? '0.0.0.0', port: config.HTTP_INTERNAL_PORT } } : {}),
+  };
+}
+
+function keyRingOf(app: INestApplication): KeyRing | undefined {
+  try {
+    return app.get<KeyRing | undefined>(API_KEY_RING, { strict: false });
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startService(module: DynamicModule, opts: StartOptions): Promise<INestApplication> {
@@ -29,13 +61,24 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new NestPinoLogger(logger));
   app.use(httpMetricsMiddleware(app.get<Registry>(METRICS_REGISTRY)));
-  app.useBodyParser('json', { limit: opts.bodyLimit ?? '1mb' });
+  app.disable('x-powered-by');
+  app.use(securityHeaders);
+  // Before the body parser: an oversized body or one without a known key is refused unread.
+  const maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
+  app.use(preBodyChecks({ maxBodyBytes, ring: keyRingOf(app) }));
+  app.useBodyParser('json', { limit: maxBodyBytes });
   app.enableShutdownHooks();
   // Module init (Kafka connected, topics provisioned, state restored) before consumers start.
   await app.init();
   // HTTP first: reads from local state and health answer while the consumers join their groups
   // (a join waits for a killed predecessor's session to expire; see KAFKA_SESSION_TIMEOUT_MS).
   await app.listen(opts.port, opts.host);
+  if (opts.internal) {
+    const internal = await startInternalServer(app.get<Registry>(METRICS_REGISTRY), app.get(HealthRegistry), opts.internal.host, opts.internal.port);
+    (app.getHttpServer() as Server).once('close', () => internal.close());
+    const address = internal.address();
+    logger.info({ port: typeof address === 'object' && address ? address.port : opts.internal.port }, 'internal listener (metrics, readiness details) started');
+  }
   if (opts.transport) {
     const { coPartitioned, ...transport } = opts.transport;
     const resolved: ResolvedTransportOptions = coPartitioned

@@ -7,7 +7,7 @@
 import { Controller, Get, Inject, Injectable, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { KafkaPlatform } from '@cdp/kafka';
-import { KAFKA_PLATFORM } from './tokens';
+import { KAFKA_PLATFORM, PLATFORM_OPTIONS } from './tokens';
 
 export interface CheckResult {
   readonly ok: boolean;
@@ -45,9 +45,21 @@ export class HealthRegistry {
   }
 }
 
+/**
+ * On the public port the readiness answer is a summary (what a load balancer needs); the checks'
+ * details (broker addresses, refusals, lag) are for the internal port (internal-server.ts) unless
+ * HTTP_INTERNALS_ON_PUBLIC_PORT says otherwise.
+ */
 @Controller('health')
 export class HealthController {
-  constructor(private readonly health: HealthRegistry) {}
+  private readonly details: boolean;
+
+  constructor(
+    private readonly health: HealthRegistry,
+    @Inject(PLATFORM_OPTIONS) options: { internalsOnPublicPort?: boolean },
+  ) {
+    this.details = options.internalsOnPublicPort ?? true;
+  }
 
   @Get('live')
   live(@Res() res: Response): void {
@@ -58,6 +70,6 @@ export class HealthController {
   @Get('ready')
   async ready(@Res() res: Response): Promise<void> {
     const report = await this.health.readiness();
-    res.status(report.ok ? 200 : 503).json({ status: report.ok ? 'ok' : 'unavailable', checks: report.checks });
+    res.status(report.ok ? 200 : 503).json({ status: report.ok ? 'ok' : 'unavailable', ...(this.details ? { checks: report.checks } : {}) });
   }
 }

@@ -4,12 +4,17 @@
  * orderly shutdown that stops consumers (committing offsets) before closing the producer.
  */
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { kafkaSecurityOf, type KafkaSecurity, type KafkaSecurityVariables } from '@cdp/config';
 import { ALL_TOPICS, type TopicContract } from '@cdp/contracts';
 import { KafkaPlatform } from '@cdp/kafka';
-import { createLogger, createRegistry, type Logger } from '@cdp/observability';
+import { createAuditLogger, createLogger, createRegistry, type Logger } from '@cdp/observability';
 import { HealthController, HealthRegistry } from './health';
 import { MetricsController } from './metrics.controller';
+import { AUDIT_LOGGER, AuditLog } from './security/audit';
+import { BodyErrorsFilter } from './security/body-errors.filter';
+import { RateLimiter, type RateLimit } from './security/rate-limiter';
+import { DEFAULT_SSE_LIMITS, SseLimitInterceptor, type SseLimits } from './security/sse-limits';
 import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PLATFORM_OPTIONS } from './tokens';
 
 export interface PlatformOptions {
@@ -24,6 +29,14 @@ export interface PlatformOptions {
   readonly exactlyOnce?: boolean;
   readonly sessionTimeoutMs?: number;
   readonly kafkaSecurity?: KafkaSecurity;
+  /** Per-key request limit of the keyed API (ApiKeyGuard); none = no limit. */
+  readonly rateLimit?: RateLimit;
+  readonly sseLimits?: SseLimits;
+  /** Audit trail file (JSON lines); none = stdout. Tests pass their own logger as `auditLogger`. */
+  readonly auditLogFile?: string;
+  readonly auditLogger?: Logger;
+  /** /metrics and the readiness details on the public port too (else only on the internal one). */
+  readonly internalsOnPublicPort?: boolean;
 }
 
 class PlatformLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -53,7 +66,19 @@ export interface BaseServiceConfig extends Partial<KafkaSecurityVariables> {
   readonly TOPIC_NAMESPACE: string;
   readonly KAFKA_EXACTLY_ONCE?: boolean;
   readonly KAFKA_SESSION_TIMEOUT_MS?: number;
+  readonly CDP_ENV?: string;
+  readonly API_RATE_LIMIT_PER_SECOND?: number;
+  readonly API_RATE_LIMIT_BURST?: number;
+  readonly AUDIT_LOG_FILE?: string | undefined;
+  readonly HTTP_INTERNALS_ON_PUBLIC_PORT?: boolean | undefined;
+  readonly SSE_MAX_STREAMS?: number;
+  readonly SSE_MAX_STREAMS_PER_KEY?: number;
+  readonly SSE_IDLE_TIMEOUT_MS?: number;
 }
+
+/** Where /metrics and the readiness details are served: unset means "on the public port outside production". */
+export const internalsOnPublicPort = (config: Pick<BaseServiceConfig, 'CDP_ENV' | 'HTTP_INTERNALS_ON_PUBLIC_PORT'>): boolean =>
+  config.HTTP_INTERNALS_ON_PUBLIC_PORT ?? (config.CDP_ENV === 'development' || config.CDP_ENV === 'test');
 
 @Global()
 @Module({})
@@ -70,6 +95,14 @@ export class PlatformModule {
       ...(logger ? { logger } : {}),
       ...(config.KAFKA_EXACTLY_ONCE !== undefined ? { exactlyOnce: config.KAFKA_EXACTLY_ONCE } : {}),
       ...(config.KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS } : {}),
+      ...(config.API_RATE_LIMIT_PER_SECOND !== undefined ? { rateLimit: { perSecond: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_LIMIT_BURST ?? config.API_RATE_LIMIT_PER_SECOND * 2 } } : {}),
+      sseLimits: {
+        total: config.SSE_MAX_STREAMS ?? DEFAULT_SSE_LIMITS.total,
+        perKey: config.SSE_MAX_STREAMS_PER_KEY ?? DEFAULT_SSE_LIMITS.perKey,
+        idleTimeoutMs: config.SSE_IDLE_TIMEOUT_MS ?? DEFAULT_SSE_LIMITS.idleTimeoutMs,
+      },
+      ...(config.AUDIT_LOG_FILE ? { auditLogFile: config.AUDIT_LOG_FILE } : {}),
+      internalsOnPublicPort: internalsOnPublicPort(config),
     });
   }
 
@@ -99,8 +132,14 @@ export class PlatformModule {
         },
         HealthRegistry,
         PlatformLifecycle,
+        { provide: RateLimiter, useValue: new RateLimiter(options.rateLimit ?? { perSecond: 0, burst: 1 }) },
+        { provide: AUDIT_LOGGER, useFactory: () => options.auditLogger ?? createAuditLogger(options.service, options.auditLogFile) },
+        AuditLog,
+        SseLimitInterceptor,
+        // Body-parser failures (413 naming the limit, malformed JSON, a charset other than UTF-8) in the API's error shape.
+        { provide: APP_FILTER, useClass: BodyErrorsFilter },
       ],
-      exports: [LOGGER, METRICS_REGISTRY, KAFKA_PLATFORM, HealthRegistry, PLATFORM_OPTIONS],
+      exports: [LOGGER, METRICS_REGISTRY, KAFKA_PLATFORM, HealthRegistry, PLATFORM_OPTIONS, RateLimiter, AuditLog, SseLimitInterceptor],
     };
   }
 }

@@ -37,3 +37,12 @@ export function createLogger(service: string, level = 'info', destination?: pino
     destination,
   );
 }
+
+/**
+ * The audit trail's own logger (nest-platform's AuditLog): always at info whatever LOG_LEVEL says,
+ * one JSON line per record, to a file when given (appended, created with its directory) or stdout.
+ */
+export function createAuditLogger(service: string, file?: string): Logger {
+  const destination = file ? pino.destination({ dest: file, append: true, mkdir: true, sync: true }) : pino.destination(1);
+  return pino({ level: 'info', base: { service, log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, destination);
+}

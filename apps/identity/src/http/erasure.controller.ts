@@ -1,5 +1,5 @@
 /**
- * Erasure requests (SPEC "Privacy"), behind the operator key: name the person by profile id or by
+ * Erasure requests (SPEC "Privacy"), behind a privacy key (scope `privacy`, not the operators'; audited): name the person by profile id or by
  * one of their identities (identity-ref.ts: graph key, the value as typed, or type and match key,
  * in the body so values stay out of URLs and access logs). Answers with a receipt (request id,
  * profiles and identity count erased); 404 when the graph does not know them; 400 naming the bad field.
@@ -11,12 +11,14 @@ import { ErasureRepository } from '../privacy/erasure.repository';
 import { ErasureService, type ErasureReceipt } from '../privacy/erasure.service';
 import { ResolutionService } from '../resolution/resolution.service';
 import { IDENTITY_CONFIG } from '../tokens';
-import { AdminKeyGuard } from './admin-key.guard';
+import { ApiKeyGuard, Audited, RequireScope } from '@cdp/nest-platform';
+import { erasureTarget } from './audit-targets';
 import { graphKeyOf, identityRefSchema } from './identity-ref';
 import { parseBody } from './parse-body';
 
 @Controller('v1/privacy')
-@UseGuards(AdminKeyGuard)
+@UseGuards(ApiKeyGuard)
+@RequireScope('privacy')
 export class ErasureController {
   private readonly erasureBody;
 
@@ -33,6 +35,7 @@ export class ErasureController {
   }
 
   @Post('erasures')
+  @Audited('privacy.erasure', erasureTarget)
   @HttpCode(200)
   async erase(@Body() body: unknown): Promise<ErasureReceipt> {
     const request = parseBody(this.erasureBody, body);

@@ -1,5 +1,5 @@
 /**
- * Operator API of the identity graph (x-admin-key): why are two identities in one profile, remove
+ * Operator API of the identity graph (a key with scope `operator`; every request audited): why are two identities in one profile, remove
  * an identity, cut a link, quarantine or release an identity. Identities are named as identity-ref.ts
  * says (graph key, the value as typed, or type and match key), in request bodies only, so values
  * never reach URLs or access logs. Changes are published on the identity changes topic like any other.
@@ -10,12 +10,14 @@ import type { IdentityConfig } from '../config';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { ResolutionService } from '../resolution/resolution.service';
 import { IDENTITY_CONFIG } from '../tokens';
-import { AdminKeyGuard } from './admin-key.guard';
+import { ApiKeyGuard, Audited, RequireScope } from '@cdp/nest-platform';
+import { identityTarget } from './audit-targets';
 import { graphKeyOf, identityRefSchema, type IdentityRef } from './identity-ref';
 import { parseBody } from './parse-body';
 
 @Controller('v1/graph')
-@UseGuards(AdminKeyGuard)
+@UseGuards(ApiKeyGuard)
+@RequireScope('operator')
 export class GraphAdminController {
   private readonly pairBody;
   private readonly oneBody;
@@ -36,6 +38,7 @@ export class GraphAdminController {
 
   /** The chain of evidence (shortest path of active links) that puts two identities in one profile. */
   @Post('why')
+  @Audited('graph.why', identityTarget)
   @HttpCode(200)
   async why(@Body() body: unknown): Promise<unknown> {
     const { a, b } = parseBody(this.pairBody, body);
@@ -45,18 +48,21 @@ export class GraphAdminController {
   }
 
   @Delete('identities/:key')
+  @Audited('graph.remove', identityTarget)
   async remove(@Param('key') key: string): Promise<unknown> {
     const { identity } = parseBody(this.oneBody, { identity: { key } });
     return this.act('remove', [this.keyOf(identity)], 'key');
   }
 
   @Post('identities/remove')
+  @Audited('graph.remove', identityTarget)
   @HttpCode(200)
   async removeByValue(@Body() body: unknown): Promise<unknown> {
     return this.act('remove', [this.keyOf(parseBody(this.oneBody, body).identity)], 'identity');
   }
 
   @Post('unlink')
+  @Audited('graph.unlink', identityTarget)
   @HttpCode(200)
   async unlink(@Body() body: unknown): Promise<unknown> {
     const { a, b } = parseBody(this.pairBody, body);
@@ -64,12 +70,14 @@ export class GraphAdminController {
   }
 
   @Post('quarantine')
+  @Audited('graph.quarantine', identityTarget)
   @HttpCode(200)
   async quarantine(@Body() body: unknown): Promise<unknown> {
     return this.act('quarantine', [this.keyOf(parseBody(this.oneBody, body).identity)], 'identity');
   }
 
   @Post('release')
+  @Audited('graph.release', identityTarget)
   @HttpCode(200)
   async release(@Body() body: unknown): Promise<unknown> {
     return this.act('release', [this.keyOf(parseBody(this.oneBody, body).identity)], 'identity');

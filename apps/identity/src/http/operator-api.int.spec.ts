@@ -31,7 +31,7 @@ describe('identity operator API: explain behind the key, identities in any spell
   const namespace = uniqueNamespace('opapi');
   const graphNamespace = `opapi-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
-  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_ADMIN_API_KEY: ADMIN_KEY, DEFAULT_PHONE_REGION: 'GB' });
+  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_API_KEYS: `ops:${ADMIN_KEY}`, DEFAULT_PHONE_REGION: 'GB' });
   const keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
   let app: INestApplication;
   let driver: Driver;

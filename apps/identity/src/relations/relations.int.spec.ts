@@ -24,7 +24,7 @@ describe('identity service: accounts and linked-but-separate profiles', () => {
   const graphNamespace = `rel-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
   const ADMIN_KEY = 'relations-test-admin-key';
-  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_ADMIN_API_KEY: ADMIN_KEY });
+  const config = identityTestConfig(namespace, graphNamespace, { IDENTITY_API_KEYS: `ops:${ADMIN_KEY}` });
   let app: INestApplication;
   let driver: Driver;
   const resolved = new Map<string, ResolvedEvent>();

@@ -1,5 +1,5 @@
 import { validateRawEvent } from './raw-event';
-import { routingKey, toCanonical } from './to-canonical';
+import { routingKey, toCanonical, UNTRUSTED_CONSENT } from './to-canonical';
 
 const ctx = { channel: 'website' as const, source: 'test', receivedAt: 1_700_000_000_000, defaultPhoneRegion: 'GB' as const };
 
@@ -121,5 +121,33 @@ describe('toCanonical: attributes that are not identities', () => {
     const consents = [{ purpose: 'marketing', granted: false, channel: 'sms' }];
     const out = toCanonical(valid({ type: 'opt_out', identifiers: { phone: '+442079460958' }, consents }), { ...ctx, channel: 'sms' });
     expect(out.ok && out.value.consents).toEqual(consents);
+  });
+});
+
+describe('an untrusted source (a browser key)', () => {
+  const valid = (input: unknown) => {
+    const v = validateRawEvent(input);
+    if (!v.ok) throw new Error(JSON.stringify(v.errors));
+    return v.value;
+  };
+  const browser = { ...ctx, trusted: false };
+
+  it('has its primary identities taken as secondary claims', () => {
+    const out = toCanonical(valid({ type: 'login', identifiers: { login: 'ann', visitor_id: 'v-1' } }), browser);
+    expect(out.ok && out.value.identities.map((i) => [i.type, i.designation])).toEqual([
+      ['login', 'SECONDARY'],
+      ['visitor_id', 'SECONDARY'],
+    ]);
+    const trusted = toCanonical(valid({ type: 'login', identifiers: { login: 'ann' } }), ctx);
+    expect(trusted.ok && trusted.value.identities[0]?.designation).toBe('PRIMARY');
+  });
+
+  it.each([
+    ['an opt-in', [{ purpose: 'marketing', granted: true }]],
+    ['an opt-out', [{ purpose: 'analytics', granted: false }]],
+  ])('may not assert consent: %s is refused naming the field', (_case, consents) => {
+    const out = toCanonical(valid({ type: 'consent', identifiers: { visitor_id: 'v-1' }, consents }), browser);
+    expect(out.ok).toBe(false);
+    if (!out.ok) expect(out.errors).toEqual([{ field: 'consents', message: UNTRUSTED_CONSENT }]);
   });
 });

@@ -21,7 +21,17 @@ export interface IngestContext {
   readonly defaultPhoneRegion: CountryCode;
   /** Stable id for records that arrive without one (e.g. topic:partition:offset), so redelivery dedupes. */
   readonly fallbackEventId?: string;
+  /**
+   * Whether the source may assert primary identities and consent. False for a collector key with
+   * `trust=browser` (its secret is in page JavaScript, so anyone can send as it): its primary
+   * identities become secondary claims, and consent signals are refused. Raw topics and file
+   * imports are trusted (who may write them is Kafka's ACLs' and the operator's say).
+   */
+  readonly trusted?: boolean;
 }
+
+/** Why an untrusted source's consent signal is refused (docs/security.md, "Collector keys"). */
+export const UNTRUSTED_CONSENT = 'this key is not trusted to assert consent (trust=browser): send consent signals from a server key';
 
 /** Channels whose people are placed within business accounts (SPEC: B2B). */
 export const B2B_CHANNELS: ReadonlySet<Channel> = new Set(['webinar', 'landing-page', 'trade-show', 'b2b-event', 'outbound-call']);
@@ -39,6 +49,7 @@ export function toCanonical(raw: RawEventInput, ctx: IngestContext): Validated<C
     else traits[name] = value;
   }
   const identities = toIdentities(raw.identifiers, raw.namespaces ?? {}, '', ctx, allowed, errors, properties);
+  if (ctx.trusted === false && (raw.consents?.length ?? 0) > 0) errors.push({ field: 'consents', message: UNTRUSTED_CONSENT });
   for (const identity of identities) {
     if (identity.type === 'email' && B2B_CHANNELS.has(ctx.channel) && traits.company_domain === undefined) {
       const company = corporateDomain(emailDomain(identity.value));
@@ -102,7 +113,9 @@ function toIdentities(
       errors.push({ field: `${prefix}identifiers.${type}`, message: normalised.reason });
       continue;
     }
-    identities.push({ type, value: normalised.value, matchKey: normalised.matchKey, designation, namespace: normalised.namespace ?? null });
+    // An untrusted source's "primary" identity is only a claim: anyone can send a login as a browser key.
+    const asserted = ctx.trusted === false ? 'SECONDARY' : designation;
+    identities.push({ type, value: normalised.value, matchKey: normalised.matchKey, designation: asserted, namespace: normalised.namespace ?? null });
   }
   return identities;
 }

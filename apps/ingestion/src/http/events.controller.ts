@@ -4,17 +4,16 @@
  * invalid ones are reported per index (207), so nothing is half-applied without saying so. An
  * event id that was already published is answered as a duplicate and not published again.
  */
-import { BadRequestException, Body, Controller, ConflictException, Inject, NotFoundException, Param, PayloadTooLargeException, Post, Req, Res, ServiceUnavailableException, UseGuards } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { BadRequestException, Body, Controller, ConflictException, ForbiddenException, Inject, NotFoundException, Param, PayloadTooLargeException, Post, Req, Res, ServiceUnavailableException, UseGuards } from '@nestjs/common';
+import type { Response } from 'express';
+import { has } from '@cdp/config';
 import { isChannel, type CanonicalEvent, type Channel } from '@cdp/contracts';
 import { describeError } from '@cdp/kafka';
+import { ApiKeyGuard, type KeyedRequest } from '@cdp/nest-platform';
 import type { IngestionConfig } from '../config';
 import { IngestService, type PublishOutcome } from '../domain/ingest.service';
 import type { FieldError, Validated } from '../domain/raw-event';
 import { INGESTION_CONFIG } from '../tokens';
-import { ApiKeyGuard } from './api-key.guard';
-
-type SourcedRequest = Request & { sourceId?: string };
 
 export interface BatchResult {
   readonly index: number;
@@ -32,11 +31,20 @@ export class EventsController {
     @Inject(INGESTION_CONFIG) private readonly config: IngestionConfig,
   ) {}
 
-  private channel(name: string): Channel {
+  /** The channel of the path: served here (else 404) and one the key may post to (else 403). */
+  private channel(name: string, req: KeyedRequest): Channel {
     if (!isChannel(name) || !this.config.CHANNELS.includes(name)) {
       throw new NotFoundException({ error: 'unknown_channel', field: 'channel', message: `channel ${name} is not served here` });
     }
+    if (!req.apiKey || !has(req.apiKey, 'channels', name)) {
+      throw new ForbiddenException({ error: 'forbidden', field: 'channel', message: `key "${req.apiKeyId ?? 'none'}" may not post to channel ${name}` });
+    }
     return name;
+  }
+
+  /** Who sent it, and whether that source may assert primary identities and consent (docs/security.md). */
+  private origin(req: KeyedRequest): { source: string; trusted: boolean } {
+    return { source: req.apiKey?.id ?? 'unknown', trusted: req.apiKey !== undefined && has(req.apiKey, 'trust', 'server') };
   }
 
   private tooLarge(event: unknown): FieldError | undefined {
@@ -56,14 +64,14 @@ export class EventsController {
   }
 
   @Post()
-  async single(@Param('channel') name: string, @Body() body: unknown, @Req() req: SourcedRequest, @Res() res: Response): Promise<void> {
-    const channel = this.channel(name);
+  async single(@Param('channel') name: string, @Body() body: unknown, @Req() req: KeyedRequest, @Res() res: Response): Promise<void> {
+    const channel = this.channel(name, req);
     const oversized = this.tooLarge(body);
     if (oversized) {
       this.ingest.countRejected(channel, 'http');
       throw new PayloadTooLargeException({ error: 'payload_too_large', errors: [oversized] });
     }
-    const prepared = this.ingest.prepare(body, { channel, source: req.sourceId ?? 'unknown', receivedAt: Date.now() }, 'http');
+    const prepared = this.ingest.prepare(body, { channel, ...this.origin(req), receivedAt: Date.now() }, 'http');
     if (!prepared.ok) throw new BadRequestException({ error: 'invalid_event', errors: prepared.errors });
     const [outcome] = await this.publish([prepared.value], channel);
     const eventId = prepared.value.eventId;
@@ -73,8 +81,8 @@ export class EventsController {
   }
 
   @Post('batch')
-  async batch(@Param('channel') name: string, @Body() body: unknown, @Req() req: SourcedRequest, @Res() res: Response): Promise<void> {
-    const channel = this.channel(name);
+  async batch(@Param('channel') name: string, @Body() body: unknown, @Req() req: KeyedRequest, @Res() res: Response): Promise<void> {
+    const channel = this.channel(name, req);
     const events = (body as { events?: unknown } | null)?.events;
     if (!Array.isArray(events)) throw new BadRequestException({ error: 'invalid_batch', errors: [{ field: 'events', message: 'must be an array' }] });
     if (events.length === 0 || events.length > this.config.MAX_BATCH_SIZE) {
@@ -87,7 +95,7 @@ export class EventsController {
         this.ingest.countRejected(channel, 'http');
         return { ok: false, errors: [oversized] };
       }
-      return this.ingest.prepare(e, { channel, source: req.sourceId ?? 'unknown', receivedAt }, 'http');
+      return this.ingest.prepare(e, { channel, ...this.origin(req), receivedAt }, 'http');
     });
     const valid = prepared.flatMap((p) => (p.ok ? [p.value] : []));
     const outcomes = valid.length ? await this.publish(valid, channel) : [];

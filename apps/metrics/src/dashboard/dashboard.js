@@ -67,7 +67,7 @@
 
   function renderHealth(k) {
     $('largest').querySelector('tbody').innerHTML = k.largestProfiles.length
-      ? k.largestProfiles.map((p) => '<tr><td>' + esc(p.profileId) + '</td><td>' + num(p.identities) + '</td></tr>').join('')
+      ? k.largestProfiles.map((p) => '<tr><td>' + (p.profileId ? esc(p.profileId) : '<span class="hidden-id">sign in with a key to see ids</span>') + '</td><td>' + num(p.identities) + '</td></tr>').join('')
       : '<tr><td colspan="2">no profiles yet</td></tr>';
     const rows = [
       ['Identities per profile (median / p90 / max)', k.identitiesPerProfile.p50 + ' / ' + k.identitiesPerProfile.p90 + ' / ' + k.identitiesPerProfile.max],
@@ -130,9 +130,19 @@
     }, { scales: { y: { position: 'left', beginAtZero: true }, y1: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false } } } });
   }
 
+  // A dashboard key (METRICS_API_KEYS, scope profiles) shows profile ids; kept for this tab only.
+  const KEY_ITEM = 'cdp-dashboard-key';
+  const keyHeaders = () => (sessionStorage.getItem(KEY_ITEM) ? { 'x-api-key': sessionStorage.getItem(KEY_ITEM) } : {});
+
   async function refresh() {
     try {
-      const k = await (await fetch('v1/kpis?window=' + windowName, { cache: 'no-store' })).json();
+      const res = await fetch('v1/kpis?window=' + windowName, { cache: 'no-store', headers: keyHeaders() });
+      if (res.status === 401 || res.status === 403) {
+        sessionStorage.removeItem(KEY_ITEM);
+        $('signin-state').textContent = 'key refused';
+        return;
+      }
+      const k = await res.json();
       renderTiles(k);
       renderChannels(k);
       renderHealth(k);
@@ -149,6 +159,17 @@
       $('status').textContent = 'cannot reach the KPI API; retrying…';
     }
   }
+
+  $('signin').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const value = $('signin-key').value.trim();
+    if (value) sessionStorage.setItem(KEY_ITEM, value);
+    else sessionStorage.removeItem(KEY_ITEM);
+    $('signin-key').value = '';
+    $('signin-state').textContent = value ? 'signed in' : '';
+    void refresh();
+  });
+  if (sessionStorage.getItem(KEY_ITEM)) $('signin-state').textContent = 'signed in';
 
   document.querySelectorAll('.windows button').forEach((b) => {
     b.setAttribute('aria-pressed', String(b.dataset.window === windowName));

@@ -1,9 +1,12 @@
 /**
  * KPI JSON API: snapshots per window and series over time for the dashboard's charts. While the
  * state is being restored (it lacks records already passed, see group-alignment.ts) it answers 503
- * rather than figures that would read as final.
+ * rather than figures that would read as final. The dashboard is open; profile ids (the largest
+ * profiles) are shown only to a dashboard key with scope `profiles` (METRICS_API_KEYS), others see
+ * the sizes alone.
  */
-import { BadRequestException, Controller, Get, Query, ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Query, Req, ServiceUnavailableException, UseGuards } from '@nestjs/common';
+import { ApiKeyGuard, RequireKey, type KeyedRequest } from '@cdp/nest-platform';
 import { KpiService, type KpiView } from '../domain/kpi.service';
 import { WINDOWS, type SeriesPoint, type WindowName } from '../domain/kpi-state';
 
@@ -13,6 +16,8 @@ function windowOf(value: string, allowed: readonly string[]): string {
 }
 
 @Controller('v1/kpis')
+@UseGuards(ApiKeyGuard)
+@RequireKey({ attribute: 'scopes', anyOf: ['profiles'], optional: true })
 export class KpiController {
   constructor(private readonly kpis: KpiService) {}
 
@@ -24,10 +29,12 @@ export class KpiController {
   }
 
   @Get()
-  async kpi(@Query('window') window = 'all'): Promise<KpiView> {
+  async kpi(@Req() req: KeyedRequest, @Query('window') window = 'all'): Promise<KpiView> {
     const w = windowOf(window, Object.keys(WINDOWS)) as WindowName;
     await this.complete();
-    return this.kpis.snapshot(w);
+    const view = this.kpis.snapshot(w);
+    // The guard let a key through only if it holds the scope; no key, no ids.
+    return req.apiKey ? view : { ...view, largestProfiles: view.largestProfiles.map(({ identities }) => ({ profileId: '', identities })) };
   }
 
   @Get('series')

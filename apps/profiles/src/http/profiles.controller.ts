@@ -1,27 +1,27 @@
 /**
- * Profile read API (API key required): by id (following merges), by identity, a paged list
+ * Profile read API (a reader key with the route's scope; every request leaves an audit record): by id (following merges), by identity, a paged list
  * (cursor, or offset for small lists), an export of everything held about one person, and a live
  * stream of one profile's updates over server-sent events. Any instance answers: what is not held
  * here is asked of the instance that owns it (task-router.ts); the list and the lookup gather
  * from every owner. A task being restored answers 503 `restoring`.
  */
-import { BadRequestException, Body, Controller, Get, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Query, Req, ServiceUnavailableException, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Query, Req, ServiceUnavailableException, Sse, UseGuards, UseInterceptors, type MessageEvent } from '@nestjs/common';
 import type { Request } from 'express';
 import { concat, filter, map, of, type Observable } from 'rxjs';
 import type { Profile } from '@cdp/contracts';
+import { ApiKeyGuard, Audited, presentedSecret, RequireScope, SseLimitInterceptor } from '@cdp/nest-platform';
 import { normaliseIdentityQuery } from '@cdp/normalisation';
 import type { ProfilesConfig } from '../config';
 import { ProfileUpdatesHub } from '../domain/profile-updates-hub';
 import type { ListPage } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
-import { ApiKeyGuard } from './api-key.guard';
 import { ROUTED_HEADER, TaskRouter } from './task-router';
 
 const restoring = (task: number) => new ServiceUnavailableException({ error: 'restoring', message: `the profiles of partition ${task} are being restored; try again shortly` });
 const noOwner = (task: number) => new ServiceUnavailableException({ error: 'rebalancing', message: `partition ${task} has no owner right now (a rebalance is on); try again shortly` });
 const routed = (req: Request) => req.header(ROUTED_HEADER) === '1';
-const keyOf = (req: Request) => req.header('x-api-key') ?? '';
+const keyOf = (req: Request) => presentedSecret(req.headers) ?? '';
 
 const invalid = (field: string, message: string) => new BadRequestException({ error: 'invalid_query', field, message });
 
@@ -36,6 +36,8 @@ export class ProfilesController {
   ) {}
 
   @Get()
+  @RequireScope('read')
+  @Audited('profile.list')
   async list(@Req() req: Request, @Query('cursor') cursor?: string, @Query('offset') offset?: string, @Query('limit') limit = '50'): Promise<ListPage & { offset?: number }> {
     const l = Number(limit);
     if (!Number.isInteger(l) || l < 1 || l > 500) throw invalid('limit', 'must be 1 to 500');
@@ -57,22 +59,27 @@ export class ProfilesController {
 
   /** Every owner's first page from the same cursor, merged in id order: the first `limit` are the page. */
   private async gatherList(limit: number, offset: number | undefined, cursor: string | undefined, apiKey: string): Promise<ListPage & { offset?: number }> {
-    const { urls, complete } = await this.router.members();
-    if (!complete) throw noOwner(-1);
-    const query = `?limit=${limit + (offset ?? 0)}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
-    const pages = await Promise.all(urls.map((url) => this.router.forward(url, `/v1/profiles${query}`, apiKey)));
-    const failed = pages.find((p) => p.status !== 200);
+    const local = this.store.readyTasks;
+    const { urls, unowned } = await this.router.others(this.store.taskCount, local);
+    if (unowned.length > 0) throw this.unavailable(unowned[0]!);
+    const want = limit + (offset ?? 0);
+    const query = `?limit=${want}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+    const remote = await Promise.all(urls.map((url) => this.router.forward(url, `/v1/profiles${query}`, apiKey)));
+    const failed = remote.find((p) => p.status !== 200);
     if (failed) throw new HttpException(failed.body ?? { error: 'upstream', message: 'an owner did not answer' }, failed.status >= 500 ? 503 : failed.status);
-    const all = pages.flatMap((p) => (p.body as ListPage).items).sort((a, b) => (a.profileId < b.profileId ? -1 : a.profileId > b.profileId ? 1 : 0));
-    const more = all.length > (offset ?? 0) + limit || pages.some((p) => (p.body as ListPage).nextCursor !== null);
+    const pages = [...(local.length > 0 ? [this.store.db.list(want, cursor === undefined ? {} : { cursor }, local)] : []), ...remote.map((p) => p.body as ListPage)];
+    const all = pages.flatMap((p) => p.items).sort((a, b) => (a.profileId < b.profileId ? -1 : a.profileId > b.profileId ? 1 : 0));
+    const more = all.length > want || pages.some((p) => p.nextCursor !== null);
     const items = all.slice(offset ?? 0, (offset ?? 0) + limit);
-    const total = pages.reduce((sum, p) => sum + (p.body as ListPage).total, 0);
+    const total = pages.reduce((sum, p) => sum + p.total, 0);
     const nextCursor = more && items.length === limit ? items[items.length - 1]!.profileId : null;
     return { ...(offset === undefined ? {} : { offset }), total, items, nextCursor };
   }
 
   /** By identity in the query string; kept for simple clients, but the value lands in access logs. */
   @Get('lookup')
+  @RequireScope('lookup')
+  @Audited('profile.lookup')
   lookup(@Req() req: Request, @Query('type') type?: string, @Query('value') value?: string, @Query('namespace') namespace?: string): Promise<Profile> {
     return this.findByIdentity({ type, value, namespace }, req);
   }
@@ -80,6 +87,8 @@ export class ProfilesController {
   /** By identity in a JSON body `{type, value, namespace?}`: keeps the identity out of URLs and proxy logs. */
   @Post('lookup')
   @HttpCode(200)
+  @RequireScope('lookup')
+  @Audited('profile.lookup')
   lookupByBody(@Req() req: Request, @Body() body: unknown): Promise<Profile> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('(body)', 'must be a JSON object {type, value, namespace?}');
     const { type, value, namespace, ...rest } = body as Record<string, unknown>;
@@ -100,7 +109,7 @@ export class ProfilesController {
     // A profile of a task held here but no longer owned is a stale copy: its owner answers.
     if (found && this.store.taskStatus(this.store.taskOf(found.profileId)) === 'ready') return found;
     if (!routed(req)) {
-      const { urls } = await this.router.members();
+      const { urls } = await this.router.others(this.store.taskCount, this.store.readyTasks);
       const answers = await Promise.all(urls.map((url) => this.router.forward(url, '/v1/profiles/lookup', keyOf(req), { type, value })));
       const hit = answers.find((a) => a.status === 200);
       if (hit) return hit.body as Profile;
@@ -110,6 +119,11 @@ export class ProfilesController {
     const restoringTask = this.store.ownedTasks.find((t) => this.store.taskStatus(t) === 'restoring');
     if (restoringTask !== undefined) throw restoring(restoringTask);
     throw new NotFoundException({ error: 'not_found', message: 'no profile holds that identity' });
+  }
+
+  /** 503 for a task that cannot be answered now: restoring here, or owned by nobody yet. */
+  private unavailable(task: number): ServiceUnavailableException {
+    return this.store.taskStatus(task) === 'restoring' ? restoring(task) : noOwner(task);
   }
 
   /**
@@ -143,6 +157,8 @@ export class ProfilesController {
   }
 
   @Get(':profileId')
+  @RequireScope('read')
+  @Audited('profile.read')
   byId(@Req() req: Request, @Param('profileId') profileId: string): Promise<Profile> {
     return this.fromOwner(profileId, req, '', (id) => this.store.db.profile(id));
   }
@@ -152,6 +168,8 @@ export class ProfilesController {
    * older events were folded into it and over which time range (`foldedEvents`); follows merges.
    */
   @Get(':profileId/export')
+  @RequireScope('export')
+  @Audited('profile.export')
   export(@Req() req: Request, @Param('profileId') profileId: string): Promise<unknown> {
     return this.fromOwner(profileId, req, '/export', (id) => {
       const found = this.store.db.exportOf(id);
@@ -161,6 +179,9 @@ export class ProfilesController {
 
   /** The current profile first (if any), then every committed change; follows merges. */
   @Sse(':profileId/stream')
+  @RequireScope('stream')
+  @Audited('profile.stream')
+  @UseInterceptors(SseLimitInterceptor)
   stream(@Param('profileId') profileId: string): Observable<MessageEvent> {
     const current = this.store.db.profile(profileId);
     // Updates are emitted once published, which can be just after the snapshot was read: never

@@ -26,11 +26,23 @@ export class TaskRouter implements OnApplicationShutdown {
     this.view = new GroupOwnershipView(kafka.kafka, `${kafka.namespace}${PROFILES_GROUP}`);
   }
 
-  /** Base URLs of every member that owns a task, each once (for scatter-gather reads). */
-  async members(): Promise<{ urls: string[]; complete: boolean }> {
+  /**
+   * For scatter-gather reads: the base URL of each member owning one of `taskCount` tasks other
+   * than those answered here (`local`), each once, and the tasks nobody can answer right now.
+   */
+  async others(taskCount: number, local: readonly number[]): Promise<{ urls: string[]; unowned: number[] }> {
+    const here = new Set(local);
+    if (here.size === taskCount) return { urls: [], unowned: [] };
     const owners = await this.owners(false);
-    const urls = [...new Set([...owners.values()].map((o) => o.url).filter(Boolean))];
-    return { urls, complete: owners.size > 0 && [...owners.values()].every((o) => o.url) };
+    const urls = new Set<string>();
+    const unowned: number[] = [];
+    for (let task = 0; task < taskCount; task++) {
+      if (here.has(task)) continue;
+      const url = owners.get(task)?.url;
+      if (url) urls.add(url);
+      else unowned.push(task);
+    }
+    return { urls: [...urls], unowned };
   }
 
   async ownerOf(task: number): Promise<string | undefined> {

@@ -44,9 +44,14 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
     return this.lmdb;
   }
 
+  /** How many tasks there are: the partitions of each co-partitioned topic. */
+  get taskCount(): number {
+    return profileChangelogTopic.config.partitions;
+  }
+
   /** The task holding an id's state (the partition our producers put that key on). */
   taskOf(profileId: string): number {
-    return partitionForKey(profileId, profileChangelogTopic.config.partitions);
+    return partitionForKey(profileId, this.taskCount);
   }
 
   /** 'ready': answered from here; 'restoring': owned, state on its way; 'elsewhere': another member owns it. */

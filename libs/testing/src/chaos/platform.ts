@@ -44,6 +44,8 @@ export class Platform {
       GRAPH_NAMESPACE: e.graphNamespace,
       INGEST_API_KEYS: `chaos:${API_KEY}`,
       PROFILES_API_KEYS: `chaos:${API_KEY}`,
+      // The load comes through one key; faults, not the per-key rate limit, are under test.
+      API_RATE_LIMIT_PER_SECOND: '0',
       IDENTITY_HMAC_KEY: HMAC_KEY,
       KPI_SNAPSHOT_INTERVAL_MS: '5000',
       // A bench is a development run: the test servers' development Neo4j password is allowed.

@@ -1,6 +1,7 @@
 /**
  * Turns body-parser failures into the API's JSON error shape (`error` + `errors[{field, message}]`):
- * 413 for a body above INGEST_MAX_BODY_BYTES, 400 for malformed JSON (Nest has already made that
+ * 413 naming the limit for a body above the service's (chunked bodies: a Content-Length above it is
+ * refused earlier, by http-hardening.ts), 400 for malformed JSON (Nest has already made that
  * a BadRequestException in its default shape), 415 for a charset other than UTF-8. Our own
  * exceptions and everything else go to Nest's default handling.
  */
