@@ -128,7 +128,9 @@ describe('bounded profile state against a real Kafka', () => {
   });
 
   it('rebuilds the same bounded store from the changelog, still ignoring replays of recent and recently folded events', async () => {
-    const before = (await api<{ items: Profile[] }>(url, '/v1/profiles?limit=100')).body.items;
+    const listed = await api<{ items: Profile[] }>(url, '/v1/profiles?limit=100');
+    expect({ status: listed.status, body: listed.status === 200 ? 'ok' : listed.body }).toEqual({ status: 200, body: 'ok' });
+    const before = listed.body.items;
     const exportBefore = await exported('busy');
     await app.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { ProfileUpdatesHub } from './domain/profile-updates-hub';
 import { ProfilesController } from './http/profiles.controller';
 import { TaskRouter } from './http/task-router';
 import { profileChangelogTopic } from './kafka/changelog-contract';
+import { profileHandoverTopic } from './kafka/handover-contract';
 import { ProfilesConsumer } from './kafka/profiles.controller';
 import { ProfileStore } from './store/profile-store';
 import { PROFILES_CONFIG } from './tokens';
@@ -21,7 +22,7 @@ export class ProfilesModule {
       imports: [
         PlatformModule.forService(
           config,
-          [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, ...purposeFeedTopics.map((t) => t.contract), profileChangelogTopic, deadLettersTopic, schemasTopic],
+          [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, ...purposeFeedTopics.map((t) => t.contract), profileChangelogTopic, profileHandoverTopic, deadLettersTopic, schemasTopic],
           logger,
         ),
       ],

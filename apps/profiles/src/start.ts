@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { httpOptionsOf, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { ProfilesConfig } from './config';
+import { profileHandoverTopic } from './kafka/handover-contract';
 import { ProfilesModule } from './profiles.module';
 import { ProfileStore } from './store/profile-store';
 
@@ -14,6 +15,6 @@ export function startProfiles(config: ProfilesConfig, logger?: Logger): Promise<
     ...httpOptionsOf(config),
     // State follows its partitions: task p (partition p of every input) on one member, restored
     // by the store before its records; the address tells other instances where to route reads.
-    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: 1, coPartitioned: { advertisedUrl: config.PROFILES_ADVERTISED_URL, state: ProfileStore } },
+    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: 1, extraContracts: [profileHandoverTopic], coPartitioned: { advertisedUrl: config.PROFILES_ADVERTISED_URL, state: ProfileStore } },
   });
 }

@@ -80,3 +80,42 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => b
   }
   return last;
 }
+
+/**
+ * Every record of a topic up to its end as of the call, read committed (a partition written in
+ * transactions ends on a marker that is never handed over, so the end is seen in batch offsets).
+ */
+export async function readToEnd(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<CollectedMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect())).map((o) => [o.partition, BigInt(o.high)]));
+  const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
+  const messages: CollectedMessage[] = [];
+  if (pending.size === 0) return messages;
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` });
+  await consumer.connect();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (BigInt(payload.lastOffset) + 1n >= (ends.get(payload.partition) ?? 0n)) pending.delete(payload.partition);
+      if (pending.size === 0) done();
+    });
+    await consumer.run({
+      eachMessage: ({ partition, message }) => {
+        if (BigInt(message.offset) < (ends.get(partition) ?? 0n)) messages.push({ topic, partition, message });
+        return Promise.resolve();
+      },
+    });
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`readToEnd(${topic}): not at the end after ${timeoutMs} ms`)), timeoutMs);
+    });
+    await Promise.race([finished, timedOut]);
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+  }
+  return messages;
+}

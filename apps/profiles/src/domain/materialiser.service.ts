@@ -22,19 +22,21 @@ import { ok, output, retry, type HandlerResult, type InboundMessage, type Outbou
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import { aliasState, erasedState, profileChangelogTopic, stateOfRecord, type ProfileState } from '../kafka/changelog-contract';
+import { profileHandoverTopic } from '../kafka/handover-contract';
 import type { StoreTx } from '../store/lmdb-profile-store';
 import { logLimitsOf, type ProfilesConfig } from '../config';
 import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
 import type { LogLimits } from './event-log';
-import { applyChange, applyResolved, canonicalId, type Touched } from './profile-transitions';
+import type { Handover, Locality } from './handover';
+import { applyChange, applyHandover, applyResolved, canonicalId, type Touched } from './profile-transitions';
 import { ProfileUpdatesHub, type ProfileChange } from './profile-updates-hub';
 import { purposeFeedOutputs } from './purpose-feeds';
 
 /** How to apply one input record inside the chunk's transaction. */
 interface Step {
   readonly cause: string;
-  readonly apply: (tx: StoreTx, now: number) => Touched;
+  readonly apply: (tx: StoreTx, now: number, local: Locality) => Touched;
   /** The ids a record already applied touched (the replay path republishes their current state). */
   readonly namedIds: (tx: StoreTx) => string[];
 }
@@ -80,7 +82,7 @@ export class MaterialiserService {
   onResolved(messages: readonly InboundMessage<ResolvedEvent>[]): Promise<HandlerResult[]> {
     return this.handle(messages, (message) => ({
       cause: 'event',
-      apply: (tx, now) => applyResolved(tx, message.value, now, this.limits),
+      apply: (tx, now, local) => applyResolved(tx, message.value, now, this.limits, local),
       namedIds: (tx) => {
         const owner = tx.eventOwner(message.value.event.eventId);
         return owner ? [owner] : [];
@@ -93,15 +95,25 @@ export class MaterialiserService {
       const named = [change.survivorProfileId, ...change.otherProfileIds, ...change.parts.map((p) => p.profileId)];
       return {
         cause: change.kind.toLowerCase(),
-        apply: (tx, now) => {
+        apply: (tx, now, local) => {
           if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, named);
           tx.markChangeApplied(change.changeId, partition);
-          const touched = applyChange(tx, change, now, this.limits);
-          return { changed: touched.changed, removed: [...new Set([...touched.removed, ...named.filter((id) => tx.aliasOf(id) !== undefined || tx.isErased(id))])] };
+          const touched = applyChange(tx, change, now, this.limits, local);
+          const removed = named.filter((id) => local.isLocal(id) && (tx.aliasOf(id) !== undefined || tx.isErased(id)));
+          return { ...touched, removed: [...new Set([...touched.removed, ...removed])] };
         },
         namedIds: () => named,
       };
     });
+  }
+
+  /** Handovers from other tasks (handover.ts): applied like the records that caused them. */
+  onHandover(messages: readonly InboundMessage<Handover>[]): Promise<HandlerResult[]> {
+    return this.handle(messages, ({ value: h }) => ({
+      cause: `handover-${h.kind.toLowerCase()}`,
+      apply: (tx, now, local) => applyHandover(tx, h, now, this.limits, local),
+      namedIds: () => [h.to],
+    }));
   }
 
   /** One chunk of one input partition, in offset order: one store transaction; the outputs go back to the loop. */
@@ -110,9 +122,15 @@ export class MaterialiserService {
     if (!first) return [];
     const { topic, partition } = first;
     const steps = messages.map(stepOf);
+    // The chunk's task holds only its own ids; the rest leaves as handovers.
+    const local: Locality = { isLocal: (id) => this.store.taskOf(id) === partition };
     let applied: Applied;
     try {
       applied = await this.store.db.transact((tx) => {
+        // Every handover of a record below this chunk was committed with that record's chunk.
+        tx.pruneHandovers(topic, partition, BigInt(first.offset));
+        /** In the order they were made: several may go to one id, and all must arrive. */
+        const handovers: OutboundMessage[] = [];
         const outputs = new Map<string, Pending>();
         // The last output per topic and key wins, placed where it was last written.
         const put = (pending: Pending): void => {
@@ -126,9 +144,15 @@ export class MaterialiserService {
           const step = steps[i]!;
           const offset = BigInt(message.offset);
           const replay = offset < tx.nextOffset(topic, partition);
-          const touched = replay ? replayTouched(tx, step.namedIds(tx)) : step.apply(tx, Date.now());
+          const applied = replay ? replayTouched(tx, step.namedIds(tx).filter((id) => local.isLocal(id))) : step.apply(tx, Date.now(), local);
           if (replay) replays++;
           else tx.setNextOffset(topic, partition, offset + 1n);
+          // A record applied before a crash that kept its Kafka transaction from committing sends
+          // its handovers again: they were made once, from state that has moved on since.
+          const sends = replay ? tx.handoversAt(topic, partition, offset) : (applied.send ?? []);
+          if (!replay && sends.length > 0) tx.keepHandovers(topic, partition, offset, sends);
+          for (const h of sends) handovers.push(output(profileHandoverTopic, h.to, h));
+          const touched = { changed: applied.changed.filter((id) => local.isLocal(id)), removed: applied.removed.filter((id) => local.isLocal(id)) };
           const snap = snapshot(tx, touched);
           const toFeeds = (id: string, profile: Profile | null): void => {
             for (const f of purposeFeedOutputs(tx, id, profile, this.policy, replay)) put({ output: output(f.topic.contract, id, f.value), ...(replay ? {} : { feed: f.topic.feed.id }) });
@@ -145,7 +169,7 @@ export class MaterialiserService {
           }
           for (const { id, state } of snap.states) put({ output: output(profileChangelogTopic, id, state) });
         });
-        return { outputs: [...outputs.values()], changes, replays };
+        return { outputs: [...outputs.values(), ...handovers.map((o) => ({ output: o }))], changes, replays };
       });
     } catch (err) {
       this.metrics.storeErrors.inc({ topic });
@@ -181,8 +205,9 @@ function replayTouched(tx: StoreTx, ids: readonly string[]): Touched {
 function snapshot(tx: StoreTx, touched: Touched): { profiles: Profile[]; states: { id: string; state: ProfileState | null }[]; survivors: Map<string, string | null> } {
   const profiles: Profile[] = [];
   for (const id of touched.changed) {
-    const profile = tx.getRecord(id)?.profile;
-    if (profile) profiles.push(profile);
+    const record = tx.getRecord(id);
+    // A survivor waiting for a merged profile from another task is published once it has arrived.
+    if (record?.profile && !(record.awaiting ?? []).length) profiles.push(record.profile);
   }
   const states: { id: string; state: ProfileState | null }[] = [];
   const survivors = new Map<string, string | null>();

@@ -15,10 +15,14 @@
  *   survivor (the split profile's own id); so does the base, except the identities in it that a
  *   part holds, which move to that part (`splitBase`);
  * - every transition reports which profile ids changed and which were removed, and a transition
- *   that changes nothing reports nothing changed (a redelivered record publishes, never counts).
+ *   that changes nothing reports nothing changed (a redelivered record publishes, never counts);
+ * - state follows its partitions: a transition writes only ids of its own task (`Locality`); what
+ *   concerns an id of another task leaves as a handover (handover.ts) for that task's owner, and a
+ *   survivor waiting for a handed-over profile (`awaiting`) is not published until it arrives.
  */
 import type { IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
 import { compact, DEFAULT_LOG_LIMITS, joinBases, profileOf, splitBase, storedEventBytes, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
+import { ALL_LOCAL, carried, handover, type Carried, type Handover, type Locality } from './handover';
 import { applyEvent, emptyProfile } from './profile-builder';
 
 export type { StoredEvent } from './event-log';
@@ -45,6 +49,8 @@ export interface ProfileRecord {
   readonly splitRoutes: readonly SplitRoute[];
   /** null until the first event arrives (e.g. a merge announced before its events). */
   readonly profile: Profile | null;
+  /** Merged ids whose state is being handed over from another task: not published until empty. */
+  readonly awaiting?: readonly string[];
 }
 
 export interface StateTx {
@@ -68,9 +74,24 @@ export interface Touched {
   readonly changed: string[];
   /** Ids to tombstone (merged away or erased). */
   readonly removed: string[];
+  /** Handovers to the owners of other tasks (ids this task does not hold). */
+  readonly send?: Handover[];
 }
 
 const none = (): Touched => ({ changed: [], removed: [] });
+const sending = (...send: Handover[]): Touched => ({ changed: [], removed: [], send });
+
+/** Where an id leads within this task: its local canonical id, or the first id of another task on its alias chain. */
+export function resolveTarget(tx: StateTx, profileId: string, local: Locality): { local: string } | { remote: string } {
+  let id = profileId;
+  for (let hops = 0; hops < 100; hops++) {
+    if (!local.isLocal(id)) return { remote: id };
+    const next = tx.aliasOf(id);
+    if (next === undefined || next === id) return { local: id };
+    id = next;
+  }
+  return { local: id };
+}
 
 export function canonicalId(tx: StateTx, profileId: string): string {
   let id = profileId;
@@ -113,19 +134,29 @@ function save(tx: StateTx, before: ProfileRecord, patch: Partial<ProfileRecord>,
   for (const id of log.forgotten) tx.forgetEventOwner(id);
 }
 
-export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS): Touched {
+export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS, local: Locality = ALL_LOCAL): Touched {
   if (!resolved.profileId) return none();
-  const stored = stripEvent(resolved);
+  return applyStored(tx, resolved.profileId, stripEvent(resolved), now, limits, local);
+}
+
+/** An event for `profileId` (as resolved, or handed over from another task). */
+export function applyStored(tx: StateTx, profileId: string, stored: StoredEvent, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS, local: Locality = ALL_LOCAL): Touched {
   const owner = tx.eventOwner(stored.event.eventId);
   if (owner !== undefined) {
-    const current = canonicalId(tx, owner);
-    return tx.getRecord(current) ? { changed: [current], removed: [] } : none();
+    // Applied already; if its profile moved to another task since, the event moved with it.
+    const current = resolveTarget(tx, owner, local);
+    return 'local' in current && tx.getRecord(current.local) ? { changed: [current.local], removed: [] } : none();
   }
-  let target = canonicalId(tx, resolved.profileId);
-  if (tx.isErased(target)) return none();
+  let found = resolveTarget(tx, profileId, local);
+  if ('remote' in found) return sending(handover('EVENT', found.remote, { event: stored }));
+  if (tx.isErased(found.local)) return none();
   const key = firstKey(stored);
-  const routed = key ? tx.getRecord(target)?.splitRoutes.find((r) => r.key === key) : undefined;
-  if (routed) target = canonicalId(tx, routed.to);
+  const routed = key ? tx.getRecord(found.local)?.splitRoutes.find((r) => r.key === key) : undefined;
+  if (routed) {
+    found = resolveTarget(tx, routed.to, local);
+    if ('remote' in found) return sending(handover('EVENT', found.remote, { event: stored }));
+  }
+  const target = found.local;
   const before = tx.getRecord(target) ?? emptyRecord(target);
   const base = before.profile ?? emptyProfile(target, stored.event.occurredAt);
   const logBytes = before.logBytes === undefined ? undefined : before.logBytes + storedEventBytes(stored);
@@ -133,46 +164,155 @@ export function applyResolved(tx: StateTx, resolved: ResolvedEvent, now: number,
   return { changed: [target], removed: [] };
 }
 
-function merge(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits): Touched {
-  const survivorId = canonicalId(tx, change.survivorProfileId);
-  if (tx.isErased(survivorId)) return none();
-  const others = [...new Set(change.otherProfileIds.map((id) => canonicalId(tx, id)))].filter((id) => id !== survivorId);
-  // Aliases for the ids the change names, even if no event of theirs has arrived yet.
-  const newlyAliased = change.otherProfileIds.filter((id) => id !== survivorId && tx.aliasOf(id) !== survivorId);
-  if (others.length === 0 && newlyAliased.length === 0) return tx.getRecord(survivorId) ? { changed: [survivorId], removed: [] } : none();
-  const survivor = tx.getRecord(survivorId) ?? emptyRecord(survivorId);
-  const events = [...survivor.events];
+/** Adds `incoming` (events and a folded base of another record) to `before`, skipping events it holds. */
+function absorb(tx: StateTx, before: ProfileRecord, incoming: Carried, limits: LogLimits): { events: StoredEvent[]; moved: StoredEvent[]; base: FoldedBase | null } {
+  const events = [...before.events];
   const seen = new Set(events.map((e) => e.event.eventId));
   const moved: StoredEvent[] = [];
-  let base = survivor.base ?? null;
+  for (const e of incoming.events) {
+    if (seen.has(e.event.eventId) || tx.eventOwner(e.event.eventId) === before.profileId) continue;
+    seen.add(e.event.eventId);
+    events.push(e);
+    moved.push(e);
+  }
+  const joined = joinBases(before.profileId, before.base ?? null, incoming.base, limits);
+  for (const eventId of joined.forgotten) tx.forgetEventOwner(eventId);
+  return { events, moved, base: joined.base };
+}
+
+function merge(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits, local: Locality, survivorOf: string = change.survivorProfileId): Touched {
+  const found = resolveTarget(tx, survivorOf, local);
+  if ('remote' in found) return sending(handover('CHANGE', found.remote, { change, changeId: change.changeId }));
+  const survivorId = found.local;
+  if (tx.isErased(survivorId)) return none();
+  const survivor = tx.getRecord(survivorId) ?? emptyRecord(survivorId);
+  const send: Handover[] = [];
+  const awaiting = new Set(survivor.awaiting ?? []);
+  const others: string[] = [];
+  for (const id of new Set(change.otherProfileIds)) {
+    if (id === survivorId) continue;
+    const other = resolveTarget(tx, id, local);
+    // The other's profile lives with another task: its owner hands it over (RELEASE, then TRANSFER).
+    if ('remote' in other) {
+      if (other.remote !== survivorId && !awaiting.has(other.remote)) {
+        awaiting.add(other.remote);
+        send.push(handover('RELEASE', other.remote, { changeId: change.changeId, survivorId, awaitedAs: other.remote }));
+      }
+    } else if (other.local !== survivorId) others.push(other.local);
+  }
+  const newlyAliased = change.otherProfileIds.filter((id) => id !== survivorId && local.isLocal(id) && tx.aliasOf(id) !== survivorId);
+  const awaitingChanged = awaiting.size !== (survivor.awaiting ?? []).length;
   const mergedIds = [...survivor.mergedProfileIds, ...change.otherProfileIds];
+  if (others.length === 0 && newlyAliased.length === 0 && !awaitingChanged) {
+    const unchanged = tx.getRecord(survivorId) ? { changed: [survivorId], removed: [] } : none();
+    return send.length > 0 ? { ...unchanged, send } : unchanged;
+  }
+  let current: Carried = { events: [], base: null, mergedProfileIds: [], awaiting: [] };
+  let record = survivor;
+  const moved: StoredEvent[] = [];
   const removed: string[] = [];
-  for (const id of others) {
+  let events = [...survivor.events];
+  let base = survivor.base ?? null;
+  for (const id of [...new Set(others)]) {
     const other = tx.getRecord(id);
     if (other) {
-      for (const e of other.events) {
-        if (seen.has(e.event.eventId)) continue;
-        events.push(e);
-        moved.push(e);
-      }
-      const joined = joinBases(survivorId, base, other.base ?? null, limits);
-      base = joined.base;
-      for (const eventId of joined.forgotten) tx.forgetEventOwner(eventId);
+      current = carried(other);
+      const absorbed = absorb(tx, { ...record, events, base }, current, limits);
+      events = absorbed.events;
+      base = absorbed.base;
+      moved.push(...absorbed.moved);
       mergedIds.push(...other.mergedProfileIds);
+      for (const a of other.awaiting ?? []) awaiting.add(a);
       tx.deleteRecord(id);
       if (other.profile) removed.push(id);
     }
     mergedIds.push(id);
     tx.setAlias(id, survivorId);
+    record = { ...record, events, base };
   }
-  for (const id of change.otherProfileIds) if (id !== survivorId) tx.setAlias(id, survivorId);
-  save(tx, survivor, { events, base, mergedProfileIds: mergedIds.filter((id) => id !== survivorId) }, now, moved, limits);
+  for (const id of change.otherProfileIds) if (id !== survivorId && local.isLocal(id)) tx.setAlias(id, survivorId);
+  save(tx, survivor, { events, base, mergedProfileIds: mergedIds.filter((id) => id !== survivorId), awaiting: [...awaiting].sort() }, now, moved, limits);
   // The survivor is reported even without events yet: its record carries the merged ids.
-  return { changed: [survivorId], removed };
+  return { changed: [survivorId], removed, ...(send.length > 0 ? { send } : {}) };
 }
 
-function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits): Touched {
-  const fromId = canonicalId(tx, change.survivorProfileId);
+/**
+ * This task's id `to` is merged into `survivorId` (a MERGE handled by the survivor's task): its
+ * profile leaves with a TRANSFER, its id stays as an alias. Follows its own earlier merges.
+ */
+export function release(tx: StateTx, h: Handover, local: Locality = ALL_LOCAL): Touched {
+  const found = resolveTarget(tx, h.to, local);
+  if ('remote' in found) {
+    const next = found.remote === h.survivorId ? handover('TRANSFER', h.survivorId, { changeId: h.changeId, awaitedAs: h.awaitedAs }) : { ...h, to: found.remote };
+    return sending(next);
+  }
+  const id = found.local;
+  const done = handover('TRANSFER', h.survivorId, { changeId: h.changeId, awaitedAs: h.awaitedAs });
+  if (id === h.survivorId) return sending(done);
+  const record = tx.getRecord(id);
+  if (tx.isErased(id) || !record) {
+    if (!tx.isErased(id)) tx.setAlias(id, h.survivorId);
+    return sending(done);
+  }
+  tx.deleteRecord(id);
+  tx.setAlias(id, h.survivorId);
+  // Its events belong to the survivor's task now: a replay of one is recognised there (see applyStored).
+  for (const e of record.events) tx.forgetEventOwner(e.event.eventId);
+  for (const eventId of record.base?.recentEventIds ?? []) tx.forgetEventOwner(eventId);
+  // The survivor takes this id as merged too (the survivor's task knows only the id it released).
+  const moving = carried(record);
+  return { changed: [], removed: record.profile ? [id] : [], send: [{ ...done, record: { ...moving, mergedProfileIds: [...moving.mergedProfileIds, id] } }] };
+}
+
+/**
+ * A profile handed over to this task's id `to`: merged in (a merge) or added as its own part
+ * (`detach`, a split). Follows `to`'s aliases, to another task if it was merged away meanwhile.
+ */
+export function transfer(tx: StateTx, h: Handover, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS, local: Locality = ALL_LOCAL): Touched {
+  if (h.detach) tx.deleteAlias(h.to);
+  const found = resolveTarget(tx, h.to, local);
+  if ('remote' in found) return sending({ ...h, to: found.remote, detach: false });
+  const target = found.local;
+  const incoming = h.record ?? { events: [], base: null, mergedProfileIds: [], awaiting: [] };
+  if (tx.isErased(target)) {
+    // Erased while the handover was on its way: what it carries is erased too.
+    const ids = [...incoming.mergedProfileIds, ...(h.awaitedAs ? [h.awaitedAs] : [])];
+    return sending(...ids.map((id) => handover('ERASE', id, { changeId: h.changeId })));
+  }
+  const before = tx.getRecord(target) ?? emptyRecord(target);
+  const send: Handover[] = [];
+  let arriving = incoming;
+  // Split since the merge that sent it: what it carries follows the split routes, as late events do.
+  const routes = h.detach ? [] : before.splitRoutes;
+  if (routes.length > 0) {
+    const routeOf = new Map(routes.map((r) => [r.key, r.to]));
+    const keep: StoredEvent[] = [];
+    for (const e of incoming.events) {
+      const to = routeOf.get(firstKey(e) ?? '');
+      if (to === undefined || to === target) keep.push(e);
+      else send.push(handover('EVENT', to, { changeId: h.changeId, event: e }));
+    }
+    const bases = splitBase(incoming.base, routeOf, target);
+    for (const [to, base] of bases.moved) send.push(handover('TRANSFER', to, { changeId: h.changeId, detach: true, record: { events: [], base, mergedProfileIds: [], awaiting: [] } }));
+    const parts = new Set(routes.map((r) => r.to));
+    arriving = { ...incoming, events: keep, base: bases.kept, mergedProfileIds: incoming.mergedProfileIds.filter((id) => !parts.has(id)) };
+  }
+  const isPart = (id: string) => routes.some((r) => r.to === id);
+  const awaiting = new Set([...(before.awaiting ?? []), ...arriving.awaiting]);
+  if (h.awaitedAs) awaiting.delete(h.awaitedAs);
+  const absorbed = absorb(tx, before, arriving, limits);
+  const mergedIds = h.detach ? before.mergedProfileIds : [...before.mergedProfileIds, ...arriving.mergedProfileIds, ...(h.awaitedAs && !isPart(h.awaitedAs) ? [h.awaitedAs] : [])];
+  const withSend = (t: Touched): Touched => (send.length > 0 ? { ...t, send } : t);
+  const nothingNew = absorbed.moved.length === 0 && !arriving.base && awaiting.size === (before.awaiting ?? []).length && mergedIds.length === before.mergedProfileIds.length;
+  if (nothingNew) return withSend(tx.getRecord(target) ? { changed: [target], removed: [] } : none());
+  save(tx, before, { events: absorbed.events, base: absorbed.base, mergedProfileIds: mergedIds.filter((id) => id !== target), awaiting: [...awaiting].sort() }, now, absorbed.moved, limits);
+  return withSend({ changed: [target], removed: [] });
+}
+
+function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits, local: Locality, survivorOf: string = change.survivorProfileId): Touched {
+  const found = resolveTarget(tx, survivorOf, local);
+  if ('remote' in found) return sending(handover('CHANGE', found.remote, { change, changeId: change.changeId }));
+  const fromId = found.local;
   const from = tx.getRecord(fromId);
   if (!from || change.parts.length === 0) return none();
   const partOfKey = new Map<string, string>();
@@ -187,20 +327,28 @@ function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimi
   const bases = splitBase(from.base ?? null, partOfKey, fromId);
   const partIds = [...assigned.keys()];
   const changed: string[] = [];
+  const send: Handover[] = [];
   for (const [partId, events] of assigned) {
     if (partId === fromId) continue;
+    const movedBase = bases.moved.get(partId) ?? null;
+    // A part held by another task gets its share as a handover; it stands on its own there.
+    if (!local.isLocal(partId)) {
+      for (const e of events) tx.forgetEventOwner(e.event.eventId);
+      if (events.length > 0 || movedBase) send.push(handover('TRANSFER', partId, { changeId: change.changeId, detach: true, record: { events, base: movedBase, mergedProfileIds: [], awaiting: [] } }));
+      continue;
+    }
     // A part may be an id that had been merged into the split profile: it stands on its own again.
     tx.deleteAlias(partId);
     const before = tx.getRecord(partId) ?? emptyRecord(partId);
     const seen = new Set(before.events.map((e) => e.event.eventId));
     const incoming = events.filter((e) => !seen.has(e.event.eventId));
-    const movedBase = bases.moved.get(partId) ?? null;
     if (incoming.length === 0 && !movedBase) continue;
     const joined = joinBases(partId, before.base ?? null, movedBase, limits);
     for (const eventId of joined.forgotten) tx.forgetEventOwner(eventId);
     save(tx, before, { events: [...before.events, ...incoming], base: joined.base }, now, incoming, limits);
     changed.push(partId);
   }
+  const withSend = (t: Touched): Touched => (send.length > 0 ? { ...t, send } : t);
   const kept = assigned.get(fromId)!;
   const routes = [...partOfKey].filter(([, to]) => to !== fromId).map(([key, to]) => ({ key, to }));
   const routesChanged = routes.some((r) => !from.splitRoutes.some((x) => x.key === r.key && x.to === r.to));
@@ -210,22 +358,34 @@ function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimi
     if (kept.length === 0 && !bases.kept) {
       // Nothing left under the old id: keep the routes (late events) but publish a tombstone.
       tx.putRecord({ ...from, version: from.version + 1, events: [], base: null, logBytes: 0, splitRoutes, mergedProfileIds, profile: null });
-      return { changed, removed: from.profile ? [fromId] : [] };
+      return withSend({ changed, removed: from.profile ? [fromId] : [] });
     }
     save(tx, from, { events: kept, base: bases.kept, splitRoutes, mergedProfileIds }, now, [], limits);
     changed.unshift(fromId);
   }
-  return { changed, removed: [] };
+  return withSend({ changed, removed: [] });
 }
 
-function erase(tx: StateTx, change: IdentityChange): Touched {
-  const ids = [change.survivorProfileId, ...change.otherProfileIds];
+/** Erases ids of this task (following local merges); ids and merged ids of other tasks get an ERASE handover. */
+function erase(tx: StateTx, ids: readonly string[], local: Locality, followAliases: boolean, changeId: string): Touched {
   const removed = new Set<string>();
+  const send: Handover[] = [];
+  const eraseElsewhere = (id: string) => send.push(handover('ERASE', id, { changeId }));
   for (const raw of ids) {
-    const id = canonicalId(tx, raw);
-    const record = tx.getRecord(id);
+    if (!local.isLocal(raw)) {
+      eraseElsewhere(raw);
+      continue;
+    }
+    const found = followAliases ? resolveTarget(tx, raw, local) : { local: raw };
+    if ('remote' in found) eraseElsewhere(found.remote);
+    const id = 'local' in found ? found.local : raw;
+    const record = 'local' in found ? tx.getRecord(id) : undefined;
     if (record) {
       for (const merged of record.mergedProfileIds) {
+        if (!local.isLocal(merged)) {
+          eraseElsewhere(merged);
+          continue;
+        }
         tx.deleteAlias(merged);
         tx.markErased(merged);
         removed.add(merged);
@@ -235,20 +395,39 @@ function erase(tx: StateTx, change: IdentityChange): Touched {
     removed.add(id);
     tx.markErased(id);
     tx.deleteAlias(raw);
-    if (raw !== id) tx.markErased(raw);
+    if (raw !== id) {
+      tx.markErased(raw);
+      removed.add(raw);
+    }
   }
-  return { changed: [], removed: [...removed] };
+  return { changed: [], removed: [...removed], ...(send.length > 0 ? { send } : {}) };
 }
 
-export function applyChange(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS): Touched {
+export function applyChange(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS, local: Locality = ALL_LOCAL, survivorOf?: string): Touched {
   switch (change.kind) {
     case 'MERGE':
-      return merge(tx, change, now, limits);
+      return merge(tx, change, now, limits, local, survivorOf);
     case 'SPLIT':
-      return split(tx, change, now, limits);
+      return split(tx, change, now, limits, local, survivorOf);
     case 'ERASE':
-      return erase(tx, change);
+      return erase(tx, survivorOf ? [survivorOf] : [change.survivorProfileId, ...change.otherProfileIds], local, true, change.changeId);
     case 'REFUSED_MERGE':
       return none();
+  }
+}
+
+/** A handover from another task: what it asks of this one. */
+export function applyHandover(tx: StateTx, h: Handover, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS, local: Locality = ALL_LOCAL): Touched {
+  switch (h.kind) {
+    case 'EVENT':
+      return h.event ? applyStored(tx, h.to, h.event, now, limits, local) : none();
+    case 'CHANGE':
+      return h.change ? applyChange(tx, h.change, now, limits, local, h.to) : none();
+    case 'RELEASE':
+      return release(tx, h, local);
+    case 'TRANSFER':
+      return transfer(tx, h, now, limits, local);
+    case 'ERASE':
+      return erase(tx, [h.to], local, false, h.changeId);
   }
 }

@@ -13,7 +13,7 @@ import type { ProfileRecord } from '../domain/profile-transitions';
  * Avro allows a named type to be defined once per schema; the canonical event and the profile
  * both define cdp.common.Consent (and friends), so later definitions become references by name.
  */
-function definedOnce(schema: unknown, seen = new Set<string>(), namespace = ''): unknown {
+export function definedOnce(schema: unknown, seen = new Set<string>(), namespace = ''): unknown {
   if (Array.isArray(schema)) return schema.map((s) => definedOnce(s, seen, namespace));
   if (typeof schema !== 'object' || schema === null) return schema;
   const node = schema as Record<string, unknown>;
@@ -121,6 +121,18 @@ const ProfileStateSchemaV3 = {
 
 export const ProfileStateV3 = definedOnce(ProfileStateSchemaV3) as typeof ProfileStateSchemaV3;
 
+/** v4: `awaiting`, the merged ids whose state is being handed over from other tasks (handover.ts). */
+const ProfileStateSchemaV4 = {
+  ...ProfileStateSchemaV3,
+  fields: [...ProfileStateSchemaV3.fields, { name: 'awaiting', type: { type: 'array', items: 'string' }, default: [], doc: 'merged ids whose profile is on its way from another task' }],
+};
+
+export const ProfileStateV4 = definedOnce(ProfileStateSchemaV4) as typeof ProfileStateSchemaV4;
+
+/** Schema pieces other private contracts of this service reuse (the handover topic). */
+export const storedEventSchema = (ProfileStateSchemaV3.fields.find((f) => f.name === 'events')!.type as { items: unknown }).items;
+export const foldedBaseSchema = ProfileStateSchemaV3.fields.find((f) => f.name === 'base')!.type;
+
 export interface ProfileState extends ProfileRecord {
   readonly aliasOf: string | null;
   readonly erased: boolean;
@@ -132,14 +144,14 @@ export const profileChangelogTopic: TopicContract<ProfileState> = {
   key: 'profileId',
   writers: 'profiles',
   readers: 'profiles',
-  versions: [ProfileStateV1, ProfileStateV2, ProfileStateV3],
+  versions: [ProfileStateV1, ProfileStateV2, ProfileStateV3, ProfileStateV4],
   config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1 },
 };
 
 export function stateOfRecord(record: ProfileRecord): ProfileState {
   // logBytes is derived (measured again after a rebuild), so it stays out of the changelog.
   const { logBytes: _derived, ...state } = record;
-  return { ...state, base: record.base ?? null, aliasOf: null, erased: false };
+  return { ...state, base: record.base ?? null, awaiting: record.awaiting ?? [], aliasOf: null, erased: false };
 }
 
 export function aliasState(profileId: string, survivorId: string): ProfileState {

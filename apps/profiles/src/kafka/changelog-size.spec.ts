@@ -108,6 +108,7 @@ describe('changelog record size', () => {
       applyResolved(rebuilt, e, 2);
     }
     expect(rebuilt.getRecord('busy')!.profile!.eventCount).toBe(20_001);
-    expect(JSON.parse(JSON.stringify(rebuilt.getRecord('busy')))).toEqual(JSON.parse(JSON.stringify(tx.getRecord('busy'))));
+    // A record written before v4 comes back with `awaiting` at its default.
+    expect(JSON.parse(JSON.stringify(rebuilt.getRecord('busy')))).toEqual({ awaiting: [], ...JSON.parse(JSON.stringify(tx.getRecord('busy'))) });
   });
 });

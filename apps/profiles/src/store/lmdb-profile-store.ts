@@ -15,6 +15,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { PURPOSE_FEEDS, type Profile } from '@cdp/contracts';
 import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
+import type { Handover } from '../domain/handover';
 import type { FeedMembership } from '../domain/purpose-feeds';
 import type { ProfileState } from '../kafka/changelog-contract';
 
@@ -25,6 +26,11 @@ export interface StoreTx extends StateTx, FeedMembership {
   isChangeApplied(changeId: string): boolean;
   /** `task`: the partition whose input applied it (wiped with that task's state). */
   markChangeApplied(changeId: string, task: number): void;
+  /** The handovers a record applied at `offset` made (kept until its chunk is surely committed). */
+  handoversAt(topic: string, partition: number, offset: bigint): Handover[];
+  keepHandovers(topic: string, partition: number, offset: bigint, handovers: readonly Handover[]): void;
+  /** Forgets the kept handovers of records below `below` (their chunks committed). */
+  pruneHandovers(topic: string, partition: number, below: bigint): void;
 }
 
 const identityKey = (type: string, value: string): string => `${type}\u0000${value}`;
@@ -32,6 +38,8 @@ const identityKey = (type: string, value: string): string => `${type}\u0000${val
 const current = (record: ProfileRecord | undefined): ProfileRecord | undefined => (record && record.base === undefined ? { ...record, base: null } : record);
 const offsetKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 const feedKey = (feedId: string, profileId: string): string => `${feedId}\u0000${profileId}`;
+/** topic, partition, offset (20 digits: keys sort by offset). */
+const outboxKey = (topic: string, partition: number, offset: bigint): string => `${topic}\u0000${partition}\u0000${offset.toString().padStart(20, '0')}`;
 
 export interface ListPage {
   readonly total: number;
@@ -60,6 +68,7 @@ export class LmdbProfileStore {
   private readonly offsets: Database<string, string>;
   private readonly meta: Database<number | string, string>;
   private readonly feeds: Database<number, string>;
+  private readonly outbox: Database<Handover[], string>;
   private readonly tx: StoreTx;
 
   /** `taskOf`: the task (partition) holding an id, for per-task counts, listings and wipes. */
@@ -81,6 +90,7 @@ export class LmdbProfileStore {
     this.offsets = this.root.openDB({ name: 'offsets', encoding: 'string' });
     this.meta = this.root.openDB({ name: 'meta' });
     this.feeds = this.root.openDB({ name: 'purpose-feeds' });
+    this.outbox = this.root.openDB({ name: 'handover-outbox' });
     this.tx = this.makeTx();
     if (this.meta.get('live-by-task') !== 1) this.recountTasks();
   }
@@ -119,6 +129,7 @@ export class LmdbProfileStore {
       for (const { key, value } of [...this.owners.getRange()]) if (taskOf(value) === task) this.owners.removeSync(key);
       for (const { key, value } of [...this.changes.getRange()]) if (value === task) this.changes.removeSync(key);
       for (const key of [...this.offsets.getKeys()]) if (key.endsWith(`\u0000${task}`)) this.offsets.removeSync(key);
+      for (const key of [...this.outbox.getKeys()]) if (key.split('\u0000')[1] === String(task)) this.outbox.removeSync(key);
       return removed;
     });
   }
@@ -236,7 +247,7 @@ export class LmdbProfileStore {
   }
 
   private makeTx(): StoreTx {
-    const { records, aliases, identities, owners, changes, erased, offsets, meta, feeds } = this;
+    const { records, aliases, identities, owners, changes, erased, offsets, meta, feeds, outbox } = this;
     const unindex = (record: ProfileRecord | undefined): void => {
       for (const i of record?.profile?.identities ?? []) {
         const key = identityKey(i.type, i.value);
@@ -277,6 +288,11 @@ export class LmdbProfileStore {
       setNextOffset: (topic, partition, next) => offsets.putSync(offsetKey(topic, partition), next.toString()),
       isChangeApplied: (changeId) => changes.get(changeId) !== undefined,
       markChangeApplied: (changeId, task) => changes.putSync(changeId, task),
+      handoversAt: (topic, partition, offset) => outbox.get(outboxKey(topic, partition, offset)) ?? [],
+      keepHandovers: (topic, partition, offset, handovers) => void outbox.putSync(outboxKey(topic, partition, offset), [...handovers]),
+      pruneHandovers: (topic, partition, below) => {
+        for (const key of [...outbox.getKeys({ start: outboxKey(topic, partition, 0n), end: outboxKey(topic, partition, below) })]) outbox.removeSync(key);
+      },
       isOnFeed: (feedId, profileId) => feeds.get(feedKey(feedId, profileId)) === 1,
       setOnFeed: (feedId, profileId, on) => void (on ? feeds.putSync(feedKey(feedId, profileId), 1) : feeds.removeSync(feedKey(feedId, profileId))),
     };

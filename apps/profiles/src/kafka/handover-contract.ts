@@ -1,0 +1,54 @@
+/**
+ * cdp.profiles.handover.v1: the profiles service's private repartition topic (handover.ts says
+ * what travels on it). Keyed by the profile id a handover is for, with as many partitions as the
+ * resolved-events topic, so partition p reaches the member that owns task p. Written in the same
+ * Kafka transactions as the chunk that caused it, read by the same consumer group.
+ */
+import { IdentityChangeV2, type TopicContract } from '@cdp/contracts';
+import { HANDOVER_KINDS, type Handover } from '../domain/handover';
+import { definedOnce, foldedBaseSchema, storedEventSchema } from './changelog-contract';
+
+const HandoverSchemaV1 = {
+  type: 'record',
+  name: 'Handover',
+  namespace: 'cdp.profiles.handover',
+  fields: [
+    { name: 'kind', type: { type: 'enum', name: 'HandoverKind', symbols: [...HANDOVER_KINDS] } },
+    { name: 'to', type: 'string' },
+    { name: 'changeId', type: 'string', default: '' },
+    { name: 'survivorId', type: 'string', default: '' },
+    { name: 'awaitedAs', type: 'string', default: '' },
+    { name: 'detach', type: 'boolean', default: false },
+    { name: 'event', type: ['null', storedEventSchema], default: null },
+    { name: 'change', type: ['null', IdentityChangeV2], default: null },
+    {
+      name: 'record',
+      type: [
+        'null',
+        {
+          type: 'record',
+          name: 'Carried',
+          fields: [
+            { name: 'events', type: { type: 'array', items: storedEventSchema } },
+            { name: 'base', type: foldedBaseSchema, default: null },
+            { name: 'mergedProfileIds', type: { type: 'array', items: 'string' }, default: [] },
+            { name: 'awaiting', type: { type: 'array', items: 'string' }, default: [] },
+          ],
+        },
+      ],
+      default: null,
+    },
+  ],
+};
+
+export const HandoverV1 = definedOnce(HandoverSchemaV1) as typeof HandoverSchemaV1;
+
+export const profileHandoverTopic: TopicContract<Handover> = {
+  name: 'cdp.profiles.handover.v1',
+  description: 'Profile state handed between the tasks of the profiles service (private)',
+  key: 'profileId',
+  writers: 'profiles',
+  readers: 'profiles',
+  versions: [HandoverV1],
+  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 7 * 24 * 60 * 60 * 1000 },
+};
