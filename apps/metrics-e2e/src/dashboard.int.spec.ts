@@ -130,6 +130,11 @@ describe('KPI dashboard in headless Chromium', () => {
     const page = context.pages()[0] ?? (await context.newPage());
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    // The service's Content-Security-Policy (helmet) must let the page load its own script, styles and charts.
+    const cspViolations: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
     await page.goto(`${url}/?window=all`);
 
     // Traffic keeps flowing while the page is open: the figure moves without a reload.
@@ -181,5 +186,6 @@ describe('KPI dashboard in headless Chromium', () => {
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-results/dashboard.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
   });
 });

@@ -13,7 +13,8 @@ import type { Logger, Registry } from '@cdp/observability';
 import { HealthRegistry } from './health';
 import { httpMetricsMiddleware } from './http-metrics';
 import { API_KEY_RING } from './security/api-key.guard';
-import { preBodyChecks, securityHeaders } from './security/http-hardening';
+import { preBodyChecks } from './security/http-hardening';
+import { securityHeaders } from './security/security-headers';
 import { startInternalServer } from './security/internal-server';
 import { KafkaResultTransport, type KafkaTransportOptions, type ResolvedTransportOptions } from './kafka-transport';
 import { NestPinoLogger } from './nest-logger';
@@ -61,8 +62,7 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new NestPinoLogger(logger));
   app.use(httpMetricsMiddleware(app.get<Registry>(METRICS_REGISTRY)));
-  app.disable('x-powered-by');
-  app.use(securityHeaders);
+  app.use(securityHeaders());
   // Before the body parser: an oversized body or one without a known key is refused unread.
   const maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
   app.use(preBodyChecks({ maxBodyBytes, ring: keyRingOf(app) }));

@@ -11,6 +11,7 @@ export * from './security/api-key.guard';
 export * from './security/audit';
 export * from './security/body-errors.filter';
 export * from './security/http-hardening';
-export * from './security/rate-limiter';
+export * from './security/key-throttler';
+export * from './security/security-headers';
 export * from './security/sse-limits';
 export * from './security/internal-server';

@@ -5,6 +5,7 @@
  */
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { kafkaSecurityOf, type KafkaSecurity, type KafkaSecurityVariables } from '@cdp/config';
 import { ALL_TOPICS, type TopicContract } from '@cdp/contracts';
 import { KafkaPlatform } from '@cdp/kafka';
@@ -13,7 +14,7 @@ import { HealthController, HealthRegistry } from './health';
 import { MetricsController } from './metrics.controller';
 import { AUDIT_LOGGER, AuditLog } from './security/audit';
 import { BodyErrorsFilter } from './security/body-errors.filter';
-import { RateLimiter, type RateLimit } from './security/rate-limiter';
+import { KeyThrottlerGuard, throttlerOptionsOf, type RateLimit } from './security/key-throttler';
 import { DEFAULT_SSE_LIMITS, SseLimitInterceptor, type SseLimits } from './security/sse-limits';
 import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PLATFORM_OPTIONS } from './tokens';
 
@@ -111,6 +112,7 @@ export class PlatformModule {
     const registry = createRegistry(options.service);
     return {
       module: PlatformModule,
+      imports: [ThrottlerModule.forRoot(throttlerOptionsOf(options.rateLimit))],
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: PLATFORM_OPTIONS, useValue: options },
@@ -132,14 +134,14 @@ export class PlatformModule {
         },
         HealthRegistry,
         PlatformLifecycle,
-        { provide: RateLimiter, useValue: new RateLimiter(options.rateLimit ?? { perSecond: 0, burst: 1 }) },
+        KeyThrottlerGuard,
         { provide: AUDIT_LOGGER, useFactory: () => options.auditLogger ?? createAuditLogger(options.service, options.auditLogFile) },
         AuditLog,
         SseLimitInterceptor,
         // Body-parser failures (413 naming the limit, malformed JSON, a charset other than UTF-8) in the API's error shape.
         { provide: APP_FILTER, useClass: BodyErrorsFilter },
       ],
-      exports: [LOGGER, METRICS_REGISTRY, KAFKA_PLATFORM, HealthRegistry, PLATFORM_OPTIONS, RateLimiter, AuditLog, SseLimitInterceptor],
+      exports: [LOGGER, METRICS_REGISTRY, KAFKA_PLATFORM, HealthRegistry, PLATFORM_OPTIONS, KeyThrottlerGuard, AuditLog, SseLimitInterceptor],
     };
   }
 }

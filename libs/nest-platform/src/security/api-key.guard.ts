@@ -3,7 +3,7 @@
  * `Authorization: Bearer`, or `x-admin-key` as the identity operator API always took it), is found
  * in the service's key ring (API_KEY_RING, parsed and validated at start-up by @cdp/config), and
  * must hold what the route requires (`@RequireKey` / `@RequireScope`): a scope, or the channel named
- * in the path. Then the key's rate limit applies. Refusals: 401 no or unknown key, 403 the key
+ * in the path. Then the key's rate limit applies (KeyThrottlerGuard, on @nestjs/throttler). Refusals: 401 no or unknown key, 403 the key
  * lacks the scope (or the service has no keys, so its API is off), 429 over the rate limit. Audited
  * routes (`@Audited`) are recorded here, so refused requests leave a record too.
  */
@@ -14,7 +14,7 @@ import { has, type ApiKey, type KeyRing } from '@cdp/config';
 import { counter, type Registry } from '@cdp/observability';
 import { METRICS_REGISTRY } from '../tokens';
 import { AUDITED, AuditLog, type AuditedRequest, type AuditSpec } from './audit';
-import { RateLimiter } from './rate-limiter';
+import { KeyThrottlerGuard } from './key-throttler';
 
 export const API_KEY_RING = Symbol('cdp.api-key-ring');
 export const KEY_REQUIREMENT = 'cdp:key-requirement';
@@ -52,7 +52,7 @@ export class ApiKeyGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    private readonly limiter: RateLimiter,
+    private readonly throttler: KeyThrottlerGuard,
     private readonly audit: AuditLog,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Optional() @Inject(API_KEY_RING) private readonly ring?: KeyRing,
@@ -60,7 +60,7 @@ export class ApiKeyGuard implements CanActivate {
     this.refusals = counter(registry, 'cdp_http_key_refusals_total', 'Requests refused by the API key guard', ['reason']);
   }
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<KeyedRequest>();
     const res = context.switchToHttp().getResponse<Response>();
     const targets = [context.getHandler(), context.getClass()];
@@ -77,7 +77,7 @@ export class ApiKeyGuard implements CanActivate {
     if (!key) {
       req.apiKeyId = secret === undefined ? 'none' : 'unknown';
       // Guessing keys is rate limited per client address, like a key's own requests.
-      this.limit(`unauthenticated:${req.ip ?? 'unknown'}`, res);
+      await this.limit(context);
       throw this.refuse(secret === undefined ? 'missing' : 'unknown', new UnauthorizedException({ error: 'unauthorized', field: 'x-api-key', message: 'missing or unknown API key' }));
     }
     req.apiKey = key;
@@ -91,15 +91,17 @@ export class ApiKeyGuard implements CanActivate {
         );
       }
     }
-    this.limit(`key:${key.id}`, res);
+    await this.limit(context);
     return true;
   }
 
-  private limit(bucket: string, res: Response): void {
-    const decision = this.limiter.take(bucket);
-    if (decision.allowed) return;
-    res.setHeader('Retry-After', String(decision.retryAfterSeconds));
-    throw this.refuse('rate', new HttpException({ error: 'rate_limited', message: `too many requests; retry after ${decision.retryAfterSeconds} s` }, HttpStatus.TOO_MANY_REQUESTS));
+  /** The throttler keys by `req.apiKey` (set above) or, without a known key, by client address. */
+  private async limit(context: ExecutionContext): Promise<void> {
+    try {
+      await this.throttler.canActivate(context);
+    } catch (err) {
+      throw err instanceof HttpException && err.getStatus() === HttpStatus.TOO_MANY_REQUESTS ? this.refuse('rate', err) : err;
+    }
   }
 
   private refuse(reason: string, error: HttpException): HttpException {

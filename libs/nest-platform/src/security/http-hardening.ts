@@ -1,7 +1,6 @@
 /**
- * Express middleware that runs before a request body is read:
- * - security headers on every answer (what helmet would set for a JSON API and a same-origin
- *   dashboard: no sniffing, no framing, no referrer, same-origin resources, a strict CSP);
+ * Express middleware that runs before a request body is read (neither helmet nor the throttler
+ * does this; the security headers are in security-headers.ts):
  * - a body larger than the service's limit is refused by its Content-Length with 413 naming the
  *   limit, before a byte of it is read (body-parser still stops a chunked body at the same limit);
  * - a request that carries a body must present a key the service knows, else 401 before the
@@ -11,22 +10,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { KeyRing } from '@cdp/config';
 import { presentedSecret } from './api-key.guard';
-
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'X-DNS-Prefetch-Control': 'off',
-  'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; object-src 'none'",
-};
-
-export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-  res.removeHeader('X-Powered-By');
-  next();
-}
 
 const refuse = (res: Response, status: number, body: unknown): void => {
   res.setHeader('Connection', 'close');
