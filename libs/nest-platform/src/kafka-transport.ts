@@ -10,7 +10,7 @@
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import { ALL_TOPICS, topicName, type TopicContract } from '@cdp/contracts';
-import { isHandlerResult, type ConsumerLoop, type Decoder, type HandlerResult, type InboundMessage, type KafkaPlatform } from '@cdp/kafka';
+import { isHandlerResult, type CoPartitioning, type ConsumerLoop, type Decoder, type HandlerResult, type InboundMessage, type KafkaPlatform } from '@cdp/kafka';
 
 export interface KafkaTransportOptions {
   readonly groupId: string;
@@ -19,6 +19,8 @@ export interface KafkaTransportOptions {
   /** Decoders that replace the Avro default per contract name (e.g. raw JSON-or-Avro topics). */
   readonly decoders?: (platform: KafkaPlatform) => Readonly<Record<string, Decoder<unknown>>>;
   readonly partitionsConsumedConcurrently?: number;
+  /** State that follows its partitions: task p = partition p of every subscribed topic (see TaskState in @cdp/kafka). */
+  readonly coPartitioned?: CoPartitioning;
 }
 
 export class KafkaResultTransport extends Server implements CustomTransportStrategy {
@@ -48,6 +50,7 @@ export class KafkaResultTransport extends Server implements CustomTransportStrat
       if (subscriptions.length > 0) {
         this.loop = this.platform.consumerLoop(this.options.groupId, subscriptions, {
           ...(this.options.partitionsConsumedConcurrently ? { partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently } : {}),
+          ...(this.options.coPartitioned ? { coPartitioned: this.options.coPartitioned } : {}),
         });
         await this.loop.start();
       }
