@@ -95,7 +95,7 @@ export type StateChange =
  */
 export type Handover =
   | { kind: 'absorbed'; profileId: string; into: string; id: string; at: number }
-  | { kind: 'fold'; profileId: string; stat: ProfileStat; id: string; at: number }
+  | { kind: 'fold'; profileId: string; stat: ProfileStat; id: string; at: number; hops?: number }
   | { kind: 'replace'; profileId: string; stat: ProfileStat; id: string; at: number }
   | { kind: 'erased'; profileId: string; id: string; at: number };
 
@@ -105,6 +105,14 @@ export interface Placement {
 }
 
 const EVERYWHERE: Placement = { owns: () => true };
+
+/**
+ * Merge pointers form chains that end at a live profile as long as a merged-away profile is never
+ * a survivor again (the identity service merges live profiles only). Should two merges in opposite
+ * directions still cross on two tasks, a row would be passed round their pointers for ever: after
+ * this many hops it stays where it is, as a live profile of its own (no row lost; one profile more).
+ */
+export const MAX_FOLD_HOPS = 32;
 
 export interface SeriesPoint {
   at: number;
@@ -322,7 +330,7 @@ export class KpiState {
       case 'absorbed':
         return this.absorb(h.profileId, h.into, h.id, h.at);
       case 'fold':
-        return this.foldInto(h.profileId, h.stat, h.id, h.at);
+        return this.foldInto(h.profileId, h.stat, h.id, h.at, h.hops ?? 0);
       case 'replace':
         if (this.placement.owns(h.profileId)) this.setProfile(h.profileId, h.stat);
         return;
@@ -356,11 +364,14 @@ export class KpiState {
     if (isStat(o)) this.foldInto(survivorId, o, why, at);
   }
 
-  private foldInto(id: string, stat: ProfileStat, why: string, at: number): void {
-    const live = this.live(id);
+  private foldInto(id: string, stat: ProfileStat, why: string, at: number, hops = 0): void {
+    let live = this.live(id);
     if (!this.placement.owns(live)) {
-      this.handovers.push({ kind: 'fold', profileId: live, stat, id: why, at });
-      return;
+      if (hops < MAX_FOLD_HOPS) {
+        this.handovers.push({ kind: 'fold', profileId: live, stat, id: why, at, hops: hops + 1 });
+        return;
+      }
+      live = id;
     }
     const prev = this.profiles.get(live);
     const s = isStat(prev) ? prev : emptyStat();

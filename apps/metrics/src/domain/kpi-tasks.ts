@@ -61,6 +61,7 @@ export function handoverRecord(h: Handover): KpiHandoverRecord {
     stat: h.kind === 'fold' || h.kind === 'replace' ? JSON.stringify(h.stat) : null,
     cause: h.id,
     at: h.at,
+    hops: h.kind === 'fold' ? (h.hops ?? 0) : 0,
   };
 }
 
@@ -71,8 +72,9 @@ export function handoverOf(r: KpiHandoverRecord): Handover | undefined {
     case 'absorbed':
       return r.into === null ? undefined : { kind: 'absorbed', ...base, into: r.into };
     case 'fold':
+      return r.stat === null ? undefined : { kind: 'fold', ...base, stat: JSON.parse(r.stat) as ProfileStat, hops: r.hops };
     case 'replace':
-      return r.stat === null ? undefined : { kind: r.kind, ...base, stat: JSON.parse(r.stat) as ProfileStat };
+      return r.stat === null ? undefined : { kind: 'replace', ...base, stat: JSON.parse(r.stat) as ProfileStat };
     case 'erased':
       return { kind: 'erased', ...base };
     default:

@@ -103,6 +103,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       lagFailures: counter(r, 'cdp_kpi_lag_read_failures_total', 'Failed consumer lag reads'),
       deadLetters: counter(r, 'cdp_kpi_dead_letters_observed_total', 'Dead letters seen on the DLQ topic', ['source_topic', 'step']),
       publishFailures: counter(r, 'cdp_kpi_snapshot_publish_failures_total', 'KPI snapshots that could not be published'),
+      published: counter(r, 'cdp_kpi_snapshots_published_total', 'KPI snapshot rounds published by this instance (the owner of task 0)'),
     };
     this.m.restoring.set(1);
     const hooks = {
@@ -315,6 +316,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       const now = Date.now();
       const views = await Promise.all((Object.keys(WINDOWS) as WindowName[]).map((w) => this.snapshot(w, now)));
       await this.kafka.producer.publish(views.map((v) => output(kpiSnapshotsTopic, v.window, this.toSnapshot(v))));
+      this.m.published.inc();
     } catch (err) {
       // A partial state is not published as if it were the KPIs: a task restoring skips the interval.
       if (!(err instanceof TaskNotReadyError)) this.m.publishFailures.inc();

@@ -41,6 +41,7 @@ export interface KpiHandoverRecord {
   /** The change or event that caused it. */
   readonly cause: string;
   readonly at: number;
+  readonly hops: number;
 }
 
 const KpiHandoverV1 = {
@@ -54,6 +55,7 @@ const KpiHandoverV1 = {
     { name: 'stat', type: ['null', 'string'], default: null },
     { name: 'cause', type: 'string' },
     { name: 'at', type: 'long' },
+    { name: 'hops', type: 'int', default: 0, doc: 'how many tasks a fold has been passed on by (see MAX_FOLD_HOPS)' },
   ],
 } as const;
 
