@@ -137,7 +137,7 @@ export class KpiTasks implements TaskState {
     const mismatch = [...committed].find(([topic, c]) => (c === undefined ? at(topic) !== undefined : at(topic) === undefined || at(topic)! + 1n !== c));
     let entries = 0;
     if (mismatch) {
-      this.logger.info({ task, topic: mismatch[0], committed: mismatch[1]?.toString(), stored: at(mismatch[0])?.toString() }, 'KPI store of the task does not match the group commits; restoring it from its changelog');
+      this.logger.warn({ task, topic: mismatch[0], committed: mismatch[1]?.toString(), stored: at(mismatch[0])?.toString() }, 'KPI store of the task does not match the group commits; restoring it from its changelog');
       entries = await this.rebuild(rt);
     } else this.reload(rt);
     const resume = new Map<string, bigint>();
