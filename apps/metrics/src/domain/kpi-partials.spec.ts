@@ -141,5 +141,5 @@ describe('combining the tasks\' shares', () => {
       expect(combined).toEqual(whole);
     }
     expect(combineSeries(tasks.map((s) => s.seriesPartial('1h', NOW)))).toEqual(one.series('1h', NOW));
-  });
+  }, 30_000);
 });
