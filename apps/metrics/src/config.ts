@@ -26,6 +26,12 @@ export const metricsConfigSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^[\w.-]+$/, 'group ids: letters, digits, . _ -')))
     .default(['cdp-ingestion', 'cdp-identity', 'cdp-profiles', 'cdp-metrics']),
+  /**
+   * Base URL other metrics instances reach this one at for its tasks' KPI shares, advertised in
+   * the consumer group. Default: http://<HTTP_HOST, or the host name when listening on all
+   * interfaces>:<the port HTTP listens on>.
+   */
+  KPI_ADVERTISED_URL: z.string().url().optional(),
   KPI_LAG_INTERVAL_MS: z.coerce.number().int().min(1000).default(10_000),
   /**
    * How long (in stream time) record ids are remembered to recognise a record that arrives again

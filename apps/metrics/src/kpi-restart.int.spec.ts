@@ -26,10 +26,11 @@ import {
   type KpiSnapshot,
   type ResolvedEvent,
 } from '@cdp/contracts';
-import { KafkaPlatform, output, type OutboundMessage } from '@cdp/kafka';
+import { DEFAULT_FLUSH, KafkaPlatform, output, type OutboundMessage } from '@cdp/kafka';
 import { createLogger, createRegistry } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, freePort, mainOf, testKafka, uniqueNamespace } from '@cdp/testing';
 import { metricsConfigSchema } from './config';
+import { kpiHandoverTopic } from './kafka/kpi-topics';
 import { startMetrics } from './start';
 
 const MINUTE = 60_000;
@@ -38,6 +39,7 @@ const logger = createLogger('kpi-test', 'silent');
 
 function records(now: number, from: number, to: number): OutboundMessage[] {
   const out: OutboundMessage[] = [];
+  const live = new Set(Array.from({ length: 97 }, (_, i) => `p${i}`));
   for (let i = from; i < to; i++) {
     // Half the activity in the last 30 minutes, half 3-20 hours ago: no record crosses a window edge during the test.
     const at = i % 2 ? now - ((i * 7919) % 30) * MINUTE : now - (3 * 60 + ((i * 104729) % (17 * 60))) * MINUTE;
@@ -59,12 +61,18 @@ function records(now: number, from: number, to: number): OutboundMessage[] {
     const resolved: ResolvedEvent = { event, profileId: i % 13 === 0 ? '' : profile, identified: i % 3 === 0, resolvedAt: at, newIdentities: 1, identityKeys: [`${type}:${i % 211}`] };
     out.push(output(resolvedEventsTopic, resolved.profileId || event.eventId, resolved));
     if (i % 17 === 0) {
-      const kind = (['MERGE', 'REFUSED_MERGE', 'MERGE', 'SPLIT'] as const)[(i / 17) % 4]!;
+      const other = `p${(i + 5) % 97}`;
+      let kind: IdentityChange['kind'] = (['MERGE', 'REFUSED_MERGE', 'MERGE', 'SPLIT'] as const)[(i / 17) % 4]!;
+      // As the identity service does, only live profiles merge (a merged-away profile is never a
+      // survivor again): merges of profiles on different tasks then give the same figures in any
+      // interleaving (docs/kpis.md). Any other pair is refused.
+      if (kind === 'MERGE' && !(live.has(profile) && live.has(other))) kind = 'REFUSED_MERGE';
+      if (kind === 'MERGE') live.delete(other);
       const change: IdentityChange = {
         changeId: `c${i}`,
         kind,
         survivorProfileId: profile,
-        otherProfileIds: [`p${(i + 5) % 97}`],
+        otherProfileIds: [other],
         reason: 'test',
         evidence: { eventId: `e${i}`, channel, occurredAt: at, identityType: type, designation: 'SECONDARY' },
         at,
@@ -96,26 +104,33 @@ describe('metrics KPI state across restarts', () => {
   const kafka = testKafka();
   const dirs: string[] = [];
   const producer = new KafkaPlatform({ brokers: process.env.KAFKA_BROKERS!.split(','), clientId: 'kpi-test', namespace, logger, registry: createRegistry('kpi-test', false) });
+  // The uninterrupted run reads the same records from topics of its own (a fresh state directory
+  // on the interrupted run's topics would be restored from their changelog, not counted anew).
+  const namespace2 = uniqueNamespace('kpi-u');
+  const producer2 = new KafkaPlatform({ brokers: process.env.KAFKA_BROKERS!.split(','), clientId: 'kpi-test-u', namespace: namespace2, logger, registry: createRegistry('kpi-test-u', false) });
   const now = Date.now();
   const TOTAL = 600;
   const DEAD_LETTERS = 4;
 
   beforeAll(async () => {
     await producer.connect([resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic]);
+    await producer2.connect([resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic]);
   });
 
   afterAll(async () => {
     await producer.close();
+    await producer2.close();
     await deleteNamespace(kafka, namespace);
+    await deleteNamespace(kafka, namespace2);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  async function start(dir: string): Promise<{ app: INestApplication; url: string }> {
+  async function start(dir: string, ns = namespace): Promise<{ app: INestApplication; url: string }> {
     const config = metricsConfigSchema.parse({
       // Test mode: /metrics and readiness details stay on the service port (production moves them).
       CDP_ENV: 'test',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-      TOPIC_NAMESPACE: namespace,
+      TOPIC_NAMESPACE: ns,
       HTTP_PORT: '0',
       HTTP_HOST: '127.0.0.1',
       KPI_STATE_DIR: dir,
@@ -128,6 +143,29 @@ describe('metrics KPI state across restarts', () => {
 
   const kpis = async (url: string, window: string) => (await (await fetch(`${url}/v1/kpis?window=${window}`)).json()) as KpiSnapshot;
   const complete = (k: KpiSnapshot) => k.events === TOTAL && k.deadLetters === DEAD_LETTERS && k.merges + k.splits + k.refusedMerges === Math.ceil(TOTAL / 17);
+  /**
+   * Records the metrics group has yet to consume, handovers between its tasks included: per-profile
+   * figures are final only once a merge's handovers are consumed (docs/kpis.md).
+   */
+  async function behind(ns: string): Promise<number> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const topics = [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiHandoverTopic].map((t) => topicName(t, ns));
+      const committed = new Map((await admin.fetchOffsets({ groupId: `${ns}cdp-metrics`, topics })).flatMap(({ topic, partitions }) => partitions.map((p) => [`${topic}:${p.partition}`, BigInt(p.offset)] as const)));
+      let lag = 0n;
+      for (const topic of topics) {
+        for (const o of await admin.fetchTopicOffsets(topic)) {
+          const at = committed.get(`${topic}:${o.partition}`) ?? -1n;
+          lag += BigInt(o.high) - (at < 0n ? BigInt(o.low) : at);
+        }
+      }
+      return Number(lag);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   /** Everything except when it was taken and the live lag. */
   async function figures(url: string) {
     const out: Record<string, unknown> = {};
@@ -138,13 +176,13 @@ describe('metrics KPI state across restarts', () => {
     return out;
   }
 
-  async function deadLetters(n: number): Promise<void> {
-    await producer.producer.sendRaw(
-      topicName(deadLettersTopic, namespace),
+  async function deadLetters(n: number, platform = producer): Promise<void> {
+    await platform.producer.sendRaw(
+      topicName(deadLettersTopic, platform.namespace),
       Array.from({ length: n }, (_, i) => ({
         key: `d${i}`,
         value: Buffer.from('not avro'),
-        headers: { [DEAD_LETTER_HEADERS.sourceTopic]: `${namespace}cdp.events.canonical.v1`, [DEAD_LETTER_HEADERS.step]: 'decode', [DEAD_LETTER_HEADERS.at]: new Date(now).toISOString() },
+        headers: { [DEAD_LETTER_HEADERS.sourceTopic]: `${platform.namespace}cdp.events.canonical.v1`, [DEAD_LETTER_HEADERS.step]: 'decode', [DEAD_LETTER_HEADERS.at]: new Date(now).toISOString() },
       })),
     );
   }
@@ -174,6 +212,7 @@ describe('metrics KPI state across restarts', () => {
 
     b = await start(dirB);
     await eventually(() => kpis(b.url, 'all'), complete, 60_000);
+    await eventually(() => behind(namespace), (n) => n === 0, 60_000);
     const restarted = await figures(b.url);
     const metricsText = await (await fetch(`${b.url}/metrics`)).text();
     // The KPI snapshots reach their topic as Avro.
@@ -181,13 +220,16 @@ describe('metrics KPI state across restarts', () => {
     const published = await collect(kafka, topicName(kpiSnapshotsTopic, namespace), (ms) => ms.some((m) => m.message.key?.toString() === 'all'), 20_000);
     await b.app.close();
 
-    // Uninterrupted run over the same records, from a fresh state (its group is sought to the start).
+    // Uninterrupted run over the same records (and the same duplicates), on topics of its own.
+    await producer2.producer.publish([...all, ...dupes]);
+    await deadLetters(DEAD_LETTERS, producer2);
     const dirA = mkdtempSync(join(tmpdir(), 'kpi-a-'));
     dirs.push(dirA);
-    const a = await start(dirA);
+    const a = await start(dirA, namespace2);
     await eventually(() => kpis(a.url, 'all'), complete, 60_000);
     // Every duplicate has been consumed and recognised by its id, and the counts did not move.
     const seenTwice = await eventually(async () => counter(await (await fetch(`${a.url}/metrics`)).text(), 'cdp_kpi_duplicate_records_total'), (n) => n >= dupes.length, 30_000);
+    await eventually(() => behind(namespace2), (n) => n === 0, 60_000);
     const uninterrupted = await figures(a.url);
     await a.app.close();
     expect(seenTwice).toBe(dupes.length);
@@ -198,7 +240,8 @@ describe('metrics KPI state across restarts', () => {
     expect((uninterrupted['1h'] as KpiSnapshot).connectedChannels).toBe(3);
     expect((uninterrupted['1h'] as KpiSnapshot).notConnectedChannels).toEqual(['call-centre']);
     expect(metricsText).toMatch(/cdp_kpi_identification_ratio\{basis="events",window="all"/);
-    // The group, whose commits were lost, was set to the stored offsets: nothing was read twice.
+    // The group's commits were lost; the task resumed where its changelog says it had counted, and
+    // the records below were skipped by the loop: none reached the handler twice.
     expect(counter(metricsText, 'cdp_kpi_records_already_counted_total')).toBe(0);
     const decoded = await codec.decode(published.filter((m) => m.message.key?.toString() === 'all').at(-1)!.message.value!);
     expect(decoded.ok && decoded.value.window).toBe('all');
@@ -250,7 +293,7 @@ describe('metrics KPI state across restarts', () => {
       await deleteNamespace(kafka, ns);
     });
 
-    it('restarts serving exact figures at once, ends equal to an uninterrupted run, and a lost state directory never serves partial figures', async () => {
+    it('restarts serving exact figures once its tasks are restored, ends equal to an uninterrupted run, and a lost state directory never serves partial figures', async () => {
       const all = records(now, 0, N);
       const dupes = duplicates(all, 200);
       await platform.producer.publish([...all.slice(0, N / 2), ...dupes, ...all.slice(N / 2)]);
@@ -282,7 +325,9 @@ describe('metrics KPI state across restarts', () => {
         100,
       );
       process.stdout.write(`metrics restart after SIGKILL: first KPI read after ${Math.round(firstReadMs)} ms\n`);
-      expect(typeof firstRead !== 'number' && firstRead.events).toBeGreaterThanOrEqual(typeof atKill !== 'number' ? atKill.events : Infinity);
+      // A read can include the flush group whose transaction the kill cut short (docs/kpis.md,
+      // Duplicates): the restored state may be that much behind it, never more.
+      expect(typeof firstRead !== 'number' && firstRead.events).toBeGreaterThanOrEqual(typeof atKill !== 'number' ? atKill.events - DEFAULT_FLUSH.records : Infinity);
       expect(seen).toEqual([...seen].sort((x, y) => x - y));
       expect(Math.max(...seen)).toBe(N);
       // Per-profile figures depend on how the consumer interleaved events and merges (two topics,
@@ -295,9 +340,9 @@ describe('metrics KPI state across restarts', () => {
       const killedFigures = counts(end as KpiSnapshot);
       await stop(second.child, 'SIGTERM');
 
-      // Uninterrupted run over the same records, from an empty state directory: the group's
-      // commits are at the end, so the state is rebuilt first, and until then reads answer 503
-      // and readiness fails: never a partial count.
+      // A lost state directory: the group's commits are at the end, so every task is restored
+      // from its changelog first, and until then reads answer 503 and readiness fails: never a
+      // partial count.
       const fresh = mkdtempSync(join(tmpdir(), 'kpi-fresh-'));
       dirs.push(fresh);
       const third = await launch(fresh);
@@ -317,7 +362,7 @@ describe('metrics KPI state across restarts', () => {
       expect(answers.filter((k) => typeof k !== 'number' && !done(k))).toEqual([]);
       expect(answers).toContain(503);
       expect(readiness.slice(0, answers.findIndex(done))).not.toContain(200);
-      expect(third.output.join('')).toMatch(/consumer group is ahead of the stored KPI state/);
+      expect(third.output.join('')).toMatch(/KPI store of the task does not match the group commits; restoring it from its changelog/);
       expect(counts(rebuilt as KpiSnapshot)).toEqual(killedFigures);
     });
   });

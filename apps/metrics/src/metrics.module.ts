@@ -1,6 +1,6 @@
-/** Wires the metrics service: platform, durable KPI state fed from the streams, KPI API and dashboard. */
+/** Wires the metrics service: platform, KPI state per task fed from the streams, KPI API (and the internal partials endpoint) and dashboard. */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { deadLettersTopic, identityChangesTopic, identityQuarantineTopic, kpiSnapshotsTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import { deadLettersTopic, identityChangesTopic, identityQuarantineTopic, kpiSnapshotsTopic, resolvedEventsTopic, schemasTopic, type TopicContract } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
 import { API_KEY_RING, ApiKeyGuard, PlatformModule } from '@cdp/nest-platform';
 import type { MetricsConfig } from './config';
@@ -8,6 +8,8 @@ import { KpiService } from './domain/kpi.service';
 import { DashboardController } from './http/dashboard.controller';
 import { KpiController } from './http/kpi.controller';
 import { KpiConsumer } from './kafka/kpi.consumer';
+import { kpiChangelogTopic, kpiHandoverTopic } from './kafka/kpi-topics';
+import { PartialsController } from './http/partials.controller';
 import { METRICS_CONFIG } from './tokens';
 
 @Module({})
@@ -16,9 +18,9 @@ export class MetricsModule {
     return {
       module: MetricsModule,
       imports: [
-        PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic], logger),
+        PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic, kpiChangelogTopic, kpiHandoverTopic] as TopicContract<unknown>[], logger),
       ],
-      controllers: [KpiController, DashboardController, KpiConsumer],
+      controllers: [KpiController, PartialsController, DashboardController, KpiConsumer],
       providers: [{ provide: METRICS_CONFIG, useValue: config }, { provide: API_KEY_RING, useValue: config.METRICS_API_KEYS }, ApiKeyGuard, KpiService],
     };
   }

@@ -192,7 +192,11 @@ export class PartitionProcessor {
         const started = Date.now();
         const committed = new Map<string, bigint | undefined>(await Promise.all(topics.map(async (topic) => [topic, await this.d.committer.takeOver(topic, task)] as const)));
         for (const topic of topics) this.d.accessProblem(topic, task, undefined);
-        await state.restore(task, committed);
+        const resume = await state.restore(task, committed);
+        for (const [topic, at] of resume ?? []) {
+          const c = committed.get(topic);
+          if (committed.has(topic) && (c === undefined || at > c)) committed.set(topic, at);
+        }
         this.d.log.info({ task, ms: Date.now() - started }, 'task taken over and its state restored');
         return committed;
       } catch (err) {

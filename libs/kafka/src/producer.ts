@@ -86,7 +86,7 @@ export class CdpProducer {
       } catch (err) {
         throw new OutputRejectedError(out.contract.name, err);
       }
-      encoded.push({ topic: topicName(out.contract, this.namespace), message: { key: out.key, value, ...(out.headers ? { headers: { ...out.headers } } : {}) } });
+      encoded.push({ topic: topicName(out.contract, this.namespace), message: { key: out.key, value, ...(out.headers ? { headers: { ...out.headers } } : {}), ...(out.partition !== undefined ? { partition: out.partition } : {}) } });
     }
     return encoded;
   }

@@ -11,6 +11,8 @@ export interface OutboundMessage<V = unknown> {
   /** null publishes a tombstone (compacted topics). */
   readonly value: V | null;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Set only where the key does not decide the partition (a changelog written per task). */
+  readonly partition?: number;
 }
 
 export type HandlerResult =

@@ -70,8 +70,15 @@ export interface TaskState {
    * Bring the local state of task p to exactly the committed offsets (restore it from its
    * changelog unless the local copy is known to be there). Throwing is retried with backoff.
    */
-  restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<void>;
+  restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<void | ResumeOffsets>;
 }
+
+/**
+ * Where a restored task resumes, per topic, when its state already holds records past the
+ * group's commits (the commits were lost or rewound, the state's own record says how far it got):
+ * the loop skips the records below, as it skips those the commits cover. Never below the commits.
+ */
+export type ResumeOffsets = ReadonlyMap<string, bigint>;
 
 export interface CoPartitioning {
   /** Where this member answers reads for its tasks, advertised in its group metadata ('' for none). */

@@ -3,6 +3,7 @@
  * hybrid Nest application. Used by every main.ts and by integration tests (with port 0).
  */
 import type { Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
@@ -85,7 +86,7 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
       ? {
           ...transport,
           coPartitioned: {
-            advertisedUrl: coPartitioned.advertisedUrl || (await app.getUrl()).replace('[::1]', '127.0.0.1'),
+            advertisedUrl: coPartitioned.advertisedUrl || advertisedUrlOf(opts.host, await app.getUrl()),
             ...(coPartitioned.state ? { state: app.get<TaskState>(coPartitioned.state as string) } : {}),
           },
         }
@@ -95,6 +96,17 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   }
   logger.info({ url: await app.getUrl() }, 'service started');
   return app;
+}
+
+/**
+ * The address other instances reach this one at, from where it listens: the host it was given, or
+ * the machine's hostname when it listens on every interface (a pod's hostname resolves within its
+ * headless service; set the advertised URL explicitly where it does not).
+ */
+export function advertisedUrlOf(host: string, listening: string): string {
+  const url = new URL(listening.replace('[::1]', '127.0.0.1'));
+  url.hostname = host === '0.0.0.0' || host === '::' ? hostname() : host;
+  return url.origin;
 }
 
 /** For main.ts: config errors print the bad variables and exit 1; a second signal forces exit. */

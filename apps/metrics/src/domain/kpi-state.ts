@@ -12,6 +12,13 @@
  * applied. The state tracks what changed since the last `takeChanges()`, so the store can persist
  * exactly those entries in the same transaction as the consumed offset.
  *
+ * One KpiState per task (partition p of every input, see kpi-tasks.ts): it holds the records of
+ * its partitions and the per-profile rows of the profiles whose id is placed on p. A row that
+ * belongs to another task (a merge's other profile, a split's part, a late event for an id merged
+ * into a profile placed elsewhere) is never touched here: a Handover says what to do with it, and
+ * the service sends it through Kafka to the owner of that profile's partition. `partial` gives the
+ * task's share of a snapshot; kpi-partials.ts combines the shares of every task exactly.
+ *
  * Analytics opt-outs (docs/privacy.md): an event handled while its person's decisive analytics
  * consent is a refusal (the event's own signals included) is not counted, and such a person's
  * profile is left out of every per-profile figure. Events counted before the opt-out stay in the
@@ -21,14 +28,15 @@
 import {
   ANONYMOUS_IDENTITY_TYPES,
   decisiveSignal,
-  type ChannelKpi,
-  type ConsentSignal,   type IdentityChange,
+  type ConsentSignal,
+  type IdentityChange,
   type IdentityQuarantine,
   type IdentityType,
   type KpiSnapshot,
   type ResolvedEvent,
 } from '@cdp/contracts';
-import { addToLogHistogram, emptyLogHistogram, exactDistribution, logDistribution, logPercentile, mergeLogHistogram, type Band, type LogHistogram } from './distribution';
+import { addToLogHistogram, emptyLogHistogram, mergeLogHistogram, type Band, type LogHistogram } from './distribution';
+import { combinePartials, combineSeries, type KpiPartial, type SeriesPartialPoint } from './kpi-partials';
 import { isStat, MemoryProfileTable, PendingProfiles, type ProfileChanges, type ProfileEntry, type ProfileStat, type ProfileTable } from './profile-table';
 
 export type { ProfileEntry, ProfileStat } from './profile-table';
@@ -39,7 +47,7 @@ export const WINDOWS = { '1h': HOUR, '24h': 24 * HOUR, all: Infinity } as const;
 export type WindowName = keyof typeof WINDOWS;
 /** Buckets are kept for two 24 h windows, so the 24 h figures can show a trend. */
 const BUCKET_RETENTION = 48 * HOUR + MINUTE;
-const LARGEST_PROFILES = 10;
+export const LARGEST_PROFILES = 10;
 
 export interface ChannelCounts {
   events: number;
@@ -79,6 +87,33 @@ export type StateChange =
   | { store: 'profiles'; changes: ProfileChanges }
   | { store: 'quarantine'; key: string; value: QuarantineEntry | undefined };
 
+/**
+ * What another task must do with a profile row it owns (see the header): `absorbed`: the profile
+ * was merged into `into` (its owner marks it merged and folds its row into `into`, wherever that
+ * lives); `fold`: fold `stat` into the profile (its part of a merge, or a late event's effect);
+ * `replace`: the profile is a split's part and starts as `stat`; `erased`: remove it.
+ */
+export type Handover =
+  | { kind: 'absorbed'; profileId: string; into: string; id: string; at: number }
+  | { kind: 'fold'; profileId: string; stat: ProfileStat; id: string; at: number; hops?: number }
+  | { kind: 'replace'; profileId: string; stat: ProfileStat; id: string; at: number }
+  | { kind: 'erased'; profileId: string; id: string; at: number };
+
+/** Which profile ids this state owns (the whole id space when there is one task). */
+export interface Placement {
+  owns(profileId: string): boolean;
+}
+
+const EVERYWHERE: Placement = { owns: () => true };
+
+/**
+ * Merge pointers form chains that end at a live profile as long as a merged-away profile is never
+ * a survivor again (the identity service merges live profiles only). Should two merges in opposite
+ * directions still cross on two tasks, a row would be passed round their pointers for ever: after
+ * this many hops it stays where it is, as a live profile of its own (no row lost; one profile more).
+ */
+export const MAX_FOLD_HOPS = 32;
+
 export interface SeriesPoint {
   at: number;
   events: number;
@@ -98,7 +133,7 @@ export interface Headline {
   deadLetters: number;
 }
 
-const TIME_TO_ID_BANDS: Band[] = [
+export const TIME_TO_ID_BANDS: Band[] = [
   { label: '≤1 min', upTo: MINUTE },
   { label: '≤1 h', upTo: HOUR },
   { label: '≤1 day', upTo: 24 * HOUR },
@@ -106,7 +141,7 @@ const TIME_TO_ID_BANDS: Band[] = [
   { label: '≤30 days', upTo: 30 * 24 * HOUR },
   { label: '>30 days', upTo: Infinity },
 ];
-const IDENTITIES_BANDS: Band[] = [
+export const IDENTITIES_BANDS: Band[] = [
   { label: '1', upTo: 1 },
   { label: '2', upTo: 2 },
   { label: '3', upTo: 3 },
@@ -124,6 +159,20 @@ export const LATENCY_BANDS: Band[] = [
   { label: '≤16384 ms', upTo: 16384 },
   { label: '>16384 ms', upTo: Infinity },
 ];
+
+const emptyStat = (): ProfileStat => ({ identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} });
+
+/** Folds `o` into `s`: what a merge makes of two profiles (every part is idempotent: min, max, or, union, latest signal). */
+export function foldStat(s: ProfileStat, o: ProfileStat): void {
+  s.identified ||= o.identified;
+  s.firstTouchAt = minOf(s.firstTouchAt, o.firstTouchAt);
+  s.firstIdentifiedTouchAt = minOf(s.firstIdentifiedTouchAt, o.firstIdentifiedTouchAt);
+  s.identifiedAt = minOf(s.identifiedAt, o.identifiedAt);
+  for (const [ch, t] of Object.entries(o.lastSeen)) s.lastSeen[ch] = Math.max(s.lastSeen[ch] ?? 0, t);
+  Object.assign(s.keys, o.keys);
+  const analytics = decisiveSignal([s.analytics, o.analytics].filter((a) => a !== undefined), ANALYTICS);
+  if (analytics) s.analytics = analytics;
+}
 
 export function emptyCounts(): Counts {
   return { events: 0, identifiedEvents: 0, merges: 0, splits: 0, refusedMerges: 0, erasures: 0, deadLetters: 0, perChannel: {}, deadLettersBySource: {}, latency: emptyLogHistogram() };
@@ -146,10 +195,12 @@ export class KpiState {
   private readonly profiles: PendingProfiles;
   private readonly quarantine = new Map<string, QuarantineEntry>();
   private changes = { totals: false, buckets: new Set<number>(), quarantine: new Set<string>() };
+  private handovers: Handover[] = [];
 
   constructor(
     private readonly configuredChannels: readonly string[],
     profiles: ProfileTable = new MemoryProfileTable(),
+    private readonly placement: Placement = EVERYWHERE,
   ) {
     this.profiles = new PendingProfiles(profiles);
   }
@@ -172,6 +223,13 @@ export class KpiState {
     return out;
   }
 
+  /** Handovers made since the last call, for the owners of other tasks' profiles. */
+  takeHandovers(): Handover[] {
+    const out = this.handovers;
+    this.handovers = [];
+    return out;
+  }
+
   /** The store has committed `changes`: its profile table serves them now. */
   settle(changes: readonly StateChange[]): void {
     for (const c of changes) if (c.store === 'profiles') this.profiles.settle(c.changes);
@@ -189,10 +247,11 @@ export class KpiState {
     return [this.totals, bucket];
   }
 
-  /** Follows merges to the live profile id. */
+  /** Follows merges to the live profile id, as far as this task knows them (a pointer may lead to another task's profile). */
   private live(id: string): string {
     let current = id;
     for (let hops = 0; hops < 100; hops++) {
+      if (!this.placement.owns(current)) return current;
       const e = this.profiles.get(current);
       if (!e || isStat(e)) return current;
       current = e.mergedInto;
@@ -209,8 +268,11 @@ export class KpiState {
     const at = r.resolvedAt;
     const channel = r.event.channel;
     const id = r.profileId ? this.live(r.profileId) : null;
-    const prev = id === null ? undefined : this.profiles.get(id);
-    const p: ProfileStat = isStat(prev) ? prev : { identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} };
+    // A profile merged into one placed on another task: the event's effect on it is handed over.
+    // Its opt-out is then judged by what this task knows (the event's own consents).
+    const mine = id !== null && this.placement.owns(id);
+    const prev = mine ? this.profiles.get(id) : undefined;
+    const p: ProfileStat = isStat(prev) ? prev : emptyStat();
     const analytics = analyticsAfter(p.analytics, r);
     if (analytics) p.analytics = analytics;
     // Keys are kept while opted out: a later split must still find which part holds which key.
@@ -219,7 +281,7 @@ export class KpiState {
       if (key && type) p.keys[key] = type;
     });
     if (optedOutOfAnalytics(p)) {
-      if (id !== null) this.setProfile(id, p);
+      if (id !== null) this.putProfile(id, p, r.event.eventId, at);
       return false;
     }
     const linked = r.identityKeys.length > 0 ? r.identityKeys.filter(Boolean).length : r.profileId ? r.event.identities.length : 0;
@@ -240,8 +302,14 @@ export class KpiState {
     }
     p.identified ||= r.identified;
     p.lastSeen[channel] = Math.max(p.lastSeen[channel] ?? 0, at);
-    this.setProfile(id, p);
+    this.putProfile(id, p, r.event.eventId, at);
     return true;
+  }
+
+  /** Sets a live profile's row here, or hands it over (folded) to the task that owns it. */
+  private putProfile(id: string, p: ProfileStat, why: string, at: number): void {
+    if (this.placement.owns(id)) this.setProfile(id, p);
+    else this.handovers.push({ kind: 'fold', profileId: id, stat: p, id: why, at });
   }
 
   onChange(change: IdentityChange): void {
@@ -253,43 +321,80 @@ export class KpiState {
     }
     if (change.kind === 'MERGE') this.merge(change);
     else if (change.kind === 'SPLIT') this.split(change);
-    else if (change.kind === 'ERASE') for (const id of [change.survivorProfileId, ...change.otherProfileIds]) this.setProfile(id, undefined);
+    else if (change.kind === 'ERASE') for (const id of [change.survivorProfileId, ...change.otherProfileIds]) this.erase(id, change.changeId, change.at);
+  }
+
+  /** A handover from another task (see Handover): applied to the rows this task owns, or passed on. */
+  onHandover(h: Handover): void {
+    switch (h.kind) {
+      case 'absorbed':
+        return this.absorb(h.profileId, h.into, h.id, h.at);
+      case 'fold':
+        return this.foldInto(h.profileId, h.stat, h.id, h.at, h.hops ?? 0);
+      case 'replace':
+        if (this.placement.owns(h.profileId)) this.setProfile(h.profileId, h.stat);
+        return;
+      case 'erased':
+        return this.erase(h.profileId, h.id, h.at);
+    }
   }
 
   private merge(change: IdentityChange): void {
     const survivorId = this.live(change.survivorProfileId);
-    const prev = this.profiles.get(survivorId);
-    const s: ProfileStat = isStat(prev) ? prev : { identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} };
-    for (const otherId of change.otherProfileIds) {
-      const live = this.live(otherId);
-      if (live === survivorId) continue;
-      const o = this.profiles.get(live);
-      if (isStat(o)) {
-        s.identified ||= o.identified;
-        s.firstTouchAt = minOf(s.firstTouchAt, o.firstTouchAt);
-        s.firstIdentifiedTouchAt = minOf(s.firstIdentifiedTouchAt, o.firstIdentifiedTouchAt);
-        s.identifiedAt = minOf(s.identifiedAt, o.identifiedAt);
-        for (const [ch, t] of Object.entries(o.lastSeen)) s.lastSeen[ch] = Math.max(s.lastSeen[ch] ?? 0, t);
-        Object.assign(s.keys, o.keys);
-        const analytics = decisiveSignal([s.analytics, o.analytics].filter((a) => a !== undefined), ANALYTICS);
-        if (analytics) s.analytics = analytics;
-      }
-      this.setProfile(live, { mergedInto: survivorId });
-      if (otherId !== live) this.setProfile(otherId, { mergedInto: survivorId });
+    // The survivor is a live profile from now on, even before any of its events was consumed.
+    if (this.placement.owns(survivorId) && !isStat(this.profiles.get(survivorId))) this.setProfile(survivorId, emptyStat());
+    for (const otherId of change.otherProfileIds) this.absorb(otherId, survivorId, change.changeId, change.at);
+  }
+
+  /** `otherId` is merged into `survivorId`: its row is folded into the survivor's, wherever each lives. */
+  private absorb(otherId: string, survivorId: string, why: string, at: number): void {
+    if (!this.placement.owns(otherId)) {
+      this.handovers.push({ kind: 'absorbed', profileId: otherId, into: survivorId, id: why, at });
+      return;
     }
-    this.setProfile(survivorId, s);
+    const live = this.live(otherId);
+    if (live === survivorId) return;
+    if (otherId !== live) this.setProfile(otherId, { mergedInto: survivorId });
+    if (!this.placement.owns(live)) {
+      this.handovers.push({ kind: 'absorbed', profileId: live, into: survivorId, id: why, at });
+      return;
+    }
+    const o = this.profiles.get(live);
+    this.setProfile(live, { mergedInto: survivorId });
+    if (isStat(o)) this.foldInto(survivorId, o, why, at);
+  }
+
+  private foldInto(id: string, stat: ProfileStat, why: string, at: number, hops = 0): void {
+    let live = this.live(id);
+    if (!this.placement.owns(live)) {
+      if (hops < MAX_FOLD_HOPS) {
+        this.handovers.push({ kind: 'fold', profileId: live, stat, id: why, at, hops: hops + 1 });
+        return;
+      }
+      live = id;
+    }
+    const prev = this.profiles.get(live);
+    const s = isStat(prev) ? prev : emptyStat();
+    foldStat(s, stat);
+    this.setProfile(live, s);
+  }
+
+  private erase(id: string, why: string, at: number): void {
+    if (this.placement.owns(id)) this.setProfile(id, undefined);
+    else this.handovers.push({ kind: 'erased', profileId: id, id: why, at });
   }
 
   /** Each part keeps the history of the profile it came from; identification follows its own keys. */
   private split(change: IdentityChange): void {
     const sourceId = this.live(change.survivorProfileId);
+    if (!this.placement.owns(sourceId)) return;
     const source = this.profiles.get(sourceId);
     if (!isStat(source) || change.parts.length === 0) return;
     for (const part of change.parts) {
       const keys: Record<string, string> = {};
       for (const k of part.identityKeys) keys[k] = source.keys[k] ?? 'unknown';
       const identified = Object.values(keys).some((t) => t !== 'unknown' && isIdentifyingType(t));
-      this.setProfile(part.profileId, {
+      const stat: ProfileStat = {
         identified,
         firstTouchAt: source.firstTouchAt,
         firstIdentifiedTouchAt: identified ? source.firstIdentifiedTouchAt : null,
@@ -297,7 +402,9 @@ export class KpiState {
         lastSeen: { ...source.lastSeen },
         keys,
         ...(source.analytics ? { analytics: source.analytics } : {}),
-      });
+      };
+      if (this.placement.owns(part.profileId)) this.setProfile(part.profileId, stat);
+      else this.handovers.push({ kind: 'replace', profileId: part.profileId, stat, id: change.changeId, at: change.at });
     }
     if (!change.parts.some((p) => p.profileId === sourceId)) this.setProfile(sourceId, undefined);
   }
@@ -340,90 +447,81 @@ export class KpiState {
     return out;
   }
 
-  /** The same headline figures for the window before this one (1 h and 24 h only), for trends. */
-  previous(window: Exclude<WindowName, 'all'>, now: number): Headline {
+  /**
+   * This task's share of the snapshot at `now`: sums and, per profile, only what combines exactly
+   * across tasks (counts, the values of the exact distributions, the task's largest profiles).
+   */
+  partial(window: WindowName, now: number): KpiPartial {
     const from = KpiState.windowStart(window, now);
-    const c = this.sum(from - WINDOWS[window], from);
-    return { events: c.events, identifiedEvents: c.identifiedEvents, connectedChannels: this.connected(c).length, merges: c.merges, deadLetters: c.deadLetters };
-  }
-
-  private connected(c: Counts): string[] {
-    return this.configuredChannels.filter((ch) => (c.perChannel[ch]?.identitiesContributed ?? 0) > 0);
-  }
-
-  snapshot(window: WindowName, now: number, consumerLag: KpiSnapshot['consumerLag'] = []): KpiSnapshot {
-    const from = KpiState.windowStart(window, now);
-    const counts = window === 'all' ? this.totals : this.sum(from);
-    // One pass over the profile table; only numbers per active profile and the top list are kept.
-    const perChannelProfiles = new Map<string, { profiles: number; identifiedProfiles: number }>();
-    let activeProfiles = 0;
+    const perChannelProfiles: KpiPartial['perChannelProfiles'] = {};
+    let profiles = 0;
     let identifiedProfiles = 0;
     const timesToId: number[] = [];
     let identifiedAtFirstTouch = 0;
-    const sizes: number[] = [];
+    const identities: Record<number, number> = {};
     let largest: { profileId: string; identities: number }[] = [];
-    const byIdentities = (a: { profileId: string; identities: number }, b: { profileId: string; identities: number }) =>
-      b.identities - a.identities || a.profileId.localeCompare(b.profileId);
     for (const [id, e] of this.profiles.entries()) {
       if (!isStat(e) || optedOutOfAnalytics(e)) continue;
       let seen = false;
       for (const [ch, t] of Object.entries(e.lastSeen)) {
         if (t < from) continue;
         seen = true;
-        const pc = perChannelProfiles.get(ch) ?? { profiles: 0, identifiedProfiles: 0 };
+        const pc = (perChannelProfiles[ch] ??= { profiles: 0, identifiedProfiles: 0 });
         pc.profiles++;
         if (e.identified) pc.identifiedProfiles++;
-        perChannelProfiles.set(ch, pc);
       }
       if (!seen && window !== 'all') continue;
-      activeProfiles++;
+      profiles++;
       if (e.identified) identifiedProfiles++;
       if (e.identifiedAt !== null && e.identifiedAt >= from && e.firstIdentifiedTouchAt !== null && e.firstTouchAt !== null) {
         const t = e.firstIdentifiedTouchAt - e.firstTouchAt;
         if (t <= 0) identifiedAtFirstTouch++;
         else timesToId.push(t);
       }
-      const identities = Object.keys(e.keys).length;
-      if (identities > 0) sizes.push(identities);
-      const candidate = { profileId: id, identities };
+      const n = Object.keys(e.keys).length;
+      if (n > 0) identities[n] = (identities[n] ?? 0) + 1;
+      const candidate = { profileId: id, identities: n };
       if (largest.length < LARGEST_PROFILES || byIdentities(candidate, largest[largest.length - 1]!) < 0) {
         largest.push(candidate);
         largest.sort(byIdentities);
         largest = largest.slice(0, LARGEST_PROFILES);
       }
     }
-    const connected = new Set(this.connected(counts));
-    const channelNames = [...new Set([...this.configuredChannels, ...Object.keys(counts.perChannel)])].sort();
-    const channels: ChannelKpi[] = channelNames.map((channel) => {
-      const c = counts.perChannel[channel] ?? { events: 0, identifiedEvents: 0, identitiesContributed: 0 };
-      const p = perChannelProfiles.get(channel) ?? { profiles: 0, identifiedProfiles: 0 };
-      return { channel, connected: connected.has(channel), ...c, ...p };
-    });
     return {
-      window,
-      at: now,
-      configuredChannels: this.configuredChannels.length,
-      connectedChannels: connected.size,
-      events: counts.events,
-      identifiedEvents: counts.identifiedEvents,
-      profiles: activeProfiles,
+      counts: window === 'all' ? this.totals : this.sum(from),
+      ...(window === 'all' ? {} : { previous: this.sum(from - WINDOWS[window], from) }),
+      profiles,
       identifiedProfiles,
-      merges: counts.merges,
-      splits: counts.splits,
-      refusedMerges: counts.refusedMerges,
-      channels,
-      notConnectedChannels: this.configuredChannels.filter((c) => !connected.has(c)),
-      erasures: counts.erasures,
-      deadLetters: counts.deadLetters,
-      deadLetterRate: counts.deadLetters + counts.events ? counts.deadLetters / (counts.deadLetters + counts.events) : 0,
-      quarantinedIdentities: this.quarantine.size,
+      perChannelProfiles,
+      timesToId,
       identifiedAtFirstTouch,
-      timeToIdentificationMs: exactDistribution(timesToId, TIME_TO_ID_BANDS),
-      identitiesPerProfile: exactDistribution(sizes, IDENTITIES_BANDS),
-      endToEndLatencyMs: logDistribution(counts.latency, LATENCY_BANDS),
-      largestProfiles: largest,
-      consumerLag,
+      identities,
+      largest,
+      quarantinedByType: this.quarantinedByType(),
     };
+  }
+
+  /** This task's share of the series: per point, the counts and the latency histogram. */
+  seriesPartial(window: Exclude<WindowName, 'all'>, now: number): SeriesPartialPoint[] {
+    const step = window === '1h' ? MINUTE : 15 * MINUTE;
+    const from = Math.floor(KpiState.windowStart(window, now) / step) * step;
+    const points: SeriesPartialPoint[] = [];
+    for (let at = from; at <= now; at += step) {
+      const c = this.sum(at, at + step);
+      points.push({ at, events: c.events, identifiedEvents: c.identifiedEvents, merges: c.merges, splits: c.splits, refusedMerges: c.refusedMerges, deadLetters: c.deadLetters, latency: c.latency });
+    }
+    return points;
+  }
+
+  /** The snapshot of this state alone (one task holding everything, and the unit tests). */
+  snapshot(window: WindowName, now: number, consumerLag: KpiSnapshot['consumerLag'] = []): KpiSnapshot {
+    const { previous: _p, quarantinedByType: _q, deadLettersBySource: _d, ...snapshot } = combinePartials([this.partial(window, now)], window, now, this.configuredChannels, consumerLag);
+    return snapshot;
+  }
+
+  /** The same headline figures for the window before this one (1 h and 24 h only), for trends. */
+  previous(window: Exclude<WindowName, 'all'>, now: number): Headline {
+    return combinePartials([this.partial(window, now)], window, now, this.configuredChannels).previous!;
   }
 
   /** Quarantined identities by type (not windowed: what is quarantined now). */
@@ -440,27 +538,14 @@ export class KpiState {
 
   /** Points over the window (1-minute steps for 1 h, 15-minute steps for 24 h). */
   series(window: Exclude<WindowName, 'all'>, now: number): SeriesPoint[] {
-    const step = window === '1h' ? MINUTE : 15 * MINUTE;
-    const from = Math.floor(KpiState.windowStart(window, now) / step) * step;
-    const points: SeriesPoint[] = [];
-    for (let at = from; at <= now; at += step) {
-      const c = this.sum(at, at + step);
-      points.push({
-        at,
-        events: c.events,
-        identifiedEvents: c.identifiedEvents,
-        merges: c.merges,
-        splits: c.splits,
-        refusedMerges: c.refusedMerges,
-        deadLetters: c.deadLetters,
-        latencyP95Ms: logPercentile(c.latency, 0.95),
-      });
-    }
-    return points;
+    return combineSeries([this.seriesPartial(window, now)]);
   }
 }
 
-function addCounts(into: Counts, c: Counts): void {
+export const byIdentities = (a: { profileId: string; identities: number }, b: { profileId: string; identities: number }): number =>
+  b.identities - a.identities || a.profileId.localeCompare(b.profileId);
+
+export function addCounts(into: Counts, c: Counts): void {
   into.events += c.events;
   into.identifiedEvents += c.identifiedEvents;
   into.merges += c.merges;

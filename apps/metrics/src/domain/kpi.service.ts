@@ -1,9 +1,12 @@
 /**
- * Owns the KPI state: restores it from the store at start-up (the small part; profiles are paged
- * from the store), aligns the consumer group with the stored offsets before the consumer starts,
- * applies each record once (by offset and by record id: state change, seen id and offset in one
- * store transaction), serves snapshots and series only from a complete state, mirrors KPIs into
- * Prometheus, reads consumer lag, and publishes periodic snapshots to the KPI topic.
+ * The metrics service's KPIs over any number of instances. Each instance holds the state of the
+ * tasks it owns (kpi-tasks.ts: task p = partition p of every input, restored before its records
+ * are counted) and serves the shares of those tasks (`localPartials`, the internal partials
+ * endpoint). A KPI read on any instance gathers the shares of every task from their owners (read
+ * from the group coordinator: readGroupOwnership, the URL each member advertises) and combines
+ * them exactly (kpi-partials.ts). While a task has no owner or is being restored, reads answer
+ * 503 `restoring` rather than figures that lack it. The owner of task 0 publishes the snapshots.
+ * Also mirrors KPIs into Prometheus and reads consumer lag.
  */
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
@@ -14,59 +17,53 @@ import {
   identityQuarantineTopic,
   kpiSnapshotsTopic,
   resolvedEventsTopic,
-  topicName,
   type IdentityChange,
   type IdentityQuarantine,
   type KpiSnapshot,
   type ResolvedEvent,
 } from '@cdp/contracts';
-import { drop, ok, output, retry, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
+import { drop, output, readGroupOwnership, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { MetricsConfig } from '../config';
 import { ConsumerLagReader, type GroupLag } from '../kafka/consumer-lag';
-import { GroupAlignment } from '../kafka/group-alignment';
-import { KpiStore, type RecordPosition } from '../persistence/kpi-store';
+import { kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
+import type { RecordPosition } from '../persistence/kpi-store';
 import { METRICS_CONFIG } from '../tokens';
-import { KpiState, WINDOWS, type Headline, type SeriesPoint, type WindowName } from './kpi-state';
-import { idempotencyKey, SeenIds, type KpiRecord } from './seen-ids';
+import { combinePartials, combineSeries, type CombinedKpis, type KpiPartial, type SeriesPartialPoint } from './kpi-partials';
+import { WINDOWS, type SeriesPoint, type WindowName } from './kpi-state';
+import { handoverOf, KpiTasks, TASKS, TaskNotReadyError } from './kpi-tasks';
 
 export const METRICS_GROUP = 'cdp-metrics';
-export const CONSUMED_TOPICS = [resolvedEventsTopic, identityChangesTopic, deadLettersTopic, identityQuarantineTopic];
-/** A snapshot walks every live profile; API and dashboard readers within this long share one. */
+export const CONSUMED_TOPICS = [resolvedEventsTopic, identityChangesTopic, deadLettersTopic, identityQuarantineTopic, kpiHandoverTopic];
+/** A snapshot walks every live profile of every task; API and dashboard readers within this long share one. */
 const SNAPSHOT_CACHE_MS = 1000;
-/** How often, while restoring, the group's commits are read to see whether the restore is done. */
-const RESTORE_POLL_MS = 500;
-/** Members a killed process left in the group are gone once their session times out (30 s). */
-const GROUP_EMPTY_WAIT_MS = 90_000;
+/** Who owns which task, read from the coordinator, is reused for this long. */
+const OWNERSHIP_CACHE_MS = 500;
+/** An owner that does not answer its share within this long fails the read (503). */
+const GATHER_TIMEOUT_MS = 5000;
 
-export interface KpiView extends KpiSnapshot {
-  previous?: Headline;
-  quarantinedByType: Record<string, number>;
-  deadLettersBySource: Record<string, number>;
+export type KpiView = CombinedKpis;
+
+/** The internal partials endpoint's answer. */
+export interface PartialsAnswer {
+  partials?: KpiPartial[];
+  series?: SeriesPartialPoint[][];
 }
 
 @Injectable()
 export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private state: KpiState;
-  private seen: SeenIds;
-  private readonly store: KpiStore;
+  readonly tasks: KpiTasks;
   private readonly lagReader: ConsumerLagReader;
   private readonly background = new Set<Promise<void>>();
-  private readonly alignment: GroupAlignment;
-  /**
-   * Why the state is not complete yet (undefined once it is): the group had moved past records
-   * the store lacks, and they are being counted again up to `restoreTargets` (next offsets).
-   */
-  private restoringReason: string | undefined = 'checking the consumer group against the stored KPI state';
-  private restoreTargets = new Map<string, bigint>();
+  private readonly group: string;
+  /** Where this instance answers its tasks' shares (set once HTTP listens). */
+  private advertisedUrl = '';
+  private ownership: { at: number; owners: Promise<ReadonlyMap<number, { url: string }>> } | undefined;
   private lag: GroupLag[] = [];
-  private readonly cache = new Map<WindowName, { at: number; view: KpiView }>();
+  private readonly cache = new Map<WindowName, { at: number; view: Promise<KpiView> }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closing = false;
-  private inflight: Promise<unknown> = Promise.resolve();
-  /** Records applied to memory whose transaction has not committed yet (0 or 1). */
-  private uncommitted = 0;
   private readonly m;
 
   constructor(
@@ -76,12 +73,8 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(LOGGER) private readonly logger: Logger,
     health: HealthRegistry,
   ) {
-    this.store = new KpiStore(join(config.KPI_STATE_DIR, kafka.namespace.replace(/\.$/, '') || 'default'));
-    this.state = this.restoredState();
-    this.seen = new SeenIds(this.store, config.KPI_DEDUPE_WINDOW_MS);
+    this.group = `${kafka.namespace}${METRICS_GROUP}`;
     this.lagReader = new ConsumerLagReader(kafka);
-    this.alignment = new GroupAlignment(() => this.lagReader.connected(), `${kafka.namespace}${METRICS_GROUP}`, CONSUMED_TOPICS.map((c) => topicName(c, kafka.namespace)));
-    health.register('kpi-state', () => Promise.resolve(this.restoringReason ? { ok: false, detail: this.restoringReason } : { ok: true, detail: 'complete' }));
     const r = registry;
     this.m = {
       ratio: gauge(r, 'cdp_kpi_identification_ratio', 'Share of activity tied to identified profiles', ['basis', 'window']),
@@ -102,24 +95,43 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       duplicates: counter(r, 'cdp_kpi_records_already_counted_total', 'Redelivered records recognised by their stored offset and skipped', ['topic']),
       duplicateIds: counter(r, 'cdp_kpi_duplicate_records_total', 'Records at a new offset whose id (event, change, quarantine, dead letter) was already counted', ['topic']),
       stateWriteFailures: counter(r, 'cdp_kpi_state_write_failures_total', 'KPI state transactions that failed (record retried)'),
-      groupCheckFailures: counter(r, 'cdp_kpi_group_check_failures_total', 'Start-up alignments of the consumer group with the stored offsets that failed'),
-      restoring: gauge(r, 'cdp_kpi_restoring', '1 while the KPI state is being rebuilt up to where the consumer group had been (reads answer 503)'),
+      restoring: gauge(r, 'cdp_kpi_restoring', '1 while a task this instance owns is being restored (reads answer 503)'),
+      restores: counter(r, 'cdp_kpi_task_restores_total', 'Tasks taken over, by how their state was restored', ['from']),
+      restoreSeconds: histogram(r, 'cdp_kpi_task_restore_seconds', 'Time to restore a task taken over', ['from'], [0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300]),
+      handovers: counter(r, 'cdp_kpi_handovers_total', 'Per-profile rows handed over to (sent) or received from another task', ['kind', 'direction']),
+      gatherFailures: counter(r, 'cdp_kpi_gather_failures_total', 'KPI reads that could not gather every task (answered 503)'),
       lagFailures: counter(r, 'cdp_kpi_lag_read_failures_total', 'Failed consumer lag reads'),
       deadLetters: counter(r, 'cdp_kpi_dead_letters_observed_total', 'Dead letters seen on the DLQ topic', ['source_topic', 'step']),
       publishFailures: counter(r, 'cdp_kpi_snapshot_publish_failures_total', 'KPI snapshots that could not be published'),
+      published: counter(r, 'cdp_kpi_snapshots_published_total', 'KPI snapshot rounds published by this instance (the owner of task 0)'),
     };
     this.m.restoring.set(1);
+    const hooks = {
+      alreadyCounted: (topic: string) => this.m.duplicates.inc({ topic }),
+      duplicate: (topic: string) => this.m.duplicateIds.inc({ topic }),
+      writeFailed: () => this.m.stateWriteFailures.inc(),
+      restored: (task: number, fromChangelog: boolean, ms: number, entries: number) => {
+        const from = fromChangelog ? 'changelog' : 'local';
+        this.m.restores.inc({ from });
+        this.m.restoreSeconds.observe({ from }, ms / 1000);
+        this.m.restoring.set(this.tasks.restoringReason ? 1 : 0);
+        this.cache.clear();
+        this.logger.info({ task, from, ms, entries }, 'KPI task restored');
+      },
+    };
+    this.tasks = new KpiTasks(join(config.KPI_STATE_DIR, kafka.namespace.replace(/\.$/, '') || 'default'), config.CONFIGURED_CHANNELS, config.KPI_DEDUPE_WINDOW_MS, kafka, logger, hooks);
+    health.register('kpi-state', () => {
+      const reason = this.tasks.restoringReason;
+      return Promise.resolve(reason ? { ok: false, detail: reason } : { ok: true, detail: 'tasks restored' });
+    });
   }
 
-  private restoredState(): KpiState {
-    const state = new KpiState(this.config.CONFIGURED_CHANNELS, this.store);
-    state.restore(this.store.load());
-    return state;
+  /** The base URL other instances reach this one at (advertised in the group's member metadata). */
+  advertise(url: string): void {
+    this.advertisedUrl = url;
   }
 
-  /** Timers only: the HTTP API serves the restored state while the consumer group is aligned. */
   onApplicationBootstrap(): Promise<void> {
-    this.logger.info({ restored: !this.store.empty }, 'KPI state loaded');
     const every = (ms: number, fn: () => Promise<void>) => {
       const t = setInterval(() => this.inBackground(fn), ms);
       t.unref();
@@ -127,92 +139,9 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     };
     every(this.config.KPI_SNAPSHOT_INTERVAL_MS, () => this.publishSnapshots());
     every(this.config.KPI_LAG_INTERVAL_MS, () => this.refreshLag());
-    every(60_000, () => this.pruneBuckets());
     // Not awaited: HTTP should not wait for four groups' offsets before serving the KPIs.
     this.inBackground(() => this.refreshLag());
     return Promise.resolve();
-  }
-
-  /** While true, the state lacks records the group had already passed: reads must not be served. */
-  get restoring(): string | undefined {
-    return this.restoringReason;
-  }
-
-  /**
-   * Before the consumer starts (see group-alignment.ts): never resume past what the store holds.
-   * Returns false when the service is closing meanwhile.
-   */
-  async alignConsumerGroup(): Promise<boolean> {
-    const group = `${this.kafka.namespace}${METRICS_GROUP}`;
-    try {
-      const plan = await this.alignment.plan((t) => this.store.storedOffsets(t));
-      if (plan.ahead.length === 0) this.setRestoring(undefined);
-      else {
-        this.restoreTargets = new Map(plan.ahead.map((p) => [`${p.topic}:${p.partition}`, p.committed!]));
-        const missing = plan.ahead.reduce((n, p) => n + Number(p.committed! - p.resumeAt), 0);
-        this.setRestoring(`counting again up to ${missing} records the consumer group had passed but the stored state lacks`);
-        this.logger.warn({ group, partitions: plan.ahead.length, missing }, 'consumer group is ahead of the stored KPI state; rewinding it to the store');
-      }
-      // Setting offsets needs an empty group, and is costly (kafkajs joins the group once per
-      // topic), so only when needed: the group is ahead of the store, or has lost its commits
-      // (deleted, expired) where the store knows where to resume, which would re-read everything
-      // retained. A group a little behind resumes as is: what it re-reads is recognised as counted.
-      const deadline = Date.now() + GROUP_EMPTY_WAIT_MS;
-      let empty = await this.alignment.empty();
-      while (!empty && plan.ahead.length > 0 && !this.closing && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, RESTORE_POLL_MS));
-        empty = await this.alignment.empty();
-      }
-      if (this.closing) return false;
-      const lostCommits = plan.partitions.some((p) => p.committed === undefined && this.store.storedOffsets(p.topic).has(p.partition));
-      if (empty && (plan.ahead.length > 0 || lostCommits)) {
-        const moved = await this.alignment.apply(plan);
-        if (moved) this.logger.info({ group, partitions: moved }, 'consumer group set to the offsets stored with the KPI state');
-      } else if (plan.ahead.length > 0) {
-        this.m.groupCheckFailures.inc();
-        this.setRestoring('the consumer group is ahead of the stored KPI state and another member holds it: stop the other instance and restart this one');
-        this.logger.error({ group }, 'could not rewind the consumer group: it kept a live member');
-        return true;
-      }
-    } catch (err) {
-      this.m.groupCheckFailures.inc();
-      this.setRestoring(`could not align the consumer group with the stored KPI state: ${(err as Error).message}`);
-      this.logger.error({ group, err: (err as Error).message }, 'could not align the consumer group with the stored KPI state');
-      return !this.closing;
-    }
-    if (this.restoreTargets.size > 0) this.watchRestore();
-    return !this.closing;
-  }
-
-  private setRestoring(reason: string | undefined): void {
-    this.restoringReason = reason;
-    this.m.restoring.set(reason ? 1 : 0);
-    this.cache.clear();
-  }
-
-  /** Done once, per rewound partition, the store or the group's commits reached the old commit. */
-  private watchRestore(): void {
-    const check = async () => {
-      if (this.closing || this.restoreTargets.size === 0) return;
-      try {
-        const committed = await this.alignment.committed();
-        for (const [key, target] of this.restoreTargets) {
-          const at = key.lastIndexOf(':');
-          const stored = this.store.storedOffsets(key.slice(0, at)).get(Number(key.slice(at + 1)));
-          if ((stored !== undefined && stored + 1n >= target) || (committed.get(key) ?? -1n) >= target) this.restoreTargets.delete(key);
-        }
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'reading the consumer group while restoring failed; trying again');
-      }
-      if (this.restoreTargets.size === 0) {
-        this.setRestoring(undefined);
-        this.logger.info('KPI state restored up to where the consumer group had been');
-        return;
-      }
-      const t = setTimeout(() => void check(), RESTORE_POLL_MS);
-      t.unref();
-    };
-    void check();
   }
 
   /**
@@ -230,94 +159,49 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     await Promise.allSettled([...this.background]);
-    await this.inflight.catch(() => undefined);
+    await this.tasks.close();
     await this.lagReader.close().catch(() => undefined);
-    await this.store.close();
     this.logger.info('KPI state closed');
   }
 
   onResolved(pos: RecordPosition, r: ResolvedEvent): Promise<HandlerResult> {
-    return this.apply(pos, { kind: 'resolved', value: r }, () => {
-      if (this.state.onResolved(r)) this.m.latency.observe(Math.max(0, r.resolvedAt - r.event.receivedAt) / 1000);
+    return this.apply(pos, { kind: 'resolved', value: r }, (state) => {
+      if (state.onResolved(r)) this.m.latency.observe(Math.max(0, r.resolvedAt - r.event.receivedAt) / 1000);
       else this.m.optedOut.inc({ reason: 'analytics-opt-out' });
     });
   }
 
   onChange(pos: RecordPosition, c: IdentityChange): Promise<HandlerResult> {
-    return this.apply(pos, { kind: 'change', value: c }, () => this.state.onChange(c));
+    return this.apply(pos, { kind: 'change', value: c }, (state) => state.onChange(c));
   }
 
   onQuarantine(pos: RecordPosition, q: IdentityQuarantine): Promise<HandlerResult> {
-    return this.apply(pos, { kind: 'quarantine', value: q }, () => this.state.onQuarantine(q));
+    return this.apply(pos, { kind: 'quarantine', value: q }, (state) => state.onQuarantine(q));
   }
 
   onDeadLetter(pos: RecordPosition, headers: Readonly<Record<string, string>>, timestamp: number): Promise<HandlerResult> {
     const source = (headers[DEAD_LETTER_HEADERS.sourceTopic] ?? 'unknown').replace(this.kafka.namespace, '');
     const at = Date.parse(headers[DEAD_LETTER_HEADERS.at] ?? '') || timestamp;
-    return this.apply(pos, { kind: 'deadLetter', headers, at }, () => {
-      this.state.onDeadLetter(source, at);
+    return this.apply(pos, { kind: 'deadLetter', headers, at }, (state) => {
+      state.onDeadLetter(source, at);
       this.m.deadLetters.inc({ source_topic: source, step: headers[DEAD_LETTER_HEADERS.step] ?? 'unknown' });
     });
   }
 
-  /**
-   * Applies a record once: skips what the store already holds by offset, and a record whose id was
-   * already counted (at another offset); else state, seen id and offset in one transaction.
-   */
-  private async apply(pos: RecordPosition, record: KpiRecord, change: () => void): Promise<HandlerResult> {
-    // Not counted and offset not moved: the record is redelivered after the restart.
-    if (this.closing) return retry('metrics service is shutting down');
-    if (this.store.alreadyCounted(pos)) {
-      this.m.duplicates.inc({ topic: pos.topic });
-      return drop('already counted (offset stored with the KPI state)');
-    }
-    const id = idempotencyKey(record);
-    const first = id === undefined || this.seen.firstTime(id.key, id.at);
-    this.uncommitted++;
-    if (first) change();
-    else this.m.duplicateIds.inc({ topic: pos.topic });
-    try {
-      const changes = this.state.takeChanges();
-      const seen = this.seen.take();
-      const committed = this.store.commit(changes, seen, pos);
-      this.inflight = committed;
-      await committed;
-      this.state.settle(changes);
-      this.seen.settle(seen);
+  onHandover(pos: RecordPosition, record: KpiHandoverRecord): Promise<HandlerResult> {
+    const h = handoverOf(record);
+    if (!h) return Promise.resolve(drop(`unknown KPI handover kind ${record.kind}`));
+    this.m.handovers.inc({ kind: h.kind, direction: 'received' });
+    return this.apply(pos, undefined, (state) => state.onHandover(h));
+  }
+
+  private async apply(pos: RecordPosition, record: Parameters<KpiTasks['apply']>[1], change: Parameters<KpiTasks['apply']>[2]): Promise<HandlerResult> {
+    const result = await this.tasks.apply(pos, record, change);
+    if (result.kind === 'ok') {
       this.cache.clear();
-      return first ? ok() : drop('already counted (record id seen at another offset)');
-    } catch (err) {
-      // Memory is ahead of the store now: go back to what is durable, then let the loop retry.
-      this.m.stateWriteFailures.inc();
-      this.state = this.restoredState();
-      this.seen = new SeenIds(this.store, this.config.KPI_DEDUPE_WINDOW_MS);
-      return retry(`KPI state write failed: ${(err as Error).message}`);
-    } finally {
-      this.uncommitted--;
+      for (const o of result.outputs) if (o.contract === kpiHandoverTopic) this.m.handovers.inc({ kind: (o.value as KpiHandoverRecord).kind, direction: 'sent' });
     }
-  }
-
-  /**
-   * Resolves when memory holds only committed state, so a read never shows a count that a crash
-   * would take back. Changes are applied to memory and committed within one handler call, and a
-   * new one starts only after the loop got the previous result, so this waits one commit at most.
-   */
-  async committed(): Promise<void> {
-    while (this.uncommitted > 0) await this.inflight.catch(() => undefined);
-  }
-
-  private async pruneBuckets(): Promise<void> {
-    if (this.closing) return;
-    this.state.prune(Date.now());
-    const changes = this.state.takeChanges();
-    if (!changes.length) return;
-    try {
-      await this.store.commit(changes, []);
-      this.state.settle(changes);
-    } catch (err) {
-      // Buckets only (profiles are not pruned): the next round removes them.
-      this.logger.warn({ err: (err as Error).message }, 'pruning KPI buckets failed');
-    }
+    return result;
   }
 
   private async refreshLag(): Promise<void> {
@@ -330,26 +214,76 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     }
   }
 
-  snapshot(window: WindowName, now = Date.now()): KpiView {
+  /** This instance's shares, for the tasks asked (throws TaskNotReadyError for one it does not hold ready). */
+  async localPartials(tasks: readonly number[], window: WindowName, now: number, series: boolean): Promise<PartialsAnswer> {
+    await this.tasks.committed();
+    if (series) {
+      if (window === 'all') throw new TaskNotReadyError('no series for the all window');
+      return { series: this.tasks.seriesPartials(tasks, window, now) };
+    }
+    return { partials: this.tasks.partials(tasks, window, now) };
+  }
+
+  private owners(): Promise<ReadonlyMap<number, { url: string }>> {
+    const now = Date.now();
+    if (!this.ownership || now - this.ownership.at > OWNERSHIP_CACHE_MS) {
+      const owners = this.lagReader.connected().then(async (admin) => (await readGroupOwnership(admin, this.group)).owners);
+      owners.catch(() => (this.ownership = undefined));
+      this.ownership = { at: now, owners };
+    }
+    return this.ownership.owners;
+  }
+
+  /** Every task's share, from its owner; TaskNotReadyError when a task has no owner or is not ready. */
+  private async gather(window: WindowName, now: number, series: boolean): Promise<PartialsAnswer[]> {
+    const reason = this.tasks.restoringReason;
+    if (reason) throw new TaskNotReadyError(reason);
+    const owners = await this.owners();
+    const byUrl = new Map<string, number[]>();
+    for (let task = 0; task < TASKS; task++) {
+      const local = this.tasks.owns(task);
+      const url = local ? '' : owners.get(task)?.url;
+      if (url === undefined || (!local && url === this.advertisedUrl)) throw new TaskNotReadyError(`task ${task} has no owner yet (the metrics group is rebalancing)`);
+      if (!local && url === '') throw new TaskNotReadyError(`the owner of task ${task} advertises no address`);
+      byUrl.set(url, [...(byUrl.get(url) ?? []), task]);
+    }
+    return Promise.all(
+      [...byUrl].map(async ([url, tasks]) => {
+        if (url === '') return this.localPartials(tasks, window, now, series);
+        const q = new URLSearchParams({ window, at: String(now), tasks: tasks.join(','), ...(series ? { series: '1' } : {}) });
+        const res = await fetch(`${url}/internal/v1/kpi-partials?${q}`, { signal: AbortSignal.timeout(GATHER_TIMEOUT_MS) }).catch((err: unknown) => {
+          throw new TaskNotReadyError(`the owner of task(s) ${tasks.join(', ')} at ${url} did not answer: ${(err as Error).message}`);
+        });
+        if (!res.ok) throw new TaskNotReadyError(`the owner of task(s) ${tasks.join(', ')} at ${url} answered ${res.status}: ${await res.text().catch(() => '')}`);
+        return (await res.json()) as PartialsAnswer;
+      }),
+    );
+  }
+
+  /** The KPIs of the whole stream, combined from every task's owner. */
+  snapshot(window: WindowName, now = Date.now()): Promise<KpiView> {
     const cached = this.cache.get(window);
     if (cached && now - cached.at < SNAPSHOT_CACHE_MS && now >= cached.at) return cached.view;
-    const s = this.state.snapshot(window, now, this.lag.map((l) => ({ group: l.group.replace(this.kafka.namespace, ''), topic: l.topic.replace(this.kafka.namespace, ''), lag: l.lag })));
-    const view: KpiView = {
-      ...s,
-      ...(window === 'all' ? {} : { previous: this.state.previous(window, now) }),
-      quarantinedByType: this.state.quarantinedByType(),
-      deadLettersBySource: this.state.deadLettersBySource(window, now),
-    };
+    const view = this.gather(window, now, false).then((answers) => {
+      const lag = this.lag.map((l) => ({ group: l.group.replace(this.kafka.namespace, ''), topic: l.topic.replace(this.kafka.namespace, ''), lag: l.lag }));
+      const combined = combinePartials(answers.flatMap((a) => a.partials ?? []), window, now, this.config.CONFIGURED_CHANNELS, lag);
+      this.mirror(combined);
+      return combined;
+    });
+    view.catch(() => {
+      this.m.gatherFailures.inc();
+      if (this.cache.get(window)?.view === view) this.cache.delete(window);
+    });
     this.cache.set(window, { at: now, view });
-    this.mirror(s);
     return view;
   }
 
-  series(window: Exclude<WindowName, 'all'>, now = Date.now()): SeriesPoint[] {
-    return this.state.series(window, now);
+  async series(window: Exclude<WindowName, 'all'>, now = Date.now()): Promise<SeriesPoint[]> {
+    const answers = await this.gather(window, now, true);
+    return combineSeries(answers.flatMap((a) => a.series ?? []));
   }
 
-  private mirror(s: KpiSnapshot): void {
+  private mirror(s: KpiView): void {
     const window = s.window;
     this.m.ratio.set({ basis: 'events', window }, s.events ? s.identifiedEvents / s.events : 0);
     this.m.ratio.set({ basis: 'profiles', window }, s.profiles ? s.identifiedProfiles / s.profiles : 0);
@@ -371,20 +305,22 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     if (window === 'all') {
       this.m.largest.set(s.largestProfiles[0]?.identities ?? 0);
       this.m.quarantined.reset();
-      for (const [type, n] of Object.entries(this.state.quarantinedByType())) this.m.quarantined.set({ identity_type: type }, n);
+      for (const [type, n] of Object.entries(s.quarantinedByType)) this.m.quarantined.set({ identity_type: type }, n);
     }
   }
 
+  /** Published by the owner of task 0 only, so each interval gives one snapshot per window whatever the number of instances. */
   async publishSnapshots(): Promise<void> {
-    // A partial state is not published as if it were the KPIs.
-    if (this.restoringReason) return;
+    if (!this.tasks.owns(0)) return;
     try {
-      await this.committed();
       const now = Date.now();
-      await this.kafka.producer.publish((Object.keys(WINDOWS) as WindowName[]).map((w) => output(kpiSnapshotsTopic, w, this.toSnapshot(this.snapshot(w, now)))));
+      const views = await Promise.all((Object.keys(WINDOWS) as WindowName[]).map((w) => this.snapshot(w, now)));
+      await this.kafka.producer.publish(views.map((v) => output(kpiSnapshotsTopic, v.window, this.toSnapshot(v))));
+      this.m.published.inc();
     } catch (err) {
-      this.m.publishFailures.inc();
-      this.logger.warn({ err: (err as Error).message }, 'KPI snapshot publish failed; next interval retries');
+      // A partial state is not published as if it were the KPIs: a task restoring skips the interval.
+      if (!(err instanceof TaskNotReadyError)) this.m.publishFailures.inc();
+      this.logger.warn({ err: (err as Error).message }, 'KPI snapshot not published; next interval retries');
     }
   }
 

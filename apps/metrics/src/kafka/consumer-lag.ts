@@ -2,7 +2,7 @@
  * Consumer lag of the platform's service consumer groups, read with the Kafka admin API:
  * per group and topic, the sum over partitions of (topic end − committed offset). A partition
  * with no committed offset counts from its earliest retained offset. Its admin client is shared
- * with the start-up alignment of the service's own group (group-alignment.ts).
+ * with the reads of the service's own group (who owns which task, see kpi.service.ts).
  */
 import type { KafkaPlatform } from '@cdp/kafka';
 
@@ -15,7 +15,7 @@ export interface GroupLag {
 type Admin = ReturnType<KafkaPlatform['kafka']['admin']>;
 
 export class ConsumerLagReader {
-  /** The promise, not the client: two first callers at once (the lag timer and the start-up alignment) must share one client, or one leaks. */
+  /** The promise, not the client: two first callers at once (the lag timer and an ownership read) must share one client, or one leaks. */
   private admin: Promise<Admin> | undefined;
 
   constructor(private readonly platform: KafkaPlatform) {}

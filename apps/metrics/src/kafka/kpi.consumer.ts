@@ -1,9 +1,10 @@
-/** Kafka entry points: resolved events, identity changes, quarantine and dead letters feed the KPIs. */
+/** Kafka entry points: resolved events, identity changes, quarantine and dead letters feed the KPIs; handovers move profile rows between tasks. */
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { deadLettersTopic, identityChangesTopic, identityQuarantineTopic, resolvedEventsTopic, type IdentityChange, type IdentityQuarantine, type ResolvedEvent } from '@cdp/contracts';
 import type { HandlerResult, InboundMessage } from '@cdp/kafka';
 import { KpiService } from '../domain/kpi.service';
+import { kpiHandoverTopic, type KpiHandoverRecord } from './kpi-topics';
 
 @Controller()
 export class KpiConsumer {
@@ -27,5 +28,10 @@ export class KpiConsumer {
   @EventPattern(deadLettersTopic.name)
   deadLetter(message: InboundMessage<Buffer>): Promise<HandlerResult> {
     return this.kpis.onDeadLetter(message, message.headers, message.timestamp);
+  }
+
+  @EventPattern(kpiHandoverTopic.name)
+  handover(message: InboundMessage<KpiHandoverRecord>): Promise<HandlerResult> {
+    return this.kpis.onHandover(message, message.value);
   }
 }

@@ -1,9 +1,13 @@
 /**
- * Durable KPI state on LMDB: the state's changed entries, the ids of the records that changed them
+ * One task's KPI state on LMDB (one store per task, see domain/kpi-tasks.ts): the state's changed entries, the ids of the records that changed them
  * and the consumed offset of the record are written in ONE transaction, so after a restart the
  * state, the seen ids and the offsets always agree. A record at or below its partition's stored
  * offset is recognised as already counted; start-up compares these offsets with the consumer
  * group's (see group-alignment.ts).
+ *
+ * The same entries go to the task's changelog (changelogEntries below) in the Kafka transaction
+ * that commits the record's offset, so a store that is lost or does not match the group's commits
+ * is rebuilt from the changelog (applyChangelog) instead of being trusted.
  *
  * Only the small part of the state is loaded at start-up (totals, minute buckets, quarantine); the
  * per-profile entries and the seen ids are read by key and streamed (ProfileTable, SeenTable), so
@@ -30,6 +34,27 @@ export interface RecordPosition {
 const consumedThrough = (pos: RecordPosition): string => (pos.nextOffset !== undefined ? (BigInt(pos.nextOffset) - 1n).toString() : pos.offset);
 
 const positionKey = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** One changelog record: the entry's key and its JSON value (null: the entry is gone). */
+export interface ChangelogEntry {
+  readonly key: string;
+  readonly value: string | null;
+}
+
+/** The entries a transaction writes, as changelog records (keys name the table, see kpi-topics.ts). */
+export function changelogEntries(changes: readonly StateChange[], seen: readonly SeenChange[], pos?: RecordPosition): ChangelogEntry[] {
+  const out: ChangelogEntry[] = [];
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  for (const c of changes) {
+    if (c.store === 'totals') out.push({ key: 't', value: json(c.value) });
+    else if (c.store === 'buckets') out.push({ key: `b|${c.key}`, value: json(c.value) });
+    else if (c.store === 'quarantine') out.push({ key: `q|${c.key}`, value: json(c.value) });
+    else for (const [id, entry] of c.changes) out.push({ key: `p|${id}`, value: json(entry) });
+  }
+  for (const s of seen) out.push({ key: `s|${s.key}`, value: s.seen ? json(s.at) : null });
+  if (pos) out.push({ key: `o|${pos.topic}:${pos.partition}`, value: consumedThrough(pos) });
+  return out;
+}
 
 export class KpiStore implements ProfileTable, SeenTable {
   private readonly root: RootDatabase;
@@ -143,7 +168,50 @@ export class KpiStore implements ProfileTable, SeenTable {
     if (pos) this.offsets.set(positionKey(pos.topic, pos.partition), BigInt(consumedThrough(pos)));
   }
 
+  /** Every stored offset, by `topic:partition` (the last record counted). */
+  allOffsets(): ReadonlyMap<string, bigint> {
+    return this.offsets;
+  }
+
+  /** Empties the store (before it is rebuilt from its changelog). */
+  clear(): void {
+    for (const db of Object.values(this.dbs)) db.clearSync();
+    this.offsets.clear();
+  }
+
+  /** Writes changelog records (in changelog order; the latest per key wins) in one transaction. */
+  async applyChangelog(entries: readonly ChangelogEntry[]): Promise<void> {
+    const offsets = new Map<string, bigint>();
+    await this.root.transaction(() => {
+      for (const { key, value } of entries) {
+        const bar = key.indexOf('|');
+        const kind = bar === -1 ? key : key.slice(0, bar);
+        const id = key.slice(bar + 1);
+        const v = value === null ? undefined : (JSON.parse(value) as unknown);
+        if (kind === 't') put(this.dbs.totals, 'all', v as Counts | undefined);
+        else if (kind === 'b') put(this.dbs.buckets, Number(id), v as Counts | undefined);
+        else if (kind === 'q') put(this.dbs.quarantine, id, v as QuarantineEntry | undefined);
+        else if (kind === 'p') put(this.dbs.profiles, id, v as ProfileEntry | undefined);
+        else if (kind === 's') {
+          const was = this.dbs.seen.get(id);
+          if (was !== undefined) void this.dbs.seenByTime.remove([was, id]);
+          put(this.dbs.seen, id, v as number | undefined);
+          if (v !== undefined) void this.dbs.seenByTime.put([v as number, id], 1);
+        } else if (kind === 'o' && value !== null) {
+          void this.dbs.offsets.put(id, value);
+          offsets.set(id, BigInt(value));
+        }
+      }
+    });
+    for (const [k, v] of offsets) this.offsets.set(k, v);
+  }
+
   async close(): Promise<void> {
     await this.root.close();
   }
+}
+
+function put<K extends string | number, V>(db: Database<V, K>, key: K, value: V | undefined): void {
+  if (value === undefined) void db.remove(key);
+  else void db.put(key, value);
 }
