@@ -48,6 +48,13 @@ describe('infra/containers/compose.podman.yml', () => {
     }
   });
 
+  // podman-compose 1.0 joins the arguments of a CMD health check into a broken shell line.
+  it('finds every health check of docker-compose.yml in CMD-SHELL form', () => {
+    for (const [name, service] of Object.entries(base.services)) {
+      expect({ name, form: (service.healthcheck as { test: string[] }).test[0] }).toEqual({ name, form: 'CMD-SHELL' });
+    }
+  });
+
   it('makes every container read-only, with /tmp on a tmpfs', () => {
     for (const name of Object.keys(base.services)) {
       const merged = { ...base.services[name], ...override.services[name] };

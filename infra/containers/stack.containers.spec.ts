@@ -19,7 +19,7 @@ import { eventually } from '@cdp/testing';
 import { imageNames } from '../../tools/images/build-images';
 import { REPO_ROOT, mustRun, podmanEnv, podmanUnavailable, run } from '../../tools/images/podman';
 
-jest.setTimeout(300_000);
+jest.setTimeout(600_000);
 
 const PROJECT = `cdpe2e${randomBytes(3).toString('hex')}`;
 const SERVERS = ['kafka', 'neo4j'] as const;
@@ -97,9 +97,9 @@ describe('the compose stack under podman, on the images of ./cdp images', () => 
       TOPIC_NAMESPACE: '',
     });
     await compose(['up', '-d', '--no-build', ...SERVERS]);
-    await Promise.all(SERVERS.map((s) => healthy(s, 180_000)));
+    await Promise.all(SERVERS.map((s) => healthy(s, 300_000)));
     await compose(['up', '-d', '--no-build', ...APPS]);
-    for (const s of APPS) await healthy(s, 120_000);
+    for (const s of APPS) await healthy(s, 180_000);
   });
 
   afterAll(async () => {
@@ -171,7 +171,7 @@ describe('the compose stack under podman, on the images of ./cdp images', () => 
       // The JVM runs its shutdown hooks on SIGTERM and then exits 143 (128 + 15), never 137 (SIGKILL):
       // the server's own message says the shutdown completed.
       expect(exitCode).toBe(143);
-      expect(output).toMatch(service === 'kafka' ? /shut(ting)? ?down complete/i : /NEO4J_STOPPED/);
+      expect(output).toMatch(service === 'kafka' ? /\[BrokerServer id=\d+\] shut down completed/ : /^NEO4J_STOPPED$/m);
     } else {
       expect({ service, exitCode, output: exitCode === 0 ? '' : output }).toEqual({ service, exitCode: 0, output: '' });
     }

@@ -32,7 +32,8 @@ logger.server.name = kafka.server.BrokerServer
 logger.server.level = INFO
 LOG
 # shellcheck disable=SC2086
-JAVA=(java ${KAFKA_HEAP_OPTS} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+# log4j2 must not stop itself in a shutdown hook of its own: the broker logs until its shutdown ends.
+JAVA=(java ${KAFKA_HEAP_OPTS} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -Dlog4j2.shutdownHookEnabled=false
   "-Dlog4j2.configurationFile=$CONF_DIR/log4j2.properties" ${KAFKA_JVM_OPTS:-} -cp '/opt/kafka/libs/*')
 LOG_DIR="${KAFKA_LOG_DIRS%%,*}"
 if [ ! -f "$LOG_DIR/meta.properties" ]; then
