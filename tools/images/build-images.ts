@@ -7,8 +7,8 @@
  *   services   the four apps/<name>/Dockerfile, unchanged, with BASE_IMAGE set to the node image
  *   kafka      the Kafka jars infra/local resolves, on Debian's OpenJDK 17
  *   neo4j      the Neo4j jars infra/local resolves and its launcher, plus cypher-shell
- * Podman's layer cache makes a second run take seconds; --fresh makes the Debian base and the
- * staged packages again. See infra/containers/README.md.
+ * Podman's layer cache makes a second run take seconds; --fresh builds everything from scratch
+ * (no cache). See infra/containers/README.md.
  */
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,8 +97,9 @@ function buildTrustMounts(): string[] {
   return ['--volume', `${dir}:/usr/local/etc:ro`];
 }
 
-function podmanBuild(args: string[]): Promise<unknown> {
-  return mustRun('podman', ['build', '--layers', '--pull=never', '--format=docker', ...args], { stream: true });
+function podmanBuild(args: string[], fresh: boolean): Promise<unknown> {
+  // Docker format: the OCI image format has no HEALTHCHECK, and podman would drop the Dockerfiles' one.
+  return mustRun('podman', ['build', '--layers', '--pull=never', '--format=docker', ...(fresh ? ['--no-cache'] : []), ...args], { stream: true });
 }
 
 async function buildDebian(image: string, fresh: boolean): Promise<string | void> {
@@ -136,11 +137,11 @@ async function buildNode(image: string, debian: string, fresh: boolean): Promise
     await mustRun('npm', ['install', '--prefix', dist, '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', ...want.split(' ')]);
     writeFileSync(stamp, want);
   }
-  await podmanBuild(['-f', join(CONTAINERS, 'node-base', 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context]);
+  await podmanBuild(['-f', join(CONTAINERS, 'node-base', 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context], fresh);
 }
 
-async function buildService(name: string, image: string, base: string): Promise<void> {
-  await podmanBuild(['-f', join(REPO_ROOT, 'apps', name, 'Dockerfile'), '--build-arg', `BASE_IMAGE=${base}`, ...buildTrustMounts(), '-t', image, REPO_ROOT]);
+async function buildService(name: string, image: string, base: string, fresh: boolean): Promise<void> {
+  await podmanBuild(['-f', join(REPO_ROOT, 'apps', name, 'Dockerfile'), '--build-arg', `BASE_IMAGE=${base}`, ...buildTrustMounts(), '-t', image, REPO_ROOT], fresh);
 }
 
 async function serverJars(): Promise<{ kafka: string; neo4j: string }> {
@@ -150,11 +151,11 @@ async function serverJars(): Promise<{ kafka: string; neo4j: string }> {
   return provider.resolveJars({ log: (line: string) => log(`jars: ${line}`) });
 }
 
-async function buildKafka(image: string, debian: string, jars: string): Promise<void> {
+async function buildKafka(image: string, debian: string, jars: string, fresh: boolean): Promise<void> {
   const context = freshDir(join(STAGE, 'kafka'));
   cpSync(join(CONTAINERS, 'kafka'), context, { recursive: true });
   linkJars(jars, join(context, 'libs'));
-  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context]);
+  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context], fresh);
 }
 
 async function cypherShellJars(): Promise<string> {
@@ -169,17 +170,17 @@ async function cypherShellJars(): Promise<string> {
   return dir;
 }
 
-async function buildNeo4j(image: string, debian: string, jars: string): Promise<void> {
+async function buildNeo4j(image: string, debian: string, jars: string, fresh: boolean): Promise<void> {
   const context = freshDir(join(STAGE, 'neo4j'));
   for (const file of ['Dockerfile', 'neo4j-entrypoint.sh', 'cypher-shell']) cpSync(join(CONTAINERS, 'neo4j', file), join(context, file));
   cpSync(join(REPO_ROOT, 'infra', 'local', 'neo4j', 'Neo4jServer.java'), join(context, 'Neo4jServer.java'));
   linkJars(jars, join(context, 'libs'));
   linkJars(await cypherShellJars(), join(context, 'cypher-shell-libs'));
-  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context]);
+  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context], fresh);
 }
 
 export interface BuildOptions {
-  /** Make the Debian base and the staged Node/npm packages again instead of reusing them. */
+  /** Build everything from scratch: the Debian base, the staged Node/npm packages, no layer cache. */
   fresh?: boolean;
 }
 
@@ -189,12 +190,13 @@ export async function buildImages(opts: BuildOptions = {}): Promise<Record<strin
   if (why) throw new Error(why);
   const names = imageNames();
   const times: Record<string, number> = {};
-  times.debian = await timed(`${names.debian} (mmdebstrap)`, () => buildDebian(names.debian, opts.fresh ?? false));
-  times.node = await timed(names.node, () => buildNode(names.node, names.debian, opts.fresh ?? false));
-  for (const s of SERVICES) times[s] = await timed(names.services[s], () => buildService(s, names.services[s], names.node));
+  const fresh = opts.fresh ?? false;
+  times.debian = await timed(`${names.debian} (mmdebstrap)`, () => buildDebian(names.debian, fresh));
+  times.node = await timed(names.node, () => buildNode(names.node, names.debian, fresh));
+  for (const s of SERVICES) times[s] = await timed(names.services[s], () => buildService(s, names.services[s], names.node, fresh));
   const jars = await serverJars();
-  times.kafka = await timed(names.kafka, () => buildKafka(names.kafka, names.debian, jars.kafka));
-  times.neo4j = await timed(names.neo4j, () => buildNeo4j(names.neo4j, names.debian, jars.neo4j));
+  times.kafka = await timed(names.kafka, () => buildKafka(names.kafka, names.debian, jars.kafka, fresh));
+  times.neo4j = await timed(names.neo4j, () => buildNeo4j(names.neo4j, names.debian, jars.neo4j, fresh));
   return times;
 }
 
