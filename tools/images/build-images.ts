@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { imageLabels, mustRun, podmanUnavailable, REPO_ROOT } from './podman';
+import { imageLabels, mustRun, podmanUnavailable, REPO_ROOT, run } from './podman';
 
 const SERVICES = ['ingestion', 'identity', 'profiles', 'metrics'] as const;
 /** npm in the node image: the release line Node 24 ships with, pinned so images are repeatable. */
@@ -97,9 +97,20 @@ function buildTrustMounts(): string[] {
   return ['--volume', `${dir}:/usr/local/etc:ro`];
 }
 
-function podmanBuild(args: string[], fresh: boolean): Promise<unknown> {
+function podmanBuild(args: string[]): Promise<unknown> {
   // Docker format: the OCI image format has no HEALTHCHECK, and podman would drop the Dockerfiles' one.
-  return mustRun('podman', ['build', '--layers', '--pull=never', '--format=docker', ...(fresh ? ['--no-cache'] : []), ...args], { stream: true });
+  return mustRun('podman', ['build', '--layers', '--pull=never', '--format=docker', ...args], { stream: true });
+}
+
+/**
+ * Removes the project's images and the cached layers of their builds, so the next build starts as on
+ * a new machine (and the four services still share their npm layers, as they do there). Every one of
+ * them descends from the Debian base and so carries its cdp.recipe label.
+ */
+async function forgetImages(names: ReturnType<typeof imageNames>): Promise<void> {
+  await run('podman', ['rmi', '--force', ...Object.values(names.services), names.kafka, names.neo4j, names.node]);
+  await mustRun('podman', ['image', 'prune', '--force', '--filter', 'label=cdp.recipe']);
+  await run('podman', ['rmi', '--force', names.debian]);
 }
 
 async function buildDebian(image: string, fresh: boolean): Promise<string | void> {
@@ -137,11 +148,11 @@ async function buildNode(image: string, debian: string, fresh: boolean): Promise
     await mustRun('npm', ['install', '--prefix', dist, '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', ...want.split(' ')]);
     writeFileSync(stamp, want);
   }
-  await podmanBuild(['-f', join(CONTAINERS, 'node-base', 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context], fresh);
+  await podmanBuild(['-f', join(CONTAINERS, 'node-base', 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context]);
 }
 
-async function buildService(name: string, image: string, base: string, fresh: boolean): Promise<void> {
-  await podmanBuild(['-f', join(REPO_ROOT, 'apps', name, 'Dockerfile'), '--build-arg', `BASE_IMAGE=${base}`, ...buildTrustMounts(), '-t', image, REPO_ROOT], fresh);
+async function buildService(name: string, image: string, base: string): Promise<void> {
+  await podmanBuild(['-f', join(REPO_ROOT, 'apps', name, 'Dockerfile'), '--build-arg', `BASE_IMAGE=${base}`, ...buildTrustMounts(), '-t', image, REPO_ROOT]);
 }
 
 async function serverJars(): Promise<{ kafka: string; neo4j: string }> {
@@ -151,11 +162,11 @@ async function serverJars(): Promise<{ kafka: string; neo4j: string }> {
   return provider.resolveJars({ log: (line: string) => log(`jars: ${line}`) });
 }
 
-async function buildKafka(image: string, debian: string, jars: string, fresh: boolean): Promise<void> {
+async function buildKafka(image: string, debian: string, jars: string): Promise<void> {
   const context = freshDir(join(STAGE, 'kafka'));
   cpSync(join(CONTAINERS, 'kafka'), context, { recursive: true });
   linkJars(jars, join(context, 'libs'));
-  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context], fresh);
+  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context]);
 }
 
 async function cypherShellJars(): Promise<string> {
@@ -170,17 +181,17 @@ async function cypherShellJars(): Promise<string> {
   return dir;
 }
 
-async function buildNeo4j(image: string, debian: string, jars: string, fresh: boolean): Promise<void> {
+async function buildNeo4j(image: string, debian: string, jars: string): Promise<void> {
   const context = freshDir(join(STAGE, 'neo4j'));
   for (const file of ['Dockerfile', 'neo4j-entrypoint.sh', 'cypher-shell']) cpSync(join(CONTAINERS, 'neo4j', file), join(context, file));
   cpSync(join(REPO_ROOT, 'infra', 'local', 'neo4j', 'Neo4jServer.java'), join(context, 'Neo4jServer.java'));
   linkJars(jars, join(context, 'libs'));
   linkJars(await cypherShellJars(), join(context, 'cypher-shell-libs'));
-  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context], fresh);
+  await podmanBuild(['-f', join(context, 'Dockerfile'), '--build-arg', `DEBIAN_IMAGE=${debian}`, '-t', image, context]);
 }
 
 export interface BuildOptions {
-  /** Build everything from scratch: the Debian base, the staged Node/npm packages, no layer cache. */
+  /** Build everything from scratch: the Debian base, the staged Node/npm packages, every layer. */
   fresh?: boolean;
 }
 
@@ -191,12 +202,13 @@ export async function buildImages(opts: BuildOptions = {}): Promise<Record<strin
   const names = imageNames();
   const times: Record<string, number> = {};
   const fresh = opts.fresh ?? false;
+  if (fresh) await forgetImages(names);
   times.debian = await timed(`${names.debian} (mmdebstrap)`, () => buildDebian(names.debian, fresh));
   times.node = await timed(names.node, () => buildNode(names.node, names.debian, fresh));
-  for (const s of SERVICES) times[s] = await timed(names.services[s], () => buildService(s, names.services[s], names.node, fresh));
+  for (const s of SERVICES) times[s] = await timed(names.services[s], () => buildService(s, names.services[s], names.node));
   const jars = await serverJars();
-  times.kafka = await timed(names.kafka, () => buildKafka(names.kafka, names.debian, jars.kafka, fresh));
-  times.neo4j = await timed(names.neo4j, () => buildNeo4j(names.neo4j, names.debian, jars.neo4j, fresh));
+  times.kafka = await timed(names.kafka, () => buildKafka(names.kafka, names.debian, jars.kafka));
+  times.neo4j = await timed(names.neo4j, () => buildNeo4j(names.neo4j, names.debian, jars.neo4j));
   return times;
 }
 
