@@ -7,14 +7,14 @@
  *   services   the four apps/<name>/Dockerfile, unchanged, with BASE_IMAGE set to the node image
  *   kafka      the Kafka jars infra/local resolves, on Debian's OpenJDK 17
  *   neo4j      the Neo4j jars infra/local resolves and its launcher, plus cypher-shell
- * Podman's layer cache makes a second run take seconds; --fresh builds everything from scratch
- * (no cache). See infra/containers/README.md.
+ * Podman's layer cache makes a second run take about a minute; --fresh makes a new Debian base,
+ * so every image above it builds as on a new machine. See infra/containers/README.md.
  */
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { imageLabels, mustRun, podmanUnavailable, REPO_ROOT, run } from './podman';
+import { imageLabels, mustRun, podmanUnavailable, REPO_ROOT } from './podman';
 
 const SERVICES = ['ingestion', 'identity', 'profiles', 'metrics'] as const;
 /** npm in the node image: the release line Node 24 ships with, pinned so images are repeatable. */
@@ -102,17 +102,6 @@ function podmanBuild(args: string[]): Promise<unknown> {
   return mustRun('podman', ['build', '--layers', '--pull=never', '--format=docker', ...args], { stream: true });
 }
 
-/**
- * Removes the project's images and the cached layers of their builds, so the next build starts as on
- * a new machine (and the four services still share their npm layers, as they do there). Every one of
- * them descends from the Debian base and so carries its cdp.recipe label.
- */
-async function forgetImages(names: ReturnType<typeof imageNames>): Promise<void> {
-  await run('podman', ['rmi', '--force', ...Object.values(names.services), names.kafka, names.neo4j, names.node]);
-  await mustRun('podman', ['image', 'prune', '--force', '--filter', 'label=cdp.recipe']);
-  await run('podman', ['rmi', '--force', names.debian]);
-}
-
 async function buildDebian(image: string, fresh: boolean): Promise<string | void> {
   const mirror = process.env.CDP_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
   const options = [
@@ -191,7 +180,10 @@ async function buildNeo4j(image: string, debian: string, jars: string): Promise<
 }
 
 export interface BuildOptions {
-  /** Build everything from scratch: the Debian base, the staged Node/npm packages, every layer. */
+  /**
+   * Build as on a new machine: a new Debian base (a new image id, so no cached layer below it
+   * matches) and the Node/npm packages staged again.
+   */
   fresh?: boolean;
 }
 
@@ -202,7 +194,6 @@ export async function buildImages(opts: BuildOptions = {}): Promise<Record<strin
   const names = imageNames();
   const times: Record<string, number> = {};
   const fresh = opts.fresh ?? false;
-  if (fresh) await forgetImages(names);
   times.debian = await timed(`${names.debian} (mmdebstrap)`, () => buildDebian(names.debian, fresh));
   times.node = await timed(names.node, () => buildNode(names.node, names.debian, fresh));
   for (const s of SERVICES) times[s] = await timed(names.services[s], () => buildService(s, names.services[s], names.node));
