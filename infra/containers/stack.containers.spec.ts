@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import type { KpiSnapshot, Profile } from '@cdp/contracts';
 import { eventually } from '@cdp/testing';
 import { imageNames } from '../../tools/images/build-images';
@@ -41,6 +42,24 @@ const API_KEY = randomBytes(12).toString('hex');
 const READER_KEY = randomBytes(12).toString('hex');
 
 const container = (service: Service): string => `${PROJECT}_${service}_1`;
+/** The services' consumer groups (TOPIC_NAMESPACE empty), as KPI_LAG_GROUPS names them. */
+const GROUPS = ['cdp-ingestion', 'cdp-identity', 'cdp-profiles', 'cdp-metrics'];
+
+/**
+ * A new broker creates __consumer_offsets at the first group request and answers "coordinator
+ * loading" until its partitions are loaded. Metrics does not recover from that answer during its
+ * start-up group alignment today (it stays not ready; reported, apps/metrics/src/domain/kpi.service.ts),
+ * so the stack starts the services once the coordinators of their groups answer.
+ */
+async function groupCoordinatorsReady(brokers: string): Promise<void> {
+  const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await eventually(() => admin.describeGroups(GROUPS).then(() => true, () => false), (ok) => ok, 120_000, 1000);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -98,6 +117,7 @@ describe('the compose stack under podman, on the images of ./cdp images', () => 
     });
     await compose(['up', '-d', '--no-build', ...SERVERS]);
     await Promise.all(SERVERS.map((s) => healthy(s, 300_000)));
+    await groupCoordinatorsReady(`127.0.0.1:${ports.kafka}`);
     await compose(['up', '-d', '--no-build', ...APPS]);
     for (const s of APPS) await healthy(s, 180_000);
   });
