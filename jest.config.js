@@ -1,5 +1,6 @@
-// One Jest run for the whole workspace: fast unit specs, and integration specs that talk to a
-// real Kafka and Neo4j (chosen by libs/testing/src/global-setup.ts).
+// One Jest run for the whole workspace: fast unit specs, integration specs that talk to a
+// real Kafka and Neo4j (chosen by libs/testing/src/global-setup.ts), and container specs that run
+// the compose stack under podman on the images of ./cdp images (a stage of its own in ./cdp test).
 const { compilerOptions } = require('./tsconfig.base.json');
 
 const swc = [
@@ -35,7 +36,7 @@ module.exports = {
       ...common,
       displayName: 'unit',
       testMatch: ['<rootDir>/{apps,libs,tools,infra}/**/*.spec.ts'],
-      testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/'],
+      testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '\\.containers\\.spec\\.ts$', '/node_modules/'],
     },
     {
       ...common,
@@ -45,6 +46,12 @@ module.exports = {
       globalTeardown: '<rootDir>/libs/testing/src/global-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/libs/testing/src/integration-setup.ts'],
       slowTestThreshold: 30,
+    },
+    {
+      ...common,
+      displayName: 'containers',
+      testMatch: ['<rootDir>/infra/**/*.containers.spec.ts'],
+      slowTestThreshold: 120,
     },
   ],
 };

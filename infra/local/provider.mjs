@@ -1033,6 +1033,20 @@ async function stopPid(pid, timeoutMs) {
  * Starts whatever is not running yet and waits until both servers answer.
  * Resolves with localServers(); rejects with InfraError (see .details for log tails).
  */
+/**
+ * Resolves the server jars from Maven Central as `up` does (once; a changed pom resolves again),
+ * without starting anything: { kafka, neo4j } jar folders. ./cdp images builds its Kafka and Neo4j
+ * images from them (tools/images/build-images.ts).
+ */
+export async function resolveJars(opts = {}) {
+  const cfg = config({ ...opts, secure: false });
+  const log = makeLogger(opts);
+  return withLock(cfg, cfg.startTimeoutMs + 60000, async () => {
+    for (const s of serversOf(cfg)) await ensureJars(cfg, s, log);
+    return { kafka: cfg.kafka.jarDir, neo4j: cfg.neo4j.jarDir };
+  });
+}
+
 export async function up(opts = {}) {
   const cfg = config(opts);
   const log = makeLogger(opts);
@@ -1181,4 +1195,4 @@ export async function status(opts = {}) {
   };
 }
 
-export default { up, down, status, config, localServers, grantServiceAcls };
+export default { up, down, status, config, localServers, grantServiceAcls, resolveJars };

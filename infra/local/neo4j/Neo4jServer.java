@@ -57,7 +57,8 @@ public class Neo4jServer {
         DatabaseManagementService managementService = new DatabaseManagementServiceBuilder(home)
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
-                .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
+                // Listening on every interface (a container): advertise "localhost", Neo4j's own default.
+                .setConfig(BoltConnector.advertised_address, new SocketAddress("0.0.0.0".equals(host) ? "localhost" : host, port))
                 .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
                 .setConfig(GraphDatabaseSettings.auth_enabled, authEnabled)
                 .setConfig(GraphDatabaseSettings.logs_directory, logs)
