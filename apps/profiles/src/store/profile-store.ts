@@ -9,9 +9,8 @@
  * (this member was the last to process the task) is kept: records it already applied are
  * replayed, not re-applied (materialiser.service.ts).
  *
- * Known gap (issue 12): a merge, split or erasure writes the records of every id it names, and an
- * id of another task is written here even when another member owns that task. One instance
- * owning every task is exact; several instances need the handover through Kafka not built yet.
+ * A chunk of task p writes only ids of task p (what concerns other ids leaves as handovers,
+ * domain/handover.ts), so restoring one task never needs another's state.
  */
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
