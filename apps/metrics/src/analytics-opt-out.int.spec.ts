@@ -62,7 +62,7 @@ describe('KPIs and analytics opt-outs against a real Kafka', () => {
 
   beforeAll(async () => {
     await producer.connect([resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic]);
-    const config = metricsConfigSchema.parse({ CDP_ENV: 'test', KAFKA_BROKERS: process.env.KAFKA_BROKERS, TOPIC_NAMESPACE: namespace, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', KPI_STATE_DIR: dir, CONFIGURED_CHANNELS: 'website' });
+    const config = metricsConfigSchema.parse({ CDP_ENV: 'test', METRICS_API_KEYS: `local:${DEVELOPMENT_SECRETS.dashboardKey}`, KAFKA_BROKERS: process.env.KAFKA_BROKERS, TOPIC_NAMESPACE: namespace, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', KPI_STATE_DIR: dir, CONFIGURED_CHANNELS: 'website' });
     app = await startMetrics(config, logger);
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   });

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import { DEVELOPMENT_SECRETS } from '@cdp/config';
 import {
   DEAD_LETTER_HEADERS,
   deadLettersTopic,
@@ -133,6 +134,9 @@ describe('KPIs over several metrics instances in one group, against a real Kafka
 
   async function startInProcess(): Promise<{ app: INestApplication; url: string }> {
     const config = metricsConfigSchema.parse({
+      CDP_ENV: 'test',
+      // schema.parse applies no secret policy: the dashboard key is given as the service would get it.
+      METRICS_API_KEYS: `local:${DEVELOPMENT_SECRETS.dashboardKey}`,
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
       TOPIC_NAMESPACE: namespace,
       HTTP_PORT: '0',
@@ -173,7 +177,8 @@ describe('KPIs over several metrics instances in one group, against a real Kafka
   async function figures(url: string): Promise<Record<string, unknown> | number> {
     const out: Record<string, unknown> = {};
     for (const w of Object.keys(WINDOWS)) {
-      const res = await fetch(`${url}/v1/kpis?window=${w}`).catch(() => undefined);
+      // Signed in with a dashboard key: the largest profiles' ids are part of what must match.
+      const res = await fetch(`${url}/v1/kpis?window=${w}`, { headers: { 'x-api-key': DEVELOPMENT_SECRETS.dashboardKey } }).catch(() => undefined);
       if (!res?.ok) return res?.status ?? 0;
       const { at: _at, consumerLag: _lag, ...rest } = (await res.json()) as Record<string, unknown>;
       out[w] = rest;

@@ -241,18 +241,21 @@ function merge(tx: StateTx, change: IdentityChange, now: number, limits: LogLimi
  * profile leaves with a TRANSFER, its id stays as an alias. Follows its own earlier merges.
  */
 export function release(tx: StateTx, h: Handover, local: Locality = ALL_LOCAL): Touched {
+  // Every id a merge names is tombstoned, whether or not a profile was ever published under it
+  // (a downstream consumer keyed by it learns it is gone), as one store did for all of them.
+  const gone = (...ids: string[]): string[] => [...new Set(ids)].filter((x) => x !== h.survivorId);
   const found = resolveTarget(tx, h.to, local);
   if ('remote' in found) {
     const next = found.remote === h.survivorId ? handover('TRANSFER', h.survivorId, { changeId: h.changeId, awaitedAs: h.awaitedAs }) : { ...h, to: found.remote };
-    return sending(next);
+    return { changed: [], removed: gone(h.to), send: [next] };
   }
   const id = found.local;
   const done = handover('TRANSFER', h.survivorId, { changeId: h.changeId, awaitedAs: h.awaitedAs });
-  if (id === h.survivorId) return sending(done);
+  if (id === h.survivorId) return { changed: [], removed: gone(h.to), send: [done] };
   const record = tx.getRecord(id);
   if (tx.isErased(id) || !record) {
     if (!tx.isErased(id)) tx.setAlias(id, h.survivorId);
-    return sending(done);
+    return { changed: [], removed: gone(h.to, id), send: [done] };
   }
   tx.deleteRecord(id);
   tx.setAlias(id, h.survivorId);
@@ -261,7 +264,7 @@ export function release(tx: StateTx, h: Handover, local: Locality = ALL_LOCAL): 
   for (const eventId of record.base?.recentEventIds ?? []) tx.forgetEventOwner(eventId);
   // The survivor takes this id as merged too (the survivor's task knows only the id it released).
   const moving = carried(record);
-  return { changed: [], removed: record.profile ? [id] : [], send: [{ ...done, record: { ...moving, mergedProfileIds: [...moving.mergedProfileIds, id] } }] };
+  return { changed: [], removed: gone(h.to, id), send: [{ ...done, record: { ...moving, mergedProfileIds: [...moving.mergedProfileIds, id] } }] };
 }
 
 /**
