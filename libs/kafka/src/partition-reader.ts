@@ -12,26 +12,34 @@ export interface PartitionReadOptions {
   readonly partition: number;
   /** Prefix of the throwaway group's id (namespace and service, for operators listing groups). */
   readonly groupPrefix: string;
-  readonly timeoutMs: number;
-  /** Each fetched batch of the partition, in offset order; the read waits for it. */
+  /** Longest the whole read may take. */
+  readonly timeoutMs?: number;
+  /** Longest the read may go without a batch of the partition (a read of any size that stops moving). */
+  readonly stallMs?: number;
+  /** Each fetched batch of the partition, in offset order; the read waits for it. A throw ends the read with that error. */
   readonly onBatch: (messages: readonly KafkaMessage[]) => Promise<void>;
 }
 
-/** Resolves with the number of records read; rejects when the end was not reached in time. */
+/** Resolves with the number of records read; rejects when the end was not reached in time or a batch failed. */
 export async function readPartitionToEnd(kafka: Kafka, opts: PartitionReadOptions): Promise<number> {
   const { topic, partition } = opts;
   const admin = kafka.admin();
   await admin.connect();
   let end: bigint;
+  let start: bigint;
   try {
-    end = BigInt((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition)?.high ?? '0');
+    const offsets = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition);
+    end = BigInt(offsets?.high ?? '0');
+    start = BigInt(offsets?.low ?? '0');
   } finally {
     await admin.disconnect();
   }
-  if (end === 0n) return 0;
+  if (end <= start) return 0;
   const consumer = kafka.consumer({ groupId: `${opts.groupPrefix}-restore-${randomUUID()}`, readUncommitted: false });
   let records = 0;
+  let lastProgress = Date.now();
   let timer: NodeJS.Timeout | undefined;
+  let stallCheck: NodeJS.Timeout | undefined;
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -44,7 +52,9 @@ export async function readPartitionToEnd(kafka: Kafka, opts: PartitionReadOption
     // A partition written in transactions ends on a commit marker, never handed over as a
     // record; kafkajs reports a batch's last offset with markers included.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (payload.partition === partition && BigInt(payload.lastOffset) + 1n >= end) done();
+      if (payload.partition !== partition) return;
+      lastProgress = Date.now();
+      if (BigInt(payload.lastOffset) + 1n >= end) done();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => failed(payload.error));
     await consumer.run({
@@ -56,16 +66,29 @@ export async function readPartitionToEnd(kafka: Kafka, opts: PartitionReadOption
           return;
         }
         const messages = batch.messages.filter((m) => BigInt(m.offset) < end);
-        records += messages.length;
-        if (messages.length > 0) await opts.onBatch(messages);
+        if (messages.length === 0) return;
+        try {
+          await opts.onBatch(messages);
+          records += messages.length;
+        } catch (err) {
+          failed(err);
+        }
       },
     });
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`reading ${topic}[${partition}] to offset ${end} took longer than ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    });
-    await Promise.race([finished, timeout]);
+    if (opts.timeoutMs !== undefined) {
+      const timeoutMs = opts.timeoutMs;
+      timer = setTimeout(() => failed(new Error(`reading ${topic}[${partition}] to offset ${end} took longer than ${timeoutMs} ms`)), timeoutMs);
+    }
+    if (opts.stallMs !== undefined) {
+      const stallMs = opts.stallMs;
+      stallCheck = setInterval(() => {
+        if (Date.now() - lastProgress > stallMs) failed(new Error(`reading ${topic}[${partition}] made no progress for ${stallMs} ms`));
+      }, Math.min(1000, stallMs));
+    }
+    await finished;
   } finally {
     clearTimeout(timer);
+    clearInterval(stallCheck);
     await consumer.disconnect();
   }
   return records;
