@@ -3,7 +3,7 @@
  * tasks it owns (kpi-tasks.ts: task p = partition p of every input, restored before its records
  * are counted) and serves the shares of those tasks (`localPartials`, the internal partials
  * endpoint). A KPI read on any instance gathers the shares of every task from their owners (read
- * from the group coordinator: readGroupOwnership, the URL each member advertises) and combines
+ * from the group coordinator: GroupOwnershipView, the URL each member advertises) and combines
  * them exactly (kpi-partials.ts). While a task has no owner or is being restored, reads answer
  * 503 `restoring` rather than figures that lack it. The owner of task 0 publishes the snapshots.
  * Also mirrors KPIs into Prometheus and reads consumer lag.
@@ -22,7 +22,7 @@ import {
   type KpiSnapshot,
   type ResolvedEvent,
 } from '@cdp/contracts';
-import { drop, output, readGroupOwnership, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
+import { drop, GroupOwnershipView, output, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { MetricsConfig } from '../config';
@@ -59,7 +59,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly group: string;
   /** Where this instance answers its tasks' shares (set once HTTP listens). */
   private advertisedUrl = '';
-  private ownership: { at: number; owners: Promise<ReadonlyMap<number, { url: string }>> } | undefined;
+  private readonly ownership: GroupOwnershipView;
   private lag: GroupLag[] = [];
   private readonly cache = new Map<WindowName, { at: number; view: Promise<KpiView> }>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -75,6 +75,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   ) {
     this.group = `${kafka.namespace}${METRICS_GROUP}`;
     this.lagReader = new ConsumerLagReader(kafka);
+    this.ownership = new GroupOwnershipView(kafka.kafka, this.group, OWNERSHIP_CACHE_MS);
     const r = registry;
     this.m = {
       ratio: gauge(r, 'cdp_kpi_identification_ratio', 'Share of activity tied to identified profiles', ['basis', 'window']),
@@ -161,6 +162,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     await Promise.allSettled([...this.background]);
     await this.tasks.close();
     await this.lagReader.close().catch(() => undefined);
+    await this.ownership.close();
     this.logger.info('KPI state closed');
   }
 
@@ -225,13 +227,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private owners(): Promise<ReadonlyMap<number, { url: string }>> {
-    const now = Date.now();
-    if (!this.ownership || now - this.ownership.at > OWNERSHIP_CACHE_MS) {
-      const owners = this.lagReader.connected().then(async (admin) => (await readGroupOwnership(admin, this.group)).owners);
-      owners.catch(() => (this.ownership = undefined));
-      this.ownership = { at: now, owners };
-    }
-    return this.ownership.owners;
+    return this.ownership.owners();
   }
 
   /** Every task's share, from its owner; TaskNotReadyError when a task has no owner or is not ready. */
