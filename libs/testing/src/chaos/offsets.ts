@@ -10,8 +10,10 @@ import type { ServiceName } from './platform';
 const INPUTS: Record<ServiceName, (topic: string) => boolean> = {
   ingestion: (t) => t.startsWith('cdp.raw.'),
   identity: (t) => t === 'cdp.events.canonical.v1',
-  profiles: (t) => t === 'cdp.events.resolved.v1' || t === 'cdp.identity.changes.v1',
-  metrics: (t) => t === 'cdp.events.resolved.v1' || t === 'cdp.identity.changes.v1' || t === 'cdp.deadletter.v1',
+  // Each also reads its own handover topic: state in flight between tasks (a merged profile on
+  // its way to its survivor) is not drained until that topic is consumed too.
+  profiles: (t) => t === 'cdp.events.resolved.v1' || t === 'cdp.identity.changes.v1' || t === 'cdp.profiles.handover.v1',
+  metrics: (t) => t === 'cdp.events.resolved.v1' || t === 'cdp.identity.changes.v1' || t === 'cdp.deadletter.v1' || t === 'cdp.kpi.handover.v1',
 };
 
 export const groupOf = (namespace: string, service: ServiceName) => `${namespace}cdp-${service}`;
