@@ -8,8 +8,9 @@
  * per fault kind and every violation, writes bench-results/chaos.json, stops its servers.
  *
  * Flags: --seed N (default: random, printed; run i uses seed + i), --runs N (1), --events N (20000),
- * --rate N events/s (200), --faults kind,... (all: kill-ingestion,kill-identity,kill-profiles,
- * kill-metrics,kill-kafka,kill-neo4j,pause-service; "none" for runs without faults), --per-run
+ * --rate N events/s (200), --instances N of each service (1; a kill or pause hits one seeded
+ * instance), --faults kind,... (all: kill-ingestion,kill-identity,kill-profiles,
+ * kill-metrics,kill-kafka,kill-neo4j,pause-service,rolling-restart; "none" for runs without faults), --per-run
  * one|all (one: each run has one fault, N runs of each kind, so violations are attributed exactly,
  * as in the issue's reproduction; all: every kind in each of N runs, one after the other),
  * --pause-ms (10000, longer than the 6 s session timeout), --restart-delay-ms (2000), --keep-infra (leave the servers running), --no-build.
@@ -51,6 +52,7 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '1' },
       events: { type: 'string', default: '20000' },
       rate: { type: 'string', default: '200' },
+      instances: { type: 'string', default: '1' },
       faults: { type: 'string', default: 'all' },
       'per-run': { type: 'string', default: 'one' },
       'pause-ms': { type: 'string', default: '10000' },
@@ -86,6 +88,7 @@ async function main(): Promise<number> {
           events: Number(values.events),
           rate: Number(values.rate),
           faults: schedule[i]!,
+          instances: Number(values.instances),
           fault: { restartDelayMs: Number(values['restart-delay-ms']), pauseMs: Number(values['pause-ms']), recoverTimeoutMs: 120_000 },
           quietMs: 5000,
           drainTimeoutMs: 300_000,
@@ -108,7 +111,7 @@ async function main(): Promise<number> {
     measuredAt: new Date().toISOString(),
     machine: machine(),
     seed: seed0,
-    settings: { runs: schedule.length, perRun, events: Number(values.events), rate: Number(values.rate), faults, pauseMs: Number(values['pause-ms']), restartDelayMs: Number(values['restart-delay-ms']) },
+    settings: { runs: schedule.length, perRun, instances: Number(values.instances), events: Number(values.events), rate: Number(values.rate), faults, pauseMs: Number(values['pause-ms']), restartDelayMs: Number(values['restart-delay-ms']) },
     table: rows,
     totalViolations: results.reduce((s, r) => s + r.violations.length, 0),
     runs: results,

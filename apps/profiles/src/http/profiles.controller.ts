@@ -2,12 +2,12 @@
  * Profile read API (a reader key with the route's scope; every request leaves an audit record): by id (following merges), by identity, a paged list
  * (cursor, or offset for small lists), an export of everything held about one person, and a live
  * stream of one profile's updates over server-sent events. Any instance answers: what is not held
- * here is asked of the instance that owns it (task-router.ts); the list and the lookup gather
- * from every owner. A task being restored answers 503 `restoring`.
+ * here is asked of the instance that owns it (task-router.ts; a stream is relayed, sse-relay.ts);
+ * the list and the lookup gather from every owner. A task being restored answers 503 `restoring`.
  */
 import { BadRequestException, Body, Controller, Get, HttpCode, HttpException, Inject, NotFoundException, Param, Post, Query, Req, ServiceUnavailableException, Sse, UseGuards, UseInterceptors, type MessageEvent } from '@nestjs/common';
 import type { Request } from 'express';
-import { concat, filter, map, of, type Observable } from 'rxjs';
+import { concat, filter, map, of, takeUntil, takeWhile, type Observable } from 'rxjs';
 import type { Profile } from '@cdp/contracts';
 import { ApiKeyGuard, Audited, presentedSecret, RequireScope, SseLimitInterceptor } from '@cdp/nest-platform';
 import { normaliseIdentityQuery } from '@cdp/normalisation';
@@ -16,6 +16,7 @@ import { ProfileUpdatesHub } from '../domain/profile-updates-hub';
 import type { ListPage } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
+import { relayStream } from './sse-relay';
 import { ROUTED_HEADER, TaskRouter } from './task-router';
 
 const restoring = (task: number) => new ServiceUnavailableException({ error: 'restoring', message: `the profiles of partition ${task} are being restored; try again shortly` });
@@ -127,10 +128,10 @@ export class ProfilesController {
   }
 
   /**
-   * Answers for one id from where its state lives: here when its task is ready (following merges
-   * into ids of other tasks), else from the owner of its task.
+   * Where one id's state lives: here when its task is ready (following merges into ids of other
+   * tasks), else with the owner of its task. Throws the 503s of a task that cannot answer now.
    */
-  private async fromOwner<T>(profileId: string, req: Request, suffix: string, local: (id: string) => T | undefined): Promise<T> {
+  private async locate(profileId: string, req: Request): Promise<{ at: 'here'; id: string; task: number } | { at: 'owner'; id: string; url: string }> {
     let id = profileId;
     for (let hops = 0; hops < 20; hops++) {
       const task = this.store.taskOf(id);
@@ -142,18 +143,27 @@ export class ProfilesController {
           id = alias;
           continue;
         }
-        const found = local(id);
-        if (found === undefined) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
-        return found;
+        return { at: 'here', id, task };
       }
       if (routed(req)) throw new ServiceUnavailableException({ error: 'not_owner', message: `partition ${task} is not held here (the ownership map moved); try again` });
       const url = await this.router.ownerOf(task);
       if (!url) throw noOwner(task);
-      const answer = await this.router.forward(url, `/v1/profiles/${encodeURIComponent(id)}${suffix}`, keyOf(req));
-      if (answer.status !== 200) throw new HttpException(answer.body ?? { error: 'upstream' }, answer.status);
-      return answer.body as T;
+      return { at: 'owner', id, url };
     }
     throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
+  }
+
+  /** Answers for one id from where its state lives (locate). */
+  private async fromOwner<T>(profileId: string, req: Request, suffix: string, local: (id: string) => T | undefined): Promise<T> {
+    const where = await this.locate(profileId, req);
+    if (where.at === 'here') {
+      const found = local(where.id);
+      if (found === undefined) throw new NotFoundException({ error: 'not_found', field: 'profileId', message: 'no such profile' });
+      return found;
+    }
+    const answer = await this.router.forward(where.url, `/v1/profiles/${encodeURIComponent(where.id)}${suffix}`, keyOf(req));
+    if (answer.status !== 200) throw new HttpException(answer.body ?? { error: 'upstream' }, answer.status);
+    return answer.body as T;
   }
 
   @Get(':profileId')
@@ -177,16 +187,30 @@ export class ProfilesController {
     });
   }
 
-  /** The current profile first (if any), then every committed change; follows merges. */
+  /**
+   * The current profile first (if any), then every committed change; follows merges. Served by
+   * the owner of the profile's task: another instance relays the owner's stream. A stream ends
+   * when its task leaves this instance or the profile is merged into one held elsewhere; the
+   * client's EventSource reconnects and lands on the new owner.
+   */
   @Sse(':profileId/stream')
   @RequireScope('stream')
   @Audited('profile.stream')
   @UseInterceptors(SseLimitInterceptor)
-  stream(@Param('profileId') profileId: string): Observable<MessageEvent> {
+  async stream(@Req() req: Request, @Param('profileId') profileId: string): Promise<Observable<MessageEvent>> {
+    const where = await this.locate(profileId, req);
+    if (where.at === 'here') return this.localStream(where.id, where.task);
+    const opened = await this.router.openStream(where.url, `/v1/profiles/${encodeURIComponent(where.id)}/stream`, keyOf(req));
+    if (!opened.stream) throw new HttpException(opened.body ?? { error: 'upstream' }, opened.status);
+    return relayStream(opened.stream, opened.abort);
+  }
+
+  private localStream(profileId: string, task: number): Observable<MessageEvent> {
     const current = this.store.db.profile(profileId);
     // Updates are emitted once published, which can be just after the snapshot was read: never
     // send a version of the same profile twice or go backwards.
     const sent = new Map<string, number>(current ? [[current.profileId, current.version]] : []);
+    const gone = this.store.released.pipe(filter((t) => t === task));
     const updates = this.hub.changes.pipe(
       filter((c) => (c.kind === 'update' ? c.profile.profileId === this.store.db.canonical(profileId) : c.profileId === profileId)),
       filter((c) => {
@@ -195,7 +219,10 @@ export class ProfilesController {
         sent.set(c.profile.profileId, c.profile.version);
         return true;
       }),
+      // Merged into a profile whose task is held elsewhere: its updates never pass here.
+      takeWhile((c) => !(c.kind === 'removed' && c.survivorId !== null && this.store.taskStatus(this.store.taskOf(c.survivorId)) !== 'ready'), true),
       map((c): MessageEvent => (c.kind === 'update' ? { type: 'profile', id: String(c.profile.version), data: c.profile } : { type: 'removed', data: { profileId: c.profileId, survivorId: c.survivorId } })),
+      takeUntil(gone),
     );
     return current ? concat(of<MessageEvent>({ type: 'profile', id: String(current.version), data: current }), updates) : updates;
   }

@@ -61,6 +61,22 @@ export class TaskRouter implements OnApplicationShutdown {
     return { status: res.status, body: await res.json().catch(() => null) };
   }
 
+  /**
+   * Opens a profile's live stream on its owner. Only the wait for the answer is bounded: the
+   * stream itself stays open until either side ends it (`abort`).
+   */
+  async openStream(url: string, path: string, apiKey: string): Promise<{ status: number; body: unknown; stream?: AsyncIterable<Uint8Array>; abort: AbortController }> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    try {
+      const res = await fetch(`${url}${path}`, { headers: { 'x-api-key': apiKey, [ROUTED_HEADER]: '1', accept: 'text/event-stream' }, signal: abort.signal });
+      if (res.status !== 200 || !res.body) return { status: res.status, body: await res.json().catch(() => null), abort };
+      return { status: 200, body: null, stream: res.body as unknown as AsyncIterable<Uint8Array>, abort };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   onApplicationShutdown(): Promise<void> {
     return this.view.close();
   }

@@ -14,6 +14,7 @@
  */
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Subject, type Observable } from 'rxjs';
 import { topicName } from '@cdp/contracts';
 import { partitionForKey, readPartitionToEnd, type KafkaPlatform, type TaskState } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
@@ -31,6 +32,8 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
   /** Owned tasks whose state is restored: their reads are answered here. */
   private readonly ready = new Set<number>();
   private assignedOnce = false;
+  /** Tasks as they leave this member (rebalance or shutdown): live streams of their profiles end. */
+  private readonly leaving = new Subject<number>();
 
   constructor(
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
@@ -74,6 +77,11 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
     return [...this.owned].sort((a, b) => a - b);
   }
 
+  /** Emits a task when it stops being answered here. */
+  get released(): Observable<number> {
+    return this.leaving.asObservable();
+  }
+
   onModuleInit(): void {
     // One store per topic namespace, so side-by-side environments (and tests) never share state.
     this.lmdb = new LmdbProfileStore(join(this.config.PROFILES_DATA_DIR, this.kafka.namespace.replace(/[^\w-]+/g, '_').replace(/_+$/, '') || 'default'), (id) => this.taskOf(id));
@@ -82,6 +90,8 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
   }
 
   async onApplicationShutdown(): Promise<void> {
+    for (const task of this.ready) this.leaving.next(task);
+    this.leaving.complete();
     await this.lmdb?.close();
     this.lmdb = undefined;
   }
@@ -89,7 +99,11 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
   assigned(tasks: readonly number[]): void {
     this.assignedOnce = true;
     this.owned = new Set(tasks);
-    for (const task of [...this.ready]) if (!this.owned.has(task)) this.ready.delete(task);
+    for (const task of [...this.ready]) {
+      if (this.owned.has(task)) continue;
+      this.ready.delete(task);
+      this.leaving.next(task);
+    }
     this.logger.info({ tasks }, 'profile tasks assigned');
   }
 

@@ -3,7 +3,8 @@
  *  a. every accepted event counted exactly once (KPIs; profile event counts);
  *  b. the identity graph (Neo4j) and the materialised profiles agree on who is who;
  *  c. the latest record per profile on the compacted updates topic is what the read API serves;
- *  d. no dead letter except for the deliberately bad input.
+ *  d. no dead letter except for the deliberately bad input;
+ *  e. (any-instance.ts) every read answers the same from any instance.
  * Each finding is a Violation with enough detail (ids, counts) to debug it.
  */
 import { createHmac } from 'node:crypto';
@@ -12,7 +13,7 @@ import neo4j from 'neo4j-driver';
 import { AvroCodec, DEAD_LETTER_HEADERS, deadLettersTopic, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
 import type { LoadBooks } from './load';
 
-export type CheckName = 'a-counted-once' | 'b-graph-agrees' | 'c-topic-equals-api' | 'd-dead-letters' | 'platform';
+export type CheckName = 'a-counted-once' | 'b-graph-agrees' | 'c-topic-equals-api' | 'd-dead-letters' | 'e-any-instance' | 'platform';
 
 export interface Violation {
   readonly check: CheckName;
@@ -22,8 +23,9 @@ export interface Violation {
 
 export interface CheckInput {
   readonly books: LoadBooks;
-  readonly metricsUrl: string;
-  readonly profilesUrl: string;
+  /** Every instance, by index; a and c read through the first, e compares the others with it. */
+  readonly metricsUrls: readonly string[];
+  readonly profilesUrls: readonly string[];
   readonly apiKey: string;
   readonly kafkaBrokers: string;
   readonly topicNamespace: string;
@@ -47,10 +49,10 @@ export interface CheckFigures {
 
 const SAMPLE = 10;
 /** Types that never link (identity rules' defaults): shown on profiles, never in the graph, shared by many. */
-const NEVER_LINKS = new Set(['name', 'company_name', 'postal_company_address', 'kiosk_device_id']);
+export const NEVER_LINKS: ReadonlySet<string> = new Set(['name', 'company_name', 'postal_company_address', 'kiosk_device_id']);
 const sample = <T>(xs: Iterable<T>): T[] => [...xs].slice(0, SAMPLE);
 
-async function getJson<T>(url: string, apiKey?: string): Promise<T> {
+export async function getJson<T>(url: string, apiKey?: string): Promise<T> {
   const res = await fetch(url, { headers: apiKey ? { 'x-api-key': apiKey } : {}, signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
@@ -113,7 +115,7 @@ export async function readTopic(brokers: string, topic: string): Promise<TopicRe
 }
 
 /** Stable JSON (keys sorted) for comparing a decoded record with what the API serves. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
     x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
   );
@@ -128,15 +130,15 @@ function header(h: IHeaders, name: string): string | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? String(v[0]) : String(v);
 }
 
-export async function runChecks(input: CheckInput): Promise<{ violations: Violation[]; figures: CheckFigures; notes: string[] }> {
+export async function runChecks(input: CheckInput): Promise<{ violations: Violation[]; figures: CheckFigures; notes: string[]; served: Profile[] }> {
   const v: Violation[] = [];
   const notes: string[] = [];
   const { books } = input;
 
   // a. counted exactly once
-  const kpis = await getJson<KpiSnapshot>(`${input.metricsUrl}/v1/kpis?window=all`);
+  const kpis = await getJson<KpiSnapshot>(`${input.metricsUrls[0]}/v1/kpis?window=all`);
   if (kpis.events !== books.accepted.size) v.push({ check: 'a-counted-once', kind: 'kpi-events', detail: { kpiEvents: kpis.events, acceptedEvents: books.accepted.size, difference: kpis.events - books.accepted.size } });
-  const served = await servedProfiles(input.profilesUrl, input.apiKey);
+  const served = await servedProfiles(input.profilesUrls[0]!, input.apiKey);
   const eventSum = served.reduce((s, p) => s + p.eventCount, 0);
   if (eventSum !== books.acceptedIdentified.size) {
     v.push({ check: 'a-counted-once', kind: 'profile-event-counts', detail: { sumOfEventCounts: eventSum, acceptedIdentifiedEvents: books.acceptedIdentified.size, difference: eventSum - books.acceptedIdentified.size } });
@@ -258,6 +260,7 @@ export async function runChecks(input: CheckInput): Promise<{ violations: Violat
   return {
     violations: v,
     notes,
+    served,
     figures: {
       kpiEvents: kpis.events,
       acceptedEvents: books.accepted.size,

@@ -2,13 +2,15 @@
  * The fault kinds and how each is injected and recovered from, with time to recover measured from
  * the broker's point of view: `readyMs` from the restart (or SIGCONT) until the target answers
  * /health/ready, `processingMs` until the affected consumer groups move again (their committed
- * offsets advance, or nothing is left to read).
+ * offsets advance, or nothing is left to read). With several instances per service a kill or pause
+ * hits one of them (seeded); a rolling restart stops (SIGTERM) and restarts every instance of every
+ * service in turn, each ready before the next goes, as a rolling deploy does.
  */
 import type { OwnInfra } from './own-infra';
 import type { Offsets } from './offsets';
-import { SERVICES, type Platform, type ServiceName } from './platform';
+import { SERVICES, instanceLabel, type Platform, type ServiceName } from './platform';
 
-export const FAULT_KINDS = ['kill-ingestion', 'kill-identity', 'kill-profiles', 'kill-metrics', 'kill-kafka', 'kill-neo4j', 'pause-service'] as const;
+export const FAULT_KINDS = ['kill-ingestion', 'kill-identity', 'kill-profiles', 'kill-metrics', 'kill-kafka', 'kill-neo4j', 'pause-service', 'rolling-restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultOptions {
@@ -22,6 +24,7 @@ export interface FaultOptions {
 
 export interface FaultRecord {
   readonly kind: FaultKind;
+  /** The instance (`profiles#1`), the server, or `all` for a rolling restart. */
   readonly target: string;
   /** ms since the start of the load when the fault was injected. */
   readonly atMs: number;
@@ -41,15 +44,19 @@ export class FaultInjector {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Runs one fault to the end (recovered, or given up on); `pick` chooses the paused service. */
+  /** Runs one fault to the end (recovered, or given up on); `pick` chooses the paused service and the instance hit. */
   async inject(kind: FaultKind, atMs: number, pick: () => number): Promise<FaultRecord> {
-    const target = kind === 'pause-service' ? SERVICES[Math.floor(pick() * SERVICES.length)]! : kind.slice('kill-'.length);
+    const server = kind === 'kill-kafka' || kind === 'kill-neo4j' ? (kind.slice('kill-'.length) as 'kafka' | 'neo4j') : undefined;
+    const service = kind === 'pause-service' ? SERVICES[Math.floor(pick() * SERVICES.length)]! : (kind.slice('kill-'.length) as ServiceName);
+    const index = Math.floor(pick() * this.platform.instances);
+    const target = kind === 'rolling-restart' ? 'all' : (server ?? instanceLabel(service, index));
     const rec: FaultRecord = { kind, target, atMs, readyMs: null, processingMs: null };
     this.log(`fault ${kind} (${target}) at ${(atMs / 1000).toFixed(1)} s`);
     try {
-      if (kind === 'kill-kafka' || kind === 'kill-neo4j') await this.infraFault(target as 'kafka' | 'neo4j', rec);
-      else if (kind === 'pause-service') await this.pauseFault(target as ServiceName, rec);
-      else await this.serviceFault(target as ServiceName, rec);
+      if (server) await this.infraFault(server, rec);
+      else if (kind === 'rolling-restart') await this.rollingRestart(rec);
+      else if (kind === 'pause-service') await this.pauseFault(service, index, rec);
+      else await this.serviceFault(service, index, rec);
     } catch (err) {
       rec.error = (err as Error).message.slice(0, 500);
       this.log(`fault ${kind} (${target}): ${rec.error}`);
@@ -58,21 +65,43 @@ export class FaultInjector {
     return rec;
   }
 
-  private async serviceFault(name: ServiceName, rec: FaultRecord): Promise<void> {
-    await this.platform.kill(name);
+  private async serviceFault(name: ServiceName, index: number, rec: FaultRecord): Promise<void> {
+    await this.platform.kill(name, index);
     await sleep(this.opts.restartDelayMs);
     const t0 = Date.now();
-    rec.readyMs = await this.platform.restart(name, this.opts.recoverTimeoutMs);
+    rec.readyMs = await this.platform.restart(name, index, this.opts.recoverTimeoutMs);
     rec.processingMs = await this.processing([name], t0);
   }
 
-  private async pauseFault(name: ServiceName, rec: FaultRecord): Promise<void> {
-    this.platform.pause(name);
+  private async pauseFault(name: ServiceName, index: number, rec: FaultRecord): Promise<void> {
+    this.platform.pause(name, index);
     await sleep(this.opts.pauseMs);
-    this.platform.resume(name);
+    this.platform.resume(name, index);
     const t0 = Date.now();
     rec.readyMs = await this.untilReady([name], t0);
     rec.processingMs = await this.processing([name], t0);
+  }
+
+  /**
+   * Every instance of every service in turn: SIGTERM (a clean exit is expected: a shutdown that
+   * needs SIGKILL or exits non-zero is a finding), restart on the same disk, ready, next. `readyMs`
+   * is the slowest instance's start; `processingMs` counts from the last instance's start.
+   */
+  private async rollingRestart(rec: FaultRecord): Promise<void> {
+    let t0 = Date.now();
+    let slowest = 0;
+    for (const name of SERVICES) {
+      for (const i of this.platform.indexes()) {
+        const code = await this.platform.terminate(name, i);
+        if (code !== 0) throw new Error(`${instanceLabel(name, i)} exited with ${code} on SIGTERM during the rolling restart`);
+        t0 = Date.now();
+        const ms = await this.platform.restart(name, i, this.opts.recoverTimeoutMs);
+        slowest = Math.max(slowest, ms);
+        this.log(`rolling restart: ${instanceLabel(name, i)} ready after ${ms} ms`);
+      }
+    }
+    rec.readyMs = slowest;
+    rec.processingMs = await this.processing(SERVICES, t0);
   }
 
   private async infraFault(server: 'kafka' | 'neo4j', rec: FaultRecord): Promise<void> {
@@ -87,13 +116,15 @@ export class FaultInjector {
     rec.processingMs = await this.processing(affected, t0);
   }
 
+  /** Until every instance of `names` answers ready. */
   private async untilReady(names: readonly ServiceName[], t0: number): Promise<number> {
+    const all = names.flatMap((n) => this.platform.indexes().map((i) => ({ n, i, label: instanceLabel(n, i) })));
     for (;;) {
-      const states = await Promise.all(names.map((n) => (this.platform.isRunning(n) ? this.platform.ready(n) : Promise.resolve(false))));
+      const states = await Promise.all(all.map(({ n, i }) => (this.platform.isRunning(n, i) ? this.platform.ready(n, i) : Promise.resolve(false))));
       if (states.every(Boolean)) return Date.now() - t0;
-      const dead = names.filter((n) => !this.platform.isRunning(n));
+      const dead = all.filter(({ n, i }) => !this.platform.isRunning(n, i)).map((x) => x.label);
       if (dead.length) throw new Error(`${dead.join(', ')} exited instead of recovering`);
-      if (Date.now() - t0 > this.opts.recoverTimeoutMs) throw new Error(`${names.filter((_, i) => !states[i]).join(', ')} not ready within ${this.opts.recoverTimeoutMs} ms`);
+      if (Date.now() - t0 > this.opts.recoverTimeoutMs) throw new Error(`${all.filter((_, k) => !states[k]).map((x) => x.label).join(', ')} not ready within ${this.opts.recoverTimeoutMs} ms`);
       await sleep(250);
     }
   }

@@ -1,4 +1,5 @@
 /** The chaos machinery shared by `npm run bench:chaos` and the short schedule in `./cdp test`. */
+export * from './any-instance';
 export * from './checks';
 export * from './faults';
 export * from './load';

@@ -1,7 +1,8 @@
 /**
- * The four services as processes from their build output, each on a fixed port with a state
- * folder of its own that survives a crash: a SIGKILLed service restarts on the same address and the
- * same disk, as it would in production. Notices services that exit without being told to.
+ * The four services as processes from their build output, `instances` of each (one consumer group
+ * per service, as replicas in production), each instance on a fixed port with a state folder of its
+ * own that survives a crash: a SIGKILLed instance restarts on the same address and the same disk, as
+ * a StatefulSet pod would. Notices instances that exit without being told to.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,19 +23,26 @@ export interface PlatformEnv {
   readonly graphNamespace: string;
 }
 
+/** One instance of a service: `profiles#2`. */
+export const instanceLabel = (name: ServiceName, index: number) => `${name}#${index}`;
+
 export class Platform {
-  readonly services = {} as Record<ServiceName, RunningService>;
-  private readonly ports = {} as Record<ServiceName, number>;
+  private readonly running = new Map<string, RunningService>();
+  private readonly ports = new Map<string, number>();
   private readonly expectedExit = new Set<RunningService>();
-  /** Services that exited on their own (not killed by the bench), with when. */
-  readonly unexpectedExits: { service: ServiceName; at: number; code: number | null; signal: string | null; lastOutput: string }[] = [];
+  private readonly turn = new Map<ServiceName, number>();
+  /** Instances that exited on their own (not killed by the bench), with when. */
+  readonly unexpectedExits: { service: ServiceName; instance: string; at: number; code: number | null; signal: string | null; lastOutput: string }[] = [];
   readonly env: Record<string, string>;
 
   constructor(
     e: PlatformEnv,
     private readonly workDir: string,
     extraEnv: Record<string, string> = {},
+    /** Instances of each service. */
+    readonly instances = 1,
   ) {
+    if (!Number.isInteger(instances) || instances < 1) throw new Error(`instances must be a positive integer, not ${instances}`);
     this.env = {
       KAFKA_BROKERS: e.kafkaBrokers,
       NEO4J_URI: e.neo4jUri,
@@ -54,71 +62,106 @@ export class Platform {
     };
   }
 
-  url(name: ServiceName): string {
-    return this.services[name].url;
+  private svc(name: ServiceName, index: number): RunningService {
+    const s = this.running.get(instanceLabel(name, index));
+    if (!s) throw new Error(`${instanceLabel(name, index)} was never started`);
+    return s;
   }
 
-  pid(name: ServiceName): number {
-    return this.services[name].process.pid!;
+  /** The indexes of a service's instances, 0..instances-1. */
+  indexes(): number[] {
+    return Array.from({ length: this.instances }, (_, i) => i);
   }
 
-  /** Starts the four services one after the other (2 cores; each provisions its topics). */
+  /**
+   * An instance's URL; without an index, the running instances in turn (a load balancer's round
+   * robin), so the load and the reads reach every instance.
+   */
+  url(name: ServiceName, index?: number): string {
+    if (index !== undefined) return this.svc(name, index).url;
+    const up = this.indexes().filter((i) => this.isRunning(name, i));
+    const pool = up.length > 0 ? up : this.indexes();
+    const next = (this.turn.get(name) ?? 0) % pool.length;
+    this.turn.set(name, next + 1);
+    return this.svc(name, pool[next]!).url;
+  }
+
+  /** Every instance's URL, by index. */
+  urls(name: ServiceName): string[] {
+    return this.indexes().map((i) => this.svc(name, i).url);
+  }
+
+  pid(name: ServiceName, index = 0): number {
+    return this.svc(name, index).process.pid!;
+  }
+
+  /** Starts every instance one after the other (2 cores; the first of each provisions its topics). */
   async start(): Promise<void> {
     for (const name of SERVICES) {
-      this.ports[name] = await freePort();
-      await this.launch(name);
+      for (const i of this.indexes()) {
+        this.ports.set(instanceLabel(name, i), await freePort());
+        await this.launch(name, i);
+      }
     }
   }
 
-  private async launch(name: ServiceName, readyTimeoutMs = 120_000): Promise<number> {
-    const stateDir = join(this.workDir, name);
+  private async launch(name: ServiceName, index: number, readyTimeoutMs = 120_000): Promise<number> {
+    const label = instanceLabel(name, index);
+    const stateDir = join(this.workDir, this.instances === 1 ? name : `${name}-${index}`);
     mkdirSync(stateDir, { recursive: true });
     const t0 = Date.now();
-    const svc = await startServiceProcess(name, this.env, readyTimeoutMs, { port: this.ports[name], stateDir });
-    this.services[name] = svc;
+    const svc = await startServiceProcess(name, this.env, readyTimeoutMs, { port: this.ports.get(label)!, stateDir });
+    this.running.set(label, svc);
     svc.process.once('exit', (code, signal) => {
       if (this.expectedExit.has(svc)) return;
-      this.unexpectedExits.push({ service: name, at: Date.now(), code, signal, lastOutput: svc.output.join('').slice(-2000) });
+      this.unexpectedExits.push({ service: name, instance: label, at: Date.now(), code, signal, lastOutput: svc.output.join('').slice(-2000) });
     });
     return Date.now() - t0;
   }
 
-  isRunning(name: ServiceName): boolean {
-    const p = this.services[name].process;
-    return p.exitCode === null && p.signalCode === null;
+  isRunning(name: ServiceName, index = 0): boolean {
+    const p = this.running.get(instanceLabel(name, index))?.process;
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
   }
 
   /** SIGKILL (a crash) and wait for the exit. */
-  async kill(name: ServiceName): Promise<void> {
-    const svc = this.services[name];
+  async kill(name: ServiceName, index = 0): Promise<void> {
+    const svc = this.svc(name, index);
     this.expectedExit.add(svc);
     await stopServiceProcess(svc, 'SIGKILL');
   }
 
-  /** Starts a stopped service again on its port and disk; resolves with the ms until it was ready. */
-  restart(name: ServiceName, readyTimeoutMs = 120_000): Promise<number> {
-    if (this.isRunning(name)) throw new Error(`${name} is still running`);
-    return this.launch(name, readyTimeoutMs);
+  /** SIGTERM (a deploy stopping the pod) and wait for the exit; resolves with its exit code. */
+  async terminate(name: ServiceName, index = 0): Promise<number | null> {
+    const svc = this.svc(name, index);
+    this.expectedExit.add(svc);
+    return stopServiceProcess(svc, 'SIGTERM');
   }
 
-  pause(name: ServiceName): void {
-    this.services[name].process.kill('SIGSTOP');
+  /** Starts a stopped instance again on its port and disk; resolves with the ms until it was ready. */
+  restart(name: ServiceName, index = 0, readyTimeoutMs = 120_000): Promise<number> {
+    if (this.isRunning(name, index)) throw new Error(`${instanceLabel(name, index)} is still running`);
+    return this.launch(name, index, readyTimeoutMs);
   }
 
-  resume(name: ServiceName): void {
-    this.services[name].process.kill('SIGCONT');
+  pause(name: ServiceName, index = 0): void {
+    this.svc(name, index).process.kill('SIGSTOP');
   }
 
-  async ready(name: ServiceName): Promise<boolean> {
-    return fetch(`${this.url(name)}/health/ready`, { signal: AbortSignal.timeout(2000) })
+  resume(name: ServiceName, index = 0): void {
+    this.svc(name, index).process.kill('SIGCONT');
+  }
+
+  async ready(name: ServiceName, index = 0): Promise<boolean> {
+    return fetch(`${this.url(name, index)}/health/ready`, { signal: AbortSignal.timeout(2000) })
       .then((r) => r.ok)
       .catch(() => false);
   }
 
-  /** Stops every service (SIGTERM, a paused one is resumed first) and removes the state folders. */
+  /** Stops every instance (SIGTERM, a paused one is resumed first) and removes the state folders. */
   async stop(): Promise<void> {
     await Promise.all(
-      Object.values(this.services).map(async (svc) => {
+      [...this.running.values()].map(async (svc) => {
         this.expectedExit.add(svc);
         svc.process.kill('SIGCONT');
         await stopServiceProcess(svc, 'SIGTERM');

@@ -2,6 +2,7 @@ import { tableByKind } from './report';
 import type { RunResult } from './run';
 
 const run = (faults: [string, number | null][], violations: number): RunResult => ({
+  instances: 1,
   seed: 1,
   events: 10,
   mix: {},

@@ -1,5 +1,5 @@
 /**
- * One chaos run: fresh topic and graph namespaces, the four services started, the planned load
+ * One chaos run: fresh topic and graph namespaces, the four services started (`instances` of each), the planned load
  * offered while the faults fire at seeded random moments (one after the other, each recovered
  * before the next), then drain (from offsets) and the checks. Cleans up only its own namespaces.
  */
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j from 'neo4j-driver';
 import { rng } from '../rng';
+import { checkAnyInstance } from './any-instance';
 import { runChecks, type CheckFigures, type Violation } from './checks';
 import { FaultInjector, type FaultKind, type FaultOptions, type FaultRecord } from './faults';
 import { LoadGenerator } from './load';
@@ -24,6 +25,8 @@ export interface RunOptions {
   readonly rate: number;
   readonly faults: readonly FaultKind[];
   readonly fault: FaultOptions;
+  /** Instances of each service (1 unless given). */
+  readonly instances?: number;
   /** Drained = no lag and no topic end moving for this long. */
   readonly quietMs: number;
   readonly drainTimeoutMs: number;
@@ -32,6 +35,7 @@ export interface RunOptions {
 
 export interface RunResult {
   readonly seed: number;
+  readonly instances: number;
   readonly events: number;
   readonly mix: Readonly<Record<string, number>>;
   readonly loadSeconds: number;
@@ -52,7 +56,8 @@ export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResul
   const s = infra.servers;
   const plan = planLoad({ seed: o.seed, events: o.events, runTag: tag });
   const random = rng(o.seed ^ 0x5eed);
-  const platform = new Platform({ ...s, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `chaos-${tag}-`)));
+  const instances = o.instances ?? 1;
+  const platform = new Platform({ ...s, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `chaos-${tag}-`)), {}, instances);
   const kafka = new Kafka({ clientId: 'chaos-bench', brokers: s.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const violations: Violation[] = [];
@@ -62,7 +67,7 @@ export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResul
   let drainSeconds: number | null = null;
   let loadSeconds = 0;
   let load: LoadGenerator | undefined;
-  o.log(`run seed ${o.seed}: ${o.events} events at ${o.rate}/s, faults ${o.faults.join(',') || 'none'} (namespace ${topicNamespace})`);
+  o.log(`run seed ${o.seed}: ${instances} instance(s) of each service, ${o.events} events at ${o.rate}/s, faults ${o.faults.join(',') || 'none'} (namespace ${topicNamespace})`);
   try {
     await admin.connect();
     await platform.start();
@@ -90,11 +95,11 @@ export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResul
     await loading;
 
     for (const e of platform.unexpectedExits) {
-      violations.push({ check: 'platform', kind: 'service-exited-by-itself', detail: { service: e.service, code: e.code, signal: e.signal, lastOutput: e.lastOutput.slice(-600) } });
+      violations.push({ check: 'platform', kind: 'service-exited-by-itself', detail: { instance: e.instance, code: e.code, signal: e.signal, lastOutput: e.lastOutput.slice(-600) } });
     }
     for (const f of faults) if (f.error) violations.push({ check: 'platform', kind: 'not-recovered', detail: { fault: f.kind, target: f.target, error: f.error } });
-    // A service that died on its own is restarted, so that the checks can still read the stores.
-    for (const name of SERVICES) if (!platform.isRunning(name)) await platform.restart(name);
+    // An instance that died on its own is restarted, so that the checks can still read the stores.
+    for (const name of SERVICES) for (const i of platform.indexes()) if (!platform.isRunning(name, i)) await platform.restart(name, i);
 
     try {
       const ms = await offsets.waitDrained(SERVICES, { quietMs: o.quietMs, timeoutMs: o.drainTimeoutMs });
@@ -105,8 +110,8 @@ export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResul
     }
     const checked = await runChecks({
       books: load.books,
-      metricsUrl: platform.url('metrics'),
-      profilesUrl: platform.url('profiles'),
+      metricsUrls: platform.urls('metrics'),
+      profilesUrls: platform.urls('profiles'),
       apiKey: API_KEY,
       kafkaBrokers: s.kafkaBrokers,
       topicNamespace,
@@ -117,6 +122,9 @@ export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResul
     violations.push(...checked.violations);
     notes.push(...checked.notes);
     figures = checked.figures;
+    const anyInstance = await checkAnyInstance({ profilesUrls: platform.urls('profiles'), metricsUrls: platform.urls('metrics'), apiKey: API_KEY, served: checked.served, sample: instances > 1 ? 100 : 20 });
+    violations.push(...anyInstance.violations);
+    o.log(`read ${anyInstance.figures.profilesCompared} profiles by id, by identity and ${anyInstance.figures.streamsOpened} streams across ${anyInstance.figures.instances} profiles instance(s)`);
   } finally {
     load?.stop();
     await load?.close();
@@ -131,5 +139,5 @@ export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResul
     await session.close();
     await driver.close();
   }
-  return { seed: o.seed, events: o.events, mix: plan.mix, loadSeconds, drainSeconds, retries: load?.books.retries ?? 0, faults, violations, figures, notes };
+  return { seed: o.seed, instances, events: o.events, mix: plan.mix, loadSeconds, drainSeconds, retries: load?.books.retries ?? 0, faults, violations, figures, notes };
 }
