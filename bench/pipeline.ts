@@ -19,6 +19,8 @@
  * unmeasured run that warms the Kafka and Neo4j JVMs (--no-server-warmup skips it); it prints
  * the cost of exactly-once from the medians (--modes eos or alo measures one mode only).
  * Writes bench-results/pipeline.json (and pipeline-<label>.json with --label).
+ * --instances N runs N instances of each service (one group each, the load spread over the
+ * ingestion instances in turn): the scaling figures of README.md come from N = 1, 2, 3.
  * Infra: a Kafka + Neo4j of its own (the chaos bench's, env CHAOS_*), or --shared for the servers
  * named by KAFKA_BROKERS / NEO4J_URI.
  */
@@ -84,8 +86,8 @@ async function commitTotals(platform: Platform): Promise<Record<string, Record<s
   const out: Record<string, Record<string, CommitTotals>> = {};
   for (const s of SERVICES) {
     const byKind: Record<string, CommitTotals> = {};
-    const text = await (await fetch(`${platform.url(s)}/metrics`)).text();
-    for (const line of text.split('\n')) {
+    const texts = await Promise.all(platform.urls(s).map(async (url) => (await fetch(`${url}/metrics`)).text()));
+    for (const line of texts.join('\n').split('\n')) {
       const m = /^cdp_consumer_commit_(records_count|records_sum|seconds_sum)\{([^}]*)\} (\S+)$/.exec(line);
       if (!m) continue;
       const kind = /kind="([^"]*)"/.exec(m[2]!)?.[1] ?? 'unknown';
@@ -154,6 +156,8 @@ interface Phases {
   readonly seconds: number;
   readonly waitMs: number;
   readonly seed: number;
+  /** Instances of each service. */
+  readonly instances: number;
 }
 
 interface ModeResult {
@@ -184,9 +188,11 @@ async function main(): Promise<void> {
       shared: { type: 'boolean', default: false },
       'keep-infra': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      instances: { type: 'string', default: '1' },
     },
   });
   const events = Number(values.events);
+  const instances = Number(values.instances);
   const warmup = Number(values.warmup);
   const rates = values.rates!.split(',').map(Number);
   const seconds = Number(values.seconds);
@@ -201,7 +207,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number of at least 1, not ${values.rounds}`);
   // ABBA: round i runs the modes forwards when i is even, backwards when odd.
   const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
-  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed) };
+  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances };
   if (!values['no-build']) {
     log('building the four services');
     const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=ingestion,identity,profiles,metrics', '--output-style=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
@@ -254,6 +260,7 @@ async function main(): Promise<void> {
     machine: machine(),
     infra: values.shared ? 'shared' : 'own instance',
     schedule,
+    instances,
     byMode,
     exactlyOnceCost,
     runs,
@@ -280,7 +287,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
   const tag = randomBytes(3).toString('hex');
   const topicNamespace = `pipe-${tag}.`;
   const graphNamespace = `pipe-${tag}`;
-  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once') });
+  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once') }, o.instances);
   const kafka = new Kafka({ clientId: 'bench-pipeline', brokers: servers.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const updates = kafka.consumer({ groupId: `${topicNamespace}bench-reader` });
@@ -295,14 +302,14 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     log(`starting the four services (namespace ${topicNamespace})`);
     await platform.start();
     const offsets = new Offsets(admin, topicNamespace);
-    const pids: Record<string, number> = Object.fromEntries(SERVICES.map((s) => [s, platform.pid(s)]));
+    const pids: Record<string, number> = Object.fromEntries(SERVICES.flatMap((s) => platform.indexes().map((i) => [platform.instances === 1 ? s : `${s}#${i}`, platform.pid(s, i)])));
     if (infra) {
       pids.kafka = await infra.pidOf('kafka');
       pids.neo4j = await infra.pidOf('neo4j');
     }
     pids.loadGenerator = process.pid;
     const cpu = new CpuMeter(pids);
-    const kpiEvents = async () => ((await (await fetch(`${platform.url('metrics')}/v1/kpis?window=all`)).json()) as KpiSnapshot).events;
+    const kpiEvents = async () => ((await (await fetch(`${platform.url('metrics', 0)}/v1/kpis?window=all`)).json()) as KpiSnapshot).events;
     /** Until every accepted event is counted and every group is at its ends; resolves with when. */
     const untilDone = async (want: number, timeoutMs: number): Promise<{ at: number; maxLag: Record<string, number> }> => {
       const maxLag: Record<string, number> = {};

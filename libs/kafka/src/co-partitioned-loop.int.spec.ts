@@ -54,6 +54,7 @@ describe('co-partitioned consumer loop against a real Kafka', () => {
               // A restore that takes a while: records of the task must wait for it.
               await new Promise((r) => setTimeout(r, 50));
               steps.push({ kind: 'restore', task });
+              return { records: 0 };
             },
           },
         },

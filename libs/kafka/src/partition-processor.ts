@@ -192,12 +192,17 @@ export class PartitionProcessor {
         const started = Date.now();
         const committed = new Map<string, bigint | undefined>(await Promise.all(topics.map(async (topic) => [topic, await this.d.committer.takeOver(topic, task)] as const)));
         for (const topic of topics) this.d.accessProblem(topic, task, undefined);
-        const resume = await state.restore(task, committed);
+        const restoring = Date.now();
+        const { records, resume } = await state.restore(task, committed);
+        const restoreSeconds = (Date.now() - restoring) / 1000;
+        this.d.metrics.restoreSeconds.observe({ group: this.d.groupId, from: records > 0 ? 'changelog' : 'local' }, restoreSeconds);
+        this.d.metrics.lastRestore.set({ group: this.d.groupId, task: String(task), what: 'seconds' }, restoreSeconds);
+        this.d.metrics.lastRestore.set({ group: this.d.groupId, task: String(task), what: 'records' }, records);
         for (const [topic, at] of resume ?? []) {
           const c = committed.get(topic);
           if (committed.has(topic) && (c === undefined || at > c)) committed.set(topic, at);
         }
-        this.d.log.info({ task, ms: Date.now() - started }, 'task taken over and its state restored');
+        this.d.log.info({ task, ms: Date.now() - started, restoreMs: Math.round(restoreSeconds * 1000), records }, 'task taken over and its state restored');
         return committed;
       } catch (err) {
         this.d.metrics.retries.inc({ topic: topics[0] ?? '', group: this.d.groupId });

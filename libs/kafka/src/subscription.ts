@@ -70,7 +70,13 @@ export interface TaskState {
    * Bring the local state of task p to exactly the committed offsets (restore it from its
    * changelog unless the local copy is known to be there). Throwing is retried with backoff.
    */
-  restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<void | ResumeOffsets>;
+  restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<RestoreOutcome>;
+}
+
+/** What a restore did: changelog records read (0 when the local copy was kept), and where to resume. */
+export interface RestoreOutcome {
+  readonly records: number;
+  readonly resume?: ResumeOffsets;
 }
 
 /**

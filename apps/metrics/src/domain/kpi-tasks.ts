@@ -14,7 +14,7 @@
  * same case met while running, and is handled the same way.
  */
 import { join } from 'node:path';
-import { partitionForKey, type HandlerResult, type KafkaPlatform, type OutboundMessage, type ResumeOffsets, type TaskState, drop, ok, output, retry } from '@cdp/kafka';
+import { partitionForKey, type HandlerResult, type KafkaPlatform, type OutboundMessage, type RestoreOutcome, type TaskState, drop, ok, output, retry } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
 import { readChangelogPartition } from '../kafka/changelog-reader';
 import { kpiChangelogTopic, kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
@@ -127,7 +127,7 @@ export class KpiTasks implements TaskState {
     this.logger.info({ tasks }, 'KPI tasks assigned');
   }
 
-  async restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<ResumeOffsets> {
+  async restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<RestoreOutcome> {
     this.restoring.add(task);
     this.ready.delete(task);
     const started = Date.now();
@@ -151,7 +151,7 @@ export class KpiTasks implements TaskState {
       this.restoring.delete(task);
     }
     this.hooks.restored(task, mismatch !== undefined, Date.now() - started, entries);
-    return resume;
+    return { records: entries, resume };
   }
 
   private runtime(task: number): TaskRuntime {

@@ -3,7 +3,7 @@ import { relayStream, sseEvents } from './sse-relay';
 
 const enc = new TextEncoder();
 async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
-  for (const p of parts) yield enc.encode(p);
+  for (const p of parts) yield await Promise.resolve(enc.encode(p));
 }
 const collect = async <T>(it: AsyncIterable<T>) => {
   const out: T[] = [];
@@ -36,7 +36,7 @@ describe('relayStream', () => {
 
   it('completes (so the client reconnects) when the owner breaks off mid-stream', async () => {
     async function* broken(): AsyncGenerator<Uint8Array> {
-      yield enc.encode('event: profile\ndata: {"v":1}\n\n');
+      yield await Promise.resolve(enc.encode('event: profile\ndata: {"v":1}\n\n'));
       throw new Error('socket hang up');
     }
     const out = await lastValueFrom(relayStream(broken(), new AbortController()).pipe(toArray()));

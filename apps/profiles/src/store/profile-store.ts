@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
 import { topicName } from '@cdp/contracts';
-import { partitionForKey, readPartitionToEnd, type KafkaPlatform, type TaskState } from '@cdp/kafka';
+import { partitionForKey, readPartitionToEnd, type KafkaPlatform, type RestoreOutcome, type TaskState } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
 import { KAFKA_PLATFORM, LOGGER } from '@cdp/nest-platform';
 import type { ProfilesConfig } from '../config';
@@ -107,12 +107,12 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
     this.logger.info({ tasks }, 'profile tasks assigned');
   }
 
-  async restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<void> {
+  async restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<RestoreOutcome> {
     const store = this.db;
     const behind = [...committed].filter(([topic, offset]) => offset !== undefined && offset > store.reader.nextOffset(topic, task));
     if (behind.length === 0) {
       this.ready.add(task);
-      return;
+      return { records: 0 };
     }
     const started = Date.now();
     const wiped = await store.wipeTask(task, (id) => this.taskOf(id));
@@ -147,5 +147,6 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
     });
     this.ready.add(task);
     this.logger.info({ task, wiped, records, unreadable, behind: behind.map(([t]) => t), ms: Date.now() - started }, 'profile task restored from its changelog');
+    return { records };
   }
 }

@@ -60,6 +60,24 @@ export class Offsets {
     return { lag, committed: sum };
   }
 
+  /** The end offset of each partition of a service's inputs now, by `topic:partition`. */
+  async inputEnds(service: ServiceName): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const [topic, parts] of await this.topicEnds()) {
+      if (!INPUTS[service](topic.slice(this.namespace.length))) continue;
+      for (const [p, e] of parts) out.set(`${topic}:${p}`, e.high);
+    }
+    return out;
+  }
+
+  /** The partitions of `ends` whose group commit has not reached that end yet. */
+  async behind(service: ServiceName, ends: ReadonlyMap<string, number>): Promise<string[]> {
+    const topics = [...new Set([...ends.keys()].map((k) => k.slice(0, k.lastIndexOf(':'))))];
+    const committed = await this.admin.fetchOffsets({ groupId: groupOf(this.namespace, service), topics });
+    const at = new Map<string, number>(committed.flatMap(({ topic, partitions }) => partitions.map((p): [string, number] => [`${topic}:${p.partition}`, Number(p.offset)])));
+    return [...ends].filter(([k, end]) => end > 0 && (at.get(k) ?? -1) < end).map(([k]) => k);
+  }
+
   /** Every service's progress, and a fingerprint of all topic ends of the namespace. */
   async snapshot(services: readonly ServiceName[]): Promise<{ lag: Record<string, number>; totalLag: number; ends: string }> {
     const ends = await this.topicEnds();

@@ -58,6 +58,8 @@ export class Platform {
       KPI_SNAPSHOT_INTERVAL_MS: '5000',
       // A bench is a development run: the test servers' development Neo4j password is allowed.
       CDP_ENV: 'test',
+      // The services log warnings and errors only, unless the bench is asked for more (debugging a finding).
+      ...(process.env.CHAOS_SERVICE_LOG_LEVEL ? { LOG_LEVEL: process.env.CHAOS_SERVICE_LOG_LEVEL } : {}),
       ...extraEnv,
     };
   }
@@ -91,6 +93,11 @@ export class Platform {
     return this.indexes().map((i) => this.svc(name, i).url);
   }
 
+  /** The end of an instance's output (its log lines at LOG_LEVEL warn), for a finding's detail. */
+  lastOutput(name: ServiceName, index = 0, chars = 1500): string {
+    return this.svc(name, index).output.join('').slice(-chars);
+  }
+
   pid(name: ServiceName, index = 0): number {
     return this.svc(name, index).process.pid!;
   }
@@ -107,7 +114,7 @@ export class Platform {
 
   private async launch(name: ServiceName, index: number, readyTimeoutMs = 120_000): Promise<number> {
     const label = instanceLabel(name, index);
-    const stateDir = join(this.workDir, this.instances === 1 ? name : `${name}-${index}`);
+    const stateDir = this.stateDirOf(name, index);
     mkdirSync(stateDir, { recursive: true });
     const t0 = Date.now();
     const svc = await startServiceProcess(name, this.env, readyTimeoutMs, { port: this.ports.get(label)!, stateDir });
@@ -136,6 +143,16 @@ export class Platform {
     const svc = this.svc(name, index);
     this.expectedExit.add(svc);
     return stopServiceProcess(svc, 'SIGTERM');
+  }
+
+  /** Removes a stopped instance's state folder: its next start is on an empty disk (a new pod). */
+  wipe(name: ServiceName, index = 0): void {
+    if (this.isRunning(name, index)) throw new Error(`${instanceLabel(name, index)} is still running`);
+    rmSync(this.stateDirOf(name, index), { recursive: true, force: true });
+  }
+
+  private stateDirOf(name: ServiceName, index: number): string {
+    return join(this.workDir, this.instances === 1 ? name : `${name}-${index}`);
   }
 
   /** Starts a stopped instance again on its port and disk; resolves with the ms until it was ready. */
