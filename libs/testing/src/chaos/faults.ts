@@ -93,7 +93,7 @@ export class FaultInjector {
     for (const name of SERVICES) {
       for (const i of this.platform.indexes()) {
         const code = await this.platform.terminate(name, i);
-        if (code !== 0) throw new Error(`${instanceLabel(name, i)} exited with ${code} on SIGTERM during the rolling restart; its last output: ${this.platform.lastOutput(name, i)}`);
+        if (code !== 0) throw new Error(`${instanceLabel(name, i)} exited with ${code} on SIGTERM during the rolling restart; its output is in ${this.platform.saveOutput(name, i)}; it ends: ${this.platform.lastOutput(name, i, 600)}`);
         t0 = Date.now();
         const ms = await this.platform.restart(name, i, this.opts.recoverTimeoutMs);
         slowest = Math.max(slowest, ms);

@@ -4,7 +4,7 @@
  * own that survives a crash: a SIGKILLed instance restarts on the same address and the same disk, as
  * a StatefulSet pod would. Notices instances that exit without being told to.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICES, startServiceProcess, stopServiceProcess, type RunningService, type ServiceName } from '../service-process';
 import { freePort } from '../net';
@@ -96,6 +96,15 @@ export class Platform {
   /** The end of an instance's output (its log lines at LOG_LEVEL warn), for a finding's detail. */
   lastOutput(name: ServiceName, index = 0, chars = 1500): string {
     return this.svc(name, index).output.join('').slice(-chars);
+  }
+
+  /** Keeps an instance's whole output for whoever debugs a finding (under .local/chaos-logs); returns the file. */
+  saveOutput(name: ServiceName, index = 0): string {
+    const dir = join(__dirname, '../../../../.local/chaos-logs');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}-${index}.log`);
+    writeFileSync(file, this.svc(name, index).output.join(''));
+    return file;
   }
 
   pid(name: ServiceName, index = 0): number {
