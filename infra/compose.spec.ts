@@ -200,6 +200,9 @@ function withVariableDefaults(text: string): string {
 /** Merge keys (`<<: *profiles`) resolved, as Compose resolves them. */
 const compose = parse(withVariableDefaults(composeText), { merge: true }) as ComposeFile;
 
+/** The same with its variables as written (`${PROFILES_2_HOST_PORT:-3013}`). */
+const composeAsWritten = parse(composeText, { merge: true }) as ComposeFile;
+
 /** The replicas of an app: services named <app>-<n>, n = 1, 2, ..., in order. */
 function replicasOf(app: string): Array<[string, ComposeService]> {
   return Object.entries(compose.services)
@@ -386,6 +389,15 @@ describe('docker-compose.yml matches infra/local (same servers, versions, ports,
         expect(publishedPorts(service)).toEqual([{ host: expect.any(Number), container: port, hostIp: '127.0.0.1' }]);
         expect(env.HTTP_PORT).toBe(String(port));
         expect(env.HTTP_HOST).toBe('0.0.0.0');
+      });
+
+      // The container test (and docs/configuration.md) name them so: PROFILES_HOST_PORT, PROFILES_2_HOST_PORT, ...
+      it('takes its host port from <NAME>_HOST_PORT (the first replica) or <NAME>_<n>_HOST_PORT', () => {
+        const n = Number(replica.slice(name.length + 1));
+        const variable = `${name.toUpperCase()}${n === 1 ? '' : `_${n}`}_HOST_PORT`;
+        const [published] = publishedPorts(service);
+        expect(composeAsWritten.services[replica].ports).toEqual([`127.0.0.1:\${${variable}:-${published.host}}:${port}`]);
+        expect(readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8')).toContain(`\`${variable}\``);
       });
 
       // The default would be the container's host name, which the other containers cannot resolve.
