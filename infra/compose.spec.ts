@@ -3,7 +3,9 @@
  *  1. it is valid against the official Compose Specification JSON schema (compose-spec.json,
  *     draft-07, shipped by the `dclint` package);
  *  2. it describes the same servers as infra/local/provider.mjs (versions, ports, credentials)
- *     and the four services as the apps define them (ports, Dockerfiles, entry points, health).
+ *     and the four services as the apps define them (ports, Dockerfiles, entry points, health),
+ *     each as two or more replicas that differ only in what must differ: host port, state volume
+ *     and the URL a replica advertises to the others (profiles, metrics).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,13 +30,21 @@ const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
  */
 const OFFICIAL_SCHEMA_BLOB = 'ffe60a11741cd06663e55fc17dbb6361de33ee6b';
 
-/** stateDir: the variable naming the service's local state directory (LMDB), if it keeps any. */
+/**
+ * stateDir: the variable naming the service's local state directory (LMDB), if it keeps any.
+ * advertisedUrl: the variable naming where the other instances reach this one (reads are routed
+ * to the instance that owns a partition), for services that route.
+ */
 const SERVICES = [
-  { name: 'ingestion', needsNeo4j: false, stateDir: 'INGEST_DEDUPE_DIR' },
-  { name: 'identity', needsNeo4j: true, stateDir: undefined },
-  { name: 'profiles', needsNeo4j: false, stateDir: 'PROFILES_DATA_DIR' },
-  { name: 'metrics', needsNeo4j: false, stateDir: 'KPI_STATE_DIR' },
+  { name: 'ingestion', needsNeo4j: false, stateDir: 'INGEST_DEDUPE_DIR', advertisedUrl: undefined },
+  { name: 'identity', needsNeo4j: true, stateDir: undefined, advertisedUrl: undefined },
+  { name: 'profiles', needsNeo4j: false, stateDir: 'PROFILES_DATA_DIR', advertisedUrl: 'PROFILES_ADVERTISED_URL' },
+  { name: 'metrics', needsNeo4j: false, stateDir: 'KPI_STATE_DIR', advertisedUrl: 'KPI_ADVERTISED_URL' },
 ] as const;
+/** Each service runs as this many replicas at least (issue 12: every service as N instances). */
+const MIN_REPLICAS = 2;
+/** What may differ between the replicas of a service; everything else comes from its extension field. */
+const PER_REPLICA_KEYS = ['ports', 'volumes'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // types for what we read
@@ -187,7 +197,18 @@ const composeText = readFileSync(COMPOSE_FILE, 'utf8');
 function withVariableDefaults(text: string): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_match, _name: string, fallback: string | undefined) => fallback ?? '');
 }
-const compose = parse(withVariableDefaults(composeText)) as ComposeFile;
+/** Merge keys (`<<: *profiles`) resolved, as Compose resolves them. */
+const compose = parse(withVariableDefaults(composeText), { merge: true }) as ComposeFile;
+
+/** The same with its variables as written (`${PROFILES_2_HOST_PORT:-3013}`). */
+const composeAsWritten = parse(composeText, { merge: true }) as ComposeFile;
+
+/** The replicas of an app: services named <app>-<n>, n = 1, 2, ..., in order. */
+function replicasOf(app: string): Array<[string, ComposeService]> {
+  return Object.entries(compose.services)
+    .filter(([name]) => new RegExp(`^${app}-\\d+$`).test(name))
+    .sort(([a], [b]) => Number(a.slice(app.length + 1)) - Number(b.slice(app.length + 1)));
+}
 const schemaBytes = readFileSync(schemaPath());
 const schema = JSON.parse(schemaBytes.toString('utf8')) as Record<string, Json>;
 const validate = compileComposeValidator(schema);
@@ -225,8 +246,9 @@ describe('docker-compose.yml against the Compose Specification schema', () => {
     it.each<[string, (c: ComposeFile) => void, string]>([
       ['an unknown top-level key', (c) => Object.assign(c, { servicez: c.services }), 'servicez'],
       ['ports that are not a list', (c) => Object.assign(c.services.kafka, { ports: 9092 }), '/services/kafka/ports'],
-      ['an unknown depends_on condition', (c) => Object.assign(c.services.identity, { depends_on: { neo4j: { condition: 'service_ready' } } }), '/services/identity/depends_on'],
-      ['an unknown service key', (c) => Object.assign(c.services.metrics, { helthcheck: { test: ['CMD', 'true'] } }), 'helthcheck'],
+      ['an unknown depends_on condition', (c) => Object.assign(c.services['identity-1'], { depends_on: { neo4j: { condition: 'service_ready' } } }), '/services/identity-1/depends_on'],
+      ['an unknown service key', (c) => Object.assign(c.services['metrics-2'], { helthcheck: { test: ['CMD', 'true'] } }), 'helthcheck'],
+      ['a top-level extension field without the x- prefix', (c) => Object.assign(c, { profiles: {} }), 'profiles'],
       ['a service name with a space', (c) => Object.assign(c.services, { 'bad name': { image: 'x:1' } }), 'bad name'],
     ])('%s', (_what, mutate, mentioned) => {
       expect(validate(mutated(mutate))).toBe(false);
@@ -327,66 +349,111 @@ describe('docker-compose.yml matches infra/local (same servers, versions, ports,
     });
   });
 
-  describe.each(SERVICES.map((s) => [s.name, s] as const))('service %s', (name, { needsNeo4j, stateDir }) => {
-    const service = compose.services[name];
-    const env = envOf(service ?? {});
+  describe.each(SERVICES.map((s) => [s.name, s] as const))('service %s', (name, { needsNeo4j, stateDir, advertisedUrl }) => {
+    const replicas = replicasOf(name);
     const port = httpPortDefault(name);
     const dockerfile = join('apps', name, 'Dockerfile');
 
-    it('exists and publishes the HTTP_PORT default of its config.ts', () => {
-      expect(service).toBeDefined();
+    it(`runs as ${MIN_REPLICAS} or more replicas, <name>-1, <name>-2, ...`, () => {
+      expect(replicas.length).toBeGreaterThanOrEqual(MIN_REPLICAS);
+      expect(replicas.map(([replica]) => replica)).toEqual(replicas.map((_, i) => `${name}-${i + 1}`));
+    });
+
+    it('has replicas that differ only in host port, state volume and advertised URL', () => {
+      const shared = (service: ComposeService) => {
+        const rest: Record<string, unknown> = { ...service, environment: envOf(service) };
+        for (const key of PER_REPLICA_KEYS) delete rest[key];
+        if (advertisedUrl !== undefined) delete (rest.environment as Record<string, string>)[advertisedUrl];
+        return rest;
+      };
+      const [, first] = replicas[0];
+      for (const [, replica] of replicas.slice(1)) expect(shared(replica)).toEqual(shared(first));
+    });
+
+    it('keeps the first replica on the HTTP_PORT default of its config.ts, the documented host port', () => {
       expect(port).toBe(3001 + SERVICES.findIndex((s) => s.name === name));
-      expect(publishedPorts(service)).toEqual([expect.objectContaining({ host: port, container: port })]);
-      expect(env.HTTP_PORT).toBe(String(port));
-      expect(env.HTTP_HOST).toBe('0.0.0.0');
+      expect(publishedPorts(replicas[0][1])).toEqual([expect.objectContaining({ host: port, container: port })]);
     });
 
-    it('is built from the repo root with its own Dockerfile', () => {
-      expect(service.build).toEqual({ context: '.', dockerfile });
-      expect(existsSync(join(ROOT, dockerfile))).toBe(true);
-    });
-
-    it('talks to the compose Kafka (and Neo4j) by service name', () => {
-      const innerKafka = envOf(compose.services.kafka).KAFKA_ADVERTISED_LISTENERS.split(',')
-        .map((l) => l.split('://')[1])
-        .find((a) => a.startsWith('kafka:'));
-      expect(env.KAFKA_BROKERS).toBe(innerKafka);
-      if (needsNeo4j) {
-        const boltInContainer = publishedPorts(compose.services.neo4j)[0].container;
-        expect(env).toMatchObject({
-          NEO4J_URI: `bolt://neo4j:${boltInContainer}`,
-          NEO4J_USER: local.neo4j.user,
-          NEO4J_PASSWORD: local.neo4j.password,
-        });
-      } else {
-        expect(env.NEO4J_URI).toBeUndefined();
-      }
-    });
-
-    it('waits for healthy Kafka (and Neo4j)', () => {
-      expect(dependsOn(service)).toEqual({
-        kafka: 'service_healthy',
-        ...(needsNeo4j ? { neo4j: 'service_healthy' } : {}),
+    if (advertisedUrl !== undefined) {
+      it(`declares ${advertisedUrl} in its config.ts`, () => {
+        const source = readFileSync(join(ROOT, 'apps', name, 'src', 'config.ts'), 'utf8');
+        expect(source).toMatch(new RegExp(`^\\s*${advertisedUrl}: z\\.`, 'm'));
       });
-      expect(compose.services.kafka.healthcheck?.test).toBeDefined();
-      expect(compose.services.neo4j.healthcheck?.test).toBeDefined();
-    });
+    }
 
-    it('is started again when its start-up fails (a few times)', () => {
-      expect(service.restart).toMatch(/^on-failure(:\d+)?$/);
-    });
+    describe.each(replicas)('replica %s', (replica, service) => {
+      const env = envOf(service);
 
-    it('mounts a named volume where the image keeps its state', () => {
-      const mounts = ((service as { volumes?: unknown[] }).volumes ?? []).map(String);
-      if (stateDir === undefined) return expect(mounts).toEqual([]);
-      expect(mounts).toEqual([`${name}-data:/var/lib/cdp/${name}`]);
-      expect(compose.volumes).toHaveProperty(`${name}-data`);
-      expect(env[stateDir]).toBeUndefined();
-    });
+      it('publishes its HTTP_PORT on 127.0.0.1', () => {
+        expect(publishedPorts(service)).toEqual([{ host: expect.any(Number), container: port, hostIp: '127.0.0.1' }]);
+        expect(env.HTTP_PORT).toBe(String(port));
+        expect(env.HTTP_HOST).toBe('0.0.0.0');
+      });
 
-    it('has a healthcheck on /health/ready', () => {
-      expect(service.healthcheck?.disable).not.toBe(true);
-      expect(healthcheckText(service)).toContain(`http://127.0.0.1:${port}/health/ready`);
+      // The container test (and docs/configuration.md) name them so: PROFILES_HOST_PORT, PROFILES_2_HOST_PORT, ...
+      it('takes its host port from <NAME>_HOST_PORT (the first replica) or <NAME>_<n>_HOST_PORT', () => {
+        const n = Number(replica.slice(name.length + 1));
+        const variable = `${name.toUpperCase()}${n === 1 ? '' : `_${n}`}_HOST_PORT`;
+        const [published] = publishedPorts(service);
+        expect(composeAsWritten.services[replica].ports).toEqual([`127.0.0.1:\${${variable}:-${published.host}}:${port}`]);
+        expect(readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8')).toContain(`\`${variable}\``);
+      });
+
+      // The default would be the container's host name, which the other containers cannot resolve.
+      it(advertisedUrl ? `advertises its own service name and container port (${advertisedUrl})` : 'advertises no address (it routes no reads)', () => {
+        if (advertisedUrl === undefined) return expect(Object.keys(env).filter((k) => k.endsWith('_ADVERTISED_URL'))).toEqual([]);
+        expect(env[advertisedUrl]).toBe(`http://${replica}:${port}`);
+      });
+
+      it('is built from the repo root with its own Dockerfile', () => {
+        expect(service.build).toEqual({ context: '.', dockerfile });
+        expect(existsSync(join(ROOT, dockerfile))).toBe(true);
+        expect(service.image).toBe(`cdp/${name}:local`);
+      });
+
+      it('talks to the compose Kafka (and Neo4j) by service name', () => {
+        const innerKafka = envOf(compose.services.kafka).KAFKA_ADVERTISED_LISTENERS.split(',')
+          .map((l) => l.split('://')[1])
+          .find((a) => a.startsWith('kafka:'));
+        expect(env.KAFKA_BROKERS).toBe(innerKafka);
+        if (needsNeo4j) {
+          const boltInContainer = publishedPorts(compose.services.neo4j)[0].container;
+          expect(env).toMatchObject({
+            NEO4J_URI: `bolt://neo4j:${boltInContainer}`,
+            NEO4J_USER: local.neo4j.user,
+            NEO4J_PASSWORD: local.neo4j.password,
+          });
+        } else {
+          expect(env.NEO4J_URI).toBeUndefined();
+        }
+      });
+
+      it('waits for healthy Kafka (and Neo4j)', () => {
+        expect(dependsOn(service)).toEqual({
+          kafka: 'service_healthy',
+          ...(needsNeo4j ? { neo4j: 'service_healthy' } : {}),
+        });
+        expect(compose.services.kafka.healthcheck?.test).toBeDefined();
+        expect(compose.services.neo4j.healthcheck?.test).toBeDefined();
+      });
+
+      it('is started again when its start-up fails (a few times)', () => {
+        expect(service.restart).toMatch(/^on-failure(:\d+)?$/);
+      });
+
+      it('mounts a named volume of its own where the image keeps its state', () => {
+        const mounts = ((service as { volumes?: unknown[] }).volumes ?? []).map(String);
+        if (stateDir === undefined) return expect(mounts).toEqual([]);
+        expect(mounts).toEqual([`${replica}-data:/var/lib/cdp/${name}`]);
+        expect(compose.volumes).toHaveProperty(`${replica}-data`);
+        expect(env[stateDir]).toBeUndefined();
+      });
+
+      it('has a healthcheck on /health/ready', () => {
+        expect(service.healthcheck?.disable).not.toBe(true);
+        expect(healthcheckText(service)).toContain(`http://127.0.0.1:${port}/health/ready`);
+      });
     });
 
     describe('Dockerfile', () => {
@@ -452,8 +519,16 @@ describe('docker-compose.yml matches infra/local (same servers, versions, ports,
     });
   });
 
-  it('has no services beyond kafka, neo4j and the four apps', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['kafka', 'neo4j', ...SERVICES.map((s) => s.name)].sort());
+  it('has no services beyond kafka, neo4j and the replicas of the four apps', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['kafka', 'neo4j', ...SERVICES.flatMap((s) => replicasOf(s.name).map(([replica]) => replica))].sort());
+  });
+
+  it('publishes no host port twice and shares no volume between services', () => {
+    const hostPorts = Object.values(compose.services).flatMap((s) => publishedPorts(s).map((p) => p.host));
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    const volumes = Object.values(compose.services).flatMap((s) => ((s as { volumes?: unknown[] }).volumes ?? []).map((v) => String(v).split(':')[0]));
+    expect(new Set(volumes).size).toBe(volumes.length);
+    expect(Object.keys(compose.volumes ?? {}).sort()).toEqual([...volumes].sort());
   });
 
   it('keeps host builds, dependencies and state out of the Docker build context', () => {

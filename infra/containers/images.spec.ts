@@ -11,7 +11,8 @@ import { imageNames } from '../../tools/images/build-images';
 
 const ROOT = join(__dirname, '..', '..');
 type Tree = Record<string, unknown>;
-const base = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Tree> };
+// Merge keys resolved (docker-compose.yml builds its replicas from extension fields), as Compose does.
+const base = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Tree> };
 const override = parse(readFileSync(join(ROOT, 'infra', 'containers', 'compose.podman.yml'), 'utf8')) as { services: Record<string, Tree> };
 
 function pomProperty(pom: string, property: string): string {
@@ -42,10 +43,16 @@ describe('infra/containers/compose.podman.yml', () => {
     const names = imageNames();
     expect(override.services.kafka?.image).toBe(names.kafka);
     expect(override.services.neo4j?.image).toBe(names.neo4j);
-    for (const app of ['ingestion', 'identity', 'profiles', 'metrics']) {
-      expect(override.services[app]).toEqual({ build: { args: { BASE_IMAGE: names.node } } });
-      expect(`localhost/${String(base.services[app]?.image)}`).toBe(names.services[app as keyof typeof names.services]);
+    for (const app of ['ingestion', 'identity', 'profiles', 'metrics'] as const) {
+      const replicas = Object.keys(base.services).filter((name) => new RegExp(`^${app}-\\d+$`).test(name));
+      expect(replicas.length).toBeGreaterThanOrEqual(2);
+      for (const replica of replicas) {
+        expect({ replica, override: override.services[replica] }).toEqual({ replica, override: { build: { args: { BASE_IMAGE: names.node } } } });
+        expect(`localhost/${String(base.services[replica]?.image)}`).toBe(names.services[app]);
+      }
     }
+    // Every service of docker-compose.yml is either a server above or a replica here.
+    expect(Object.keys(override.services).sort()).toEqual(Object.keys(base.services).sort());
   });
 
   // podman-compose 1.0 joins the arguments of a CMD health check into a broken shell line.

@@ -1,10 +1,11 @@
 /**
  * The Kubernetes base (infra/k8s/base) and the example Secrets are valid Kubernetes objects (the
  * API's OpenAPI schemas, through tools/k8s/validate-schemas.mjs), and they deploy the services the
- * way the state design and the images need: the workload kind each service's state allows, probes on
- * the health endpoints, resources, disruption budgets, non-root with a read-only root filesystem,
- * state on volumes where the image keeps it, settings from the ConfigMap and secrets from Secrets,
- * every variable one the service documents.
+ * way the state design and the images need: the workload kind each service's state allows, several
+ * pods of each, each pod of profiles and metrics advertising an address the other pods reach, probes
+ * on the health endpoints, resources, disruption budgets that fit the replica counts, non-root with a
+ * read-only root filesystem, state on volumes where the image keeps it, settings from the ConfigMap
+ * and secrets from Secrets, every variable one the service documents.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -58,13 +59,38 @@ function imageStateDir(service: string): string | undefined {
   return volume;
 }
 
+/**
+ * advertisedUrl: the variable with which a pod tells the other pods where to route reads to it
+ * (state follows its partitions: docs/profiles.md, Scaling; docs/kpis.md, Instances, tasks and restores).
+ */
 const SERVICES = [
-  { name: 'ingestion', port: 3001, kind: 'Deployment', secretVars: ['INGEST_API_KEYS'] },
-  { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_API_KEYS'] },
-  // Local state that is not partitioned by instance (docs/profiles.md, Scaling; docs/kpis.md, Limits): one pod.
-  { name: 'profiles', port: 3003, kind: 'StatefulSet', secretVars: ['PROFILES_API_KEYS'] },
-  { name: 'metrics', port: 3004, kind: 'StatefulSet', secretVars: [] },
+  { name: 'ingestion', port: 3001, kind: 'Deployment', secretVars: ['INGEST_API_KEYS'], advertisedUrl: undefined },
+  { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_API_KEYS'], advertisedUrl: undefined },
+  { name: 'profiles', port: 3003, kind: 'StatefulSet', secretVars: ['PROFILES_API_KEYS'], advertisedUrl: 'PROFILES_ADVERTISED_URL' },
+  { name: 'metrics', port: 3004, kind: 'StatefulSet', secretVars: [], advertisedUrl: 'KPI_ADVERTISED_URL' },
 ] as const;
+/** Every service runs as several pods (issue 12); the state of profiles and metrics is split into this many tasks. */
+const MIN_REPLICAS = 2;
+const TASKS = 6;
+
+type EnvVar = { name: string; value?: string; valueFrom?: any };
+/** Pod fields the downward API may hand a container, as the kubelet fills them in for one pod. */
+type PodFields = Record<'metadata.name' | 'metadata.namespace', string>;
+
+/**
+ * A container's environment as the kubelet builds it for one pod: downward-API fields filled in,
+ * `$(VAR)` replaced by a variable defined EARLIER in the list (a later or unknown one stays as written,
+ * as Kubernetes leaves it), other sources left out.
+ */
+function expandEnv(env: readonly EnvVar[], pod: PodFields): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env) {
+    const field = e.valueFrom?.fieldRef?.fieldPath as keyof PodFields | undefined;
+    if (field !== undefined) out[e.name] = pod[field];
+    else if (e.value !== undefined) out[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (ref, name: string) => out[name] ?? ref);
+  }
+  return out;
+}
 
 describe('Kubernetes manifests', () => {
   it('are valid against the Kubernetes API schemas (the base and the example Secrets)', () => {
@@ -90,21 +116,60 @@ describe('Kubernetes manifests', () => {
     expect(images.sort()).toEqual(kustomization.images.map((i) => i.name).sort());
   });
 
-  describe.each(SERVICES)('$name', ({ name, port, kind, secretVars }) => {
+  describe.each(SERVICES)('$name', ({ name, port, kind, secretVars, advertisedUrl }) => {
     const workload = find(kind, name)!;
     const pod = workload?.spec.template.spec;
     const container = pod?.containers[0];
     const podLabels = workload?.spec.template.metadata.labels;
-    const env = (container?.env ?? []) as Array<{ name: string; value?: string; valueFrom?: any }>;
+    const env = (container?.env ?? []) as EnvVar[];
+    /** Variables the pod gets from the downward API, only to build the advertised URL from. */
+    const podFieldVars = env.filter((e) => e.valueFrom?.fieldRef).map((e) => e.name);
 
-    it(`is a ${kind} whose selector matches its pods`, () => {
+    it(`is a ${kind} of ${MIN_REPLICAS} or more pods whose selector matches its pods`, () => {
       expect(workload).toBeDefined();
       expect(podLabels).toMatchObject(workload.spec.selector.matchLabels);
+      expect(workload.spec.replicas).toBeGreaterThanOrEqual(MIN_REPLICAS);
       if (kind === 'StatefulSet') {
-        expect(workload.spec.replicas).toBe(1);
+        // More pods than tasks would sit idle.
+        expect(workload.spec.replicas).toBeLessThanOrEqual(TASKS);
         expect(find('Service', workload.spec.serviceName)?.spec.clusterIP).toBe('None');
       }
     });
+
+    if (advertisedUrl === undefined) {
+      it('advertises no address (it routes no reads) and reads no pod fields', () => {
+        expect(env.filter((e) => e.name.endsWith('_ADVERTISED_URL'))).toEqual([]);
+        expect(podFieldVars).toEqual([]);
+      });
+    } else {
+      it(`gives each pod its own ${advertisedUrl}: its DNS name under the headless Service, on the HTTP port`, () => {
+        const headless = find('Service', workload.spec.serviceName)!;
+        const namespace = 'cdp-prod';
+        const urls = Array.from({ length: workload.spec.replicas as number }, (_, ordinal) => {
+          const pod = `${workload.metadata.name}-${ordinal}`;
+          const url = expandEnv(env, { 'metadata.name': pod, 'metadata.namespace': namespace })[advertisedUrl];
+          // A StatefulSet's pod <name>-<ordinal> is <pod>.<serviceName>.<namespace>.svc in cluster DNS.
+          expect({ pod, url }).toEqual({ pod, url: `http://${pod}.${headless.metadata.name}.${namespace}.svc:${port}` });
+          return url;
+        });
+        expect(new Set(urls).size).toBe(urls.length);
+        // The headless Service resolves every pod of the StatefulSet, also before it is Ready, on that port.
+        expect(podLabels).toMatchObject(headless.spec.selector);
+        expect(headless.spec.publishNotReadyAddresses).toBe(true);
+        expect(headless.spec.ports).toEqual([{ name: 'http', port, targetPort: 'http' }]);
+      });
+
+      it(`declares ${advertisedUrl} in its config.ts and documents it`, () => {
+        expect(readFileSync(join(ROOT, 'apps', name, 'src/config.ts'), 'utf8')).toMatch(new RegExp(`^\\s*${advertisedUrl}: z\\.`, 'm'));
+        expect(documentedVariables(name).has(advertisedUrl)).toBe(true);
+      });
+
+      it("starts its pods together, updates them one at a time and drops a scaled-away pod's claim", () => {
+        expect(workload.spec.podManagementPolicy).toBe('Parallel');
+        expect(workload.spec.updateStrategy).toEqual({ type: 'RollingUpdate' });
+        expect(workload.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenScaled: 'Delete', whenDeleted: 'Retain' });
+      });
+    }
 
     it('serves HTTP on its configured port, probed on /health/live and /health/ready', () => {
       const source = readFileSync(join(ROOT, 'apps', name, 'src/config.ts'), 'utf8');
@@ -123,7 +188,14 @@ describe('Kubernetes manifests', () => {
       expect(service.spec.ports).toEqual([{ name: 'http', port, targetPort: 'http' }]);
       const pdb = find('PodDisruptionBudget', name)!;
       expect(podLabels).toMatchObject(pdb.spec.selector.matchLabels);
+      // A drain may evict a pod (never blocked for good) but always leaves others serving.
       expect(pdb.spec.maxUnavailable).toBe(1);
+      expect(pdb.spec.minAvailable).toBeUndefined();
+      expect(workload.spec.replicas).toBeGreaterThan(pdb.spec.maxUnavailable);
+    });
+
+    it('spreads its pods over the nodes', () => {
+      expect(pod.topologySpreadConstraints).toEqual([expect.objectContaining({ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': name } } })]);
     });
 
     it('requests CPU and memory and limits memory', () => {
@@ -150,8 +222,12 @@ describe('Kubernetes manifests', () => {
 
     it('sets only variables the service documents, settings from cdp-config and secrets from Secrets', () => {
       const documented = documentedVariables(name);
-      for (const e of env) expect([e.name, documented.has(e.name)]).toEqual([e.name, true]);
-      for (const e of env) expect([e.name, e.value]).toEqual([e.name, undefined]);
+      const own = env.filter((e) => !podFieldVars.includes(e.name));
+      for (const e of own) expect([e.name, documented.has(e.name)]).toEqual([e.name, true]);
+      // No literal settings, except the advertised URL, which is built from the pod's own fields only.
+      for (const e of own.filter((v) => v.name !== advertisedUrl)) expect([e.name, e.value]).toEqual([e.name, undefined]);
+      for (const ref of (env.find((e) => e.name === advertisedUrl)?.value ?? '').matchAll(/\$\(([^)]+)\)/g)) expect(podFieldVars).toContain(ref[1]);
+      for (const e of env.filter((v) => podFieldVars.includes(v.name))) expect(e.valueFrom.fieldRef.fieldPath).toMatch(/^metadata\.(name|namespace)$/);
       const config = find('ConfigMap', 'cdp-config')!;
       for (const e of env.filter((v) => v.valueFrom?.configMapKeyRef)) {
         expect(e.valueFrom.configMapKeyRef.name).toBe('cdp-config');
