@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pidAlive } from '@cdp/local-infra';
 
 export interface InfraOptions {
   /** State folder (data, logs, pid files); jars are linked in from `jarsFrom` when missing. */
@@ -32,18 +33,9 @@ const ROOT = join(__dirname, '../../../..');
 const CLI = join(ROOT, 'infra/local/cdp-infra.mjs');
 const run = promisify(execFile);
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * The provider's CLI with this instance's settings in its environment (a child process, so it
- * works the same from tsx and from a Jest worker, where an ES module cannot be imported).
+ * The provider's CLI with this instance's settings in its environment: the bench drives its servers
+ * through the same command and environment knobs an operator would use.
  */
 class ProviderCli {
   constructor(
