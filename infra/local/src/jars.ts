@@ -1,11 +1,13 @@
 /**
  * Server jars from Maven Central: `mvn dependency:copy-dependencies` on the server's pom into its jar
- * folder, once. A marker file holds the pom's sha256, so an edited pom resolves again; without Maven,
- * a filled cache is used as it is.
+ * folder, once. A marker file holds the pom's sha256 (of the whole file: editing a comment resolves
+ * again), so an edited pom resolves again; without Maven, a filled cache is used as it is, and so is a
+ * cache borrowed from another home through a symlink (the chaos bench's homes link the shared one):
+ * replacing it would swap jars under the JVMs of that other home.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { secs, readText, tail } from './files';
 import { InfraError } from './infra-error';
@@ -29,6 +31,11 @@ export function jarCacheState(s: JarSource): { filled: boolean; current: boolean
   return { filled: true, current: marker.trim() === pomHash(s.pom) };
 }
 
+/** The jar folder, or the home's jars folder holding it, is a symlink into another home. */
+function isBorrowed(jarDir: string): boolean {
+  return [jarDir, dirname(jarDir)].some((d) => lstatSync(d, { throwIfNoEntry: false })?.isSymbolicLink() ?? false);
+}
+
 function mvnAvailable(mvn: string): boolean {
   const r = spawnSync(mvn, ['-v'], { encoding: 'utf8', timeout: 60_000 });
   return !r.error && r.status === 0;
@@ -38,6 +45,10 @@ function mvnAvailable(mvn: string): boolean {
 export async function ensureJars(s: JarSource, o: { mvn: string; logs: string; repoRoot: string; log: (line: string) => void }): Promise<boolean> {
   const state = jarCacheState(s);
   if (state.current) return false;
+  if (state.filled && isBorrowed(s.jarDir)) {
+    o.log(`${s.name}: ${relative(o.repoRoot, s.pom)} changed, but ${s.jarDir} is borrowed from ${realpathSync(s.jarDir)}; using it as it is (run up on that home to resolve again)`);
+    return false;
+  }
   if (!mvnAvailable(o.mvn)) {
     if (state.filled) {
       o.log(`${s.name}: ${relative(o.repoRoot, s.pom)} changed but Maven is not available; using the cached jars`);

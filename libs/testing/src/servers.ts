@@ -3,7 +3,7 @@
  * servers named by environment variables; else Docker through testcontainers when an engine
  * answers; else the local JVM provider in infra/local. Always real servers, never mocks.
  */
-import * as provider from '@cdp/local-infra';
+import { ProviderCli } from './provider-cli';
 
 export interface TestServers {
   readonly kafkaBrokers: string;
@@ -81,15 +81,19 @@ async function fromTestcontainers(): Promise<TestServers> {
 }
 
 async function fromLocalProvider(): Promise<TestServers> {
-  const before = await provider.status({ secure: false, quiet: true });
-  const wasRunning = before.ok;
-  await provider.up({ secure: false });
-  const servers = provider.plainServers();
+  // The plain servers, whatever CDP_INFRA_SECURE says: the tests need Neo4j too.
+  const provider = new ProviderCli({ ...process.env, CDP_INFRA_SECURE: '' }, (line) => process.stderr.write(`${line}\n`));
+  const wasRunning = (await provider.status()).ok;
+  await provider.call('up');
+  const env = await provider.env();
   return {
-    ...servers,
+    kafkaBrokers: env.KAFKA_BROKERS!,
+    neo4jUri: env.NEO4J_URI!,
+    neo4jUser: env.NEO4J_USER!,
+    neo4jPassword: env.NEO4J_PASSWORD!,
     origin: 'local',
     stop: async () => {
-      if (!wasRunning && process.env.CDP_TEST_KEEP_INFRA !== '1') await provider.down({ secure: false });
+      if (!wasRunning && process.env.CDP_TEST_KEEP_INFRA !== '1') await provider.call('down');
     },
   };
 }
