@@ -14,7 +14,10 @@ const depConstraints = [
   { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing', 'type:util'] },
   { sourceTag: 'type:nest', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:util'] },
   { sourceTag: 'type:kafka', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
-  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
+  // The testing lib starts real servers through the local provider (infra/local) and shares its process helpers.
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:util'] },
+  // The local provider: Node, kafkajs and neo4j-driver only; no service code.
+  { sourceTag: 'type:infra', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
   // Pure rules more than one service applies (identity normalisation): no Kafka, no NestJS.
   { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },

@@ -2,20 +2,19 @@
  * docker-compose.yml cannot be run here (no Docker engine), so this checks it statically:
  *  1. it is valid against the official Compose Specification JSON schema (compose-spec.json,
  *     draft-07, shipped by the `dclint` package);
- *  2. it describes the same servers as infra/local/provider.mjs (versions, ports, credentials)
+ *  2. it describes the same servers as the local provider, infra/local (versions, ports, credentials)
  *     and the four services as the apps define them (ports, Dockerfiles, entry points, health),
  *     each as two or more replicas that differ only in what must differ: host port, state volume
  *     and the URL a replica advertises to the others (profiles, metrics).
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import draft07MetaSchema from 'ajv/dist/refs/json-schema-draft-07.json';
 import { parse } from 'yaml';
+import { config, localServers } from '@cdp/local-infra';
 import { dockerfileLines } from '@cdp/testing';
 
 const ROOT = join(__dirname, '..');
@@ -49,20 +48,6 @@ const PER_REPLICA_KEYS = ['ports', 'volumes'] as const;
 // ---------------------------------------------------------------------------------------------
 // types for what we read
 
-/** What this test needs from infra/local/provider.mjs: config() and localServers() with default settings. */
-interface LocalProviderDefaults {
-  readonly config: {
-    readonly kafka: { readonly port: number; readonly controllerPort: number };
-    readonly neo4j: { readonly port: number; readonly user: string; readonly password: string };
-  };
-  readonly localServers: {
-    readonly kafkaBrokers: string;
-    readonly neo4jUri: string;
-    readonly neo4jUser: string;
-    readonly neo4jPassword: string;
-  };
-}
-
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 interface ComposeService {
   image?: string;
@@ -81,27 +66,6 @@ interface ComposeFile {
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/**
- * Loads infra/local/provider.mjs with a real ESM `import` and returns its defaults. It runs in a
- * child Node process: inside Jest's module sandbox a dynamic import() (even the
- * `new Function('u', 'return import(u)')` trick) throws unless Node runs with
- * --experimental-vm-modules. `env: {}` gives the defaults, whatever KAFKA_PORT etc. this run has.
- */
-function loadLocalProviderDefaults(): LocalProviderDefaults {
-  const url = pathToFileURL(join(ROOT, 'infra', 'local', 'provider.mjs')).href;
-  const script = [
-    `const { config, localServers } = await import(${JSON.stringify(url)});`,
-    'const c = config({ env: {} });',
-    'process.stdout.write(JSON.stringify({',
-    '  config: { kafka: { port: c.kafka.port, controllerPort: c.kafka.controllerPort },',
-    '            neo4j: { port: c.neo4j.port, user: c.neo4j.user, password: c.neo4j.password } },',
-    '  localServers: localServers({ env: {} }),',
-    '}));',
-  ].join('\n');
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
-  return JSON.parse(out) as LocalProviderDefaults;
-}
 
 function gitBlobId(bytes: Buffer): string {
   return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
@@ -213,12 +177,8 @@ const schemaBytes = readFileSync(schemaPath());
 const schema = JSON.parse(schemaBytes.toString('utf8')) as Record<string, Json>;
 const validate = compileComposeValidator(schema);
 
-let provider: LocalProviderDefaults;
-let local: LocalProviderDefaults['config'];
-beforeAll(() => {
-  provider = loadLocalProviderDefaults();
-  local = provider.config;
-});
+// `env: {}`: the defaults, whatever KAFKA_PORT etc. this run has.
+const local = config({ env: {} });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -264,7 +224,7 @@ describe('docker-compose.yml against the Compose Specification schema', () => {
 describe('docker-compose.yml matches infra/local (same servers, versions, ports, credentials)', () => {
   it('reads the provider defaults', () => {
     expect(local.kafka.port).toBeGreaterThan(0);
-    expect(provider.localServers).toMatchObject({
+    expect(localServers({ env: {} })).toMatchObject({
       kafkaBrokers: `127.0.0.1:${local.kafka.port}`,
       neo4jUri: `bolt://127.0.0.1:${local.neo4j.port}`,
       neo4jUser: local.neo4j.user,

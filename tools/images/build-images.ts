@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolveJars } from '../../infra/local/src';
 import { imageLabels, mustRun, podmanUnavailable, REPO_ROOT } from './podman';
 
 const SERVICES = ['ingestion', 'identity', 'profiles', 'metrics'] as const;
@@ -144,11 +144,8 @@ async function buildService(name: string, image: string, base: string): Promise<
   await podmanBuild(['-f', join(REPO_ROOT, 'apps', name, 'Dockerfile'), '--build-arg', `BASE_IMAGE=${base}`, ...buildTrustMounts(), '-t', image, REPO_ROOT]);
 }
 
-async function serverJars(): Promise<{ kafka: string; neo4j: string }> {
-  const url = pathToFileURL(join(REPO_ROOT, 'infra', 'local', 'provider.mjs')).href;
-  // A real dynamic import (not transpiled to require): the provider is an ES module.
-  const provider = (await new Function('u', 'return import(u)')(url)) as { resolveJars: (o: object) => Promise<{ kafka: string; neo4j: string }> };
-  return provider.resolveJars({ log: (line: string) => log(`jars: ${line}`) });
+function serverJars(): Promise<{ kafka: string; neo4j: string }> {
+  return resolveJars({ secure: false, log: (line: string) => log(`jars: ${line}`) });
 }
 
 async function buildKafka(image: string, debian: string, jars: string): Promise<void> {

@@ -17,6 +17,8 @@ const probes = [
   ['the Kafka layer may not depend on NestJS', 'libs/kafka/src', "import { PlatformModule } from '@cdp/nest-platform';\nexport const x = PlatformModule;\n", /enforce-module-boundaries/],
   ['one service may not import another', 'apps/identity/src', "import { profilesConfigSchema } from '../../profiles/src/config';\nexport const x = profilesConfigSchema;\n", /enforce-module-boundaries/],
   ['production code may not use test helpers', 'apps/profiles/src', "import { uniqueNamespace } from '@cdp/testing';\nexport const x = uniqueNamespace;\n", /enforce-module-boundaries|no-restricted-imports/],
+  ['a service may not use the local infra provider', 'apps/ingestion/src', "import { up } from '@cdp/local-infra';\nexport const x = up;\n", /enforce-module-boundaries/],
+  ['the local infra provider may not use test helpers', 'infra/local/src', "import { freePort } from '@cdp/testing';\nexport const x = freePort;\n", /enforce-module-boundaries/],
   ['business code may not use kafkajs directly', 'apps/metrics/src', "import { Kafka } from 'kafkajs';\nexport const x = Kafka;\n", /no-restricted-imports/],
   ['a floating promise is an error', 'libs/kafka/src', 'export function f(): void {\n  Promise.resolve(1);\n}\n', /no-floating-promises/],
   ['an async function without await is an error', 'libs/kafka/src', 'export async function f(): Promise<number> {\n  return 1;\n}\n', /require-await/],

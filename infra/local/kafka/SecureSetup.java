@@ -1,5 +1,5 @@
 // Creates SCRAM users and ACLs on the secure local Kafka in one Admin client session (a JVM per
-// ACL with kafka-acls would take a minute). Run by infra/local/provider.mjs as a single-file
+// ACL with kafka-acls would take a minute). Run by infra/local/src/secure-kafka.ts as a single-file
 // program: java -cp 'jars/kafka/*' SecureSetup.java <client.properties> <plan.tsv>
 //
 // plan.tsv, one entry per line, tab-separated:

@@ -9,7 +9,7 @@
 // Prints `NEO4J_READY bolt://127.0.0.1:<port>` to stdout once the default database is available,
 // then blocks until the process is terminated (SIGTERM/SIGINT run a clean shutdown).
 //
-// Normally started by infra/local/provider.mjs (`node infra/local/cdp-infra.mjs up`).
+// Normally started by infra/local/src/neo4j-server.ts (`node infra/local/cdp-infra.mjs up`).
 
 import java.nio.file.Files;
 import java.nio.file.Path;

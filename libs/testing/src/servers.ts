@@ -3,8 +3,7 @@
  * servers named by environment variables; else Docker through testcontainers when an engine
  * answers; else the local JVM provider in infra/local. Always real servers, never mocks.
  */
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { ProviderCli } from './provider-cli';
 
 export interface TestServers {
   readonly kafkaBrokers: string;
@@ -18,7 +17,6 @@ export interface TestServers {
 
 const KAFKA_IMAGE = 'apache/kafka:4.1.1';
 const NEO4J_IMAGE = 'neo4j:5.26-community';
-const WORKSPACE_ROOT = join(__dirname, '../../..');
 
 function fromEnv(env: NodeJS.ProcessEnv): TestServers | undefined {
   if (!env.KAFKA_BROKERS || !env.NEO4J_URI) return undefined;
@@ -82,26 +80,20 @@ async function fromTestcontainers(): Promise<TestServers> {
   };
 }
 
-interface LocalProvider {
-  up(opts?: object): Promise<unknown>;
-  down(opts?: object): Promise<unknown>;
-  status(opts?: object): Promise<{ kafka: { running: boolean }; neo4j: { running: boolean } }>;
-  localServers(): { kafkaBrokers: string; neo4jUri: string; neo4jUser: string; neo4jPassword: string };
-}
-
 async function fromLocalProvider(): Promise<TestServers> {
-  const url = pathToFileURL(join(WORKSPACE_ROOT, 'infra/local/provider.mjs')).href;
-  // A real dynamic import (not transpiled to require): the provider is an ES module.
-  const provider = (await new Function('u', 'return import(u)')(url)) as LocalProvider;
-  const before = await provider.status();
-  const wasRunning = before.kafka.running && before.neo4j.running;
-  await provider.up();
-  const servers = provider.localServers();
+  // The plain servers, whatever CDP_INFRA_SECURE says: the tests need Neo4j too.
+  const provider = new ProviderCli({ ...process.env, CDP_INFRA_SECURE: '' }, (line) => process.stderr.write(`${line}\n`));
+  const wasRunning = (await provider.status()).ok;
+  await provider.call('up');
+  const env = await provider.env();
   return {
-    ...servers,
+    kafkaBrokers: env.KAFKA_BROKERS!,
+    neo4jUri: env.NEO4J_URI!,
+    neo4jUser: env.NEO4J_USER!,
+    neo4jPassword: env.NEO4J_PASSWORD!,
     origin: 'local',
     stop: async () => {
-      if (!wasRunning && process.env.CDP_TEST_KEEP_INFRA !== '1') await provider.down();
+      if (!wasRunning && process.env.CDP_TEST_KEEP_INFRA !== '1') await provider.call('down');
     },
   };
 }

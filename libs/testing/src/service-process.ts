@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopPid, waitUntilReady } from '@cdp/local-infra';
 import { freePort } from './net';
 
 export const SERVICES = ['ingestion', 'identity', 'profiles', 'metrics'] as const;
@@ -64,15 +65,13 @@ export async function startServiceProcess(name: ServiceName, env: Record<string,
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + readyTimeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
-      cleanUp();
-      throw new Error(`${name} exited with ${child.exitCode}:\n${output.join('')}`);
-    }
-    const ready = await fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false);
-    if (ready) return { name, url, process: child, output, stateDir, ownsState };
-    await new Promise((r) => setTimeout(r, 250));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const ready = () => fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false);
+  const outcome = await waitUntilReady({ ready, exited, timeoutMs: readyTimeoutMs, intervalMs: 250 });
+  if (outcome.ready) return { name, url, process: child, output, stateDir, ownsState };
+  if (outcome.why === 'exited') {
+    cleanUp();
+    throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}:\n${output.join('')}`);
   }
   child.kill('SIGKILL');
   cleanUp();
@@ -84,14 +83,12 @@ export async function startServiceProcess(name: ServiceName, env: Record<string,
  * waits for the exit (SIGKILL after `timeoutMs`), and returns the exit code.
  */
 export async function stopServiceProcess(svc: RunningService, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<number | null> {
+  const child = svc.process;
   try {
-    if (svc.process.exitCode !== null || svc.process.signalCode !== null) return svc.process.exitCode;
-    const exited = new Promise<number | null>((resolve) => svc.process.once('exit', (code) => resolve(code)));
-    svc.process.kill(signal);
-    const timer = setTimeout(() => svc.process.kill('SIGKILL'), timeoutMs);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return child.exitCode;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await stopPid(child.pid, timeoutMs, signal);
+    return await exited;
   } finally {
     if (svc.ownsState) rmSync(svc.stateDir, { recursive: true, force: true });
   }

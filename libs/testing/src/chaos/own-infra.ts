@@ -4,10 +4,10 @@
  * servers, so it never uses the shared ones. SIGKILL goes to the pid the provider recorded; a
  * restart is the provider's `up`, which starts again only what is not running, on the same data.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { pidAlive } from '@cdp/local-infra';
+import { ProviderCli } from '../provider-cli';
 
 export interface InfraOptions {
   /** State folder (data, logs, pid files); jars are linked in from `jarsFrom` when missing. */
@@ -29,41 +29,6 @@ export interface Servers {
 export type InfraServer = 'kafka' | 'neo4j';
 
 const ROOT = join(__dirname, '../../../..');
-const CLI = join(ROOT, 'infra/local/cdp-infra.mjs');
-const run = promisify(execFile);
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The provider's CLI with this instance's settings in its environment (a child process, so it
- * works the same from tsx and from a Jest worker, where an ES module cannot be imported).
- */
-class ProviderCli {
-  constructor(
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly log: (line: string) => void,
-  ) {}
-
-  async call(...args: string[]): Promise<string> {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: this.env, maxBuffer: 10 * 1024 * 1024 });
-      for (const line of stderr.split('\n').filter(Boolean)) this.log(line);
-      return stdout;
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string; code?: number };
-      // status exits 3 when a server is not running: its JSON is still the answer.
-      if (args[0] === 'status' && e.code === 3 && e.stdout) return e.stdout;
-      throw new Error(`cdp-infra ${args.join(' ')} failed: ${e.stderr ?? String(err)}`);
-    }
-  }
-}
 
 export class OwnInfra {
   private constructor(
@@ -82,17 +47,13 @@ export class OwnInfra {
     const env = { CDP_INFRA_START_TIMEOUT: '300', ...process.env, CDP_INFRA_HOME: o.home, KAFKA_PORT: String(o.kafkaPort), KAFKA_CONTROLLER_PORT: String(o.kafkaControllerPort), NEO4J_BOLT_PORT: String(o.neo4jBoltPort) };
     const cli = new ProviderCli(env, log);
     await cli.call('up');
-    const conn = Object.fromEntries(
-      (await cli.call('env'))
-        .split('\n')
-        .filter((l) => l.includes('='))
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
+    const conn = await cli.env();
     return new OwnInfra(cli, { kafkaBrokers: conn.KAFKA_BROKERS!, neo4jUri: conn.NEO4J_URI!, neo4jUser: conn.NEO4J_USER!, neo4jPassword: conn.NEO4J_PASSWORD! });
   }
 
   async pidOf(server: InfraServer): Promise<number> {
-    const info = (JSON.parse(await this.cli.call('status', '--json')) as Record<InfraServer, { state: string; pid?: number }>)[server];
+    const info = (await this.cli.status())[server];
+    if (!info) throw new Error(`${server} is not one of this instance's servers`);
     if (info.state !== 'running' || !info.pid) throw new Error(`${server} is not running (${info.state})`);
     return info.pid;
   }

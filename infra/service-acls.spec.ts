@@ -2,13 +2,14 @@
  * The per-service Kafka ACL table (infra/local/kafka/service-acls.json) names real topics and the
  * groups and transactional ids the services really use, and docs/security.md lists all of it. (The
  * secure integration test, apps/platform-e2e/src/secure-kafka.int.spec.ts, proves it is enough.)
+ * It lives outside the local-infra project because it reads the services' topic contracts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_TOPICS } from '@cdp/contracts';
-import { kpiChangelogTopic, kpiHandoverTopic } from '../../apps/metrics/src/kafka/kpi-topics';
-import { profileChangelogTopic } from '../../apps/profiles/src/kafka/changelog-contract';
-import { profileHandoverTopic } from '../../apps/profiles/src/kafka/handover-contract';
+import { kpiChangelogTopic, kpiHandoverTopic } from '../apps/metrics/src/kafka/kpi-topics';
+import { profileChangelogTopic } from '../apps/profiles/src/kafka/changelog-contract';
+import { profileHandoverTopic } from '../apps/profiles/src/kafka/handover-contract';
 
 interface Acl {
   resource: 'topic' | 'group' | 'transactional_id';
@@ -16,8 +17,8 @@ interface Acl {
   name: string;
   operations: string[];
 }
-const ROOT = join(__dirname, '../..');
-const table = (JSON.parse(readFileSync(join(__dirname, 'kafka/service-acls.json'), 'utf8')) as { services: Record<string, { user: string; acls: Acl[] }> }).services;
+const ROOT = join(__dirname, '..');
+const table = (JSON.parse(readFileSync(join(__dirname, 'local/kafka/service-acls.json'), 'utf8')) as { services: Record<string, { user: string; acls: Acl[] }> }).services;
 const docs = readFileSync(join(ROOT, 'docs/security.md'), 'utf8');
 const topics = new Set([...ALL_TOPICS, profileChangelogTopic, profileHandoverTopic, kpiChangelogTopic, kpiHandoverTopic].map((t) => t.name));
 const entries = Object.entries(table).flatMap(([service, { acls }]) => acls.map((acl) => [service, acl] as const));
