@@ -12,6 +12,7 @@ import type { KafkaPlatform, TaskState } from '@cdp/kafka';
 import type { KeyRing } from '@cdp/config';
 import type { Logger, Registry } from '@cdp/observability';
 import { HealthRegistry } from './health';
+import { drainHttpOnShutdown } from './http-drain';
 import { httpMetricsMiddleware } from './http-metrics';
 import { API_KEY_RING } from './security/api-key.guard';
 import { preBodyChecks } from './security/http-hardening';
@@ -68,6 +69,7 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   const maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
   app.use(preBodyChecks({ maxBodyBytes, ring: keyRingOf(app) }));
   app.useBodyParser('json', { limit: maxBodyBytes });
+  drainHttpOnShutdown(app);
   app.enableShutdownHooks();
   // Module init (Kafka connected, topics provisioned, state restored) before consumers start.
   await app.init();
