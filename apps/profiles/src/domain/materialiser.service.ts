@@ -17,7 +17,7 @@
  * a profile is on change in the same store transaction.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { profileUpdatesTopic, type ConsentPolicy, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
+import { PURPOSE_FEEDS, profileUpdatesTopic, type ConsentPolicy, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
 import { ok, output, retry, type HandlerResult, type InboundMessage, type OutboundMessage } from '@cdp/kafka';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
@@ -167,7 +167,8 @@ export class MaterialiserService {
             toFeeds(id, null);
             if (!replay) changes.push({ kind: 'removed', profileId: id, survivorId: snap.survivors.get(id) ?? null });
           }
-          for (const { id, state } of snap.states) put({ output: output(profileChangelogTopic, id, state) });
+          // After the feeds: each state records the feeds its id is on now.
+          for (const { id, state } of changelogStates(tx, touched)) put({ output: output(profileChangelogTopic, id, state) });
         });
         return { outputs: [...outputs.values(), ...handovers.map((o) => ({ output: o }))], changes, replays };
       });
@@ -201,24 +202,29 @@ function replayTouched(tx: StoreTx, ids: readonly string[]): Touched {
   return { changed: [...changed], removed: [...removed] };
 }
 
-/** Reads, inside the transaction, the profiles and changelog states to publish. */
-function snapshot(tx: StoreTx, touched: Touched): { profiles: Profile[]; states: { id: string; state: ProfileState | null }[]; survivors: Map<string, string | null> } {
+/** Reads, inside the transaction, the profiles to publish and where each removed id went. */
+function snapshot(tx: StoreTx, touched: Touched): { profiles: Profile[]; survivors: Map<string, string | null> } {
   const profiles: Profile[] = [];
   for (const id of touched.changed) {
     const record = tx.getRecord(id);
     // A survivor waiting for a merged profile from another task is published once it has arrived.
     if (record?.profile && !(record.awaiting ?? []).length) profiles.push(record.profile);
   }
-  const states: { id: string; state: ProfileState | null }[] = [];
   const survivors = new Map<string, string | null>();
+  for (const id of touched.removed) survivors.set(id, tx.aliasOf(id) !== undefined ? canonicalId(tx, id) : null);
+  return { profiles, survivors };
+}
+
+/** The changelog state of every id touched, with the purpose feeds it is on (so a restore knows them). */
+function changelogStates(tx: StoreTx, touched: Touched): { id: string; state: ProfileState | null }[] {
+  const states: { id: string; state: ProfileState | null }[] = [];
   for (const id of new Set([...touched.changed, ...touched.removed])) {
     const record = tx.getRecord(id);
     const alias = tx.aliasOf(id);
     if (tx.isErased(id)) states.push({ id, state: erasedState(id) });
     else if (alias !== undefined) states.push({ id, state: aliasState(id, alias) });
-    else if (record) states.push({ id, state: stateOfRecord(record) });
+    else if (record) states.push({ id, state: stateOfRecord(record, PURPOSE_FEEDS.filter((f) => tx.isOnFeed(f.id, id)).map((f) => f.id)) });
     else states.push({ id, state: null });
-    survivors.set(id, alias !== undefined ? canonicalId(tx, id) : null);
   }
-  return { profiles, states, survivors };
+  return states;
 }

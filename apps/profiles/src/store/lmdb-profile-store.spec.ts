@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResolvedEvent } from '@cdp/contracts';
+import { PURPOSE_FEEDS, type ResolvedEvent } from '@cdp/contracts';
 import { applyChange, applyResolved } from '../domain/profile-transitions';
+import { aliasState, stateOfRecord } from '../kafka/changelog-contract';
 import { LmdbProfileStore } from './lmdb-profile-store';
 
 const resolved = (i: number, profileId: string, email: string): ResolvedEvent => ({
@@ -99,5 +100,25 @@ describe('LmdbProfileStore', () => {
     const last = store.list(2, { cursor: second.nextCursor! });
     expect(last).toEqual({ total: 5, items: [expect.objectContaining({ profileId: 'p5' })], nextCursor: null });
     expect(store.list(2, { offset: 3 }).items.map((p) => p.profileId)).toEqual(['p4', 'p5']);
+  });
+
+  it('restores the purpose feeds a profile is on from its changelog state (every feed for a state written before v5)', async () => {
+    await store.transact((tx) => {
+      applyResolved(tx, resolved(1, 'a', 'a@x.org'), 1);
+      applyResolved(tx, resolved(2, 'b', 'b@x.org'), 1);
+    });
+    const [a, b] = [store.reader.getRecord('a')!, store.reader.getRecord('b')!];
+    await store.applyStates([
+      { id: 'a', state: stateOfRecord(a, ['analytics', 'marketing-sms']) },
+      { id: 'b', state: { ...stateOfRecord(b), feeds: null } },
+      { id: 'c', state: aliasState('c', 'a') },
+    ]);
+    const feedsOf = (id: string) => PURPOSE_FEEDS.filter((f) => store.reader.isOnFeed(f.id, id)).map((f) => f.id);
+    expect(feedsOf('a')).toEqual(['analytics', 'marketing-sms']);
+    expect(feedsOf('b')).toEqual(PURPOSE_FEEDS.map((f) => f.id));
+    expect(feedsOf('c')).toEqual([]);
+    // The feeds are membership, not part of the record.
+    expect(store.reader.getRecord('a')).not.toHaveProperty('feeds');
+    expect(store.profile('a')?.eventCount).toBe(1);
   });
 });

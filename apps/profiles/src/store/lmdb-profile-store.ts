@@ -146,11 +146,13 @@ export class LmdbProfileStore {
         if (state.erased) tx.markErased(id);
         else if (state.aliasOf) tx.setAlias(id, state.aliasOf);
         else {
-          const { aliasOf: _a, erased: _e, ...record } = state;
+          const { aliasOf: _a, erased: _e, feeds, ...record } = state;
           tx.putRecord(record);
-          // The changelog does not say which purpose feeds a profile is on: a restored profile
-          // counts as on every feed, so its next change tombstones those it may not be on.
-          if (record.profile) for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, true);
+          // A record written before the changelog kept the feeds (v5) does not say which ones the
+          // profile is on: it counts as on every feed, so its next change tombstones those it may
+          // not be on (a tombstone too many deletes nothing; one too few would leak).
+          const on = feeds ?? (record.profile ? PURPOSE_FEEDS.map((f) => f.id) : []);
+          for (const feed of on) tx.setOnFeed(feed, id, true);
           // The owners the live store remembered: the window and the recently folded ids.
           for (const e of record.events) tx.setEventOwner(e.event.eventId, id);
           for (const eventId of record.base?.recentEventIds ?? []) tx.setEventOwner(eventId, id);
