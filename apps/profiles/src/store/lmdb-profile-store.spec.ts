@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'lmdb';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PURPOSE_FEEDS, type ResolvedEvent } from '@cdp/contracts';
@@ -120,5 +121,28 @@ describe('LmdbProfileStore', () => {
     // The feeds are membership, not part of the record.
     expect(store.reader.getRecord('a')).not.toHaveProperty('feeds');
     expect(store.profile('a')?.eventCount).toBe(1);
+  });
+
+  it('keeps the feed exits of a record until its chunk is committed, and the partitions of an older store keep none', async () => {
+    await store.transact((tx) => {
+      tx.setNextOffset('resolved', 1, 7n);
+      tx.keepFeedExits('resolved', 1, 7n, [{ profileId: 'a', feed: 'analytics' }]);
+      tx.keepFeedExits('resolved', 1, 9n, [{ profileId: 'b', feed: 'marketing-sms' }]);
+    });
+    expect(store.reader.feedExitsAt('resolved', 1, 7n)).toEqual([{ profileId: 'a', feed: 'analytics' }]);
+    expect(store.reader.feedExitsKeptFrom('resolved', 1)).toBe(0n);
+    await store.transact((tx) => tx.pruneCommitted('resolved', 1, 8n));
+    expect([store.reader.feedExitsAt('resolved', 1, 7n), store.reader.feedExitsAt('resolved', 1, 9n)]).toEqual([[], [{ profileId: 'b', feed: 'marketing-sms' }]]);
+    await store.wipeTask(1, () => 1);
+    expect(store.reader.feedExitsAt('resolved', 1, 9n)).toEqual([]);
+
+    // A store of a build that kept no exits: they are known from its next offsets on.
+    await store.transact((tx) => tx.setNextOffset('changes', 2, 40n));
+    await store.close();
+    const older = open({ path: dir, maxDbs: 16, compression: false, noSubdir: false });
+    await older.openDB({ name: 'meta' }).remove('feed-exits');
+    await older.close();
+    store = new LmdbProfileStore(dir);
+    expect([store.reader.feedExitsKeptFrom('changes', 2), store.reader.feedExitsKeptFrom('changes', 3)]).toEqual([40n, 0n]);
   });
 });
