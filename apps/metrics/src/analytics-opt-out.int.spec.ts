@@ -1,7 +1,9 @@
 /**
  * KPIs honour analytics opt-outs, against a real Kafka and the metrics service in-process: a
  * person's events before the opt-out are counted, the event carrying it and every later one are
- * not, and the person leaves the profile figures. Own namespace, own state directory.
+ * not, and the person leaves the profile figures; a late event for an opted-out person's id merged
+ * into a profile of another task is decided by that task (a handover), and not counted either.
+ * Own namespace, own state directory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,10 +18,11 @@ import {
   schemasTopic,
   type CanonicalEvent,
   type Consent,
+  type IdentityChange,
   type KpiSnapshot,
   type ResolvedEvent,
 } from '@cdp/contracts';
-import { KafkaPlatform, output } from '@cdp/kafka';
+import { KafkaPlatform, output, partitionForKey } from '@cdp/kafka';
 import { createLogger, createRegistry } from '@cdp/observability';
 import { deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
 import { DEVELOPMENT_SECRETS } from '@cdp/config';
@@ -59,6 +62,11 @@ describe('KPIs and analytics opt-outs against a real Kafka', () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     return Number(/^cdp_kpi_events_not_counted_total\{[^}]*reason="analytics-opt-out"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0);
   };
+  const handoversReceived = async (kind: string) => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('cdp_kpi_handovers_total{') && l.includes(`kind="${kind}"`) && l.includes('direction="received"'));
+    return Number(line?.split(' ').pop() ?? 0);
+  };
 
   beforeAll(async () => {
     await producer.connect([resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic]);
@@ -94,5 +102,39 @@ describe('KPIs and analytics opt-outs against a real Kafka', () => {
     expect({ events: k.events, identifiedEvents: k.identifiedEvents, profiles: k.profiles, identifiedProfiles: k.identifiedProfiles }).toEqual({ events: 4, identifiedEvents: 4, profiles: 1, identifiedProfiles: 1 });
     expect(k.largestProfiles.map((p) => p.profileId)).toEqual(['bob']);
     expect(k.channels.find((c) => c.channel === 'website')).toMatchObject({ events: 4, profiles: 1 });
+  });
+
+  it("leaves out a late event for an opted-out person's id merged into a profile of another task", async () => {
+    const optOut: Consent = { purpose: 'analytics', granted: false, channel: null };
+    const survivor = 'dee';
+    const merged = Array.from({ length: 50 }, (_, i) => `cy-${i}`).find((id) => partitionForKey(id, 6) !== partitionForKey(survivor, 6))!;
+    const [ofSurvivor, refusal] = [event(survivor), event(merged, [optOut])];
+    await producer.producer.publish([ofSurvivor, refusal].map((r) => output(resolvedEventsTopic, r.profileId, r)));
+    await eventually(() => notCounted(), (n) => n === 5, 30_000);
+    await eventually(() => kpis(), (s) => s.events === 5, 10_000);
+
+    const merge: IdentityChange = {
+      changeId: `merge-${merged}`,
+      kind: 'MERGE',
+      survivorProfileId: survivor,
+      otherProfileIds: [merged],
+      reason: 'test',
+      evidence: { eventId: refusal.event.eventId, channel: 'website', occurredAt: now, identityType: 'email', designation: 'PRIMARY' },
+      at: now - 40,
+      parts: [],
+    };
+    await producer.producer.publish([output(identityChangesTopic, survivor, merge)]);
+    // The merged id's task has marked it merged (and folded its row, refusal included, into the survivor's).
+    await eventually(() => handoversReceived('fold'), (n) => n >= 1, 30_000);
+
+    // An event still resolved to the merged id: its task hands it to the survivor's, which holds the refusal.
+    const late = event(merged);
+    await producer.producer.publish([output(resolvedEventsTopic, merged, late)]);
+    await eventually(() => handoversReceived('event'), (n) => n === 1, 30_000);
+    await eventually(() => notCounted(), (n) => n === 6, 10_000);
+    const k = await kpis();
+    // The merged person (survivor included) opted out: out of every profile figure; bob remains.
+    expect({ events: k.events, merges: k.merges, profiles: k.profiles }).toEqual({ events: 5, merges: 1, profiles: 1 });
+    expect(k.largestProfiles.map((p) => p.profileId)).toEqual(['bob']);
   });
 });

@@ -2,6 +2,8 @@
  * Purpose feeds against a real Kafka, under the default opt-in policy: a profile appears on the
  * feeds its consents allow, leaves one with a tombstone when the consent is withdrawn (and all of
  * them when erased), and a profile that refused, or never said, never appears on a feed at all.
+ * A merge across tasks (handovers) moves a profile's feeds to its survivor, and a task restored
+ * from its changelog knows which feeds each profile is on (no tombstone where it never was).
  * "Never" is checked after the profile's latest update is on the full feed: the purpose feeds'
  * outputs commit in the same Kafka transaction, so they are readable by then too.
  */
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import pino from 'pino';
 import { purposeFeedTopics, type Consent, type Profile, type TopicContract } from '@cdp/contracts';
+import { partitionForKey } from '@cdp/kafka';
 import { deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
 import { API_KEYS, change, Feeder, feedRecords, identity, latestProfiles, resolved } from '../test/profiles-fixtures';
 import { profilesConfigSchema } from './config';
@@ -25,7 +28,28 @@ describe('purpose feeds against a real Kafka', () => {
   const kafka = testKafka();
   const dataDir = mkdtempSync(join(tmpdir(), 'profiles-feeds-int-'));
   const feeder = new Feeder(namespace);
+  const config = profilesConfigSchema.parse({
+    // Test mode: /metrics and readiness details stay on the service port (production moves them).
+    CDP_ENV: 'test',
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+    TOPIC_NAMESPACE: namespace,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    PROFILES_DATA_DIR: dataDir,
+    PROFILES_API_KEYS: API_KEYS,
+  });
   let app: INestApplication;
+  const start = async () => {
+    app = await startProfiles(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  };
+  /** Per id, which records each feed holds for it, in order (`profile` or `tombstone`); each feed read once. */
+  const feedHistories = async (...ids: string[]): Promise<Record<string, Record<string, string[]>>> => {
+    const histories: Record<string, Record<string, string[]>> = Object.fromEntries(ids.map((id) => [id, {}]));
+    for (const t of purposeFeedTopics) {
+      for (const r of await feedRecords(namespace, t.contract)) if (r.key in histories) (histories[r.key]![t.feed.id] ??= []).push(r.value ? 'profile' : 'tombstone');
+    }
+    return histories;
+  };
 
   /** Waits until the full feed's latest record of each id passes `accept`. */
   const onFullFeed = (ids: readonly string[], accept: (p: Profile | null | undefined) => boolean) =>
@@ -33,18 +57,8 @@ describe('purpose feeds against a real Kafka', () => {
 
   beforeAll(async () => {
     await feeder.connect([profileChangelogTopic, ...purposeFeedTopics.map((t) => t.contract)]);
-    const config = profilesConfigSchema.parse({
-      // Test mode: /metrics and readiness details stay on the service port (production moves them).
-      CDP_ENV: 'test',
-      KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-      TOPIC_NAMESPACE: namespace,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      PROFILES_DATA_DIR: dataDir,
-      PROFILES_API_KEYS: API_KEYS,
-    });
     expect(config.CONSENT_POLICY).toBe('opt-in');
-    app = await startProfiles(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+    await start();
   });
 
   afterAll(async () => {
@@ -104,4 +118,43 @@ describe('purpose feeds against a real Kafka', () => {
     }
     expect((await feedRecords(namespace, feed('personalisation'))).some((r) => r.key === 'dee')).toBe(false);
   });
+
+  it('moves a merged profile onto its survivor across tasks: the merged id leaves its feeds with a tombstone, the survivor joins them with the merged consents', async () => {
+    const tasks = profileChangelogTopic.config.partitions;
+    const survivor = 'eve';
+    // A merged profile held by another task than the survivor's: the merge goes through handovers.
+    const merged = Array.from({ length: 50 }, (_, i) => `fay-${i}`).find((id) => partitionForKey(id, tasks) !== partitionForKey(survivor, tasks))!;
+    await feeder.events([
+      resolved({ eventId: 'eve-1', profileId: survivor, identities: [identity('email', 'eve@example.org')], occurredAt: 1000 }),
+      resolved({ eventId: 'fay-1', profileId: merged, identities: [identity('phone', '+441134960002')], consents: [said('personalisation', true)], occurredAt: 1000 }),
+    ]);
+    await onFullFeed([survivor, merged], (p) => p?.eventCount === 1);
+    expect(await feedHistories(survivor, merged)).toEqual({ [survivor]: {}, [merged]: { personalisation: ['profile'] } });
+
+    await feeder.changes([change('MERGE', survivor, [merged])]);
+    await onFullFeed([survivor], (p) => p?.eventCount === 2);
+    await onFullFeed([merged], (p) => p === null);
+    // The survivor is published once the merged profile has arrived from its task: never half-merged.
+    expect(await feedHistories(survivor, merged)).toEqual({ [survivor]: { personalisation: ['profile'] }, [merged]: { personalisation: ['profile', 'tombstone'] } });
+    expect((await latestProfiles(namespace, feed('personalisation'))).get(survivor)).toMatchObject({ eventCount: 2, mergedProfileIds: [merged] });
+  }, 240_000);
+
+  it('knows which feeds each profile is on after its tasks are restored from the changelog (no tombstone where a profile never was)', async () => {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    await start();
+    await feeder.events([
+      // Bob refused and was never on a feed; ann is on marketing-email and now refuses marketing.
+      resolved({ eventId: 'bob-3', profileId: 'bob', identities: [identity('email', 'bob@example.org')], occurredAt: 3000 }),
+      resolved({ eventId: 'ann-3', profileId: 'ann', identities: [identity('email', 'ann@example.org')], consents: [said('marketing', false)], occurredAt: 3000 }),
+      resolved({ eventId: 'eve-2', profileId: 'eve', identities: [identity('email', 'eve@example.org')], occurredAt: 3000 }),
+    ]);
+    await onFullFeed(['bob', 'ann'], (p) => p?.eventCount === 3);
+    await onFullFeed(['eve'], (p) => p?.eventCount === 3);
+    expect(await feedHistories('bob', 'ann', 'eve')).toEqual({
+      bob: {},
+      ann: { personalisation: ['profile', 'tombstone'], 'marketing-email': ['profile', 'profile', 'tombstone'] },
+      eve: { personalisation: ['profile', 'profile'] },
+    });
+  }, 240_000);
 });

@@ -97,8 +97,7 @@ const merge = (survivor: string, others: string[], i: number): IdentityChange =>
 });
 
 /** Every record first (both merges decided before either handover arrives), then handovers until none is left. */
-function distributedUntilQuiet(records: readonly Rec[]): KpiState[] {
-  const states = Array.from({ length: TASKS }, (_, t) => new KpiState(CHANNELS, undefined, { owns: (id) => partitionForKey(id, TASKS) === t }));
+function distributedUntilQuiet(records: readonly Rec[], states = Array.from({ length: TASKS }, (_, t) => new KpiState(CHANNELS, undefined, { owns: (id) => partitionForKey(id, TASKS) === t }))): KpiState[] {
   const pending: Handover[] = [];
   for (const r of records) {
     const state = states[partitionForKey(r.key, TASKS)]!;
@@ -142,4 +141,30 @@ describe('combining the tasks\' shares', () => {
     }
     expect(combineSeries(tasks.map((s) => s.seriesPartial('1h', NOW)))).toEqual(one.series('1h', NOW));
   }, 30_000);
+});
+
+describe('analytics opt-outs across tasks', () => {
+  const withAnalytics = (r: ResolvedEvent, granted: boolean, occurredAt: number): ResolvedEvent => ({ ...r, event: { ...r.event, occurredAt, consents: [{ purpose: 'analytics', granted, channel: null }] } });
+  const counted = (tasks: KpiState[]) => combinePartials(tasks.map((t) => t.partial('all', NOW)), 'all', NOW, CHANNELS).events;
+
+  it('a late event for an id merged into a profile on another task is decided there, with the person\'s consent so far', () => {
+    const s = 'p1';
+    const m = Array.from({ length: 20 }, (_, i) => `q${i}`).find((id) => partitionForKey(id, TASKS) !== partitionForKey(s, TASKS))!;
+    // m opted out, then was merged into s, whose row now holds the refusal (on s's task).
+    const tasks = distributedUntilQuiet([
+      { kind: 'resolved', key: s, value: event(s, 1) },
+      { kind: 'resolved', key: m, value: withAnalytics(event(m, 2), false, NOW - 10) },
+      { kind: 'change', key: s, value: merge(s, [m], 3) },
+    ]);
+    expect(counted(tasks)).toBe(1);
+    // Still in flight under m's id: m's task no longer holds the refusal, s's task does.
+    distributedUntilQuiet([{ kind: 'resolved', key: m, value: event(m, 4) }], tasks);
+    expect(counted(tasks)).toBe(1);
+    // Opting in again (later than the refusal) counts from that event on, once.
+    distributedUntilQuiet([{ kind: 'resolved', key: m, value: withAnalytics(event(m, 5), true, NOW - 5) }], tasks);
+    distributedUntilQuiet([{ kind: 'resolved', key: s, value: event(s, 6) }], tasks);
+    expect(counted(tasks)).toBe(3);
+    const survivor = tasks[partitionForKey(s, TASKS)]!.partial('all', NOW);
+    expect(combinePartials([survivor], 'all', NOW, CHANNELS).profiles).toBe(1);
+  });
 });

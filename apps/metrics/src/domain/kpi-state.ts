@@ -28,7 +28,6 @@
 import {
   ANONYMOUS_IDENTITY_TYPES,
   decisiveSignal,
-  type ConsentSignal,
   type IdentityChange,
   type IdentityQuarantine,
   type IdentityType,
@@ -87,15 +86,29 @@ export type StateChange =
   | { store: 'profiles'; changes: ProfileChanges }
   | { store: 'quarantine'; key: string; value: QuarantineEntry | undefined };
 
+/** What one event adds to the counts: whether it is counted is decided with its profile's row. */
+export interface EventCount {
+  channel: string;
+  identified: boolean;
+  /** Identities it contributed to its channel. */
+  linked: number;
+  latencyMs: number;
+  /** resolvedAt: the minute it is counted in. */
+  at: number;
+}
+
 /**
  * What another task must do with a profile row it owns (see the header): `absorbed`: the profile
  * was merged into `into` (its owner marks it merged and folds its row into `into`, wherever that
- * lives); `fold`: fold `stat` into the profile (its part of a merge, or a late event's effect);
- * `replace`: the profile is a split's part and starts as `stat`; `erased`: remove it.
+ * lives); `fold`: fold `stat` into the profile (its part of a merge); `event`: a late event for an
+ * id merged into the profile: counted there unless the person opted out of analytics (the row
+ * knows their consent so far), and `stat`, its effect, folded in; `replace`: the profile is a
+ * split's part and starts as `stat`; `erased`: remove it.
  */
 export type Handover =
   | { kind: 'absorbed'; profileId: string; into: string; id: string; at: number }
   | { kind: 'fold'; profileId: string; stat: ProfileStat; id: string; at: number; hops?: number }
+  | { kind: 'event'; profileId: string; stat: ProfileStat; count: EventCount; id: string; at: number; hops?: number }
   | { kind: 'replace'; profileId: string; stat: ProfileStat; id: string; at: number }
   | { kind: 'erased'; profileId: string; id: string; at: number };
 
@@ -179,11 +192,26 @@ export function emptyCounts(): Counts {
 }
 
 const ANALYTICS = { purpose: 'analytics', channel: null } as const;
-/** The decisive analytics signal of `held` and an event's own consents (given when it occurred). */
-function analyticsAfter(held: ConsentSignal | undefined, r: ResolvedEvent): ConsentSignal | undefined {
-  const signals = r.event.consents.map((consent) => ({ consent, at: r.event.occurredAt }));
-  return decisiveSignal(held ? [held, ...signals] : signals, ANALYTICS);
+
+/** What one event tells about its profile, as a row to fold in (its consents count as given when it occurred). */
+function statOfEvent(r: ResolvedEvent): ProfileStat {
+  const s = emptyStat();
+  const analytics = decisiveSignal(r.event.consents.map((consent) => ({ consent, at: r.event.occurredAt })), ANALYTICS);
+  if (analytics) s.analytics = analytics;
+  r.identityKeys.forEach((key, i) => {
+    const type = r.event.identities[i]?.type;
+    if (key && type) s.keys[key] = type;
+  });
+  s.firstTouchAt = r.event.occurredAt;
+  if (r.identified) {
+    s.firstIdentifiedTouchAt = r.event.occurredAt;
+    s.identifiedAt = r.resolvedAt;
+  }
+  s.identified = r.identified;
+  s.lastSeen[r.event.channel] = r.resolvedAt;
+  return s;
 }
+
 export const optedOutOfAnalytics = (e: ProfileStat): boolean => e.analytics?.consent.granted === false;
 
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
@@ -263,53 +291,47 @@ export class KpiState {
     this.profiles.set(id, entry);
   }
 
-  /** False when the event was not counted: its person opted out of analytics. */
-  onResolved(r: ResolvedEvent): boolean {
-    const at = r.resolvedAt;
-    const channel = r.event.channel;
-    const id = r.profileId ? this.live(r.profileId) : null;
-    // A profile merged into one placed on another task: the event's effect on it is handed over.
-    // Its opt-out is then judged by what this task knows (the event's own consents).
-    const mine = id !== null && this.placement.owns(id);
-    const prev = mine ? this.profiles.get(id) : undefined;
-    const p: ProfileStat = isStat(prev) ? prev : emptyStat();
-    const analytics = analyticsAfter(p.analytics, r);
-    if (analytics) p.analytics = analytics;
-    // Keys are kept while opted out: a later split must still find which part holds which key.
-    r.identityKeys.forEach((key, i) => {
-      const type = r.event.identities[i]?.type;
-      if (key && type) p.keys[key] = type;
-    });
-    if (optedOutOfAnalytics(p)) {
-      if (id !== null) this.putProfile(id, p, r.event.eventId, at);
-      return false;
-    }
+  /**
+   * False when the event was not counted: its person opted out of analytics. 'handed-over': its
+   * profile was merged into one placed on another task, whose row knows the person's consent so
+   * far; that task decides and counts (an `event` handover).
+   */
+  onResolved(r: ResolvedEvent): boolean | 'handed-over' {
     const linked = r.identityKeys.length > 0 ? r.identityKeys.filter(Boolean).length : r.profileId ? r.event.identities.length : 0;
-    for (const c of this.countsAt(at)) {
-      c.events++;
-      if (r.identified) c.identifiedEvents++;
-      const ch = (c.perChannel[channel] ??= { events: 0, identifiedEvents: 0, identitiesContributed: 0 });
-      ch.events++;
-      if (r.identified) ch.identifiedEvents++;
-      ch.identitiesContributed += linked;
-      addToLogHistogram(c.latency, r.resolvedAt - r.event.receivedAt);
+    const count: EventCount = { channel: r.event.channel, identified: r.identified, linked, latencyMs: r.resolvedAt - r.event.receivedAt, at: r.resolvedAt };
+    const id = r.profileId ? this.live(r.profileId) : null;
+    if (id !== null && !this.placement.owns(id)) {
+      this.handovers.push({ kind: 'event', profileId: id, stat: statOfEvent(r), count, id: r.event.eventId, at: r.resolvedAt });
+      return 'handed-over';
     }
-    if (id === null) return true;
-    p.firstTouchAt = minOf(p.firstTouchAt, r.event.occurredAt);
-    if (r.identified) {
-      p.firstIdentifiedTouchAt = minOf(p.firstIdentifiedTouchAt, r.event.occurredAt);
-      p.identifiedAt = minOf(p.identifiedAt, at);
-    }
-    p.identified ||= r.identified;
-    p.lastSeen[channel] = Math.max(p.lastSeen[channel] ?? 0, at);
-    this.putProfile(id, p, r.event.eventId, at);
-    return true;
+    return this.countEvent(id, statOfEvent(r), count);
   }
 
-  /** Sets a live profile's row here, or hands it over (folded) to the task that owns it. */
-  private putProfile(id: string, p: ProfileStat, why: string, at: number): void {
-    if (this.placement.owns(id)) this.setProfile(id, p);
-    else this.handovers.push({ kind: 'fold', profileId: id, stat: p, id: why, at });
+  /** Counts an event of profile `id` (owned here, or none) unless its person opted out of analytics; folds its effect into the row. */
+  private countEvent(id: string | null, event: ProfileStat, count: EventCount): boolean {
+    const prev = id !== null ? this.profiles.get(id) : undefined;
+    const p: ProfileStat = isStat(prev) ? prev : emptyStat();
+    const analytics = decisiveSignal([p.analytics, event.analytics].filter((a) => a !== undefined), ANALYTICS);
+    if (analytics) p.analytics = analytics;
+    if (optedOutOfAnalytics(p)) {
+      // Keys are kept while opted out: a later split must still find which part holds which key.
+      Object.assign(p.keys, event.keys);
+      if (id !== null) this.setProfile(id, p);
+      return false;
+    }
+    for (const c of this.countsAt(count.at)) {
+      c.events++;
+      if (count.identified) c.identifiedEvents++;
+      const ch = (c.perChannel[count.channel] ??= { events: 0, identifiedEvents: 0, identitiesContributed: 0 });
+      ch.events++;
+      if (count.identified) ch.identifiedEvents++;
+      ch.identitiesContributed += count.linked;
+      addToLogHistogram(c.latency, count.latencyMs);
+    }
+    if (id === null) return true;
+    foldStat(p, event);
+    this.setProfile(id, p);
+    return true;
   }
 
   onChange(change: IdentityChange): void {
@@ -324,18 +346,23 @@ export class KpiState {
     else if (change.kind === 'ERASE') for (const id of [change.survivorProfileId, ...change.otherProfileIds]) this.erase(id, change.changeId, change.at);
   }
 
-  /** A handover from another task (see Handover): applied to the rows this task owns, or passed on. */
-  onHandover(h: Handover): void {
+  /** A handover from another task (see Handover): applied to the rows this task owns, or passed on. For an `event`, whether it was counted. */
+  onHandover(h: Handover): boolean | 'handed-over' | undefined {
     switch (h.kind) {
       case 'absorbed':
-        return this.absorb(h.profileId, h.into, h.id, h.at);
+        this.absorb(h.profileId, h.into, h.id, h.at);
+        return undefined;
       case 'fold':
-        return this.foldInto(h.profileId, h.stat, h.id, h.at, h.hops ?? 0);
+        this.foldInto(h.profileId, h.stat, h.id, h.at, h.hops ?? 0);
+        return undefined;
+      case 'event':
+        return this.eventFor(h);
       case 'replace':
         if (this.placement.owns(h.profileId)) this.setProfile(h.profileId, h.stat);
-        return;
+        return undefined;
       case 'erased':
-        return this.erase(h.profileId, h.id, h.at);
+        this.erase(h.profileId, h.id, h.at);
+        return undefined;
     }
   }
 
@@ -362,6 +389,20 @@ export class KpiState {
     const o = this.profiles.get(live);
     this.setProfile(live, { mergedInto: survivorId });
     if (isStat(o)) this.foldInto(survivorId, o, why, at);
+  }
+
+  /** A late event's handover: counted with the row of the live profile it now belongs to, or passed on to that row's task. */
+  private eventFor(h: Extract<Handover, { kind: 'event' }>): boolean | 'handed-over' {
+    let live = this.live(h.profileId);
+    if (!this.placement.owns(live)) {
+      const hops = h.hops ?? 0;
+      if (hops < MAX_FOLD_HOPS) {
+        this.handovers.push({ ...h, profileId: live, hops: hops + 1 });
+        return 'handed-over';
+      }
+      live = h.profileId;
+    }
+    return this.countEvent(live, h.stat, h.count);
   }
 
   private foldInto(id: string, stat: ProfileStat, why: string, at: number, hops = 0): void {

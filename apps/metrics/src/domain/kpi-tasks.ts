@@ -20,7 +20,7 @@ import { readChangelogPartition } from '../kafka/changelog-reader';
 import { kpiChangelogTopic, kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
 import { changelogEntries, KpiStore, type RecordPosition } from '../persistence/kpi-store';
 import type { KpiPartial, SeriesPartialPoint } from './kpi-partials';
-import { KpiState, MINUTE, type Handover, type WindowName } from './kpi-state';
+import { KpiState, MINUTE, type EventCount, type Handover, type WindowName } from './kpi-state';
 import type { ProfileStat } from './profile-table';
 import { idempotencyKey, SeenIds, type KpiRecord } from './seen-ids';
 
@@ -58,10 +58,11 @@ export function handoverRecord(h: Handover): KpiHandoverRecord {
     kind: h.kind,
     profileId: h.profileId,
     into: h.kind === 'absorbed' ? h.into : null,
-    stat: h.kind === 'fold' || h.kind === 'replace' ? JSON.stringify(h.stat) : null,
+    stat: h.kind === 'fold' || h.kind === 'replace' || h.kind === 'event' ? JSON.stringify(h.stat) : null,
+    count: h.kind === 'event' ? JSON.stringify(h.count) : null,
     cause: h.id,
     at: h.at,
-    hops: h.kind === 'fold' ? (h.hops ?? 0) : 0,
+    hops: h.kind === 'fold' || h.kind === 'event' ? (h.hops ?? 0) : 0,
   };
 }
 
@@ -73,6 +74,8 @@ export function handoverOf(r: KpiHandoverRecord): Handover | undefined {
       return r.into === null ? undefined : { kind: 'absorbed', ...base, into: r.into };
     case 'fold':
       return r.stat === null ? undefined : { kind: 'fold', ...base, stat: JSON.parse(r.stat) as ProfileStat, hops: r.hops };
+    case 'event':
+      return r.stat === null || !r.count ? undefined : { kind: 'event', ...base, stat: JSON.parse(r.stat) as ProfileStat, count: JSON.parse(r.count) as EventCount, hops: r.hops };
     case 'replace':
       return r.stat === null ? undefined : { kind: 'replace', ...base, stat: JSON.parse(r.stat) as ProfileStat };
     case 'erased':

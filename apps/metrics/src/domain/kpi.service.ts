@@ -168,8 +168,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
 
   onResolved(pos: RecordPosition, r: ResolvedEvent): Promise<HandlerResult> {
     return this.apply(pos, { kind: 'resolved', value: r }, (state) => {
-      if (state.onResolved(r)) this.m.latency.observe(Math.max(0, r.resolvedAt - r.event.receivedAt) / 1000);
-      else this.m.optedOut.inc({ reason: 'analytics-opt-out' });
+      this.counted(state.onResolved(r), r.resolvedAt - r.event.receivedAt);
     });
   }
 
@@ -194,7 +193,16 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     const h = handoverOf(record);
     if (!h) return Promise.resolve(drop(`unknown KPI handover kind ${record.kind}`));
     this.m.handovers.inc({ kind: h.kind, direction: 'received' });
-    return this.apply(pos, undefined, (state) => state.onHandover(h));
+    return this.apply(pos, undefined, (state) => {
+      const counted = state.onHandover(h);
+      if (h.kind === 'event') this.counted(counted ?? 'handed-over', h.count.latencyMs);
+    });
+  }
+
+  /** Where an event ended: counted, left out (analytics opt-out), or passed to the task that decides. */
+  private counted(outcome: boolean | 'handed-over', latencyMs: number): void {
+    if (outcome === true) this.m.latency.observe(Math.max(0, latencyMs) / 1000);
+    else if (outcome === false) this.m.optedOut.inc({ reason: 'analytics-opt-out' });
   }
 
   private async apply(pos: RecordPosition, record: Parameters<KpiTasks['apply']>[1], change: Parameters<KpiTasks['apply']>[2]): Promise<HandlerResult> {

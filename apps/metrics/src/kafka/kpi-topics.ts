@@ -36,8 +36,10 @@ export interface KpiHandoverRecord {
   readonly kind: string;
   readonly profileId: string;
   readonly into: string | null;
-  /** The profile stat (JSON) for fold and replace. */
+  /** The profile stat (JSON) for fold, event and replace. */
   readonly stat: string | null;
+  /** What an event adds to the counts (JSON EventCount), for event; absent in records of v1. */
+  readonly count?: string | null;
   /** The change or event that caused it. */
   readonly cause: string;
   readonly at: number;
@@ -59,12 +61,21 @@ const KpiHandoverV1 = {
   ],
 } as const;
 
+/** v2: `event`, a late event for a merged-away id, counted by the owner of the row it now belongs to (analytics opt-outs). */
+const KpiHandoverV2 = {
+  ...KpiHandoverV1,
+  fields: [
+    ...KpiHandoverV1.fields.map((f) => (f.name === 'kind' ? { ...f, doc: 'absorbed, fold, event, replace or erased' } : f)),
+    { name: 'count', type: ['null', 'string'], default: null, doc: 'for event: what it adds to the counts (JSON)' },
+  ],
+} as const;
+
 export const kpiHandoverTopic: TopicContract<KpiHandoverRecord> = {
   name: 'cdp.kpi.handover.v1',
   description: 'Per-profile KPI rows handed to the task that owns them (private to metrics)',
   key: 'profileId',
   writers: 'metrics',
   readers: 'metrics',
-  versions: [KpiHandoverV1],
+  versions: [KpiHandoverV1, KpiHandoverV2],
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
 };

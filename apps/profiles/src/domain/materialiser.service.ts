@@ -17,13 +17,13 @@
  * a profile is on change in the same store transaction.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { profileUpdatesTopic, type ConsentPolicy, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
+import { PURPOSE_FEEDS, profileUpdatesTopic, purposeFeedTopics, type ConsentPolicy, type IdentityChange, type Profile, type ResolvedEvent } from '@cdp/contracts';
 import { ok, output, retry, type HandlerResult, type InboundMessage, type OutboundMessage } from '@cdp/kafka';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import { aliasState, erasedState, profileChangelogTopic, stateOfRecord, type ProfileState } from '../kafka/changelog-contract';
 import { profileHandoverTopic } from '../kafka/handover-contract';
-import type { StoreTx } from '../store/lmdb-profile-store';
+import type { FeedExit, StoreTx } from '../store/lmdb-profile-store';
 import { logLimitsOf, type ProfilesConfig } from '../config';
 import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
@@ -128,7 +128,7 @@ export class MaterialiserService {
     try {
       applied = await this.store.db.transact((tx) => {
         // Every handover of a record below this chunk was committed with that record's chunk.
-        tx.pruneHandovers(topic, partition, BigInt(first.offset));
+        tx.pruneCommitted(topic, partition, BigInt(first.offset));
         /** In the order they were made: several may go to one id, and all must arrive. */
         const handovers: OutboundMessage[] = [];
         const outputs = new Map<string, Pending>();
@@ -154,8 +154,22 @@ export class MaterialiserService {
           for (const h of sends) handovers.push(output(profileHandoverTopic, h.to, h));
           const touched = { changed: applied.changed.filter((id) => local.isLocal(id)), removed: applied.removed.filter((id) => local.isLocal(id)) };
           const snap = snapshot(tx, touched);
+          // A replay sends again the tombstones its first attempt sent (kept with its offset), on
+          // the feeds the profile has not rejoined since; a later record that rejoined one
+          // republishes the profile there when it is replayed in turn.
+          const exitsKnown = replay && offset >= tx.feedExitsKeptFrom(topic, partition);
+          const sentBefore = replay ? tx.feedExitsAt(topic, partition, offset) : [];
+          if (exitsKnown) {
+            for (const e of sentBefore) {
+              const contract = feedContracts.get(e.feed);
+              if (contract && !tx.isOnFeed(e.feed, e.profileId)) put({ output: output<Profile>(contract, e.profileId, null) });
+            }
+          }
+          const exits: FeedExit[] = [];
           const toFeeds = (id: string, profile: Profile | null): void => {
-            for (const f of purposeFeedOutputs(tx, id, profile, this.policy, replay)) put({ output: output(f.topic.contract, id, f.value), ...(replay ? {} : { feed: f.topic.feed.id }) });
+            const { outputs: sends, left } = purposeFeedOutputs(tx, id, profile, this.policy, replay && !exitsKnown);
+            for (const f of sends) put({ output: output(f.topic.contract, id, f.value), ...(replay ? {} : { feed: f.topic.feed.id }) });
+            for (const feed of left) exits.push({ profileId: id, feed });
           };
           for (const profile of snap.profiles) {
             put({ output: output(profileUpdatesTopic, profile.profileId, profile), ...(replay ? {} : { cause: step.cause }) });
@@ -167,7 +181,9 @@ export class MaterialiserService {
             toFeeds(id, null);
             if (!replay) changes.push({ kind: 'removed', profileId: id, survivorId: snap.survivors.get(id) ?? null });
           }
-          for (const { id, state } of snap.states) put({ output: output(profileChangelogTopic, id, state) });
+          if (exits.length > 0) tx.keepFeedExits(topic, partition, offset, [...sentBefore, ...exits]);
+          // After the feeds: each state records the feeds its id is on now.
+          for (const { id, state } of changelogStates(tx, touched)) put({ output: output(profileChangelogTopic, id, state) });
         });
         return { outputs: [...outputs.values(), ...handovers.map((o) => ({ output: o }))], changes, replays };
       });
@@ -189,6 +205,8 @@ export class MaterialiserService {
   }
 }
 
+const feedContracts = new Map(purposeFeedTopics.map((t) => [t.feed.id, t.contract]));
+
 /** What a record already applied touched: the current state of the ids it names. */
 function replayTouched(tx: StoreTx, ids: readonly string[]): Touched {
   const changed = new Set<string>();
@@ -201,24 +219,29 @@ function replayTouched(tx: StoreTx, ids: readonly string[]): Touched {
   return { changed: [...changed], removed: [...removed] };
 }
 
-/** Reads, inside the transaction, the profiles and changelog states to publish. */
-function snapshot(tx: StoreTx, touched: Touched): { profiles: Profile[]; states: { id: string; state: ProfileState | null }[]; survivors: Map<string, string | null> } {
+/** Reads, inside the transaction, the profiles to publish and where each removed id went. */
+function snapshot(tx: StoreTx, touched: Touched): { profiles: Profile[]; survivors: Map<string, string | null> } {
   const profiles: Profile[] = [];
   for (const id of touched.changed) {
     const record = tx.getRecord(id);
     // A survivor waiting for a merged profile from another task is published once it has arrived.
     if (record?.profile && !(record.awaiting ?? []).length) profiles.push(record.profile);
   }
-  const states: { id: string; state: ProfileState | null }[] = [];
   const survivors = new Map<string, string | null>();
+  for (const id of touched.removed) survivors.set(id, tx.aliasOf(id) !== undefined ? canonicalId(tx, id) : null);
+  return { profiles, survivors };
+}
+
+/** The changelog state of every id touched, with the purpose feeds it is on (so a restore knows them). */
+function changelogStates(tx: StoreTx, touched: Touched): { id: string; state: ProfileState | null }[] {
+  const states: { id: string; state: ProfileState | null }[] = [];
   for (const id of new Set([...touched.changed, ...touched.removed])) {
     const record = tx.getRecord(id);
     const alias = tx.aliasOf(id);
     if (tx.isErased(id)) states.push({ id, state: erasedState(id) });
     else if (alias !== undefined) states.push({ id, state: aliasState(id, alias) });
-    else if (record) states.push({ id, state: stateOfRecord(record) });
+    else if (record) states.push({ id, state: stateOfRecord(record, PURPOSE_FEEDS.filter((f) => tx.isOnFeed(f.id, id)).map((f) => f.id)) });
     else states.push({ id, state: null });
-    survivors.set(id, alias !== undefined ? canonicalId(tx, id) : null);
   }
-  return { profiles, states, survivors };
+  return states;
 }

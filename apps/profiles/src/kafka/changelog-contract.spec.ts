@@ -1,5 +1,5 @@
 import { AvroCodec, type CanonicalEvent } from '@cdp/contracts';
-import { profileChangelogTopic, type ProfileState } from './changelog-contract';
+import { aliasState, erasedState, profileChangelogTopic, stateOfRecord, type ProfileState } from './changelog-contract';
 
 describe('changelog contract', () => {
   it('encodes and decodes a full profile state (events and profile share named types)', async () => {
@@ -22,6 +22,7 @@ describe('changelog contract', () => {
     expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual({
       ...state,
       awaiting: [],
+      feeds: null,
       events: [{ event: { ...event, related: [] }, keys: ['k1'], accounts: [], related: [] }],
       profile: { ...state.profile, accounts: [], linked: [] },
     });
@@ -47,6 +48,17 @@ describe('changelog contract', () => {
     };
     const codec = new AvroCodec<ProfileState>(profileChangelogTopic.versions);
     const decoded = await codec.decode(codec.encode(state));
-    expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual({ awaiting: [], ...state });
+    expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual({ awaiting: [], feeds: null, ...state });
+  });
+
+  it('keeps the purpose feeds a profile is on; a record written before v5 says it does not know them', async () => {
+    const state = stateOfRecord({ profileId: 'p', version: 1, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null }, ['analytics', 'marketing-sms']);
+    const codec = new AvroCodec<ProfileState>(profileChangelogTopic.versions);
+    const decoded = await codec.decode(codec.encode(state));
+    expect(decoded.ok && decoded.value.feeds).toEqual(['analytics', 'marketing-sms']);
+    const v4 = new AvroCodec<ProfileState>(profileChangelogTopic.versions.slice(0, 4));
+    const older = await codec.decode(v4.encode(state));
+    expect(older.ok && older.value.feeds).toBeNull();
+    expect([aliasState('p', 'q').feeds, erasedState('p').feeds]).toEqual([[], []]);
   });
 });

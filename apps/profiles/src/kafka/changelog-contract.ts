@@ -129,6 +129,18 @@ const ProfileStateSchemaV4 = {
 
 export const ProfileStateV4 = definedOnce(ProfileStateSchemaV4) as typeof ProfileStateSchemaV4;
 
+/**
+ * v5: `feeds`, the purpose feeds the id's latest published state is on (domain/purpose-feeds.ts),
+ * so a restored task tombstones a feed exactly when the profile leaves it. Null in records of
+ * earlier versions: not known, the restore counts the profile as on every feed.
+ */
+const ProfileStateSchemaV5 = {
+  ...ProfileStateSchemaV4,
+  fields: [...ProfileStateSchemaV4.fields, { name: 'feeds', type: ['null', { type: 'array', items: 'string' }], default: null, doc: 'purpose feed ids the profile is on (null: written before this was kept)' }],
+};
+
+export const ProfileStateV5 = definedOnce(ProfileStateSchemaV5) as typeof ProfileStateSchemaV5;
+
 /** Schema pieces other private contracts of this service reuse (the handover topic). */
 export const storedEventSchema = (ProfileStateSchemaV3.fields.find((f) => f.name === 'events')!.type as { items: unknown }).items;
 export const foldedBaseSchema = ProfileStateSchemaV3.fields.find((f) => f.name === 'base')!.type;
@@ -136,6 +148,8 @@ export const foldedBaseSchema = ProfileStateSchemaV3.fields.find((f) => f.name =
 export interface ProfileState extends ProfileRecord {
   readonly aliasOf: string | null;
   readonly erased: boolean;
+  /** The purpose feeds it is on; null or absent: not known (a record written before v5). */
+  readonly feeds?: readonly string[] | null;
 }
 
 export const profileChangelogTopic: TopicContract<ProfileState> = {
@@ -144,20 +158,21 @@ export const profileChangelogTopic: TopicContract<ProfileState> = {
   key: 'profileId',
   writers: 'profiles',
   readers: 'profiles',
-  versions: [ProfileStateV1, ProfileStateV2, ProfileStateV3, ProfileStateV4],
+  versions: [ProfileStateV1, ProfileStateV2, ProfileStateV3, ProfileStateV4, ProfileStateV5],
   config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1 },
 };
 
-export function stateOfRecord(record: ProfileRecord): ProfileState {
+/** `feeds`: the purpose feeds the profile is on once the change is published. */
+export function stateOfRecord(record: ProfileRecord, feeds: readonly string[] = []): ProfileState {
   // logBytes is derived (measured again after a rebuild), so it stays out of the changelog.
   const { logBytes: _derived, ...state } = record;
-  return { ...state, base: record.base ?? null, awaiting: record.awaiting ?? [], aliasOf: null, erased: false };
+  return { ...state, base: record.base ?? null, awaiting: record.awaiting ?? [], aliasOf: null, erased: false, feeds: [...feeds] };
 }
 
 export function aliasState(profileId: string, survivorId: string): ProfileState {
-  return { profileId, aliasOf: survivorId, erased: false, version: 0, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null };
+  return { profileId, aliasOf: survivorId, erased: false, version: 0, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null, feeds: [] };
 }
 
 export function erasedState(profileId: string): ProfileState {
-  return { profileId, aliasOf: null, erased: true, version: 0, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null };
+  return { profileId, aliasOf: null, erased: true, version: 0, mergedProfileIds: [], events: [], base: null, splitRoutes: [], profile: null, feeds: [] };
 }

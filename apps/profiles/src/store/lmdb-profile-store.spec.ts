@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'lmdb';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResolvedEvent } from '@cdp/contracts';
+import { PURPOSE_FEEDS, type ResolvedEvent } from '@cdp/contracts';
 import { applyChange, applyResolved } from '../domain/profile-transitions';
+import { aliasState, stateOfRecord } from '../kafka/changelog-contract';
 import { LmdbProfileStore } from './lmdb-profile-store';
 
 const resolved = (i: number, profileId: string, email: string): ResolvedEvent => ({
@@ -99,5 +101,48 @@ describe('LmdbProfileStore', () => {
     const last = store.list(2, { cursor: second.nextCursor! });
     expect(last).toEqual({ total: 5, items: [expect.objectContaining({ profileId: 'p5' })], nextCursor: null });
     expect(store.list(2, { offset: 3 }).items.map((p) => p.profileId)).toEqual(['p4', 'p5']);
+  });
+
+  it('restores the purpose feeds a profile is on from its changelog state (every feed for a state written before v5)', async () => {
+    await store.transact((tx) => {
+      applyResolved(tx, resolved(1, 'a', 'a@x.org'), 1);
+      applyResolved(tx, resolved(2, 'b', 'b@x.org'), 1);
+    });
+    const [a, b] = [store.reader.getRecord('a')!, store.reader.getRecord('b')!];
+    await store.applyStates([
+      { id: 'a', state: stateOfRecord(a, ['analytics', 'marketing-sms']) },
+      { id: 'b', state: { ...stateOfRecord(b), feeds: null } },
+      { id: 'c', state: aliasState('c', 'a') },
+    ]);
+    const feedsOf = (id: string) => PURPOSE_FEEDS.filter((f) => store.reader.isOnFeed(f.id, id)).map((f) => f.id);
+    expect(feedsOf('a')).toEqual(['analytics', 'marketing-sms']);
+    expect(feedsOf('b')).toEqual(PURPOSE_FEEDS.map((f) => f.id));
+    expect(feedsOf('c')).toEqual([]);
+    // The feeds are membership, not part of the record.
+    expect(store.reader.getRecord('a')).not.toHaveProperty('feeds');
+    expect(store.profile('a')?.eventCount).toBe(1);
+  });
+
+  it('keeps the feed exits of a record until its chunk is committed, and the partitions of an older store keep none', async () => {
+    await store.transact((tx) => {
+      tx.setNextOffset('resolved', 1, 7n);
+      tx.keepFeedExits('resolved', 1, 7n, [{ profileId: 'a', feed: 'analytics' }]);
+      tx.keepFeedExits('resolved', 1, 9n, [{ profileId: 'b', feed: 'marketing-sms' }]);
+    });
+    expect(store.reader.feedExitsAt('resolved', 1, 7n)).toEqual([{ profileId: 'a', feed: 'analytics' }]);
+    expect(store.reader.feedExitsKeptFrom('resolved', 1)).toBe(0n);
+    await store.transact((tx) => tx.pruneCommitted('resolved', 1, 8n));
+    expect([store.reader.feedExitsAt('resolved', 1, 7n), store.reader.feedExitsAt('resolved', 1, 9n)]).toEqual([[], [{ profileId: 'b', feed: 'marketing-sms' }]]);
+    await store.wipeTask(1, () => 1);
+    expect(store.reader.feedExitsAt('resolved', 1, 9n)).toEqual([]);
+
+    // A store of a build that kept no exits: they are known from its next offsets on.
+    await store.transact((tx) => tx.setNextOffset('changes', 2, 40n));
+    await store.close();
+    const older = open({ path: dir, maxDbs: 16, compression: false, noSubdir: false });
+    await older.openDB({ name: 'meta' }).remove('feed-exits');
+    await older.close();
+    store = new LmdbProfileStore(dir);
+    expect([store.reader.feedExitsKeptFrom('changes', 2), store.reader.feedExitsKeptFrom('changes', 3)]).toEqual([40n, 0n]);
   });
 });

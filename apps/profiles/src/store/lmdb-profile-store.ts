@@ -2,7 +2,8 @@
  * The profiles service's own state, on disk in LMDB: profile records (profile, compact event log,
  * split routes), aliases (merged id → survivor), the identity index (type + value → profile),
  * event owners (processed event ids), processed change ids, erased ids, the purpose feeds each
- * profile is on (so that it leaves them with a tombstone), and the consumed offsets.
+ * profile is on (so that it leaves them with a tombstone), the consumed offsets, and what records
+ * not yet surely committed to Kafka sent (handovers, purpose feed exits) so a replay sends it again.
  *
  * Why LMDB: it is memory-mapped (reads are copies out of the page cache, no round trip, no
  * separate server to run), every write is an ACID transaction, and readers never block the
@@ -17,6 +18,12 @@ import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
 import type { Handover } from '../domain/handover';
 import type { FeedMembership } from '../domain/purpose-feeds';
+
+/** A profile leaving a purpose feed (the tombstone a record sent there). */
+export interface FeedExit {
+  readonly profileId: string;
+  readonly feed: string;
+}
 import type { ProfileState } from '../kafka/changelog-contract';
 
 export interface StoreTx extends StateTx, FeedMembership {
@@ -29,8 +36,16 @@ export interface StoreTx extends StateTx, FeedMembership {
   /** The handovers a record applied at `offset` made (kept until its chunk is surely committed). */
   handoversAt(topic: string, partition: number, offset: bigint): Handover[];
   keepHandovers(topic: string, partition: number, offset: bigint, handovers: readonly Handover[]): void;
-  /** Forgets the kept handovers of records below `below` (their chunks committed). */
-  pruneHandovers(topic: string, partition: number, below: bigint): void;
+  /** The purpose feeds a record applied at `offset` made profiles leave (kept like its handovers). */
+  feedExitsAt(topic: string, partition: number, offset: bigint): FeedExit[];
+  keepFeedExits(topic: string, partition: number, offset: bigint, exits: readonly FeedExit[]): void;
+  /**
+   * From which offset of a partition feed exits are kept: a store of an earlier build did not keep
+   * them for the records it had applied, so a replay below this cannot know which feeds were left.
+   */
+  feedExitsKeptFrom(topic: string, partition: number): bigint;
+  /** Forgets the kept handovers and feed exits of records below `below` (their chunks committed). */
+  pruneCommitted(topic: string, partition: number, below: bigint): void;
 }
 
 const identityKey = (type: string, value: string): string => `${type}\u0000${value}`;
@@ -69,6 +84,7 @@ export class LmdbProfileStore {
   private readonly meta: Database<number | string, string>;
   private readonly feeds: Database<number, string>;
   private readonly outbox: Database<Handover[], string>;
+  private readonly exits: Database<FeedExit[], string>;
   private readonly tx: StoreTx;
 
   /** `taskOf`: the task (partition) holding an id, for per-task counts, listings and wipes. */
@@ -91,8 +107,18 @@ export class LmdbProfileStore {
     this.meta = this.root.openDB({ name: 'meta' });
     this.feeds = this.root.openDB({ name: 'purpose-feeds' });
     this.outbox = this.root.openDB({ name: 'handover-outbox' });
+    this.exits = this.root.openDB({ name: 'feed-exits' });
     this.tx = this.makeTx();
     if (this.meta.get('live-by-task') !== 1) this.recountTasks();
+    if (this.meta.get('feed-exits') !== 1) this.startKeepingFeedExits();
+  }
+
+  /** Feed exits are kept from the next record of each partition on (none from a store of an earlier build). */
+  private startKeepingFeedExits(): void {
+    this.root.transactionSync(() => {
+      for (const { key, value } of this.offsets.getRange()) this.meta.putSync(`feed-exits-from:${key}`, value);
+      this.meta.putSync('feed-exits', 1);
+    });
   }
 
   /** Stores of earlier builds counted live profiles in one figure: count them per task once. */
@@ -130,6 +156,7 @@ export class LmdbProfileStore {
       for (const { key, value } of [...this.changes.getRange()]) if (value === task) this.changes.removeSync(key);
       for (const key of [...this.offsets.getKeys()]) if (key.endsWith(`\u0000${task}`)) this.offsets.removeSync(key);
       for (const key of [...this.outbox.getKeys()]) if (key.split('\u0000')[1] === String(task)) this.outbox.removeSync(key);
+      for (const key of [...this.exits.getKeys()]) if (key.split('\u0000')[1] === String(task)) this.exits.removeSync(key);
       return removed;
     });
   }
@@ -146,11 +173,13 @@ export class LmdbProfileStore {
         if (state.erased) tx.markErased(id);
         else if (state.aliasOf) tx.setAlias(id, state.aliasOf);
         else {
-          const { aliasOf: _a, erased: _e, ...record } = state;
+          const { aliasOf: _a, erased: _e, feeds, ...record } = state;
           tx.putRecord(record);
-          // The changelog does not say which purpose feeds a profile is on: a restored profile
-          // counts as on every feed, so its next change tombstones those it may not be on.
-          if (record.profile) for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, true);
+          // A record written before the changelog kept the feeds (v5) does not say which ones the
+          // profile is on: it counts as on every feed, so its next change tombstones those it may
+          // not be on (a tombstone too many deletes nothing; one too few would leak).
+          const on = feeds ?? (record.profile ? PURPOSE_FEEDS.map((f) => f.id) : []);
+          for (const feed of on) tx.setOnFeed(feed, id, true);
           // The owners the live store remembered: the window and the recently folded ids.
           for (const e of record.events) tx.setEventOwner(e.event.eventId, id);
           for (const eventId of record.base?.recentEventIds ?? []) tx.setEventOwner(eventId, id);
@@ -247,7 +276,7 @@ export class LmdbProfileStore {
   }
 
   private makeTx(): StoreTx {
-    const { records, aliases, identities, owners, changes, erased, offsets, meta, feeds, outbox } = this;
+    const { records, aliases, identities, owners, changes, erased, offsets, meta, feeds, outbox, exits } = this;
     const unindex = (record: ProfileRecord | undefined): void => {
       for (const i of record?.profile?.identities ?? []) {
         const key = identityKey(i.type, i.value);
@@ -290,8 +319,13 @@ export class LmdbProfileStore {
       markChangeApplied: (changeId, task) => changes.putSync(changeId, task),
       handoversAt: (topic, partition, offset) => outbox.get(outboxKey(topic, partition, offset)) ?? [],
       keepHandovers: (topic, partition, offset, handovers) => void outbox.putSync(outboxKey(topic, partition, offset), [...handovers]),
-      pruneHandovers: (topic, partition, below) => {
-        for (const key of [...outbox.getKeys({ start: outboxKey(topic, partition, 0n), end: outboxKey(topic, partition, below) })]) outbox.removeSync(key);
+      feedExitsAt: (topic, partition, offset) => exits.get(outboxKey(topic, partition, offset)) ?? [],
+      keepFeedExits: (topic, partition, offset, left) => void exits.putSync(outboxKey(topic, partition, offset), [...left]),
+      feedExitsKeptFrom: (topic, partition) => BigInt((meta.get(`feed-exits-from:${offsetKey(topic, partition)}`) as string | undefined) ?? '0'),
+      pruneCommitted: (topic, partition, below) => {
+        const range = { start: outboxKey(topic, partition, 0n), end: outboxKey(topic, partition, below) };
+        for (const key of [...outbox.getKeys(range)]) outbox.removeSync(key);
+        for (const key of [...exits.getKeys(range)]) exits.removeSync(key);
       },
       isOnFeed: (feedId, profileId) => feeds.get(feedKey(feedId, profileId)) === 1,
       setOnFeed: (feedId, profileId, on) => void (on ? feeds.putSync(feedKey(feedId, profileId), 1) : feeds.removeSync(feedKey(feedId, profileId))),

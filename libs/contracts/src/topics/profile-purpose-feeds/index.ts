@@ -2,9 +2,9 @@
  * cdp.profiles.updates.<feed>.v1: one compacted feed per purpose (marketing per channel), carrying
  * only the profiles that may be used for it under the configured consent policy, in the same
  * schema as the full feed. A profile leaves a feed with a tombstone: consent withdrawn, or the
- * profile merged away or erased. A profile never allowed never appears (not even as a tombstone),
- * except that after a redelivery or a store rebuild a feed may get a tombstone it did not need.
- * Keyed by profileId and partitioned like the full feed.
+ * profile merged away or erased. A profile never allowed never appears (not even as a tombstone;
+ * the one exception is a state written by a build older than the changelog's v5, see
+ * docs/privacy.md). Keyed by profileId and partitioned like the full feed.
  */
 import { PURPOSE_FEEDS, type PurposeFeed } from '../../consent/purposes';
 import { ProfileV1, ProfileV2, profileUpdatesTopic, type Profile } from '../profile-updates';
