@@ -18,13 +18,11 @@
  * (19093), CHAOS_NEO4J_BOLT_PORT (17687), CHAOS_JARS_FROM (a filled provider jars folder).
  * Exit code 0 with no violations, 1 with violations, 2 on a bench error.
  */
-import { spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FAULT_KINDS, chaosRun, formatTable, formatViolations, tableByKind, type FaultKind, type OwnInfra, type RunResult } from '../libs/testing/src/chaos';
 import { machine, writeResult } from './lib/bench-output';
-import { FAULT_KINDS, OwnInfra, chaosRun, formatTable, formatViolations, tableByKind, type FaultKind, type RunResult } from '../libs/testing/src/chaos';
+import { benchServers, buildServices } from './lib/platform-setup';
 
-const ROOT = join(__dirname, '..');
 
 function parseFaults(v: string): FaultKind[] {
   if (v === 'none') return [];
@@ -33,16 +31,6 @@ function parseFaults(v: string): FaultKind[] {
   const bad = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
   if (bad.length) throw new Error(`unknown fault kind(s) ${bad.join(', ')}; known: ${FAULT_KINDS.join(', ')}, all, none`);
   return kinds as FaultKind[];
-}
-
-export function infraFromEnv(env = process.env): { home: string; kafkaPort: number; kafkaControllerPort: number; neo4jBoltPort: number; jarsFrom?: string } {
-  return {
-    home: resolve(ROOT, env.CHAOS_INFRA_HOME ?? '.local/infra-chaos'),
-    kafkaPort: Number(env.CHAOS_KAFKA_PORT ?? 19092),
-    kafkaControllerPort: Number(env.CHAOS_KAFKA_CONTROLLER_PORT ?? 19093),
-    neo4jBoltPort: Number(env.CHAOS_NEO4J_BOLT_PORT ?? 17687),
-    ...(env.CHAOS_JARS_FROM ? { jarsFrom: env.CHAOS_JARS_FROM } : {}),
-  };
 }
 
 async function main(): Promise<number> {
@@ -71,14 +59,8 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   log(`seed ${seed0} (repeat with --seed ${seed0}), ${schedule.length} run(s), faults ${faults.join(',') || 'none'} (${perRun} per run)`);
 
-  if (!values['no-build']) {
-    log('building the four services');
-    const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=ingestion,identity,profiles,metrics', '--output-style=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
-    if (build.status !== 0) throw new Error('build failed');
-  }
-  const infraOpts = infraFromEnv();
-  log(`own Kafka :${infraOpts.kafkaPort} and Neo4j :${infraOpts.neo4jBoltPort} in ${infraOpts.home}`);
-  const infra = await OwnInfra.start(infraOpts, log);
+  if (!values['no-build']) buildServices(log);
+  const { infra } = (await benchServers(false, log)) as { infra: OwnInfra };
   const results: RunResult[] = [];
   try {
     for (let i = 0; i < schedule.length; i++) {

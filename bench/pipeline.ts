@@ -24,7 +24,6 @@
  * Infra: a Kafka + Neo4j of its own (the chaos bench's, env CHAOS_*), or --shared for the servers
  * named by KAFKA_BROKERS / NEO4J_URI.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -33,11 +32,10 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j from 'neo4j-driver';
 import { AvroCodec, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
-import { API_KEY, LoadGenerator, Offsets, OwnInfra, Platform, SERVICES, planLoad, type PlannedEvent, type Servers } from '../libs/testing/src/chaos';
+import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type OwnInfra, type PlannedEvent, type Servers } from '../libs/testing/src/chaos';
 import { machine, percentile, writeResult } from './lib/bench-output';
-import { infraFromEnv } from './chaos';
+import { benchServers, buildServices } from './lib/platform-setup';
 
-const ROOT = join(__dirname, '..');
 const CLK_TCK = 100;
 const log = (line: string) => process.stderr.write(`[pipeline ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -208,21 +206,8 @@ async function main(): Promise<void> {
   // ABBA: round i runs the modes forwards when i is even, backwards when odd.
   const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
   const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances };
-  if (!values['no-build']) {
-    log('building the four services');
-    const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=ingestion,identity,profiles,metrics', '--output-style=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
-    if (build.status !== 0) throw new Error('build failed');
-  }
-  let infra: OwnInfra | undefined;
-  let servers: Servers;
-  if (values.shared) {
-    const e = process.env;
-    if (!e.KAFKA_BROKERS || !e.NEO4J_URI) throw new Error('--shared needs KAFKA_BROKERS and NEO4J_URI');
-    servers = { kafkaBrokers: e.KAFKA_BROKERS, neo4jUri: e.NEO4J_URI, neo4jUser: e.NEO4J_USER ?? 'neo4j', neo4jPassword: e.NEO4J_PASSWORD ?? 'cdp-local-password' };
-  } else {
-    infra = await OwnInfra.start(infraFromEnv(), log);
-    servers = infra.servers;
-  }
+  if (!values['no-build']) buildServices(log);
+  const { servers, infra } = await benchServers(values.shared!, log);
   const runs: ModeResult[] = [];
   try {
     // Fresh Kafka and Neo4j JVMs run far slower until they are warm (363 against 790 events/s for

@@ -13,18 +13,16 @@
  * read and the seconds it took (its cdp_task_last_restore gauges), the points for restore time
  * against partition size. Prints the tables, writes bench-results/rebalance.json.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { API_KEY, LoadGenerator, Offsets, OwnInfra, Platform, SERVICES, planLoad, type ServiceName, type Servers } from '../libs/testing/src/chaos';
+import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type ServiceName } from '../libs/testing/src/chaos';
 import { machine, writeResult } from './lib/bench-output';
-import { infraFromEnv } from './chaos';
+import { benchServers, buildServices } from './lib/platform-setup';
 
-const ROOT = join(__dirname, '..');
 const log = (line: string) => process.stderr.write(`[rebalance ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,21 +84,8 @@ async function main(): Promise<void> {
   });
   const rate = Number(values.rate);
   const seed = Number(values.seed);
-  if (!values['no-build']) {
-    log('building the four services');
-    const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=ingestion,identity,profiles,metrics', '--output-style=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
-    if (build.status !== 0) throw new Error('build failed');
-  }
-  let infra: OwnInfra | undefined;
-  let servers: Servers;
-  if (values.shared) {
-    const e = process.env;
-    if (!e.KAFKA_BROKERS || !e.NEO4J_URI) throw new Error('--shared needs KAFKA_BROKERS and NEO4J_URI');
-    servers = { kafkaBrokers: e.KAFKA_BROKERS, neo4jUri: e.NEO4J_URI, neo4jUser: e.NEO4J_USER ?? 'neo4j', neo4jPassword: e.NEO4J_PASSWORD ?? 'cdp-local-password' };
-  } else {
-    infra = await OwnInfra.start(infraFromEnv(), log);
-    servers = infra.servers;
-  }
+  if (!values['no-build']) buildServices(log);
+  const { servers, infra } = await benchServers(values.shared!, log);
   const tag = randomBytes(3).toString('hex');
   const topicNamespace = `rebal-${tag}.`;
   const platform = new Platform({ ...servers, topicNamespace, graphNamespace: `rebal-${tag}` }, mkdtempSync(join(tmpdir(), `rebal-${tag}-`)), {}, instances);
