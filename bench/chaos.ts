@@ -10,7 +10,7 @@
  * Flags: --seed N (default: random, printed; run i uses seed + i), --runs N (1), --events N (20000),
  * --rate N events/s (200), --instances N of each service (1; a kill or pause hits one seeded
  * instance), --faults kind,... (all: kill-ingestion,kill-identity,kill-profiles,
- * kill-metrics,kill-kafka,kill-neo4j,pause-service,rolling-restart; "none" for runs without faults), --per-run
+ * kill-metrics,kill-kafka,kill-neo4j,pause-service,replace-instance,rolling-restart; "none" for runs without faults), --per-run
  * one|all (one: each run has one fault, N runs of each kind, so violations are attributed exactly,
  * as in the issue's reproduction; all: every kind in each of N runs, one after the other),
  * --pause-ms (10000, longer than the 6 s session timeout), --restart-delay-ms (2000), --keep-infra (leave the servers running), --no-build.

@@ -3,14 +3,16 @@
  * the broker's point of view: `readyMs` from the restart (or SIGCONT) until the target answers
  * /health/ready, `processingMs` until the affected consumer groups move again (their committed
  * offsets advance, or nothing is left to read). With several instances per service a kill or pause
- * hits one of them (seeded); a rolling restart stops (SIGTERM) and restarts every instance of every
- * service in turn, each ready before the next goes, as a rolling deploy does.
+ * hits one of them (seeded); a replacement stops one (SIGTERM) and starts a new one on an empty disk
+ * in its place (a pod rescheduled elsewhere: its tasks restored from the changelogs); a rolling
+ * restart stops (SIGTERM) and restarts every instance of every service in turn, each ready before
+ * the next goes, as a rolling deploy does.
  */
 import type { OwnInfra } from './own-infra';
 import type { Offsets } from './offsets';
 import { SERVICES, instanceLabel, type Platform, type ServiceName } from './platform';
 
-export const FAULT_KINDS = ['kill-ingestion', 'kill-identity', 'kill-profiles', 'kill-metrics', 'kill-kafka', 'kill-neo4j', 'pause-service', 'rolling-restart'] as const;
+export const FAULT_KINDS = ['kill-ingestion', 'kill-identity', 'kill-profiles', 'kill-metrics', 'kill-kafka', 'kill-neo4j', 'pause-service', 'replace-instance', 'rolling-restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultOptions {
@@ -47,7 +49,7 @@ export class FaultInjector {
   /** Runs one fault to the end (recovered, or given up on); `pick` chooses the paused service and the instance hit. */
   async inject(kind: FaultKind, atMs: number, pick: () => number): Promise<FaultRecord> {
     const server = kind === 'kill-kafka' || kind === 'kill-neo4j' ? (kind.slice('kill-'.length) as 'kafka' | 'neo4j') : undefined;
-    const service = kind === 'pause-service' ? SERVICES[Math.floor(pick() * SERVICES.length)]! : (kind.slice('kill-'.length) as ServiceName);
+    const service = kind === 'pause-service' || kind === 'replace-instance' ? SERVICES[Math.floor(pick() * SERVICES.length)]! : (kind.slice('kill-'.length) as ServiceName);
     const index = Math.floor(pick() * this.platform.instances);
     const target = kind === 'rolling-restart' ? 'all' : (server ?? instanceLabel(service, index));
     const rec: FaultRecord = { kind, target, atMs, readyMs: null, processingMs: null };
@@ -56,6 +58,7 @@ export class FaultInjector {
       if (server) await this.infraFault(server, rec);
       else if (kind === 'rolling-restart') await this.rollingRestart(rec);
       else if (kind === 'pause-service') await this.pauseFault(service, index, rec);
+      else if (kind === 'replace-instance') await this.replaceFault(service, index, rec);
       else await this.serviceFault(service, index, rec);
     } catch (err) {
       rec.error = (err as Error).message.slice(0, 500);
@@ -79,6 +82,16 @@ export class FaultInjector {
     this.platform.resume(name, index);
     const t0 = Date.now();
     rec.readyMs = await this.untilReady([name], t0);
+    rec.processingMs = await this.processing([name], t0);
+  }
+
+  private async replaceFault(name: ServiceName, index: number, rec: FaultRecord): Promise<void> {
+    const code = await this.platform.terminate(name, index);
+    if (code !== 0) throw new Error(`${instanceLabel(name, index)} exited with ${code} on SIGTERM; its output is in ${this.platform.saveOutput(name, index)}`);
+    this.platform.wipe(name, index);
+    await sleep(this.opts.restartDelayMs);
+    const t0 = Date.now();
+    rec.readyMs = await this.platform.restart(name, index, this.opts.recoverTimeoutMs);
     rec.processingMs = await this.processing([name], t0);
   }
 
