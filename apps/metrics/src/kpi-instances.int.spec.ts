@@ -237,7 +237,9 @@ describe('KPIs over several metrics instances in one group, against a real Kafka
     expect(peerIds.every((id) => /^p\d+$/.test(id))).toBe(true);
     for (const url of [a, b]) {
       for (const headers of [{}, { 'x-api-key': DEVELOPMENT_SECRETS.dashboardKey }, { 'x-cdp-peer-key': DEVELOPMENT_SECRETS.dashboardKey }, { 'x-cdp-peer-key': `${DEVELOPMENT_SECRETS.kpiPeerKey}x` }] as Record<string, string>[]) {
-        expect((await shares(url, headers)).map((x) => x.status)).toEqual(Array.from({ length: 6 }, () => 401));
+        const refused = await shares(url, headers);
+        expect(refused.flatMap((x) => x.ids)).toEqual([]);
+        expect(refused.map((x) => x.status)).toEqual(Array.from({ length: 6 }, () => 401));
       }
     }
     const largest = async (url: string, headers: Record<string, string>) => ((await (await fetch(`${url}/v1/kpis?window=all`, { headers })).json()) as { largestProfiles: { profileId: string }[] }).largestProfiles.map((p) => p.profileId);
