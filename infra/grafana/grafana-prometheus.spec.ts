@@ -1,6 +1,8 @@
 /**
  * Keeps the SRE artefacts true: every metric the Grafana dashboard queries is registered somewhere
- * in the code, and the Prometheus scrape targets are the services' default ports.
+ * in the code; the Prometheus scrape targets are every instance the local runs start (./cdp up on
+ * the services' default ports, docker-compose.yml's replicas on the host ports they publish); and
+ * with several metrics instances scraped, the whole-stream KPI gauges are read from one of them.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { metricsConfigSchema } from '../../apps/metrics/src/config';
 import { profilesConfigSchema } from '../../apps/profiles/src/config';
 
 const ROOT = join(__dirname, '../..');
+const SERVICE_SCHEMAS = { ingestion: ingestionConfigSchema, identity: identityConfigSchema, profiles: profilesConfigSchema, metrics: metricsConfigSchema };
 
 interface Panel {
   title: string;
@@ -23,6 +26,30 @@ const dashboard = JSON.parse(readFileSync(join(__dirname, 'cdp-dashboard.json'),
 const prometheus = parse(readFileSync(join(ROOT, 'infra/prometheus/prometheus.yml'), 'utf8')) as {
   scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[] }[] }[];
 };
+
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { ports?: string[] }> };
+
+/** The host ports docker-compose.yml publishes a service's HTTP port on, one per replica (`<service>-<n>`), as their defaults. */
+function composeHostPorts(service: string, containerPort: number): number[] {
+  return Object.entries(compose.services)
+    .filter(([name]) => new RegExp(`^${service}-\\d+$`).test(name))
+    .flatMap(([, s]) => s.ports ?? [])
+    .map((p) => /^127\.0\.0\.1:\$\{[A-Z0-9_]+:-(\d+)\}:(\d+)$/.exec(p))
+    .filter((m) => m !== null && Number(m[2]) === containerPort)
+    .map((m) => Number(m![1]));
+}
+
+/**
+ * The KPI gauges the metrics service sets from a whole-stream snapshot (KpiService.mirror): every
+ * instance that served a read has them, each as fresh as its last one; the owner of task 0 refreshes
+ * its own every snapshot interval (cdp_kpi_snapshots_published_total).
+ */
+function mirroredGauges(): string[] {
+  const source = readFileSync(join(ROOT, 'apps/metrics/src/domain/kpi.service.ts'), 'utf8');
+  const names = new Map([...source.matchAll(/(\w+): gauge\(r, '(cdp_kpi_[a-z0-9_]+)'/g)].map((m) => [m[1]!, m[2]!]));
+  const body = source.slice(source.indexOf('private mirror('), source.indexOf('async publishSnapshots('));
+  return [...new Set([...body.matchAll(/this\.m\.(\w+)\.(?:set|reset)\(/g)].map((m) => names.get(m[1]!)!))];
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -50,16 +77,33 @@ describe('Grafana dashboard and Prometheus scrape config', () => {
     },
   );
 
-  it.each([
-    ['cdp-ingestion', ingestionConfigSchema],
-    ['cdp-identity', identityConfigSchema],
-    ['cdp-profiles', profilesConfigSchema],
-    ['cdp-metrics', metricsConfigSchema],
-  ] as const)('scrapes %s on its default port', (job, schema) => {
+  it.each(Object.entries(SERVICE_SCHEMAS))('scrapes every local instance of %s: ./cdp up on its default port, each compose replica on its host port', (service, schema) => {
     const port = schema.shape.HTTP_PORT.parse(undefined);
-    const config = prometheus.scrape_configs.find((c) => c.job_name === job);
+    const replicas = composeHostPorts(service, port);
+    // Two replicas or more, the first on the default port (where ./cdp up runs the one instance).
+    expect(replicas.length).toBeGreaterThanOrEqual(2);
+    expect(replicas[0]).toBe(port);
+    const config = prometheus.scrape_configs.find((c) => c.job_name === `cdp-${service}`);
     expect(config?.metrics_path).toBe('/metrics');
-    expect(config?.static_configs.flatMap((s) => s.targets)).toEqual([`127.0.0.1:${port}`]);
+    expect(config?.static_configs.flatMap((s) => s.targets).sort()).toEqual(replicas.map((p) => `127.0.0.1:${p}`).sort());
+  });
+
+  it('reads each whole-stream KPI gauge from the instance that publishes the snapshots, whichever instances are scraped', () => {
+    const gauges = mirroredGauges();
+    expect(gauges).toEqual(expect.arrayContaining(['cdp_kpi_identification_ratio', 'cdp_kpi_largest_profile_identities', 'cdp_kpi_quarantined_identities']));
+    const queried = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).filter((expr) => metricsIn(expr).some((m) => gauges.includes(m)));
+    expect(queried.length).toBeGreaterThan(5);
+    // Another instance's copy may be stale (set by its last read): the series of the instance that
+    // published recently only, collapsed over instances in case two did (task 0 just moved).
+    for (const expr of queried) expect(expr).toMatch(/^(sum\()?max without \(instance\) \(cdp_kpi_[a-z_]+(\{[^}]*\})? and on \(instance\) \(increase\(cdp_kpi_snapshots_published_total\[5m\]\) > 0\)\)\)?$/);
+  });
+
+  it('counts the instances up per service, and adds up no gauge that every instance reports alike', () => {
+    const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    expect(exprs).toContain('sum by (job) (up{job=~"cdp-.*"})');
+    // Every metrics instance reads the same group lag: summed over instances it would double.
+    const lag = exprs.filter((e) => e.includes('cdp_kpi_consumer_group_lag'));
+    expect(lag).toEqual(['sum by (group) (max without (instance) (cdp_kpi_consumer_group_lag))']);
   });
 
   it('scrapes exactly the four services', () => {

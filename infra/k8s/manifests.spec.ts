@@ -5,7 +5,8 @@
  * pods of each, each pod of profiles and metrics advertising an address the other pods reach, probes
  * on the health endpoints, resources, disruption budgets that fit the replica counts, non-root with a
  * read-only root filesystem, state on volumes where the image keeps it, settings from the ConfigMap
- * and secrets from Secrets, every variable one the service documents.
+ * and secrets from Secrets, every variable one the service documents; CDP_ENV and HTTP_INTERNAL_PORT
+ * reach every container, and Prometheus is pointed at the port /metrics is served on.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -67,7 +68,7 @@ const SERVICES = [
   { name: 'ingestion', port: 3001, kind: 'Deployment', secretVars: ['INGEST_API_KEYS'], advertisedUrl: undefined },
   { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_API_KEYS'], advertisedUrl: undefined },
   { name: 'profiles', port: 3003, kind: 'StatefulSet', secretVars: ['PROFILES_API_KEYS'], advertisedUrl: 'PROFILES_ADVERTISED_URL' },
-  { name: 'metrics', port: 3004, kind: 'StatefulSet', secretVars: [], advertisedUrl: 'KPI_ADVERTISED_URL' },
+  { name: 'metrics', port: 3004, kind: 'StatefulSet', secretVars: ['KPI_PEER_KEYS'], advertisedUrl: 'KPI_ADVERTISED_URL' },
 ] as const;
 /** Every service runs as several pods (issue 12); the state of profiles and metrics is split into this many tasks. */
 const MIN_REPLICAS = 2;
@@ -76,6 +77,32 @@ const TASKS = 6;
 type EnvVar = { name: string; value?: string; valueFrom?: any };
 /** Pod fields the downward API may hand a container, as the kubelet fills them in for one pod. */
 type PodFields = Record<'metadata.name' | 'metadata.namespace', string>;
+
+/**
+ * The value a container gets for a variable from the ConfigMap, whether named one by one
+ * (configMapKeyRef) or wholesale (envFrom configMapRef, where an explicit env entry wins).
+ */
+function fromConfigMap(container: any, variable: string, configMaps: readonly K8sObject[]): string | undefined {
+  const data = (name: string) => configMaps.find((c) => c.metadata.name === name)?.data as Record<string, string> | undefined;
+  const entry = ((container.env ?? []) as EnvVar[]).find((e) => e.name === variable);
+  if (entry) {
+    const ref = entry.valueFrom?.configMapKeyRef as { name: string; key: string } | undefined;
+    return ref ? data(ref.name)?.[ref.key] : entry.value;
+  }
+  for (const from of (container.envFrom ?? []) as Array<{ configMapRef?: { name: string }; prefix?: string }>) {
+    if (from.configMapRef && !from.prefix) {
+      const value = data(from.configMapRef.name)?.[variable];
+      if (value !== undefined) return value;
+    }
+  }
+  return undefined;
+}
+
+/** The number of a probe's port: a number, or the name of one of the container's ports. */
+function probePort(container: any, probe: { httpGet: { port: number | string } }): number | undefined {
+  const port = probe.httpGet.port;
+  return typeof port === 'number' ? port : (container.ports as Array<{ name: string; containerPort: number }>).find((p) => p.name === port)?.containerPort;
+}
 
 /**
  * A container's environment as the kubelet builds it for one pod: downward-API fields filled in,
@@ -174,12 +201,36 @@ describe('Kubernetes manifests', () => {
     it('serves HTTP on its configured port, probed on /health/live and /health/ready', () => {
       const source = readFileSync(join(ROOT, 'apps', name, 'src/config.ts'), 'utf8');
       expect(source).toContain(`HTTP_PORT: baseConfigShape.HTTP_PORT.default(${port})`);
-      expect(container.ports).toEqual([{ name: 'http', containerPort: port }]);
+      expect(container.ports).toContainEqual({ name: 'http', containerPort: port });
       expect(container.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
       expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
       expect(container.startupProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
       // SIGTERM: the service exits within SHUTDOWN_TIMEOUT_MS (15 s); the pod must wait longer.
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(15);
+    });
+
+    it('runs as production and serves /metrics on the port Prometheus is told to scrape (HTTP_INTERNAL_PORT)', () => {
+      const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
+      expect(fromConfigMap(container, 'CDP_ENV', configMaps)).toBe('production');
+      const internal = fromConfigMap(container, 'HTTP_INTERNAL_PORT', configMaps);
+      // Unset, the service opens no internal listener and /metrics is 404 on the public port in production.
+      expect(internal).toMatch(/^\d+$/);
+      expect(Number(internal)).not.toBe(port);
+      const annotations = workload.spec.template.metadata.annotations as Record<string, string>;
+      expect(annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': internal, 'prometheus.io/path': '/metrics' });
+      expect(container.ports).toEqual([
+        { name: 'http', containerPort: port },
+        { name: 'internal', containerPort: Number(internal) },
+      ]);
+    });
+
+    it('probes a port the container answers them on: the public one, whose /health/live and /health/ready stay open in production', () => {
+      // Both listeners serve /health/live and /health/ready (health.ts on the public port, status only
+      // in production; internal-server.ts with details); the probes take the public one, like a load balancer.
+      for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) expect(probePort(container, probe)).toBe(port);
+      const platform = (file: string) => readFileSync(join(ROOT, 'libs/nest-platform/src', file), 'utf8');
+      expect(platform('health.ts')).toMatch(/@Controller\('health'\)[\s\S]*@Get\('live'\)[\s\S]*@Get\('ready'\)/);
+      expect(platform('platform.module.ts')).toMatch(/controllers:[^\]]*HealthController/);
     });
 
     it('has a Service and a PodDisruptionBudget that select its pods', () => {

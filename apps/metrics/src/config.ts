@@ -6,10 +6,30 @@ import { CHANNELS, type Channel } from '@cdp/contracts';
 /** Dashboard keys: `id:secret;scopes=profiles` shows profile ids (the largest profiles); without one the KPIs hold none. */
 export const dashboardKeys = scopedKeyRing('dashboard', ['profiles']);
 
+/**
+ * Secrets the metrics instances present to each other on the internal partials endpoint, comma
+ * separated: the first is sent, any is accepted, so a rotation is two rolling updates (add the new
+ * one second, then first) without a moment where two instances refuse each other.
+ */
+const peerKeys = z
+  .string()
+  .transform((s) => s.split(',').map((k) => k.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(32, 'each peer key needs at least 32 characters')).min(1, 'at least one peer key'));
+
 export const metricsConfigSchema = z.object({
   ...baseConfigShape,
   ...httpBodyLimitShape,
   METRICS_API_KEYS: secret(keyRingSchema(dashboardKeys).optional(), keyRingRule(dashboardKeys, { development: `local:${DEVELOPMENT_SECRETS.dashboardKey}` })),
+  /**
+   * Required in production. Unset (only possible when the schema is parsed without the secret
+   * policy, as some tests do) the partials endpoint refuses every caller and a read that needs
+   * another instance's share answers 503: closed, never open.
+   */
+  KPI_PEER_KEYS: secret(peerKeys.optional(), {
+    required: true,
+    development: DEVELOPMENT_SECRETS.kpiPeerKey,
+    secretsOf: (raw) => raw.split(',').map((k) => k.trim()).filter(Boolean),
+  }),
   SERVICE_NAME: z.string().default('metrics'),
   HTTP_PORT: baseConfigShape.HTTP_PORT.default(3004),
   KPI_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),

@@ -4,8 +4,9 @@
  * every KPI read, from every instance, exactly as one KPI state fed the whole stream does; so do
  * the survivors after one instance is stopped mid-stream and another is killed with SIGKILL
  * mid-stream (their tasks restored from the changelog). Merges join profiles placed on different
- * tasks, so the figures are exact only if the profile rows were handed over. Own namespace, own
- * state directories.
+ * tasks, so the figures are exact only if the profile rows were handed over. The instances gather
+ * each other's shares with a peer key; without one the shares (profile ids included) are refused.
+ * Own namespace, own state directories.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,6 +138,8 @@ describe('KPIs over several metrics instances in one group, against a real Kafka
       CDP_ENV: 'test',
       // schema.parse applies no secret policy: the dashboard key is given as the service would get it.
       METRICS_API_KEYS: `local:${DEVELOPMENT_SECRETS.dashboardKey}`,
+      // The peer key the built instance (CDP_ENV=test) falls back on.
+      KPI_PEER_KEYS: DEVELOPMENT_SECRETS.kpiPeerKey,
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
       TOPIC_NAMESPACE: namespace,
       HTTP_PORT: '0',
@@ -204,12 +207,59 @@ describe('KPIs over several metrics instances in one group, against a real Kafka
     }
   }
 
+  /** Task by task, what each instance's partials endpoint answers with these headers: status and the largest profiles' ids. */
+  async function shares(url: string, headers: Record<string, string>): Promise<{ status: number; ids: string[] }[]> {
+    return Promise.all(
+      Array.from({ length: 6 }, async (_, task) => {
+        const res = await fetch(`${url}/internal/v1/kpi-partials?window=all&at=${Date.now()}&tasks=${task}`, { headers });
+        const body = await res.text();
+        const ids = res.ok ? ((JSON.parse(body) as { partials: { largest: { profileId: string }[] }[] }).partials.flatMap((p) => p.largest.map((l) => l.profileId))) : [];
+        // Whatever the answer, no profile id in it unless it is a peer's.
+        if (!res.ok) expect(body).not.toMatch(/"p\d+"/);
+        return { status: res.status, ids };
+      }),
+    );
+  }
+
+  /**
+   * The internal partials endpoint holds profile ids: another instance (the peer key) gets them, a
+   * caller without it gets 401 and no id, a dashboard key included; while the KPI API gathered across
+   * both instances still shows the ids to a dashboard key and only the sizes without one.
+   */
+  async function sharesArePeersOnly(a: string, b: string): Promise<void> {
+    const peer = { 'x-cdp-peer-key': DEVELOPMENT_SECRETS.kpiPeerKey };
+    const [fromA, fromB] = await Promise.all([shares(a, peer), shares(b, peer)]);
+    // Each task answered by one instance, each instance owning some: the reads below gather over HTTP.
+    expect(fromA.map((x, task) => [x.status, fromB[task]!.status].sort())).toEqual(Array.from({ length: 6 }, () => [200, 503]));
+    expect([fromA.some((x) => x.status === 200), fromB.some((x) => x.status === 200)]).toEqual([true, true]);
+    const peerIds = [...fromA, ...fromB].flatMap((x) => x.ids);
+    expect(peerIds.length).toBeGreaterThan(0);
+    expect(peerIds.every((id) => /^p\d+$/.test(id))).toBe(true);
+    for (const url of [a, b]) {
+      for (const headers of [{}, { 'x-api-key': DEVELOPMENT_SECRETS.dashboardKey }, { 'x-cdp-peer-key': DEVELOPMENT_SECRETS.dashboardKey }, { 'x-cdp-peer-key': `${DEVELOPMENT_SECRETS.kpiPeerKey}x` }] as Record<string, string>[]) {
+        const refused = await shares(url, headers);
+        expect(refused.flatMap((x) => x.ids)).toEqual([]);
+        expect(refused.map((x) => x.status)).toEqual(Array.from({ length: 6 }, () => 401));
+      }
+    }
+    const largest = async (url: string, headers: Record<string, string>) => ((await (await fetch(`${url}/v1/kpis?window=all`, { headers })).json()) as { largestProfiles: { profileId: string }[] }).largestProfiles.map((p) => p.profileId);
+    for (const url of [a, b]) {
+      const signedIn = await largest(url, { 'x-api-key': DEVELOPMENT_SECRETS.dashboardKey });
+      expect(signedIn.length).toBeGreaterThan(0);
+      expect(signedIn.every((id) => /^p\d+$/.test(id))).toBe(true);
+      // The ids of both instances' tasks: the top of the shares of every task.
+      expect(signedIn.every((id) => peerIds.includes(id))).toBe(true);
+      expect(await largest(url, {})).toEqual(signedIn.map(() => ''));
+    }
+  }
+
   it('two, then three instances give the KPIs of one state fed the whole stream, from every instance; so do the survivors of a stop and a SIGKILL', async () => {
     const parts = [0, 600, 1200, 1800, 2400, 3000];
     const a = await startInProcess();
     const b = await startInProcess();
     await publish(records(now, parts[0]!, parts[1]!), 2);
     await allExact([a.url, b.url]);
+    await sharesArePeersOnly(a.url, b.url);
     // Profiles of different tasks were merged: their rows were handed over through Kafka.
     const handovers = async () => counter(await (await fetch(`${a.url}/metrics`)).text(), 'cdp_kpi_handovers_total') + counter(await (await fetch(`${b.url}/metrics`)).text(), 'cdp_kpi_handovers_total');
     expect(await handovers()).toBeGreaterThan(0);

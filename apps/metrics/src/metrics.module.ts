@@ -10,6 +10,7 @@ import { KpiController } from './http/kpi.controller';
 import { KpiConsumer } from './kafka/kpi.consumer';
 import { kpiChangelogTopic, kpiHandoverTopic } from './kafka/kpi-topics';
 import { PartialsController } from './http/partials.controller';
+import { PeerKeyGuard } from './http/peer-key.guard';
 import { METRICS_CONFIG } from './tokens';
 
 @Module({})
@@ -21,7 +22,7 @@ export class MetricsModule {
         PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic, kpiChangelogTopic, kpiHandoverTopic] as TopicContract<unknown>[], logger),
       ],
       controllers: [KpiController, PartialsController, DashboardController, KpiConsumer],
-      providers: [{ provide: METRICS_CONFIG, useValue: config }, { provide: API_KEY_RING, useValue: config.METRICS_API_KEYS }, ApiKeyGuard, KpiService],
+      providers: [{ provide: METRICS_CONFIG, useValue: config }, { provide: API_KEY_RING, useValue: config.METRICS_API_KEYS }, ApiKeyGuard, PeerKeyGuard, KpiService],
     };
   }
 }

@@ -49,6 +49,7 @@ describe('a production-only install of each service starts', () => {
     IDENTITY_API_KEYS: `ops:${randomBytes(16).toString('hex')};scopes=operator,dpo:${randomBytes(16).toString('hex')};scopes=privacy`,
     INGEST_API_KEYS: `prod-test:${randomBytes(16).toString('hex')};channels=*;trust=server`,
     PROFILES_API_KEYS: `prod-test:${randomBytes(16).toString('hex')};scopes=*`,
+    KPI_PEER_KEYS: randomBytes(32).toString('hex'),
   };
 
   beforeAll(async () => {

@@ -18,6 +18,7 @@ const good = (): Record<string, string> => ({
   PROFILES_API_KEYS: `reader:${own()};scopes=read+lookup`,
   IDENTITY_HMAC_KEY: own() + own(),
   NEO4J_PASSWORD: own(),
+  KPI_PEER_KEYS: own() + own(),
 });
 
 describe('a built service started as production refuses missing and published secrets', () => {
@@ -35,6 +36,8 @@ describe('a built service started as production refuses missing and published se
     ['identity', 'a placeholder operator key', { IDENTITY_API_KEYS: 'ops:change-me-16-chars-or-more;scopes=operator' }, /IDENTITY_API_KEYS: is a published/],
     ['identity', 'the operator key of earlier versions', { IDENTITY_ADMIN_API_KEY: own() }, /IDENTITY_ADMIN_API_KEY: replaced by IDENTITY_API_KEYS/],
     ['ingestion', 'a collector key that does not say whether its source is trusted', { INGEST_API_KEYS: `web:${own()};channels=website` }, /INGEST_API_KEYS: key "web" must state trust= in production/],
+    ['metrics', 'no peer key', { KPI_PEER_KEYS: '' }, /KPI_PEER_KEYS: required in production/],
+    ['metrics', 'the development peer key', { KPI_PEER_KEYS: 'local-development-only-kpi-peer-key-change-me' }, /KPI_PEER_KEYS: is a published/],
     ['profiles', 'a reader key without scopes', { PROFILES_API_KEYS: `crm:${own()}` }, /PROFILES_API_KEYS: key "crm" must state scopes= in production/],
   ])('%s with %s exits 1 naming the variable', async (service, _case, spoil, message) => {
     const outcome = await startServiceProcess(service, { ...good(), ...spoil }, 30_000).then(

@@ -28,6 +28,8 @@ const keys = {
   ops: secret(),
   dpo: secret(),
   dash: secret(),
+  // Metrics instances' peer key (KPI_PEER_KEYS): 32+ characters.
+  peer: secret() + secret(),
 };
 type KeyName = keyof typeof keys;
 
@@ -47,6 +49,8 @@ interface Endpoint {
   readonly wrongScope?: KeyName;
   /** A key of another service, which this one must not know. */
   readonly foreign: KeyName;
+  /** The header the route takes its key in (x-api-key when absent). */
+  readonly keyHeader?: string;
 }
 
 const ENDPOINTS: Endpoint[] = [
@@ -67,6 +71,8 @@ const ENDPOINTS: Endpoint[] = [
   { service: 'identity', method: 'POST', path: '/v1/graph/quarantine', body: { identity: ref }, right: 'ops', rightStatus: 404, wrongScope: 'dpo', foreign: 'web' },
   { service: 'identity', method: 'POST', path: '/v1/graph/release', body: { identity: ref }, right: 'ops', rightStatus: 404, wrongScope: 'dpo', foreign: 'web' },
   { service: 'identity', method: 'POST', path: '/v1/privacy/erasures', body: { profileId: MISSING_ID }, right: 'dpo', rightStatus: 404, wrongScope: 'ops', foreign: 'reader' },
+  // Metrics instances' shares of the KPIs, profile ids included: for a peer only, not even for a dashboard key.
+  { service: 'metrics', method: 'GET', path: `/internal/v1/kpi-partials?window=all&at=${Date.now()}&tasks=0,1,2,3,4,5`, right: 'peer', rightStatus: 200, foreign: 'dash', keyHeader: 'x-cdp-peer-key' },
 ];
 
 describe('security suite: every endpoint of every service, as production', () => {
@@ -110,6 +116,7 @@ describe('security suite: every endpoint of every service, as production', () =>
       ].join('\n'),
       IDENTITY_API_KEYS: `ops:${keys.ops};scopes=operator,dpo:${keys.dpo};scopes=privacy`,
       METRICS_API_KEYS: `dash:${keys.dash};scopes=profiles`,
+      KPI_PEER_KEYS: keys.peer,
       API_RATE_LIMIT_PER_SECOND: '5',
       API_RATE_LIMIT_BURST: '100',
       SSE_MAX_STREAMS: '5',
@@ -150,6 +157,8 @@ describe('security suite: every endpoint of every service, as production', () =>
     return { status: res.status, body: await res.text(), headers: res.headers };
   }
   const withKey = (name: KeyName) => ({ 'x-api-key': keys[name] });
+  /** The key as the endpoint takes it. */
+  const keyFor = (e: Endpoint, name: KeyName) => ({ [e.keyHeader ?? 'x-api-key']: keys[name] });
   const label = (e: Endpoint) => `${e.service} ${e.method} ${e.path.split('?')[0]}`;
 
   it.each(ENDPOINTS.map((e) => [label(e), e] as const))('%s: no key 401', async (_label, e) => {
@@ -159,21 +168,21 @@ describe('security suite: every endpoint of every service, as production', () =>
   });
 
   it.each(ENDPOINTS.map((e) => [label(e), e] as const))('%s: a wrong key 401', async (_label, e) => {
-    expect((await call(e, { 'x-api-key': secret() })).status).toBe(401);
+    expect((await call(e, { [e.keyHeader ?? 'x-api-key']: secret() })).status).toBe(401);
   });
 
   it.each(ENDPOINTS.map((e) => [label(e), e] as const))('%s: a key of another service 401', async (_label, e) => {
-    expect((await call(e, withKey(e.foreign))).status).toBe(401);
+    expect((await call(e, keyFor(e, e.foreign))).status).toBe(401);
   });
 
   it.each(ENDPOINTS.filter((e) => e.wrongScope).map((e) => [label(e), e] as const))('%s: a key of the wrong scope 403', async (_label, e) => {
-    const res = await call(e, withKey(e.wrongScope!));
+    const res = await call(e, keyFor(e, e.wrongScope!));
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body)).toMatchObject({ error: 'forbidden' });
   });
 
   it.each(ENDPOINTS.map((e) => [label(e), e] as const))('%s: the right key gets through', async (_label, e) => {
-    const res = await call(e, withKey(e.right));
+    const res = await call(e, keyFor(e, e.right));
     expect(res.status).toBe(e.rightStatus);
   });
 
@@ -321,6 +330,17 @@ describe('security suite: every endpoint of every service, as production', () =>
       expect(((await anonymous.json()) as { largestProfiles: { profileId: string }[] }).largestProfiles.every((p) => p.profileId === '')).toBe(true);
       expect((await fetch(`${services.metrics.url}/v1/kpis?window=all`, { headers: { 'x-api-key': secret() } })).status).toBe(401);
       expect((await fetch(`${services.metrics.url}/v1/kpis?window=all`, { headers: withKey('dash') })).status).toBe(200);
+    });
+
+    it('the KPI partials (profile ids included) are not for a dashboard key either, in any header', async () => {
+      const partials = { service: 'metrics' as const, method: 'GET' as const, path: `/internal/v1/kpi-partials?window=all&at=${Date.now()}&tasks=0` };
+      for (const headers of [withKey('dash'), { authorization: `Bearer ${keys.dash}` }, { 'x-cdp-peer-key': keys.dash }] as Record<string, string>[]) {
+        const res = await call(partials, headers);
+        expect([res.status, res.body]).toEqual([401, expect.not.stringContaining('largest')]);
+      }
+      // The peer key opens it, and only in its own header.
+      expect((await call(partials, { 'x-cdp-peer-key': keys.peer })).status).toBe(200);
+      expect((await call(partials, withKey('peer'))).status).toBe(401);
     });
   });
 

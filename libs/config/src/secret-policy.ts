@@ -22,6 +22,7 @@ export const DEVELOPMENT_SECRETS = {
   dashboardKey: 'local-dev-dashboard-key',
   hmacKey: 'local-development-only-hmac-key-change-me',
   neo4jPassword: 'cdp-local-password',
+  kpiPeerKey: 'local-development-only-kpi-peer-key-change-me',
 } as const;
 
 /**

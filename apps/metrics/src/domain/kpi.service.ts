@@ -6,6 +6,7 @@
  * from the group coordinator: GroupOwnershipView, the URL each member advertises) and combines
  * them exactly (kpi-partials.ts). While a task has no owner or is being restored, reads answer
  * 503 `restoring` rather than figures that lack it. The owner of task 0 publishes the snapshots.
+ * Instances prove themselves to each other with a peer key (http/peer-key.guard.ts).
  * Also mirrors KPIs into Prometheus and reads consumer lag.
  */
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ import { drop, GroupOwnershipView, output, type HandlerResult, type KafkaPlatfor
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { MetricsConfig } from '../config';
+import { PEER_KEY_HEADER } from '../http/peer-key.guard';
 import { ConsumerLagReader, type GroupLag } from '../kafka/consumer-lag';
 import { kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
 import type { RecordPosition } from '../persistence/kpi-store';
@@ -255,7 +257,10 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
       [...byUrl].map(async ([url, tasks]) => {
         if (url === '') return this.localPartials(tasks, window, now, series);
         const q = new URLSearchParams({ window, at: String(now), tasks: tasks.join(','), ...(series ? { series: '1' } : {}) });
-        const res = await fetch(`${url}/internal/v1/kpi-partials?${q}`, { signal: AbortSignal.timeout(GATHER_TIMEOUT_MS) }).catch((err: unknown) => {
+        // The shares hold profile ids: the owner gives them to a peer only; the caller's entitlement is applied here (kpi.controller.ts).
+        const peerKey = this.config.KPI_PEER_KEYS?.[0];
+        const headers: Record<string, string> = peerKey ? { [PEER_KEY_HEADER]: peerKey } : {};
+        const res = await fetch(`${url}/internal/v1/kpi-partials?${q}`, { headers, signal: AbortSignal.timeout(GATHER_TIMEOUT_MS) }).catch((err: unknown) => {
           throw new TaskNotReadyError(`the owner of task(s) ${tasks.join(', ')} at ${url} did not answer: ${(err as Error).message}`);
         });
         if (!res.ok) throw new TaskNotReadyError(`the owner of task(s) ${tasks.join(', ')} at ${url} answered ${res.status}: ${await res.text().catch(() => '')}`);

@@ -3,14 +3,17 @@
  * that got a KPI read (domain/kpi.service.ts gathers them). `at` fixes the instant every owner
  * computes its windows at, so the shares combine into one snapshot. 503 `restoring` for a task
  * this instance does not hold ready (being restored, or moved since the caller read the owners).
+ * Other instances only (peer-key.guard.ts): the shares hold profile ids whatever the end reader may see.
  */
-import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
+import { BadRequestException, Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { KpiService, type PartialsAnswer } from '../domain/kpi.service';
 import { WINDOWS, type WindowName } from '../domain/kpi-state';
 import { TASKS } from '../domain/kpi-tasks';
 import { restoringAs503, windowOf } from './kpi.controller';
+import { PeerKeyGuard } from './peer-key.guard';
 
 @Controller('internal/v1/kpi-partials')
+@UseGuards(PeerKeyGuard)
 export class PartialsController {
   constructor(private readonly kpis: KpiService) {}
 
