@@ -13,7 +13,8 @@
  * kill-metrics,kill-kafka,kill-neo4j,pause-service,replace-instance,rolling-restart; "none" for runs without faults), --per-run
  * one|all (one: each run has one fault, N runs of each kind, so violations are attributed exactly,
  * as in the issue's reproduction; all: every kind in each of N runs, one after the other),
- * --pause-ms (10000, longer than the 6 s session timeout), --restart-delay-ms (2000), --keep-infra (leave the servers running), --no-build.
+ * --pause-ms (10000, longer than the 6 s session timeout), --restart-delay-ms (2000), --keep-infra (leave the servers running), --no-build,
+ * --label L (writes bench-results/chaos-L.json instead of chaos.json, which holds the reference schedule).
  * Env: CHAOS_INFRA_HOME (.local/infra-chaos), CHAOS_KAFKA_PORT (19092), CHAOS_KAFKA_CONTROLLER_PORT
  * (19093), CHAOS_NEO4J_BOLT_PORT (17687), CHAOS_JARS_FROM (a filled provider jars folder).
  * Exit code 0 with no violations, 1 with violations, 2 on a bench error.
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
       'restart-delay-ms': { type: 'string', default: '2000' },
       'keep-infra': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      label: { type: 'string', default: '' },
     },
   });
   const seed0 = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
@@ -87,7 +89,7 @@ async function main(): Promise<number> {
   const table = formatTable(rows);
   const detail = formatViolations(results);
   process.stdout.write(`\n${table}\n\n${detail || 'no violations'}\n`);
-  const file = writeResult('chaos', {
+  const file = writeResult(values.label ? `chaos-${values.label}` : 'chaos', {
     benchmark: 'chaos',
     command: `npm run bench:chaos -- ${process.argv.slice(2).join(' ')}`.trim(),
     measuredAt: new Date().toISOString(),

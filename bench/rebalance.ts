@@ -9,9 +9,9 @@
  *    own disk (a restarted pod).
  * Catch-up = from the change until the group's commit on every partition of its inputs has
  * reached where that partition ended at the moment of the change (every record that was waiting
- * is processed). Restores: per task taken over by the joining instance, the changelog records it
- * read and the seconds it took (its cdp_task_last_restore gauges), the points for restore time
- * against partition size. Prints the tables, writes bench-results/rebalance.json.
+ * is processed). Restores: per task restored because of the change, on whichever instance took it
+ * (the cdp_task_last_restore gauges that moved), the changelog records read and the seconds it
+ * took: the points for restore time against partition size. Prints the tables, writes bench-results/rebalance.json.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -124,41 +124,53 @@ async function main(): Promise<void> {
     };
     const last = instances - 1;
     for (const service of services) {
-      const step = async (change: Change, act: () => Promise<number | null>, restoredFrom?: () => Promise<void>) => {
+      const stateful = service === 'profiles' || service === 'metrics';
+      /** Every running instance's last restore per task, to tell which restores a step caused. */
+      const restoreGauges = async () => {
+        const out = new Map<string, { task: number; records: number; ms: number }>();
+        for (const i of platform.indexes()) {
+          if (!platform.isRunning(service, i)) continue;
+          for (const r of await restores(platform.url(service, i)).catch(() => [])) out.set(`${i}:${r.task}`, r);
+        }
+        return out;
+      };
+      const step = async (change: Change, act: () => Promise<number | null>) => {
+        const before = stateful ? await restoreGauges() : new Map();
         const ends = await offsets.inputEnds(service);
         const t0 = Date.now();
         const readyMs = await act();
         const catchUpMs = await catchUp(service, t0, ends);
         let extra: Partial<Row> = {};
-        if (restoredFrom) {
-          const r = (await restores(platform.url(service, last))).filter((x) => x.records > 0 || change === 'rejoin-own-disk');
+        if (stateful) {
+          // A restart resets an instance's gauges: anything it reports after its start is new.
+          const restarted = change === 'join-empty-disk' || change === 'rejoin-own-disk' ? `${last}:` : undefined;
+          const r = [...(await restoreGauges())].filter(([k, x]) => (restarted !== undefined && k.startsWith(restarted)) || before.get(k)?.ms !== x.ms || before.get(k)?.records !== x.records).map(([, x]) => x);
           for (const x of r) points.push({ service, change, ...x });
-          extra = { restoredTasks: r.length, restoredRecords: r.reduce((s, x) => s + x.records, 0), slowestRestoreMs: Math.max(0, ...r.map((x) => x.ms)) };
+          extra = { restoredTasks: r.length, restoredRecords: r.reduce((sum, x) => sum + x.records, 0), slowestRestoreMs: Math.max(0, ...r.map((x) => x.ms)) };
         }
         rows.push({ service, change, readyMs, catchUpMs, ...extra });
         log(`${service} ${change}: ready ${readyMs ?? '-'} ms, caught up after ${catchUpMs} ms${extra.restoredTasks !== undefined ? `, restored ${extra.restoredTasks} task(s), ${extra.restoredRecords} records, slowest ${extra.slowestRestoreMs} ms` : ''}`);
         await sleep(3000);
       };
-      const stateful = service === 'profiles' || service === 'metrics';
       await step('baseline', () => Promise.resolve(null));
       await step('leave', async () => {
         await platform.terminate(service, last);
         return null;
       });
-      await step(
-        'join-empty-disk',
-        async () => {
-          platform.wipe(service, last);
-          return platform.restart(service, last);
-        },
-        stateful ? () => Promise.resolve() : undefined,
-      );
+      await step('join-empty-disk', async () => {
+        platform.wipe(service, last);
+        return platform.restart(service, last);
+      });
       await step('crash', async () => {
         await platform.kill(service, last);
         return null;
       });
-      await step('rejoin-own-disk', () => platform.restart(service, last), stateful ? () => Promise.resolve() : undefined);
+      await step('rejoin-own-disk', () => platform.restart(service, last));
     }
+  } catch (err) {
+    // What the services said is what explains a stall: kept before they are stopped.
+    log(`failed; the services' output is in ${platform.saveAllOutputs()[0]?.replace(/[^/]*$/, '') ?? '(none)'}`);
+    throw err;
   } finally {
     steady?.stop();
     await steadyRun?.catch(() => undefined);

@@ -199,18 +199,19 @@ export class ProfilesController {
   @UseInterceptors(SseLimitInterceptor)
   async stream(@Req() req: Request, @Param('profileId') profileId: string): Promise<Observable<MessageEvent>> {
     const where = await this.locate(profileId, req);
-    if (where.at === 'here') return this.localStream(where.id, where.task);
+    if (where.at === 'here') return this.localStream(where.id);
     const opened = await this.router.openStream(where.url, `/v1/profiles/${encodeURIComponent(where.id)}/stream`, keyOf(req));
     if (!opened.stream) throw new HttpException(opened.body ?? { error: 'upstream' }, opened.status);
     return relayStream(opened.stream, opened.abort);
   }
 
-  private localStream(profileId: string, task: number): Observable<MessageEvent> {
+  private localStream(profileId: string): Observable<MessageEvent> {
     const current = this.store.db.profile(profileId);
     // Updates are emitted once published, which can be just after the snapshot was read: never
     // send a version of the same profile twice or go backwards.
     const sent = new Map<string, number>(current ? [[current.profileId, current.version]] : []);
-    const gone = this.store.released.pipe(filter((t) => t === task));
+    // The task that holds the stream's profile now (a merge can move it to another task held here).
+    const gone = this.store.released.pipe(filter((t) => t === this.store.taskOf(this.store.db.canonical(profileId))));
     const updates = this.hub.changes.pipe(
       filter((c) => (c.kind === 'update' ? c.profile.profileId === this.store.db.canonical(profileId) : c.profileId === profileId)),
       filter((c) => {

@@ -21,6 +21,8 @@ export interface Forwarded {
 @Injectable()
 export class TaskRouter implements OnApplicationShutdown {
   private readonly view: GroupOwnershipView;
+  /** An owner did not answer: the next owner lookup reads the map afresh. */
+  private unreachable = false;
 
   constructor(@Inject(KAFKA_PLATFORM) kafka: KafkaPlatform) {
     this.view = new GroupOwnershipView(kafka.kafka, `${kafka.namespace}${PROFILES_GROUP}`);
@@ -33,7 +35,8 @@ export class TaskRouter implements OnApplicationShutdown {
   async others(taskCount: number, local: readonly number[]): Promise<{ urls: string[]; unowned: number[] }> {
     const here = new Set(local);
     if (here.size === taskCount) return { urls: [], unowned: [] };
-    const owners = await this.owners(false);
+    const owners = await this.owners(this.unreachable);
+    this.unreachable = false;
     const urls = new Set<string>();
     const unowned: number[] = [];
     for (let task = 0; task < taskCount; task++) {
@@ -46,19 +49,34 @@ export class TaskRouter implements OnApplicationShutdown {
   }
 
   async ownerOf(task: number): Promise<string | undefined> {
-    let owner = (await this.owners(false)).get(task);
+    let owner = (await this.owners(this.unreachable)).get(task);
+    this.unreachable = false;
     if (!owner?.url) owner = (await this.owners(true)).get(task);
     return owner?.url || undefined;
   }
 
   async forward(url: string, path: string, apiKey: string, body?: unknown): Promise<Forwarded> {
-    const res = await fetch(`${url}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'x-api-key': apiKey, [ROUTED_HEADER]: '1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: res.status, body: await res.json().catch(() => null) };
+    try {
+      const res = await fetch(`${url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'x-api-key': apiKey, [ROUTED_HEADER]: '1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      return { status: res.status, body: await res.json().catch(() => null) };
+    } catch (err) {
+      return this.ownerUnreachable(url, err);
+    }
+  }
+
+  /**
+   * An owner that does not answer (stopping: its port closes before it leaves the group; or
+   * crashed, until its session expires) is a 503 to retry, never a 500; the next lookup of an
+   * owner skips the cached map.
+   */
+  private ownerUnreachable(url: string, err: unknown): Forwarded {
+    this.unreachable = true;
+    return { status: 503, body: { error: 'owner_unreachable', message: `the instance holding this partition (${url}) did not answer (${(err as Error).message}); try again shortly` } };
   }
 
   /**
@@ -72,6 +90,8 @@ export class TaskRouter implements OnApplicationShutdown {
       const res = await fetch(`${url}${path}`, { headers: { 'x-api-key': apiKey, [ROUTED_HEADER]: '1', accept: 'text/event-stream' }, signal: abort.signal });
       if (res.status !== 200 || !res.body) return { status: res.status, body: await res.json().catch(() => null), abort };
       return { status: 200, body: null, stream: res.body as unknown as AsyncIterable<Uint8Array>, abort };
+    } catch (err) {
+      return { ...this.ownerUnreachable(url, err), abort };
     } finally {
       clearTimeout(timer);
     }

@@ -13,7 +13,7 @@
  * domain/handover.ts), so restoring one task never needs another's state.
  */
 import { join } from 'node:path';
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
 import { topicName } from '@cdp/contracts';
 import { partitionForKey, readPartitionToEnd, type KafkaPlatform, type RestoreOutcome, type TaskState } from '@cdp/kafka';
@@ -25,7 +25,7 @@ import { PROFILES_CONFIG } from '../tokens';
 import { LmdbProfileStore } from './lmdb-profile-store';
 
 @Injectable()
-export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskState {
+export class ProfileStore implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown, TaskState {
   private lmdb: LmdbProfileStore | undefined;
   /** Tasks assigned to this member by the last rebalance. */
   private owned = new Set<number>();
@@ -89,9 +89,13 @@ export class ProfileStore implements OnModuleInit, OnApplicationShutdown, TaskSt
     this.logger.info({ profiles: this.lmdb.size }, 'profile store open');
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the HTTP server closes (it waits for open connections): live streams end now. */
+  beforeApplicationShutdown(): void {
     for (const task of this.ready) this.leaving.next(task);
     this.leaving.complete();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     await this.lmdb?.close();
     this.lmdb = undefined;
   }

@@ -26,9 +26,14 @@ export interface AnyInstanceFigures {
   readonly streamsOpened: number;
 }
 
+/** A failure to answer is a finding (status 0), never an exception that ends the checks. */
 async function post<T>(url: string, apiKey: string, body: unknown): Promise<{ status: number; body: T | null }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-  return { status: res.status, body: (await res.json().catch(() => null)) as T | null };
+  try {
+    const res = await fetch(url, { method: 'POST', headers: { 'x-api-key': apiKey, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    return { status: res.status, body: (await res.json().catch(() => null)) as T | null };
+  } catch {
+    return { status: 0, body: null };
+  }
 }
 
 /** The first `profile` frame of a profile's server-sent event stream, or why there was none. */

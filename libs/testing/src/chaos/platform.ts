@@ -107,6 +107,11 @@ export class Platform {
     return file;
   }
 
+  /** saveOutput for every instance started so far; returns the files. */
+  saveAllOutputs(): string[] {
+    return SERVICES.flatMap((name) => this.indexes().filter((i) => this.running.has(instanceLabel(name, i))).map((i) => this.saveOutput(name, i)));
+  }
+
   pid(name: ServiceName, index = 0): number {
     return this.svc(name, index).process.pid!;
   }
