@@ -15,7 +15,7 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '@cdp/observability';
 import { describeError } from './errors';
-import { byTopic, type RawOutput } from './producer';
+import { byTopic, inSizedSlices, type RawOutput } from './producer';
 
 export interface CommitRequest {
   readonly topic: string;
@@ -101,10 +101,9 @@ export class TransactionalCommitter implements Committer {
     const id = partitionKey(topic, partition);
     if (this.lost.has(id)) throw new PartitionLostError(topic, partition, 'fenced earlier in this generation');
     const producer = await this.producerFor(topic, partition);
-    const topicMessages = byTopic(messages);
     const txn = await producer.transaction();
     try {
-      if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
+      for (const slice of inSizedSlices(messages)) await txn.sendBatch({ acks: -1, topicMessages: byTopic(slice) });
       await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
       await txn.commit();
     } catch (err) {
@@ -180,8 +179,7 @@ export class AtLeastOnceCommitter implements Committer {
   forget(): void {}
 
   async commit({ messages }: CommitRequest): Promise<void> {
-    if (messages.length === 0) return;
-    await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(messages) });
+    for (const slice of inSizedSlices(messages)) await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(slice) });
   }
 
   assigned(): Promise<void> {

@@ -116,6 +116,26 @@ describe('consumer loop exactly-once against a real Kafka', () => {
     expect(final.sort()).toEqual(['first', 'held', 'second']);
   });
 
+  it('commits a transaction whose outputs to one partition are larger than the broker takes in one batch', async () => {
+    // 3 MiB to one partition: in one send, kafkajs makes it one record batch, which the broker
+    // refuses (MESSAGE_TOO_LARGE over max.message.bytes, 1 MiB) on every retry of the commit.
+    const dlq = topicName(deadLettersTopic, namespace);
+    const admin = kafka.admin();
+    await admin.connect();
+    const end = async () => Number((await admin.fetchTopicOffsets(dlq)).find((p) => p.partition === 0)!.high);
+    const writer = new TransactionalCommitter(kafka, `${namespace}big-writer`, logger);
+    try {
+      const before = await end();
+      const messages = Array.from({ length: 30 }, (_, i) => ({ topic: dlq, message: { key: `big-${i}`, value: Buffer.alloc(100 * 1024, i), partition: 0 } }));
+      await writer.commit({ topic: input, partition: 5, messages, nextOffset: '0' });
+      // 30 records and the transaction's one commit marker.
+      expect((await end()) - before).toBe(31);
+    } finally {
+      await writer.close();
+      await admin.disconnect();
+    }
+  });
+
   it('commits past a trailing aborted transaction upstream, so the drained partition shows no lag', async () => {
     // Partition 1: the other tests use partition 0. An upstream producer commits one record, then
     // aborts one (a crash would): the fetch holding the abort has no record for eachBatch.

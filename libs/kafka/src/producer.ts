@@ -35,6 +35,43 @@ export function byTopic(messages: readonly RawOutput[]): TopicMessages[] {
   return [...groups].map(([topic, list]) => ({ topic, messages: list }));
 }
 
+/**
+ * Most bytes one produce request carries. kafkajs puts every message of one topic-partition in a
+ * send into one record batch, and the broker refuses a batch over its `max.message.bytes` (1 MiB
+ * by default) with MESSAGE_TOO_LARGE, retried for ever as a commit of the same group: a backlog
+ * of large records (profile states after a restore) would stall its partition. Sends in slices
+ * below half of that stay clear of it; transactions and per-topic order span the slices.
+ */
+export const MAX_SEND_BYTES = 512 * 1024;
+
+const bytesOf = (v: Message['key'] | Message['value'] | undefined): number => (v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+
+function sizeOf(m: Message): number {
+  let headers = 0;
+  for (const [k, v] of Object.entries(m.headers ?? {})) headers += Buffer.byteLength(k) + (Array.isArray(v) ? v.reduce<number>((s, x) => s + bytesOf(x as Buffer | string), 0) : bytesOf(v as Buffer | string | undefined));
+  // Record overhead (offset delta, timestamp delta, lengths): a few dozen bytes at most.
+  return bytesOf(m.key) + bytesOf(m.value) + headers + 64;
+}
+
+/** The messages in order, cut into consecutive slices of at most `maxBytes` (a larger message goes alone). */
+export function inSizedSlices(messages: readonly RawOutput[], maxBytes = MAX_SEND_BYTES): RawOutput[][] {
+  const slices: RawOutput[][] = [];
+  let current: RawOutput[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = sizeOf(m.message);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      slices.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
+}
+
 export class CdpProducer {
   private readonly producer: Producer;
   private connected = false;
@@ -93,7 +130,7 @@ export class CdpProducer {
 
   async publish(outputs: readonly OutboundMessage[]): Promise<void> {
     if (outputs.length === 0) return;
-    await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(await this.encodeEach(outputs)) });
+    for (const slice of inSizedSlices(await this.encodeEach(outputs))) await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(slice) });
   }
 
   /** Sends bytes as they are. */
