@@ -146,7 +146,9 @@ async function main(): Promise<void> {
           const restarted = change === 'join-empty-disk' || change === 'rejoin-own-disk' ? `${last}:` : undefined;
           const r = [...(await restoreGauges())].filter(([k, x]) => (restarted !== undefined && k.startsWith(restarted)) || before.get(k)?.ms !== x.ms || before.get(k)?.records !== x.records).map(([, x]) => x);
           for (const x of r) points.push({ service, change, ...x });
-          extra = { restoredTasks: r.length, restoredRecords: r.reduce((sum, x) => sum + x.records, 0), slowestRestoreMs: Math.max(0, ...r.map((x) => x.ms)) };
+          // Tasks kept through a rebalance are prepared again too, from their current copy (0 records).
+          const read = r.filter((x) => x.records > 0);
+          extra = { restoredTasks: read.length, restoredRecords: read.reduce((sum, x) => sum + x.records, 0), slowestRestoreMs: Math.max(0, ...read.map((x) => x.ms)) };
         }
         rows.push({ service, change, readyMs, catchUpMs, ...extra });
         log(`${service} ${change}: ready ${readyMs ?? '-'} ms, caught up after ${catchUpMs} ms${extra.restoredTasks !== undefined ? `, restored ${extra.restoredTasks} task(s), ${extra.restoredRecords} records, slowest ${extra.slowestRestoreMs} ms` : ''}`);

@@ -196,8 +196,12 @@ export class PartitionProcessor {
         const { records, resume } = await state.restore(task, committed);
         const restoreSeconds = (Date.now() - restoring) / 1000;
         this.d.metrics.restoreSeconds.observe({ group: this.d.groupId, from: records > 0 ? 'changelog' : 'local' }, restoreSeconds);
-        this.d.metrics.lastRestore.set({ group: this.d.groupId, task: String(task), what: 'seconds' }, restoreSeconds);
-        this.d.metrics.lastRestore.set({ group: this.d.groupId, task: String(task), what: 'records' }, records);
+        // The last read of the changelog only: a task kept through a later rebalance is prepared
+        // again from its current copy, which would hide the restore that cost something.
+        if (records > 0) {
+          this.d.metrics.lastRestore.set({ group: this.d.groupId, task: String(task), what: 'seconds' }, restoreSeconds);
+          this.d.metrics.lastRestore.set({ group: this.d.groupId, task: String(task), what: 'records' }, records);
+        }
         for (const [topic, at] of resume ?? []) {
           const c = committed.get(topic);
           if (committed.has(topic) && (c === undefined || at > c)) committed.set(topic, at);
