@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   const platform = new Platform({ ...servers, topicNamespace, graphNamespace: `rebal-${tag}` }, mkdtempSync(join(tmpdir(), `rebal-${tag}-`)), {}, instances);
   const admin = new Kafka({ clientId: 'bench-rebalance', brokers: servers.kafkaBrokers.split(','), logLevel: logLevel.NOTHING }).admin();
   const rows: Row[] = [];
+  let failure: string | undefined;
   const points: RestorePoint[] = [];
   let steady: LoadGenerator | undefined;
   let steadyRun: Promise<void> | undefined;
@@ -170,9 +171,10 @@ async function main(): Promise<void> {
       await step('rejoin-own-disk', () => platform.restart(service, last));
     }
   } catch (err) {
-    // What the services said is what explains a stall: kept before they are stopped.
+    // What the services said is what explains a stall: kept before they are stopped; the rows
+    // measured so far are written with the error.
     log(`failed; the services' output is in ${platform.saveAllOutputs()[0]?.replace(/[^/]*$/, '') ?? '(none)'}`);
-    throw err;
+    failure = (err as Error).message;
   } finally {
     steady?.stop();
     await steadyRun?.catch(() => undefined);
@@ -196,12 +198,14 @@ async function main(): Promise<void> {
     definition: { catchUpMs: 'change → every partition of the group inputs committed up to its end offset at the change', restore: 'per task taken over by the joining instance: changelog records read and seconds (cdp_task_last_restore)' },
     rows,
     restores: points,
+    ...(failure ? { failure } : {}),
   });
-  process.stdout.write(`\n${rows.map(fmt).join('\n')}\n\nrestore time against partition size:\n${restoreLines.join('\n') || '(none)'}\nwritten to ${file}\n`);
+  process.stdout.write(`\n${rows.map(fmt).join('\n')}\n\nrestore time against partition size:\n${restoreLines.join('\n') || '(none)'}\n${failure ? `FAILED: ${failure}\n` : ''}written to ${file}\n`);
+  if (failure) process.exitCode = 1;
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(2);
