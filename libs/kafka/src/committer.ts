@@ -15,7 +15,7 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '@cdp/observability';
 import { describeError } from './errors';
-import { byTopic, inSizedSlices, type RawOutput } from './producer';
+import { sendInSlices, type RawOutput } from './producer';
 
 export interface CommitRequest {
   readonly topic: string;
@@ -103,7 +103,7 @@ export class TransactionalCommitter implements Committer {
     const producer = await this.producerFor(topic, partition);
     const txn = await producer.transaction();
     try {
-      for (const slice of inSizedSlices(messages)) await txn.sendBatch({ acks: -1, topicMessages: byTopic(slice) });
+      await sendInSlices(txn, messages);
       await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
       await txn.commit();
     } catch (err) {
@@ -179,7 +179,7 @@ export class AtLeastOnceCommitter implements Committer {
   forget(): void {}
 
   async commit({ messages }: CommitRequest): Promise<void> {
-    for (const slice of inSizedSlices(messages)) await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(slice) });
+    await sendInSlices(this.producer, messages);
   }
 
   assigned(): Promise<void> {

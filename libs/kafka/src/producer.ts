@@ -72,6 +72,11 @@ export function inSizedSlices(messages: readonly RawOutput[], maxBytes = MAX_SEN
   return slices;
 }
 
+/** Sends `messages` through a producer or an open transaction, one sendBatch per sized slice (see MAX_SEND_BYTES). */
+export async function sendInSlices(target: Pick<Producer, 'sendBatch'>, messages: readonly RawOutput[]): Promise<void> {
+  for (const slice of inSizedSlices(messages)) await target.sendBatch({ acks: -1, topicMessages: byTopic(slice) });
+}
+
 export class CdpProducer {
   private readonly producer: Producer;
   private connected = false;
@@ -130,7 +135,7 @@ export class CdpProducer {
 
   async publish(outputs: readonly OutboundMessage[]): Promise<void> {
     if (outputs.length === 0) return;
-    for (const slice of inSizedSlices(await this.encodeEach(outputs))) await this.producer.sendBatch({ acks: -1, topicMessages: byTopic(slice) });
+    await sendInSlices(this.producer, await this.encodeEach(outputs));
   }
 
   /** Sends bytes as they are. */
