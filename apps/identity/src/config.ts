@@ -59,6 +59,14 @@ export const identityConfigSchema = z.object({
    * for its redelivery (a stopped consumer group); 0 = never sweep.
    */
   IDENTITY_OUTBOX_MAX_AGE_MS: z.coerce.number().int().min(0).default(24 * 3_600_000),
+  /**
+   * Where the ids of resolved events are kept per canonical partition (dedupe/seen-events.ts); a
+   * copy restored from its changelog, so a lost disk costs a restore, not correctness. Unset: a
+   * private temporary folder per process (development, tests).
+   */
+  IDENTITY_STATE_DIR: z.string().optional(),
+  /** How long (stream time) a resolved event id is remembered: a copy resent within it is recognised on any instance. */
+  IDENTITY_DEDUPE_WINDOW_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
 })
   .superRefine(checkKafkaSecurity)
   .superRefine(checkNeo4jTls);

@@ -8,6 +8,8 @@ import { API_KEY_RING, ApiKeyGuard, HealthRegistry, KAFKA_PLATFORM, LOGGER, METR
 import type { IdentityConfig } from './config';
 import { pinIdentityKey } from './graph/key-pin';
 import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
+import { seenEventsTopic } from './dedupe/seen-events-contract';
+import { SeenEvents } from './dedupe/seen-events';
 import { ErasureController } from './http/erasure.controller';
 import { ExplainController } from './http/explain.controller';
 import { GraphAdminController } from './http/graph-admin.controller';
@@ -72,7 +74,7 @@ export class IdentityModule {
     return {
       module: IdentityModule,
       imports: [
-        PlatformModule.forService(config, [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, identityErasuresTopic, deadLettersTopic, schemasTopic], logger),
+        PlatformModule.forService(config, [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, identityErasuresTopic, seenEventsTopic, deadLettersTopic, schemasTopic], logger),
       ],
       controllers: [ResolutionController, ExplainController, GraphAdminController, ErasureController],
       providers: [
@@ -90,6 +92,7 @@ export class IdentityModule {
           inject: [NEO4J_DRIVER],
         },
         RelationsService,
+        SeenEvents,
         {
           provide: ErasedKeys,
           useFactory: (kafka: KafkaPlatform, logger: Logger) => new ErasedKeys(kafka, logger),

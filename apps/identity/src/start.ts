@@ -3,11 +3,13 @@ import type { INestApplication } from '@nestjs/common';
 import { httpOptionsOf, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { IdentityConfig } from './config';
+import { SeenEvents } from './dedupe/seen-events';
 import { IdentityModule } from './identity.module';
 
 export function startIdentity(config: IdentityConfig, logger?: Logger): Promise<INestApplication> {
   return startService(IdentityModule.forRoot(config, logger), {
     ...httpOptionsOf(config),
-    transport: { groupId: 'cdp-identity', partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY },
+    // Task p = canonical partition p, with the seen event ids of that partition following it.
+    transport: { groupId: 'cdp-identity', partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY, coPartitioned: { state: SeenEvents } },
   });
 }
