@@ -36,7 +36,7 @@ const OFFICIAL_SCHEMA_BLOB = 'ffe60a11741cd06663e55fc17dbb6361de33ee6b';
  */
 const SERVICES = [
   { name: 'ingestion', needsNeo4j: false, stateDir: 'INGEST_DEDUPE_DIR', advertisedUrl: undefined },
-  { name: 'identity', needsNeo4j: true, stateDir: undefined, advertisedUrl: undefined },
+  { name: 'identity', needsNeo4j: true, stateDir: 'IDENTITY_STATE_DIR', advertisedUrl: undefined },
   { name: 'profiles', needsNeo4j: false, stateDir: 'PROFILES_DATA_DIR', advertisedUrl: 'PROFILES_ADVERTISED_URL' },
   { name: 'metrics', needsNeo4j: false, stateDir: 'KPI_STATE_DIR', advertisedUrl: 'KPI_ADVERTISED_URL' },
 ] as const;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_TOPICS } from '@cdp/contracts';
+import { seenEventsTopic } from '../apps/identity/src/dedupe/seen-events-contract';
 import { kpiChangelogTopic, kpiHandoverTopic } from '../apps/metrics/src/kafka/kpi-topics';
 import { profileChangelogTopic } from '../apps/profiles/src/kafka/changelog-contract';
 import { profileHandoverTopic } from '../apps/profiles/src/kafka/handover-contract';
@@ -20,7 +21,7 @@ interface Acl {
 const ROOT = join(__dirname, '..');
 const table = (JSON.parse(readFileSync(join(__dirname, 'local/kafka/service-acls.json'), 'utf8')) as { services: Record<string, { user: string; acls: Acl[] }> }).services;
 const docs = readFileSync(join(ROOT, 'docs/security.md'), 'utf8');
-const topics = new Set([...ALL_TOPICS, profileChangelogTopic, profileHandoverTopic, kpiChangelogTopic, kpiHandoverTopic].map((t) => t.name));
+const topics = new Set([...ALL_TOPICS, profileChangelogTopic, profileHandoverTopic, kpiChangelogTopic, kpiHandoverTopic, seenEventsTopic].map((t) => t.name));
 const entries = Object.entries(table).flatMap(([service, { acls }]) => acls.map((acl) => [service, acl] as const));
 
 describe('service ACLs', () => {

@@ -56,7 +56,7 @@ export async function startServiceProcess(name: ServiceName, env: Record<string,
   const ownsState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), `cdp-test-${name}-`));
   const cleanUp = () => ownsState && rmSync(stateDir, { recursive: true, force: true });
-  const stateEnv = { INGEST_DEDUPE_DIR: join(stateDir, 'dedupe'), PROFILES_DATA_DIR: join(stateDir, 'profiles'), KPI_STATE_DIR: join(stateDir, 'kpi') };
+  const stateEnv = { INGEST_DEDUPE_DIR: join(stateDir, 'dedupe'), PROFILES_DATA_DIR: join(stateDir, 'profiles'), KPI_STATE_DIR: join(stateDir, 'kpi'), IDENTITY_STATE_DIR: join(stateDir, 'identity') };
   const child = spawn(process.execPath, [main], {
     cwd: opts.root ?? process.cwd(),
     env: { ...process.env, ...stateEnv, LOG_LEVEL: 'warn', CDP_ENV: 'test', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
