@@ -49,6 +49,16 @@ export interface RunResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** cdp_identity_duplicate_events_total summed over the identity instances (a killed instance's count is gone with it). */
+async function identityDuplicatesDropped(urls: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const url of urls) {
+    const text = await fetch(`${url}/metrics`).then((r) => r.text()).catch(() => '');
+    for (const m of text.matchAll(/^cdp_identity_duplicate_events_total(?:\{[^}]*\})? (\d+)/gm)) total += Number(m[1]);
+  }
+  return total;
+}
+
 export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResult> {
   const tag = randomBytes(3).toString('hex');
   const topicNamespace = `chaos-${tag}.`;
@@ -124,6 +134,8 @@ export async function chaosRun(infra: OwnInfra, o: RunOptions): Promise<RunResul
     figures = checked.figures;
     const anyInstance = await checkAnyInstance({ profilesUrls: platform.urls('profiles'), metricsUrls: platform.urls('metrics'), apiKey: API_KEY, served: checked.served, sample: instances > 1 ? 100 : 20 });
     violations.push(...anyInstance.violations);
+    const dropped = await identityDuplicatesDropped(platform.urls('identity'));
+    if (dropped > 0) notes.push(`identity dropped ${dropped} copy(ies) of events already resolved (resends that reached another ingestion instance), counted by the identity instances still running`);
     o.log(`read ${anyInstance.figures.profilesCompared} profiles by id, by identity and ${anyInstance.figures.streamsOpened} streams across ${anyInstance.figures.instances} profiles instance(s)`);
   } finally {
     load?.stop();
