@@ -46,6 +46,13 @@ interface TaskRuntime {
   lastPrune: number;
 }
 
+/** One record of a chunk: where it was read, what it is (for its idempotency key), and its effect on the state. */
+export interface ChunkItem {
+  readonly pos: RecordPosition;
+  readonly record: KpiRecord | undefined;
+  readonly change: (state: KpiState) => void;
+}
+
 export interface KpiTaskHooks {
   alreadyCounted(topic: string): void;
   duplicate(topic: string): void;
@@ -192,42 +199,47 @@ export class KpiTasks implements TaskState {
    * store and returns the same entries (and any handovers) as the record's outputs.
    */
   async apply(pos: RecordPosition, record: KpiRecord | undefined, change: (state: KpiState) => void): Promise<HandlerResult> {
-    if (this.closing) return retry('metrics service is shutting down');
-    const rt = this.open.get(pos.partition);
-    if (!rt || !this.ready.has(pos.partition)) return retry(`task ${pos.partition} is not restored on this instance`);
-    if (rt.store.alreadyCounted(pos)) {
-      const resume = rt.resumeAt.get(pos.topic);
-      if (resume !== undefined && BigInt(pos.offset) < resume) {
-        this.hooks.alreadyCounted(pos.topic);
-        return drop('already counted (before the task was restored)');
-      }
-      this.logger.warn({ task: rt.task, topic: pos.topic, offset: pos.offset }, 'the KPI store is ahead of its changelog (a commit did not land); restoring the task from the changelog');
-      this.ready.delete(rt.task);
-      this.restoring.add(rt.task);
-      try {
-        await this.rebuild(rt);
-      } catch (err) {
-        return retry(`restoring task ${rt.task} from its changelog: ${(err as Error).message}`);
-      } finally {
-        this.ready.add(rt.task);
-        this.restoring.delete(rt.task);
-      }
-      if (rt.store.alreadyCounted(pos)) {
-        this.hooks.alreadyCounted(pos.topic);
-        return drop('already counted (in the changelog)');
-      }
-    }
-    const id = record ? idempotencyKey(record) : undefined;
-    const first = id === undefined || rt.seen.firstTime(id.key, id.at);
+    return (await this.applyChunk([{ pos, record, change }]))[0]!;
+  }
+
+  /**
+   * A chunk of one partition's records, in order, as one store transaction: each record is
+   * counted once (as `apply` says), and the entries the chunk changed go to the changelog once,
+   * with its last counted record (a compacted changelog needs only the latest value of each key,
+   * and the loop commits a chunk's results in one Kafka transaction). Totals and minute buckets
+   * change with every event, so this is what keeps their changelog records to one per chunk.
+   */
+  async applyChunk(items: readonly ChunkItem[]): Promise<HandlerResult[]> {
+    if (this.closing) return items.map(() => retry('metrics service is shutting down'));
+    const task = items[0]!.pos.partition;
+    const rt = this.open.get(task);
+    if (!rt || !this.ready.has(task)) return items.map(() => retry(`task ${task} is not restored on this instance`));
+    const results: (HandlerResult | undefined)[] = [];
+    let last = -1;
     this.uncommitted++;
     try {
-      if (first) change(rt.state);
-      else this.hooks.duplicate(pos.topic);
+      for (const [n, { pos, record, change }] of items.entries()) {
+        // Offsets only grow within a chunk, so what was counted before is a prefix of it: a
+        // rebuild (which reloads memory) never drops the effect of a record applied before it.
+        const skip = last === -1 ? await this.countedBefore(rt, pos) : undefined;
+        if (skip?.kind === 'retry') return items.map(() => skip);
+        if (skip) {
+          results.push(skip);
+          continue;
+        }
+        const id = record ? idempotencyKey(record) : undefined;
+        if (id === undefined || rt.seen.firstTime(id.key, id.at)) change(rt.state);
+        else this.hooks.duplicate(pos.topic);
+        results.push(undefined);
+        last = n;
+      }
+      if (last === -1) return results.map((r) => r ?? ok());
       const now = Date.now();
       if (now - rt.lastPrune >= MINUTE) {
         rt.state.prune(now);
         rt.lastPrune = now;
       }
+      const pos = items[last]!.pos;
       const changes = rt.state.takeChanges();
       const handovers = rt.state.takeHandovers();
       const seen = rt.seen.take();
@@ -238,15 +250,42 @@ export class KpiTasks implements TaskState {
       rt.seen.settle(seen);
       const outputs: OutboundMessage[] = changelogEntries(changes, seen, pos).map((e) => ({ ...output(kpiChangelogTopic, e.key, e.value === null ? null : { json: e.value }), partition: rt.task }));
       for (const h of handovers) outputs.push(output(kpiHandoverTopic, h.profileId, handoverRecord(h)));
-      return ok(outputs);
+      return results.map((r, n) => r ?? ok(n === last ? outputs : []));
     } catch (err) {
       // Memory is ahead of the store now: go back to what is durable, then let the loop retry.
       this.hooks.writeFailed();
       this.reload(rt);
-      return retry(`KPI state write failed: ${(err as Error).message}`);
+      return items.map(() => retry(`KPI state write failed: ${(err as Error).message}`));
     } finally {
       this.uncommitted--;
     }
+  }
+
+  /**
+   * A drop for a record the task counted before its restore; undefined for one to count. A store
+   * found ahead of its changelog (a commit did not land) is rebuilt from the changelog first.
+   */
+  private async countedBefore(rt: TaskRuntime, pos: RecordPosition): Promise<HandlerResult | undefined> {
+    if (!rt.store.alreadyCounted(pos)) return undefined;
+    const resume = rt.resumeAt.get(pos.topic);
+    if (resume !== undefined && BigInt(pos.offset) < resume) {
+      this.hooks.alreadyCounted(pos.topic);
+      return drop('already counted (before the task was restored)');
+    }
+    this.logger.warn({ task: rt.task, topic: pos.topic, offset: pos.offset }, 'the KPI store is ahead of its changelog (a commit did not land); restoring the task from the changelog');
+    this.ready.delete(rt.task);
+    this.restoring.add(rt.task);
+    try {
+      await this.rebuild(rt);
+    } catch (err) {
+      return retry(`restoring task ${rt.task} from its changelog: ${(err as Error).message}`);
+    } finally {
+      this.ready.add(rt.task);
+      this.restoring.delete(rt.task);
+    }
+    if (!rt.store.alreadyCounted(pos)) return undefined;
+    this.hooks.alreadyCounted(pos.topic);
+    return drop('already counted (in the changelog)');
   }
 
   /** Resolves when memory holds only what the stores committed (one record's transaction at most). */

@@ -23,7 +23,7 @@ import {
   type KpiSnapshot,
   type ResolvedEvent,
 } from '@cdp/contracts';
-import { drop, GroupOwnershipView, output, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
+import { drop, GroupOwnershipView, output, type HandlerResult, type InboundMessage, type KafkaPlatform } from '@cdp/kafka';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
 import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { MetricsConfig } from '../config';
@@ -34,7 +34,7 @@ import type { RecordPosition } from '../persistence/kpi-store';
 import { METRICS_CONFIG } from '../tokens';
 import { combinePartials, combineSeries, type CombinedKpis, type KpiPartial, type SeriesPartialPoint } from './kpi-partials';
 import { WINDOWS, type SeriesPoint, type WindowName } from './kpi-state';
-import { handoverOf, KpiTasks, TASKS, TaskNotReadyError } from './kpi-tasks';
+import { handoverOf, KpiTasks, TASKS, TaskNotReadyError, type ChunkItem } from './kpi-tasks';
 
 export const METRICS_GROUP = 'cdp-metrics';
 export const CONSUMED_TOPICS = [resolvedEventsTopic, identityChangesTopic, deadLettersTopic, identityQuarantineTopic, kpiHandoverTopic];
@@ -168,14 +168,19 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     this.logger.info('KPI state closed');
   }
 
-  onResolved(pos: RecordPosition, r: ResolvedEvent): Promise<HandlerResult> {
-    return this.apply(pos, { kind: 'resolved', value: r }, (state) => {
-      this.counted(state.onResolved(r), r.resolvedAt - r.event.receivedAt);
-    });
+  /** A chunk of one partition's resolved events, counted in one store transaction. */
+  onResolved(messages: readonly InboundMessage<ResolvedEvent>[]): Promise<HandlerResult[]> {
+    return this.applyChunk(
+      messages.map((m) => ({
+        pos: m,
+        record: { kind: 'resolved', value: m.value },
+        change: (state) => this.counted(state.onResolved(m.value), m.value.resolvedAt - m.value.event.receivedAt),
+      })),
+    );
   }
 
-  onChange(pos: RecordPosition, c: IdentityChange): Promise<HandlerResult> {
-    return this.apply(pos, { kind: 'change', value: c }, (state) => state.onChange(c));
+  onChanges(messages: readonly InboundMessage<IdentityChange>[]): Promise<HandlerResult[]> {
+    return this.applyChunk(messages.map((m) => ({ pos: m, record: { kind: 'change', value: m.value }, change: (state) => state.onChange(m.value) })));
   }
 
   onQuarantine(pos: RecordPosition, q: IdentityQuarantine): Promise<HandlerResult> {
@@ -191,14 +196,30 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     });
   }
 
-  onHandover(pos: RecordPosition, record: KpiHandoverRecord): Promise<HandlerResult> {
-    const h = handoverOf(record);
-    if (!h) return Promise.resolve(drop(`unknown KPI handover kind ${record.kind}`));
-    this.m.handovers.inc({ kind: h.kind, direction: 'received' });
-    return this.apply(pos, undefined, (state) => {
-      const counted = state.onHandover(h);
-      if (h.kind === 'event') this.counted(counted ?? 'handed-over', h.count.latencyMs);
-    });
+  /** A chunk of handovers; a kind this build does not know is dropped, the rest applied together. */
+  async onHandovers(messages: readonly InboundMessage<KpiHandoverRecord>[]): Promise<HandlerResult[]> {
+    const results: (HandlerResult | undefined)[] = [];
+    const items: ChunkItem[] = [];
+    for (const m of messages) {
+      const h = handoverOf(m.value);
+      if (!h) {
+        results.push(drop(`unknown KPI handover kind ${m.value.kind}`));
+        continue;
+      }
+      this.m.handovers.inc({ kind: h.kind, direction: 'received' });
+      results.push(undefined);
+      items.push({
+        pos: m,
+        record: undefined,
+        change: (state) => {
+          const counted = state.onHandover(h);
+          if (h.kind === 'event') this.counted(counted ?? 'handed-over', h.count.latencyMs);
+        },
+      });
+    }
+    const applied = items.length > 0 ? await this.applyChunk(items) : [];
+    let next = 0;
+    return results.map((r) => r ?? applied[next++]!);
   }
 
   /** Where an event ended: counted, left out (analytics opt-out), or passed to the task that decides. */
@@ -207,13 +228,18 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     else if (outcome === false) this.m.optedOut.inc({ reason: 'analytics-opt-out' });
   }
 
-  private async apply(pos: RecordPosition, record: Parameters<KpiTasks['apply']>[1], change: Parameters<KpiTasks['apply']>[2]): Promise<HandlerResult> {
-    const result = await this.tasks.apply(pos, record, change);
-    if (result.kind === 'ok') {
+  private async apply(pos: RecordPosition, record: ChunkItem['record'], change: ChunkItem['change']): Promise<HandlerResult> {
+    return (await this.applyChunk([{ pos, record, change }]))[0]!;
+  }
+
+  private async applyChunk(items: readonly ChunkItem[]): Promise<HandlerResult[]> {
+    const results = await this.tasks.applyChunk(items);
+    for (const result of results) {
+      if (result.kind !== 'ok') continue;
       this.cache.clear();
       for (const o of result.outputs) if (o.contract === kpiHandoverTopic) this.m.handovers.inc({ kind: (o.value as KpiHandoverRecord).kind, direction: 'sent' });
     }
-    return result;
+    return results;
   }
 
   private async refreshLag(): Promise<void> {

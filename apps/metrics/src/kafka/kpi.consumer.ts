@@ -1,4 +1,4 @@
-/** Kafka entry points: resolved events, identity changes, quarantine and dead letters feed the KPIs; handovers move profile rows between tasks. */
+/** Kafka entry points: resolved events, identity changes, quarantine and dead letters feed the KPIs; handovers move profile rows between tasks. The busy topics come in chunks. */
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import { deadLettersTopic, identityChangesTopic, identityQuarantineTopic, resolvedEventsTopic, type IdentityChange, type IdentityQuarantine, type ResolvedEvent } from '@cdp/contracts';
@@ -6,18 +6,24 @@ import type { HandlerResult, InboundMessage } from '@cdp/kafka';
 import { KpiService } from '../domain/kpi.service';
 import { kpiHandoverTopic, type KpiHandoverRecord } from './kpi-topics';
 
+/**
+ * Records per chunk of the busy topics: one store transaction and one changelog record per changed
+ * key per chunk, instead of per record (totals and minute buckets change with every event).
+ */
+const MAX_CHUNK = 500;
+
 @Controller()
 export class KpiConsumer {
   constructor(private readonly kpis: KpiService) {}
 
-  @EventPattern(resolvedEventsTopic.name)
-  resolved(message: InboundMessage<ResolvedEvent>): Promise<HandlerResult> {
-    return this.kpis.onResolved(message, message.value);
+  @EventPattern(resolvedEventsTopic.name, { batch: true, maxBatch: MAX_CHUNK })
+  resolved(messages: readonly InboundMessage<ResolvedEvent>[]): Promise<HandlerResult[]> {
+    return this.kpis.onResolved(messages);
   }
 
-  @EventPattern(identityChangesTopic.name)
-  change(message: InboundMessage<IdentityChange>): Promise<HandlerResult> {
-    return this.kpis.onChange(message, message.value);
+  @EventPattern(identityChangesTopic.name, { batch: true, maxBatch: MAX_CHUNK })
+  changes(messages: readonly InboundMessage<IdentityChange>[]): Promise<HandlerResult[]> {
+    return this.kpis.onChanges(messages);
   }
 
   @EventPattern(identityQuarantineTopic.name)
@@ -30,8 +36,8 @@ export class KpiConsumer {
     return this.kpis.onDeadLetter(message, message.headers, message.timestamp);
   }
 
-  @EventPattern(kpiHandoverTopic.name)
-  handover(message: InboundMessage<KpiHandoverRecord>): Promise<HandlerResult> {
-    return this.kpis.onHandover(message, message.value);
+  @EventPattern(kpiHandoverTopic.name, { batch: true, maxBatch: MAX_CHUNK })
+  handovers(messages: readonly InboundMessage<KpiHandoverRecord>[]): Promise<HandlerResult[]> {
+    return this.kpis.onHandovers(messages);
   }
 }
