@@ -26,6 +26,8 @@ export interface KafkaPlatformOptions {
   readonly sessionTimeoutMs?: number;
   /** TLS and SASL for every client of this platform (consumers, producers, admin, readers). */
   readonly security?: KafkaSecurity;
+  /** ERASURE_BOUND_SECONDS in ms: compacted topics are provisioned so a tombstoned value is gone from disk within it (one hour by default). */
+  readonly erasureBoundMs?: number;
 }
 
 export class KafkaPlatform {
@@ -55,7 +57,11 @@ export class KafkaPlatform {
   async connect(topics: readonly TopicContract<unknown>[]): Promise<void> {
     await this.admin.connect();
     this.adminConnected = true;
-    const created = await ensureTopics(this.admin, topics, this.opts.namespace);
+    const created = await ensureTopics(this.admin, topics, this.opts.namespace, {
+      logger: this.opts.logger,
+      registry: this.opts.registry,
+      ...(this.opts.erasureBoundMs !== undefined ? { erasureBoundMs: this.opts.erasureBoundMs } : {}),
+    });
     if (created.length) this.opts.logger.info({ topics: created }, 'created topics');
     await this.producer.connect();
   }
