@@ -18,6 +18,13 @@ export interface TopicConfig {
   readonly personalData?: boolean;
 }
 
+/**
+ * Key of the tombstones the segment roller appends to erasure-bounded topics so that a quiet
+ * partition still rolls its segment and gets cleaned (libs/kafka/src/segment-roller.ts). A
+ * consumer ignores records with this key; they never carry a value.
+ */
+export const SEGMENT_ROLL_KEY = '__cdp.segment-roll';
+
 /** Whether provisioning gives the topic the erasure-bound compaction settings. */
 export function isErasureBounded(config: TopicConfig): boolean {
   return config.cleanupPolicy === 'compact' && config.personalData !== false;
