@@ -18,3 +18,4 @@ export * from './topic-reader';
 export * from './erasure-bound';
 export * from './erasure-bound-topics';
 export * from './segment-roller';
+export * from './dead-letter-scrub';
