@@ -6,11 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ConfigResourceTypes, type Admin } from 'kafkajs';
-import { topicName, type TopicContract } from '@cdp/contracts';
+import pino from 'pino';
+import { SEGMENT_ROLL_KEY, topicName, type TopicContract } from '@cdp/contracts';
 import { createRegistry } from '@cdp/observability';
-import { deleteNamespace, eventually, privacy, testKafka, uniqueNamespace } from '@cdp/testing';
+import { collect, deleteNamespace, eventually, privacy, testKafka, uniqueNamespace } from '@cdp/testing';
 import { compactionPlan, worstCaseMs } from './erasure-bound';
 import { brokerCleaner } from './erasure-bound-topics';
+import { KafkaPlatform } from './platform';
 import { SegmentRoller } from './segment-roller';
 import { ensureTopics } from './topics';
 
@@ -109,4 +111,23 @@ describe('erasure bound on a real Kafka', () => {
     },
     BOUND_MS + 30_000,
   );
+
+  it('keeps the topics a service writes rolling: the platform appends a roll tombstone to every partition at the plan interval', async () => {
+    const c: TopicContract<unknown> = { ...contract('cdp.test.erasure-rolled.v1'), config: { partitions: 3, cleanupPolicy: 'compact', retentionMs: -1 } };
+    const boundMs = 20_000;
+    const plan = compactionPlan(boundMs, await brokerCleaner(admin));
+    const platform = new KafkaPlatform({ brokers: process.env.KAFKA_BROKERS!.split(','), clientId: 'roll-test', namespace, logger: pino({ level: 'silent' }), registry: createRegistry('roll-test', false), erasureBoundMs: boundMs, rolledTopics: [c] });
+    const started = Date.now();
+    await platform.connect([c]);
+    try {
+      const rolls = await collect(kafka, topicName(c, namespace), (m) => new Set(m.map((x) => x.partition)).size === 3, plan.rollIntervalMs + 15_000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(plan.rollIntervalMs);
+      for (const r of rolls) {
+        expect(r.message.key!.toString()).toBe(SEGMENT_ROLL_KEY);
+        expect(r.message.value).toBeNull();
+      }
+    } finally {
+      await platform.close();
+    }
+  });
 });

@@ -22,6 +22,8 @@ export interface EnsureTopicsOptions {
   readonly erasureBoundMs?: number;
   readonly logger?: Logger;
   readonly registry?: Registry;
+  /** The plan already computed for this cluster (erasurePlan); otherwise computed here from erasureBoundMs. */
+  readonly plan?: CompactionPlan;
 }
 
 const ATTEMPTS = 10;
@@ -59,7 +61,7 @@ function configEntriesOf(c: TopicContract<unknown>, plan: CompactionPlan | undef
 }
 
 /** The plan for the bound against this cluster's cleaner; a bound the cluster cannot meet stops the service. */
-async function planFor(admin: Admin, boundMs: number, logger: Logger | undefined): Promise<CompactionPlan> {
+export async function erasurePlan(admin: Admin, boundMs: number, logger: Logger | undefined): Promise<CompactionPlan> {
   const cleaner = await brokerCleaner(admin, logger);
   try {
     return compactionPlan(boundMs, cleaner);
@@ -72,7 +74,7 @@ async function planFor(admin: Admin, boundMs: number, logger: Logger | undefined
 export async function ensureTopics(admin: Admin, contracts: readonly TopicContract<unknown>[], namespace = '', options: EnsureTopicsOptions = {}): Promise<string[]> {
   const wanted = new Map(contracts.map((c) => [topicName(c, namespace), c]));
   const bounded = [...wanted].filter(([, c]) => isErasureBounded(c.config)).map(([name]) => name);
-  const plan = bounded.length > 0 ? await planFor(admin, options.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS, options.logger) : undefined;
+  const plan = bounded.length === 0 ? undefined : (options.plan ?? (await erasurePlan(admin, options.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS, options.logger)));
   const created: string[] = [];
   for (let attempt = 1; ; attempt++) {
     try {

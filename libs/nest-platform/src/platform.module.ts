@@ -31,6 +31,8 @@ export interface PlatformOptions {
   readonly sessionTimeoutMs?: number;
   /** ERASURE_BOUND_SECONDS in ms (libs/kafka erasure-bound.ts). */
   readonly erasureBoundMs?: number;
+  /** Erasure-bounded compacted topics the service writes, kept rolling by the platform (KafkaPlatformOptions). */
+  readonly rolledTopics?: readonly TopicContract<unknown>[];
   readonly kafkaSecurity?: KafkaSecurity;
   /** Per-key request limit of the keyed API (ApiKeyGuard); none = no limit. */
   readonly rateLimit?: RateLimit;
@@ -88,8 +90,9 @@ export const internalsOnPublicPort = (config: Pick<BaseServiceConfig, 'CDP_ENV' 
 @Module({})
 export class PlatformModule {
   /** The platform for a service, from its validated config and the topics it uses. */
-  static forService(config: BaseServiceConfig, topics: readonly TopicContract<unknown>[], logger?: Logger): DynamicModule {
+  static forService(config: BaseServiceConfig, topics: readonly TopicContract<unknown>[], logger?: Logger, extra: { rolledTopics?: readonly TopicContract<unknown>[] } = {}): DynamicModule {
     return PlatformModule.forRoot({
+      ...(extra.rolledTopics ? { rolledTopics: extra.rolledTopics } : {}),
       service: config.SERVICE_NAME,
       logLevel: config.LOG_LEVEL,
       kafkaBrokers: config.KAFKA_BROKERS,
@@ -134,6 +137,7 @@ export class PlatformModule {
               ...(options.exactlyOnce !== undefined ? { exactlyOnce: options.exactlyOnce } : {}),
               ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
               ...(options.erasureBoundMs !== undefined ? { erasureBoundMs: options.erasureBoundMs } : {}),
+              ...(options.rolledTopics ? { rolledTopics: options.rolledTopics } : {}),
               ...(options.kafkaSecurity ? { security: options.kafkaSecurity } : {}),
             }),
         },
