@@ -19,7 +19,10 @@ export class MetricsModule {
     return {
       module: MetricsModule,
       imports: [
-        PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic, kpiChangelogTopic, kpiHandoverTopic] as TopicContract<unknown>[], logger),
+        PlatformModule.forService(config, [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiSnapshotsTopic, schemasTopic, kpiChangelogTopic, kpiHandoverTopic] as TopicContract<unknown>[], logger, {
+          // The compacted topics this service writes: kept rolling so erased values leave the disk within ERASURE_BOUND_SECONDS.
+          rolledTopics: [kpiChangelogTopic, kpiSnapshotsTopic] as TopicContract<unknown>[],
+        }),
       ],
       controllers: [KpiController, PartialsController, DashboardController, KpiConsumer],
       providers: [{ provide: METRICS_CONFIG, useValue: config }, { provide: API_KEY_RING, useValue: config.METRICS_API_KEYS }, ApiKeyGuard, PeerKeyGuard, KpiService],

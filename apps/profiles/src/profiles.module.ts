@@ -1,6 +1,6 @@
 /** Wires the profiles service: platform, LMDB profile store (rebuilt from the changelog if lost), consumers, read API. */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { deadLettersTopic, identityChangesTopic, profileUpdatesTopic, purposeFeedTopics, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
+import { deadLettersTopic, identityChangesTopic, profileUpdatesTopic, purposeFeedTopics, resolvedEventsTopic, schemasTopic, type TopicContract } from '@cdp/contracts';
 import type { Logger } from '@cdp/observability';
 import { API_KEY_RING, ApiKeyGuard, PlatformModule } from '@cdp/nest-platform';
 import type { ProfilesConfig } from './config';
@@ -24,6 +24,8 @@ export class ProfilesModule {
           config,
           [resolvedEventsTopic, identityChangesTopic, profileUpdatesTopic, ...purposeFeedTopics.map((t) => t.contract), profileChangelogTopic, profileHandoverTopic, deadLettersTopic, schemasTopic],
           logger,
+          // The compacted topics this service writes: kept rolling so erased values leave the disk within ERASURE_BOUND_SECONDS.
+          { rolledTopics: [profileUpdatesTopic, ...purposeFeedTopics.map((t) => t.contract), profileChangelogTopic] as TopicContract<unknown>[] },
         ),
       ],
       controllers: [ProfilesController, ProfilesConsumer],

@@ -47,6 +47,12 @@ describe('Kafka server.properties', () => {
     expect(props).toContain('group.initial.rebalance.delay.ms=0');
     expect(props).not.toMatch(/SASL/);
   });
+
+  it('runs the log cleaner with a short idle backoff, so an erasure bound of seconds can be met in tests', () => {
+    const props = serverProperties(config({ env: { KAFKA_PORT: '19092', KAFKA_CONTROLLER_PORT: '19093' } }).kafka, null);
+    expect(props).toContain('log.cleaner.enable=true');
+    expect(props).toContain('log.cleaner.backoff.ms=2000');
+  });
 });
 
 describe('service ACL plan', () => {

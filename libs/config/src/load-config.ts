@@ -73,6 +73,12 @@ export const baseConfigShape = {
     .transform((v) => v === 'true'),
   /** A killed or paused member keeps its partitions this long; the broker's group.min.session.timeout.ms (6 s by default) bounds it from below. */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(6_000),
+  /**
+   * The erasure bound: how long a tombstoned or overwritten value of a compacted topic may stay on
+   * the brokers' disks (docs/privacy.md, "Erasure bound"). One hour by default; tests use seconds.
+   * At most 30 days, the longest "without undue delay" can stretch to.
+   */
+  ERASURE_BOUND_SECONDS: z.coerce.number().int().min(5).max(30 * 24 * 60 * 60).default(60 * 60),
   /** TLS and SASL to the brokers; a schema built on this shape adds `.superRefine(checkKafkaSecurity)`. */
   ...kafkaSecurityShape,
   /** Requests per second (sustained) and at once (burst) per API key, and per client address for unknown keys; 0 = no limit. */

@@ -13,6 +13,7 @@ import {
 } from '@cdp/contracts';
 import { createRegistry } from '@cdp/observability';
 import { collect, deleteNamespace, testEvent, testKafka, uniqueNamespace } from '@cdp/testing';
+import { scrubbedKey, summariseValue } from './dead-letter-scrub';
 import { RetriableError } from './errors';
 import { KafkaPlatform } from './platform';
 import { dlq, ok, output } from './results';
@@ -85,11 +86,14 @@ describe('consumer loop against a real Kafka', () => {
     expect(attempts.get('flaky')).toBe(FLAKY_FAILURES + 1);
 
     const dead = await collect(kafka, topicName(deadLettersTopic, namespace), (m) => m.length >= 4);
-    const byKey = Object.fromEntries(dead.map((d) => [d.message.key!.toString(), d.message]));
+    // Dead letters are keyed by the original key's SHA-256 and carry a summary, not the bytes.
+    const original = new Map(['k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7'].map((k) => [scrubbedKey(Buffer.from(k)), k]));
+    const byKey = Object.fromEntries(dead.map((d) => [original.get(d.message.key!.toString()) ?? d.message.key!.toString(), d.message]));
     expect(Object.keys(byKey).sort()).toEqual(['k2', 'k3', 'k4', 'k6']);
     expect(byKey.k6!.headers![DEAD_LETTER_HEADERS.step]!.toString()).toBe('encode');
     expect(byKey.k6!.headers![DEAD_LETTER_HEADERS.reason]!.toString()).toMatch(/output for .* does not match its schema: .*profileId/);
-    expect(byKey.k2!.value!.toString()).toBe('{"not":"avro"}');
+    expect(JSON.parse(byKey.k2!.value!.toString())).toEqual(summariseValue(Buffer.from('{"not":"avro"}')));
+    expect(JSON.parse(byKey.k3!.value!.toString())).toMatchObject({ scrubbed: 'v1', format: 'avro' });
     expect(byKey.k2!.headers![DEAD_LETTER_HEADERS.step]!.toString()).toBe('decode');
     expect(byKey.k3!.headers![DEAD_LETTER_HEADERS.reason]!.toString()).toBe('eventId says reject');
     expect(byKey.k4!.headers![DEAD_LETTER_HEADERS.reason]!.toString()).toMatch(/unexpected error: TypeError: handler bug/);

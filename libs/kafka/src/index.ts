@@ -15,3 +15,7 @@ export * from './retry';
 export * from './schema-store';
 export * from './topics';
 export * from './topic-reader';
+export * from './erasure-bound';
+export * from './erasure-bound-topics';
+export * from './segment-roller';
+export * from './dead-letter-scrub';

@@ -31,6 +31,7 @@
  */
 import type { Batch, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { DEAD_LETTER_HEADERS } from '@cdp/contracts';
+import { scrubbedKey, summariseValue } from './dead-letter-scrub';
 import type { Logger } from '@cdp/observability';
 import { accessDenied, describeError, isRetriable } from './errors';
 import { PartitionLostError, partitionKey, type Committer } from './committer';
@@ -583,17 +584,20 @@ export class PartitionProcessor {
     }
   }
 
-  /** The original key and bytes, with headers saying why, at which step, and when. */
+  /**
+   * The dead letter: a summary of the record without its personal data in clear (dead-letter-scrub.ts),
+   * with headers saying why, at which step, when, and where the original is (topic, partition, offset).
+   */
   private deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string, step: string): RawOutput {
     this.d.metrics.deadLetters.inc({ topic, group: this.d.groupId, step });
     this.d.log.warn({ topic, partition, offset: message.offset, step, reason }, 'record dead-lettered');
+    const originalHeaders = Object.keys(message.headers ?? {});
     return {
       topic: this.d.deadLetterTopic,
       message: {
-        key: message.key,
-        value: message.value,
+        key: scrubbedKey(message.key),
+        value: Buffer.from(JSON.stringify(summariseValue(message.value))),
         headers: {
-          ...message.headers,
           [DEAD_LETTER_HEADERS.reason]: reason.slice(0, 2000),
           [DEAD_LETTER_HEADERS.step]: step,
           [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
@@ -601,6 +605,7 @@ export class PartitionProcessor {
           [DEAD_LETTER_HEADERS.sourcePartition]: String(partition),
           [DEAD_LETTER_HEADERS.sourceOffset]: message.offset,
           [DEAD_LETTER_HEADERS.service]: this.d.service,
+          ...(originalHeaders.length ? { [DEAD_LETTER_HEADERS.originalHeaders]: originalHeaders.join(',').slice(0, 2000) } : {}),
         },
       },
     };

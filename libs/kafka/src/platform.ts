@@ -4,7 +4,7 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { KafkaSecurity } from '@cdp/config';
-import type { TopicContract } from '@cdp/contracts';
+import { isErasureBounded, topicName, type TopicContract } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import { CodecCache } from './codecs';
 import { ConsumerLoop } from './consumer-loop';
@@ -12,7 +12,8 @@ import type { CoPartitioning, Decoder, Subscription } from './subscription';
 import { createKafka } from './kafka-client';
 import { CdpProducer } from './producer';
 import { KafkaSchemaStore } from './schema-store';
-import { ensureTopics } from './topics';
+import { SegmentRoller } from './segment-roller';
+import { DEFAULT_ERASURE_BOUND_MS, ensureTopics, erasurePlan } from './topics';
 import type { BackoffOptions } from './retry';
 
 export interface KafkaPlatformOptions {
@@ -26,6 +27,14 @@ export interface KafkaPlatformOptions {
   readonly sessionTimeoutMs?: number;
   /** TLS and SASL for every client of this platform (consumers, producers, admin, readers). */
   readonly security?: KafkaSecurity;
+  /** ERASURE_BOUND_SECONDS in ms: compacted topics are provisioned so a tombstoned value is gone from disk within it (one hour by default). */
+  readonly erasureBoundMs?: number;
+  /**
+   * The erasure-bounded compacted topics this service writes: the platform appends to each of
+   * their partitions at the plan's roll interval (SegmentRoller), so a quiet partition still rolls
+   * and gets cleaned within the bound.
+   */
+  readonly rolledTopics?: readonly TopicContract<unknown>[];
 }
 
 export class KafkaPlatform {
@@ -38,6 +47,7 @@ export class KafkaPlatform {
   /** Other consumers a service runs (whole-topic readers): readiness covers them too. */
   private readonly watched = new Map<string, () => { ok: boolean; detail: string }>();
   private adminConnected = false;
+  private roller: SegmentRoller | undefined;
 
   constructor(readonly opts: KafkaPlatformOptions) {
     this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}) });
@@ -55,9 +65,17 @@ export class KafkaPlatform {
   async connect(topics: readonly TopicContract<unknown>[]): Promise<void> {
     await this.admin.connect();
     this.adminConnected = true;
-    const created = await ensureTopics(this.admin, topics, this.opts.namespace);
+    const bounded = [...topics, ...(this.opts.rolledTopics ?? [])].some((t) => isErasureBounded(t.config));
+    const plan = bounded ? await erasurePlan(this.admin, this.opts.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS, this.opts.logger) : undefined;
+    const created = await ensureTopics(this.admin, topics, this.opts.namespace, { logger: this.opts.logger, registry: this.opts.registry, ...(plan ? { plan } : {}) });
     if (created.length) this.opts.logger.info({ topics: created }, 'created topics');
     await this.producer.connect();
+    const rolled = (this.opts.rolledTopics ?? []).filter((t) => isErasureBounded(t.config)).map((t) => topicName(t, this.opts.namespace));
+    if (plan && rolled.length > 0) {
+      this.roller = new SegmentRoller(this.kafka, rolled, plan.rollIntervalMs, this.opts.logger);
+      await this.roller.start();
+      this.opts.logger.info({ topics: rolled.length, intervalMs: plan.rollIntervalMs }, 'segment roller started');
+    }
   }
 
   avroDecoder<V>(contract: TopicContract<V>): Decoder<V> {
@@ -119,6 +137,7 @@ export class KafkaPlatform {
   async close(): Promise<void> {
     const started = Date.now();
     for (const loop of this.loops) await loop.stop();
+    await this.roller?.stop();
     await this.schemas.stop();
     await this.producer.disconnect();
     if (this.adminConnected) await this.admin.disconnect();

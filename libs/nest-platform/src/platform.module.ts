@@ -29,6 +29,10 @@ export interface PlatformOptions {
   readonly logger?: Logger;
   readonly exactlyOnce?: boolean;
   readonly sessionTimeoutMs?: number;
+  /** ERASURE_BOUND_SECONDS in ms (libs/kafka erasure-bound.ts). */
+  readonly erasureBoundMs?: number;
+  /** Erasure-bounded compacted topics the service writes, kept rolling by the platform (KafkaPlatformOptions). */
+  readonly rolledTopics?: readonly TopicContract<unknown>[];
   readonly kafkaSecurity?: KafkaSecurity;
   /** Per-key request limit of the keyed API (ApiKeyGuard); none = no limit. */
   readonly rateLimit?: RateLimit;
@@ -67,6 +71,7 @@ export interface BaseServiceConfig extends Partial<KafkaSecurityVariables> {
   readonly TOPIC_NAMESPACE: string;
   readonly KAFKA_EXACTLY_ONCE?: boolean;
   readonly KAFKA_SESSION_TIMEOUT_MS?: number;
+  readonly ERASURE_BOUND_SECONDS?: number;
   readonly CDP_ENV?: string;
   readonly API_RATE_LIMIT_PER_SECOND?: number;
   readonly API_RATE_LIMIT_BURST?: number;
@@ -85,8 +90,9 @@ export const internalsOnPublicPort = (config: Pick<BaseServiceConfig, 'CDP_ENV' 
 @Module({})
 export class PlatformModule {
   /** The platform for a service, from its validated config and the topics it uses. */
-  static forService(config: BaseServiceConfig, topics: readonly TopicContract<unknown>[], logger?: Logger): DynamicModule {
+  static forService(config: BaseServiceConfig, topics: readonly TopicContract<unknown>[], logger?: Logger, extra: { rolledTopics?: readonly TopicContract<unknown>[] } = {}): DynamicModule {
     return PlatformModule.forRoot({
+      ...(extra.rolledTopics ? { rolledTopics: extra.rolledTopics } : {}),
       service: config.SERVICE_NAME,
       logLevel: config.LOG_LEVEL,
       kafkaBrokers: config.KAFKA_BROKERS,
@@ -96,6 +102,7 @@ export class PlatformModule {
       ...(logger ? { logger } : {}),
       ...(config.KAFKA_EXACTLY_ONCE !== undefined ? { exactlyOnce: config.KAFKA_EXACTLY_ONCE } : {}),
       ...(config.KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS } : {}),
+      ...(config.ERASURE_BOUND_SECONDS !== undefined ? { erasureBoundMs: config.ERASURE_BOUND_SECONDS * 1000 } : {}),
       ...(config.API_RATE_LIMIT_PER_SECOND !== undefined ? { rateLimit: { perSecond: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_LIMIT_BURST ?? config.API_RATE_LIMIT_PER_SECOND * 2 } } : {}),
       sseLimits: {
         total: config.SSE_MAX_STREAMS ?? DEFAULT_SSE_LIMITS.total,
@@ -129,6 +136,8 @@ export class PlatformModule {
               registry,
               ...(options.exactlyOnce !== undefined ? { exactlyOnce: options.exactlyOnce } : {}),
               ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+              ...(options.erasureBoundMs !== undefined ? { erasureBoundMs: options.erasureBoundMs } : {}),
+              ...(options.rolledTopics ? { rolledTopics: options.rolledTopics } : {}),
               ...(options.kafkaSecurity ? { security: options.kafkaSecurity } : {}),
             }),
         },

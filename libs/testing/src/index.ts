@@ -7,3 +7,4 @@ export * from './dockerfile';
 export * from './events';
 export * from './rng';
 export * as chaos from './chaos';
+export * as privacy from './privacy';

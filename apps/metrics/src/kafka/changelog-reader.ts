@@ -4,7 +4,7 @@
  * so the end read at the start is final: nothing more is written there until this member commits.
  * The reading itself is readPartitionToEnd's (libs/kafka); this decodes the entries.
  */
-import { topicName } from '@cdp/contracts';
+import { SEGMENT_ROLL_KEY, topicName } from '@cdp/contracts';
 import { readPartitionToEnd, type KafkaPlatform } from '@cdp/kafka';
 import type { ChangelogEntry } from '../persistence/kpi-store';
 import { kpiChangelogTopic } from './kpi-topics';
@@ -24,7 +24,7 @@ export async function readChangelogPartition(platform: KafkaPlatform, partition:
     onBatch: async (messages) => {
       const entries: ChangelogEntry[] = [];
       for (const m of messages) {
-        if (m.key === null) continue;
+        if (m.key === null || m.key.toString('utf8') === SEGMENT_ROLL_KEY) continue;
         let value: string | null = null;
         if (m.value !== null) {
           const d = await decode(m.value);

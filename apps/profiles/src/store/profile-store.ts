@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
-import { topicName } from '@cdp/contracts';
+import { SEGMENT_ROLL_KEY, topicName } from '@cdp/contracts';
 import { partitionForKey, readPartitionToEnd, type KafkaPlatform, type RestoreOutcome, type TaskState } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
 import { KAFKA_PLATFORM, LOGGER } from '@cdp/nest-platform';
@@ -132,6 +132,7 @@ export class ProfileStore implements OnModuleInit, BeforeApplicationShutdown, On
         const states: { id: string; state: ProfileState | null }[] = [];
         for (const message of messages) {
           const id = message.key?.toString() ?? '';
+          if (id === SEGMENT_ROLL_KEY) continue;
           if (message.value === null) {
             states.push({ id, state: null });
             continue;

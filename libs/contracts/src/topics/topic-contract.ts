@@ -9,6 +9,25 @@ export interface TopicConfig {
   readonly cleanupPolicy: 'delete' | 'compact';
   /** -1 keeps records forever. */
   readonly retentionMs: number;
+  /**
+   * Whether records can hold personal data. A compacted topic that can (the default, so a new
+   * topic is covered unless its contract says otherwise) gets the erasure-bound settings: a
+   * tombstoned or overwritten value is gone from disk within ERASURE_BOUND_SECONDS
+   * (libs/kafka/src/erasure-bound.ts). `false` only for topics holding keyed hashes and counts.
+   */
+  readonly personalData?: boolean;
+}
+
+/**
+ * Key of the tombstones the segment roller appends to erasure-bounded topics so that a quiet
+ * partition still rolls its segment and gets cleaned (libs/kafka/src/segment-roller.ts). A
+ * consumer ignores records with this key; they never carry a value.
+ */
+export const SEGMENT_ROLL_KEY = '__cdp.segment-roll';
+
+/** Whether provisioning gives the topic the erasure-bound compaction settings. */
+export function isErasureBounded(config: TopicConfig): boolean {
+  return config.cleanupPolicy === 'compact' && config.personalData !== false;
 }
 
 export interface TopicContract<V> {

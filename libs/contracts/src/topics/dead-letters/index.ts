@@ -1,7 +1,10 @@
 /**
- * cdp.deadletter.v1: records no handler could process. The value is the ORIGINAL bytes and the key
- * the original key, untouched, so a record can be inspected and re-published as it was; headers
- * say why, at which step, when, and where it came from.
+ * cdp.deadletter.v1: records no handler could process. Dead letters are kept 30 days, longer than
+ * the erasure bound, so they carry no personal data in clear: the value is a JSON summary of the
+ * original (size, format, Avro writer fingerprint, JSON field paths without values), the key the
+ * original key's SHA-256, and the original headers only their names. Headers say why, at which
+ * step, when, and where the original record is (topic, partition, offset), to inspect or re-publish
+ * it from there while its topic keeps it (libs/kafka/src/dead-letter-scrub.ts).
  */
 import { DAY_MS, type TopicContract } from '../topic-contract';
 
@@ -13,13 +16,15 @@ export const DEAD_LETTER_HEADERS = {
   sourcePartition: 'cdp-dlq-source-partition',
   sourceOffset: 'cdp-dlq-source-offset',
   service: 'cdp-dlq-service',
+  /** The names of the original record's headers (their values are not kept). */
+  originalHeaders: 'cdp-dlq-original-headers',
 } as const;
 
-/** Opaque on purpose: dead letters carry the source topic's bytes. */
+/** Bytes: the summary is JSON (DeadLetterSummary in libs/kafka), older dead letters the original bytes. */
 export const deadLettersTopic: TopicContract<Buffer> = {
   name: 'cdp.deadletter.v1',
-  description: 'Records that failed processing, original key and bytes, reason in headers',
-  key: 'original record key',
+  description: 'Records that failed processing: a summary without personal data, key hashed, reason and source in headers',
+  key: 'SHA-256 (hex) of the original record key',
   writers: 'every service',
   readers: 'operators, metrics',
   versions: [{ type: 'bytes' }],

@@ -34,5 +34,5 @@ export const identityErasuresTopic: TopicContract<IdentityErasure> = {
   writers: 'identity',
   readers: 'identity (every instance)',
   versions: [IdentityErasureV1],
-  config: { partitions: 1, cleanupPolicy: 'compact', retentionMs: -1 },
+  config: { partitions: 1, cleanupPolicy: 'compact', retentionMs: -1, personalData: false /* HMAC keys only, kept forever on purpose */ },
 };

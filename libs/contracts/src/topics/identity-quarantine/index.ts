@@ -37,5 +37,5 @@ export const identityQuarantineTopic: TopicContract<IdentityQuarantine> = {
   writers: 'identity',
   readers: 'metrics, operators',
   versions: [IdentityQuarantineV1],
-  config: { partitions: 1, cleanupPolicy: 'compact', retentionMs: -1 },
+  config: { partitions: 1, cleanupPolicy: 'compact', retentionMs: -1, personalData: false /* HMAC keys and counts only */ },
 };

@@ -31,5 +31,5 @@ export const schemasTopic: TopicContract<SchemaRecord> = {
   writers: 'every producer (at start-up)',
   readers: 'every consumer (on an unknown fingerprint)',
   versions: [SchemaRecordV1],
-  config: { partitions: 1, cleanupPolicy: 'compact', retentionMs: -1 },
+  config: { partitions: 1, cleanupPolicy: 'compact', retentionMs: -1, personalData: false /* schema records only */ },
 };

@@ -1,0 +1,117 @@
+/**
+ * The on-disk proof of erasure: walks directories (Kafka log dirs, the Neo4j store, services'
+ * state) and reports every file and byte offset where a needle (an email, a phone, a name) appears
+ * as plain bytes: in UTF-8, lower- and upper-case, and in UTF-16 (little and big endian), which
+ * is how the JVM and some stores keep strings. Files are streamed in chunks; the last bytes of a
+ * chunk are carried into the next, so a needle across a chunk boundary is found, once.
+ * Compressed or encrypted bytes are beyond a plain scan: it proves absence in clear only.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface NeedleForm {
+  readonly needle: string;
+  /** utf8, utf8-lower, utf8-upper, utf16le..., utf16be... */
+  readonly form: string;
+  readonly bytes: Buffer;
+}
+
+export interface NeedleHit {
+  readonly file: string;
+  readonly offset: number;
+  readonly needle: string;
+  readonly form: string;
+}
+
+export interface DiskScanResult {
+  readonly hits: readonly NeedleHit[];
+  readonly files: number;
+  readonly bytes: number;
+}
+
+const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+function utf16be(text: string): Buffer {
+  const le = Buffer.from(text, 'utf16le');
+  return le.swap16();
+}
+
+/** Every byte form a needle is searched in, without duplicates (a needle already in lower case has one lower form). */
+export function needleForms(needles: readonly string[]): NeedleForm[] {
+  const forms = new Map<string, NeedleForm>();
+  for (const needle of needles) {
+    if (needle.length === 0) throw new Error('an empty needle matches everywhere');
+    const cases: [string, string][] = [
+      ['', needle],
+      ['-lower', needle.toLowerCase()],
+      ['-upper', needle.toUpperCase()],
+    ];
+    for (const [suffix, text] of cases) {
+      for (const [encoding, bytes] of [
+        ['utf8', Buffer.from(text, 'utf8')],
+        ['utf16le', Buffer.from(text, 'utf16le')],
+        ['utf16be', utf16be(text)],
+      ] as const) {
+        const key = bytes.toString('hex');
+        if (!forms.has(key)) forms.set(key, { needle, form: `${encoding}${suffix}`, bytes });
+      }
+    }
+  }
+  return [...forms.values()];
+}
+
+/** The hits in one file, streamed `chunkBytes` at a time. */
+export async function scanFile(file: string, forms: readonly NeedleForm[], chunkBytes = DEFAULT_CHUNK_BYTES): Promise<{ hits: NeedleHit[]; bytes: number }> {
+  const carry = Math.max(0, ...forms.map((f) => f.bytes.length)) - 1;
+  const hits: NeedleHit[] = [];
+  let tail = Buffer.alloc(0);
+  let read = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
+    const window = Buffer.concat([tail, chunk]);
+    const windowStart = read - tail.length;
+    for (const f of forms) {
+      for (let at = window.indexOf(f.bytes); at !== -1; at = window.indexOf(f.bytes, at + 1)) {
+        // A hit that ends inside the carried tail was reported with the previous chunk.
+        if (at + f.bytes.length > tail.length) hits.push({ file, offset: windowStart + at, needle: f.needle, form: f.form });
+      }
+    }
+    read += chunk.length;
+    tail = carry > 0 ? Buffer.from(window.subarray(Math.max(0, window.length - carry))) : Buffer.alloc(0);
+  }
+  return { hits, bytes: read };
+}
+
+async function* filesUnder(dir: string): AsyncGenerator<string> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* filesUnder(path);
+    else if (entry.isFile()) yield path;
+  }
+}
+
+/**
+ * Scans every regular file under the directories (symbolic links are not followed). A directory
+ * that does not exist is an error: a scan of nothing proves nothing. A file removed while the scan
+ * runs (Kafka deleting a cleaned segment) is skipped, since its bytes are gone.
+ */
+export async function scanDirectories(dirs: readonly string[], needles: readonly string[], options: { chunkBytes?: number } = {}): Promise<DiskScanResult> {
+  const forms = needleForms(needles);
+  const hits: NeedleHit[] = [];
+  let files = 0;
+  let bytes = 0;
+  for (const dir of dirs) {
+    if (!(await lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
+    for await (const file of filesUnder(dir)) {
+      try {
+        const found = await scanFile(file, forms, options.chunkBytes);
+        hits.push(...found.hits);
+        bytes += found.bytes;
+        files += 1;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+  return { hits, files, bytes };
+}

@@ -1,0 +1,2 @@
+/** Test helpers for the privacy guarantees (erasure proven on disk). */
+export * from './disk-scan';
