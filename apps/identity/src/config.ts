@@ -63,7 +63,10 @@ export const identityConfigSchema = z.object({
    * The profiles service's read API, where the privacy export (docs/privacy-rights.md) fetches the
    * profile and its event log; any instance answers. Unset outside production: the local address.
    */
-  PRIVACY_PROFILES_URL: z.union([z.literal(''), z.string().url()]).default(''),
+  PRIVACY_PROFILES_URL: z
+    .string()
+    .refine((v) => v === '' || (/^https?:\/\/[^/]/.test(v) && URL.canParse(v)), 'must be an http:// or https:// URL')
+    .default(''),
   /** A profiles reader key with the `export` scope (PROFILES_API_KEYS), sent by the privacy export. */
   PRIVACY_PROFILES_API_KEY: secret(z.string().regex(/^[\w.~-]{8,256}$/, 'letters, digits and . _ ~ -, 8 to 256 characters').optional(), {
     development: DEVELOPMENT_SECRETS.readerKey,
