@@ -26,7 +26,7 @@ const profiles: ProfilesExport = {
     channels: [{ channel: 'email' }, { channel: 'sms' }],
   },
   mergedProfileIds: ['p-0', 'p-9'],
-  events: [{ eventId: 'e1' }, { eventId: 'e2' }],
+  events: [{ event: { eventId: 'e1' }, keys: ['a'.repeat(64)] }, { event: { eventId: 'e2' }, keys: ['a'.repeat(64), 'b'.repeat(64)] }],
   foldedEvents: { events: 4, from: 10, to: 20 },
 };
 
@@ -62,6 +62,15 @@ describe('assemblePersonExport', () => {
     expect(x.subject).toEqual({ profileId: 'p-1', mergedProfileIds: ['p-0', 'p-9'] });
     expect(x.consents).toEqual(profiles.profile.consents);
     expect(x.sources.map((s) => s.status)).toEqual(['ok', 'ok']);
+  });
+
+  it('shows the graph keys the events carry by prefix only', () => {
+    const x = assemblePersonExport({ graph, profiles, keyPrefixOf, generatedAt });
+    expect(x.events).toEqual([
+      { event: { eventId: 'e1' }, identityKeyPrefixes: ['aaaaaaaaaaaa'] },
+      { event: { eventId: 'e2' }, identityKeyPrefixes: ['aaaaaaaaaaaa', 'bbbbbbbbbbbb'] },
+    ]);
+    expect(JSON.stringify(x)).not.toMatch(/[0-9a-f]{64}/);
   });
 
   it('says so when the profiles service holds no profile, keeping the graph side', () => {

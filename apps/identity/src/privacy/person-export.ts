@@ -6,6 +6,7 @@
  * with the graph's evidence for each, joined by key prefix, the only form the graph shows.
  */
 import type { ProfileRelations } from '../relations/relations.repository';
+import { KEY_PREFIX_LENGTH } from '../resolution/graph-explain';
 import type { ProfilesExport } from './profiles-export.client';
 
 export const PERSON_EXPORT_FORMAT = 'cdp.person-export';
@@ -50,6 +51,17 @@ export interface ExportInput {
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
+/**
+ * The profiles service keeps each event with the graph keys of its identities. Whole keys are what
+ * the graph and the erasure list recognise a person by, and are never handed out (docs/security.md,
+ * explain): the export shows their prefixes, as explain does.
+ */
+function withKeyPrefixes(stored: unknown): unknown {
+  if (typeof stored !== 'object' || stored === null || !('keys' in stored)) return stored;
+  const { keys, ...rest } = stored as { keys: unknown };
+  return { ...rest, identityKeyPrefixes: list(keys).map((k) => (typeof k === 'string' ? k.slice(0, KEY_PREFIX_LENGTH) : k)) };
+}
+
 export function assemblePersonExport({ graph, profiles, keyPrefixOf, generatedAt }: ExportInput) {
   const profile = profiles?.profile;
   const held = list(profile?.identities) as HeldIdentity[];
@@ -65,7 +77,7 @@ export function assemblePersonExport({ graph, profiles, keyPrefixOf, generatedAt
   const graphOnly = graph.identities.filter((i) => !matched.has(i.keyPrefix));
   const mergedProfileIds = [...new Set([...graph.mergedProfileIds, ...(profiles?.mergedProfileIds ?? [])])].sort();
   const consents = list(profile?.consents);
-  const events = profiles?.events ?? [];
+  const events = (profiles?.events ?? []).map(withKeyPrefixes);
   return {
     format: PERSON_EXPORT_FORMAT,
     version: PERSON_EXPORT_VERSION,
