@@ -66,7 +66,7 @@ function imageStateDir(service: string): string | undefined {
  */
 const SERVICES = [
   { name: 'ingestion', port: 3001, kind: 'Deployment', secretVars: ['INGEST_API_KEYS'], advertisedUrl: undefined },
-  { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_API_KEYS'], advertisedUrl: undefined },
+  { name: 'identity', port: 3002, kind: 'Deployment', secretVars: ['NEO4J_USER', 'NEO4J_PASSWORD', 'IDENTITY_HMAC_KEY', 'IDENTITY_API_KEYS', 'PRIVACY_PROFILES_API_KEY'], advertisedUrl: undefined },
   { name: 'profiles', port: 3003, kind: 'StatefulSet', secretVars: ['PROFILES_API_KEYS'], advertisedUrl: 'PROFILES_ADVERTISED_URL' },
   { name: 'metrics', port: 3004, kind: 'StatefulSet', secretVars: ['KPI_PEER_KEYS'], advertisedUrl: 'KPI_ADVERTISED_URL' },
 ] as const;

@@ -1,11 +1,11 @@
 /**
  * Identity service configuration: Kafka, Neo4j, the key that pseudonymises identity values, the
  * identity rules (loaded and validated here, so a bad rules file stops start-up naming the variable),
- * the operator API key and how it reads typed phone numbers, and how long recorded resolution
- * outcomes (the outbox) are kept at most.
+ * the operator API key and how it reads typed phone numbers, how long recorded resolution
+ * outcomes (the outbox) are kept at most, and where the privacy export reads the profiles side.
  */
 import { z } from 'zod';
-import { baseConfigShape, checkKafkaSecurity, checkNeo4jTls, DEVELOPMENT_SECRETS, httpBodyLimitShape, IDENTITY_SCOPES, keyRingRule, keyRingSchema, neo4jConfigShape, scopedKeyRing, secret } from '@cdp/config';
+import { baseConfigShape, checkKafkaSecurity, checkNeo4jTls, DEVELOPMENT_SECRETS, has, httpBodyLimitShape, IDENTITY_SCOPES, keyRingRule, keyRingSchema, neo4jConfigShape, PRODUCTION_MIN_SECRET, scopedKeyRing, secret, type KeyRing } from '@cdp/config';
 import { phoneRegionSetting } from '@cdp/normalisation';
 import { loadRules, type IdentityRules } from './rules/identity-rules';
 
@@ -67,8 +67,44 @@ export const identityConfigSchema = z.object({
   IDENTITY_STATE_DIR: z.string().optional(),
   /** How long (stream time) a resolved event id is remembered: a copy resent within it is recognised on any instance. */
   IDENTITY_DEDUPE_WINDOW_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  /**
+   * The profiles service's read API, where the privacy export (docs/privacy-rights.md) fetches the
+   * profile and its event log; any instance answers. Unset outside production: the local address.
+   */
+  PRIVACY_PROFILES_URL: z
+    .string()
+    .refine((v) => v === '' || (/^https?:\/\/[^/]/.test(v) && URL.canParse(v)), 'must be an http:// or https:// URL')
+    .default(''),
+  /** A profiles reader key with the `export` scope (PROFILES_API_KEYS), sent by the privacy export. */
+  PRIVACY_PROFILES_API_KEY: secret(z.string().regex(/^[\w.~-]{8,256}$/, 'letters, digits and . _ ~ -, 8 to 256 characters').optional(), {
+    development: DEVELOPMENT_SECRETS.readerKey,
+  }),
+  /** How long the privacy export waits for the profiles service before answering 503. */
+  PRIVACY_PROFILES_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 })
   .superRefine(checkKafkaSecurity)
-  .superRefine(checkNeo4jTls);
+  .superRefine(checkNeo4jTls)
+  .superRefine(checkPrivacyExport);
+
+/** Outside production the privacy export reads the profiles service at its local address. */
+export const LOCAL_PROFILES_URL = 'http://127.0.0.1:3003';
+
+/**
+ * Fails closed: in production a privacy key makes the export reachable, and an export that left the
+ * profile side out would look complete while it is not, so the profiles address and key are required.
+ */
+function checkPrivacyExport(v: { CDP_ENV: string; IDENTITY_API_KEYS?: KeyRing; PRIVACY_PROFILES_URL: string; PRIVACY_PROFILES_API_KEY?: string }, ctx: z.RefinementCtx): void {
+  if (v.CDP_ENV !== 'production' || !v.IDENTITY_API_KEYS?.keys.some((k) => has(k, 'scopes', 'privacy'))) return;
+  const why = 'required in production when IDENTITY_API_KEYS has a privacy key (the privacy export reads the profiles service; docs/privacy-rights.md)';
+  if (v.PRIVACY_PROFILES_URL === '') ctx.addIssue({ code: 'custom', path: ['PRIVACY_PROFILES_URL'], message: why });
+  if (v.PRIVACY_PROFILES_API_KEY === undefined) ctx.addIssue({ code: 'custom', path: ['PRIVACY_PROFILES_API_KEY'], message: why });
+  else if (v.PRIVACY_PROFILES_API_KEY.length < PRODUCTION_MIN_SECRET) ctx.addIssue({ code: 'custom', path: ['PRIVACY_PROFILES_API_KEY'], message: `must be at least ${PRODUCTION_MIN_SECRET} characters in production` });
+}
+
+/** Where the privacy export reads the profiles side; undefined when production left it unset (then no privacy key exists). */
+export function profilesUrlOf(config: Pick<IdentityConfig, 'CDP_ENV' | 'PRIVACY_PROFILES_URL'>): string | undefined {
+  if (config.PRIVACY_PROFILES_URL !== '') return config.PRIVACY_PROFILES_URL.replace(/\/+$/, '');
+  return config.CDP_ENV === 'production' ? undefined : LOCAL_PROFILES_URL;
+}
 
 export type IdentityConfig = z.infer<typeof identityConfigSchema>;

@@ -1,11 +1,11 @@
-/** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution (with its outbox sweep), explain and operator APIs. */
+/** Wires the identity service: platform, Neo4j (driver, schema, readiness), resolution (with its outbox sweep), explain and operator APIs, erasure, the privacy export and page. */
 import { Inject, Module, type DynamicModule, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Driver } from 'neo4j-driver';
 import { canonicalEventsTopic, deadLettersTopic, identityChangesTopic, identityErasuresTopic, identityQuarantineTopic, resolvedEventsTopic, schemasTopic } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import type { KafkaPlatform } from '@cdp/kafka';
 import { API_KEY_RING, ApiKeyGuard, HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PlatformModule } from '@cdp/nest-platform';
-import type { IdentityConfig } from './config';
+import { profilesUrlOf, type IdentityConfig } from './config';
 import { pinIdentityKey } from './graph/key-pin';
 import { checkNeo4j, createDriver, ensureGraphSchema } from './graph/neo4j';
 import { seenEventsTopic } from './dedupe/seen-events-contract';
@@ -13,9 +13,13 @@ import { SeenEvents } from './dedupe/seen-events';
 import { ErasureController } from './http/erasure.controller';
 import { ExplainController } from './http/explain.controller';
 import { GraphAdminController } from './http/graph-admin.controller';
+import { PrivacyExportController } from './http/privacy-export.controller';
+import { PrivacyPageController } from './http/privacy-page.controller';
 import { ErasedKeys } from './privacy/erased-keys';
 import { ErasureRepository } from './privacy/erasure.repository';
 import { ErasureService } from './privacy/erasure.service';
+import { PrivacyExportService } from './privacy/export.service';
+import { ProfilesExportClient } from './privacy/profiles-export.client';
 import { RelationsRepository } from './relations/relations.repository';
 import { RelationsService } from './relations/relations.service';
 import { IdentityGraphRepository } from './resolution/identity-graph.repository';
@@ -76,7 +80,7 @@ export class IdentityModule {
       imports: [
         PlatformModule.forService(config, [canonicalEventsTopic, resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, identityErasuresTopic, seenEventsTopic, deadLettersTopic, schemasTopic], logger),
       ],
-      controllers: [ResolutionController, ExplainController, GraphAdminController, ErasureController],
+      controllers: [ResolutionController, ExplainController, GraphAdminController, ErasureController, PrivacyExportController, PrivacyPageController],
       providers: [
         { provide: IDENTITY_CONFIG, useValue: config },
         { provide: API_KEY_RING, useValue: config.IDENTITY_API_KEYS },
@@ -108,6 +112,21 @@ export class IdentityModule {
           useFactory: (repo: ErasureRepository, erased: ErasedKeys, kafka: KafkaPlatform, resolution: ResolutionService, logger: Logger, registry: Registry) =>
             new ErasureService(repo, erased, kafka, resolution, logger, registry),
           inject: [ErasureRepository, ErasedKeys, KAFKA_PLATFORM, ResolutionService, LOGGER, METRICS_REGISTRY],
+        },
+        {
+          provide: PrivacyExportService,
+          useFactory: (repo: ErasureRepository, graph: IdentityGraphRepository, relations: RelationsRepository, resolution: ResolutionService, logger: Logger, registry: Registry) =>
+            new PrivacyExportService(
+              repo,
+              graph,
+              relations,
+              resolution.keyer,
+              new ProfilesExportClient(profilesUrlOf(config), config.PRIVACY_PROFILES_API_KEY, config.PRIVACY_PROFILES_TIMEOUT_MS),
+              config.DEFAULT_PHONE_REGION,
+              logger,
+              registry,
+            ),
+          inject: [ErasureRepository, IdentityGraphRepository, RelationsRepository, ResolutionService, LOGGER, METRICS_REGISTRY],
         },
         {
           provide: RulesReevaluation,

@@ -33,6 +33,7 @@ describe('a production-only install of each service starts', () => {
   const kafka = testKafka();
   const neo4jUser = `prod_install_${randomBytes(4).toString('hex')}`;
   const admin = () => neo4j.driver(process.env.NEO4J_URI!, neo4j.auth.basic(process.env.NEO4J_USER!, process.env.NEO4J_PASSWORD!));
+  const exportKey = randomBytes(16).toString('hex');
   const env = {
     NODE_ENV: 'production',
     CDP_ENV: 'production',
@@ -47,8 +48,11 @@ describe('a production-only install of each service starts', () => {
     // Secrets as an operator sets them (the development defaults are not for production).
     IDENTITY_HMAC_KEY: randomBytes(32).toString('hex'),
     IDENTITY_API_KEYS: `ops:${randomBytes(16).toString('hex')};scopes=operator,dpo:${randomBytes(16).toString('hex')};scopes=privacy`,
+    // With a privacy key, production wants where (and with which key) the privacy export reads profiles.
+    PRIVACY_PROFILES_URL: 'http://profiles.internal:3003',
+    PRIVACY_PROFILES_API_KEY: exportKey,
     INGEST_API_KEYS: `prod-test:${randomBytes(16).toString('hex')};channels=*;trust=server`,
-    PROFILES_API_KEYS: `prod-test:${randomBytes(16).toString('hex')};scopes=*`,
+    PROFILES_API_KEYS: `prod-test:${randomBytes(16).toString('hex')};scopes=*,identity-privacy:${exportKey};scopes=export`,
     KPI_PEER_KEYS: randomBytes(32).toString('hex'),
   };
 

@@ -35,6 +35,8 @@ describe('a built service started as production refuses missing and published se
     ['identity', 'no Neo4j password', { NEO4J_PASSWORD: '' }, /NEO4J_PASSWORD: required in production/],
     ['identity', 'a placeholder operator key', { IDENTITY_API_KEYS: 'ops:change-me-16-chars-or-more;scopes=operator' }, /IDENTITY_API_KEYS: is a published/],
     ['identity', 'the operator key of earlier versions', { IDENTITY_ADMIN_API_KEY: own() }, /IDENTITY_ADMIN_API_KEY: replaced by IDENTITY_API_KEYS/],
+    ['identity', 'a privacy key but no key for the export to read profiles with', { IDENTITY_API_KEYS: `dpo:${own()};scopes=privacy`, PRIVACY_PROFILES_URL: 'http://profiles:3003' }, /PRIVACY_PROFILES_API_KEY: required in production/],
+    ['identity', 'a privacy key and the development reader key for the export', { IDENTITY_API_KEYS: `dpo:${own()};scopes=privacy`, PRIVACY_PROFILES_URL: 'http://profiles:3003', PRIVACY_PROFILES_API_KEY: 'local-dev-reader-key' }, /PRIVACY_PROFILES_API_KEY: is a published/],
     ['ingestion', 'a collector key that does not say whether its source is trusted', { INGEST_API_KEYS: `web:${own()};channels=website` }, /INGEST_API_KEYS: key "web" must state trust= in production/],
     ['metrics', 'no peer key', { KPI_PEER_KEYS: '' }, /KPI_PEER_KEYS: required in production/],
     ['metrics', 'the development peer key', { KPI_PEER_KEYS: 'local-development-only-kpi-peer-key-change-me' }, /KPI_PEER_KEYS: is a published/],

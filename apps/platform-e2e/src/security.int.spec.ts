@@ -22,6 +22,7 @@ const keys = {
   reader: secret(),
   looker: secret(),
   exporter: secret(),
+  idexport: secret(), // identity's privacy export reading profiles, export only
   streamer: secret(),
   flood: secret(),
   hammer: secret(),
@@ -71,6 +72,7 @@ const ENDPOINTS: Endpoint[] = [
   { service: 'identity', method: 'POST', path: '/v1/graph/quarantine', body: { identity: ref }, right: 'ops', rightStatus: 404, wrongScope: 'dpo', foreign: 'web' },
   { service: 'identity', method: 'POST', path: '/v1/graph/release', body: { identity: ref }, right: 'ops', rightStatus: 404, wrongScope: 'dpo', foreign: 'web' },
   { service: 'identity', method: 'POST', path: '/v1/privacy/erasures', body: { profileId: MISSING_ID }, right: 'dpo', rightStatus: 404, wrongScope: 'ops', foreign: 'reader' },
+  { service: 'identity', method: 'POST', path: '/v1/privacy/exports', body: { profileId: MISSING_ID }, right: 'dpo', rightStatus: 404, wrongScope: 'ops', foreign: 'exporter' },
   // Metrics instances' shares of the KPIs, profile ids included: for a peer only, not even for a dashboard key.
   { service: 'metrics', method: 'GET', path: `/internal/v1/kpi-partials?window=all&at=${Date.now()}&tasks=0,1,2,3,4,5`, right: 'peer', rightStatus: 200, foreign: 'dash', keyHeader: 'x-cdp-peer-key' },
 ];
@@ -94,6 +96,7 @@ describe('security suite: every endpoint of every service, as production', () =>
     } finally {
       await driver.close();
     }
+    const profilesPort = await freePort();
     const common = {
       CDP_ENV: 'production',
       NODE_ENV: 'production',
@@ -113,8 +116,12 @@ describe('security suite: every endpoint of every service, as production', () =>
         `streamer:${keys.streamer};scopes=stream`,
         `flood:${keys.flood};scopes=stream`,
         `hammer:${keys.hammer};scopes=read`,
+        `identity-privacy:${keys.idexport};scopes=export`,
       ].join('\n'),
       IDENTITY_API_KEYS: `ops:${keys.ops};scopes=operator,dpo:${keys.dpo};scopes=privacy`,
+      // Production wants both while a privacy key exists; profiles listens on a port chosen here.
+      PRIVACY_PROFILES_URL: `http://127.0.0.1:${profilesPort}`,
+      PRIVACY_PROFILES_API_KEY: keys.idexport,
       METRICS_API_KEYS: `dash:${keys.dash};scopes=profiles`,
       KPI_PEER_KEYS: keys.peer,
       API_RATE_LIMIT_PER_SECOND: '5',
@@ -126,7 +133,7 @@ describe('security suite: every endpoint of every service, as production', () =>
     // Sequential start: 2 cores, and each service provisions its own topics.
     for (const name of SERVICES) {
       internalPorts[name] = await freePort();
-      services[name] = await startServiceProcess(name, { ...common, HTTP_INTERNAL_PORT: String(internalPorts[name]), HTTP_INTERNAL_HOST: '127.0.0.1', AUDIT_LOG_FILE: auditFile(name) });
+      services[name] = await startServiceProcess(name, { ...common, HTTP_INTERNAL_PORT: String(internalPorts[name]), HTTP_INTERNAL_HOST: '127.0.0.1', AUDIT_LOG_FILE: auditFile(name) }, undefined, name === 'profiles' ? { port: profilesPort } : {});
     }
   }, 240_000);
 
@@ -369,7 +376,7 @@ describe('security suite: every endpoint of every service, as production', () =>
     it('records every erasure and operator action', async () => {
       const seen = await eventually(
         () => Promise.resolve(records('identity')),
-        (r) => ['graph.explain', 'graph.why', 'graph.remove', 'graph.unlink', 'graph.quarantine', 'graph.release', 'privacy.erasure'].every((a) => r.some((x) => x.action === a && x.keyId !== 'none')),
+        (r) => ['graph.explain', 'graph.why', 'graph.remove', 'graph.unlink', 'graph.quarantine', 'graph.release', 'privacy.erasure', 'privacy.export'].every((a) => r.some((x) => x.action === a && x.keyId !== 'none')),
       );
       expect(seen).toContainEqual(expect.objectContaining({ action: 'privacy.erasure', keyId: 'dpo', target: MISSING_ID, outcome: 'not_found' }));
       expect(seen).toContainEqual(expect.objectContaining({ action: 'privacy.erasure', keyId: 'ops', outcome: 'denied', status: 403 }));

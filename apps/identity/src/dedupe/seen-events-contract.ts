@@ -33,5 +33,6 @@ export const seenEventsTopic: TopicContract<SeenEventEntry> = {
   writers: 'identity',
   readers: 'identity',
   versions: [SeenEventEntryV1],
-  config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1 },
+  // Event ids and offsets only: no personal data, so no erasure-bound compaction settings.
+  config: { partitions: 6, cleanupPolicy: 'compact', retentionMs: -1, personalData: false },
 };
