@@ -210,6 +210,16 @@ export function splitBase(base: FoldedBase | null, partOfKey: ReadonlyMap<string
   return { kept: empty ? null : { ...base, profile: { ...base.profile, identities, identified: identified(identities) }, identityKeys: keptKeys }, moved };
 }
 
+/** The base without the identities whose graph key is in `removed` (an operator's removal); the same object when it holds none. */
+export function withoutKeys(base: FoldedBase | null, removed: ReadonlySet<string>): FoldedBase | null {
+  if (!base || removed.size === 0) return base;
+  const leaving = new Set(base.identityKeys.filter((r) => removed.has(r.key)).map((r) => identityId(r.type, r.value)));
+  if (leaving.size === 0) return base;
+  const identities = base.profile.identities.filter((i) => !leaving.has(identityId(i.type, i.value)));
+  const identified = identities.some((i) => !ANONYMOUS_IDENTITY_TYPES.has(i.type as IdentityType));
+  return { ...base, profile: { ...base.profile, identities, identified }, identityKeys: base.identityKeys.filter((r) => !removed.has(r.key)) };
+}
+
 /** What an export says about folded events. */
 export function foldedSummary(base: FoldedBase | null | undefined): { events: number; from: number | null; to: number | null } | null {
   if (!base || base.profile.eventCount === 0) return null;
