@@ -256,6 +256,16 @@ describe("an operator's removal or unlink: each profile lists only the identitie
     expect(tx.getRecord('P')!.base!.identityKeys.map((r) => r.key)).toEqual(['kp']);
   });
 
+  it('an unlink whose only evidence is the event that linked them: the other part gets its identity from that event', () => {
+    const tx = memoryTx();
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke'], [phone, 'kp']]), 1);
+    applyChange(tx, change('SPLIT', 'P', ['Q'], [{ profileId: 'P', identityKeys: ['ke'] }, { profileId: 'Q', identityKeys: ['kp'] }]), 2);
+    expect(identitiesOf(tx, 'P')).toEqual(['email:ann@example.org']);
+    expect(identitiesOf(tx, 'Q')).toEqual(['phone:+447700900123']);
+    expect(tx.getRecord('Q')!.profile).toMatchObject({ eventCount: 0, identities: [expect.objectContaining({ firstSeen: tx.getRecord('P')!.events[0]!.event.occurredAt, channels: [tx.getRecord('P')!.events[0]!.event.channel] })] });
+    expect(tx.getRecord('P')!.profile!.eventCount).toBe(1);
+  });
+
   it('an unlink that separates two identities: each part keeps only its own, also from the event that linked them', () => {
     const tx = memoryTx();
     applyResolved(tx, withIdentities(1, 'P', [[email, 'ke'], [phone, 'kp']]), 1);
