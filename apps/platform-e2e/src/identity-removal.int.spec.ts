@@ -3,8 +3,9 @@
  * through ingestion, identity links them in Neo4j, profiles and metrics follow the changes it
  * publishes. After a removal the profile no longer lists the identity and a lookup by it answers
  * 404, while its other identities still find it; after an unlink that separates two identities each
- * profile lists only its own, and metrics counts the identities each profile holds now. Real Kafka,
- * real Neo4j, real processes (built services).
+ * profile lists only its own, and metrics counts the identities each profile holds now. Erasure
+ * by an identity in another spelling reaches the profile, and a second request answers with the
+ * same receipt. Real Kafka, real Neo4j, real processes (built services).
  */
 import { randomBytes } from 'node:crypto';
 import neo4j from 'neo4j-driver';
@@ -15,7 +16,7 @@ const INGEST_KEY = 'removal-ingest-key';
 const OPERATOR_KEY = 'removal-operator-key-0123';
 const READER_KEY = 'removal-reader-key';
 
-describe('removal and unlink reach the profiles', () => {
+describe('removal, unlink and erasure reach the profiles', () => {
   const namespace = uniqueNamespace('rmv');
   const graphNamespace = `rmv-${randomBytes(4).toString('hex')}`;
   const kafka = testKafka();
@@ -114,5 +115,23 @@ describe('removal and unlink reach the profiles', () => {
     const k = await eventually(kpis, (x) => x.splits === 1 && bucket(x, '1') === 2, 30_000);
     expect(k.identitiesPerProfile).toMatchObject({ count: 3, max: 2 });
     expect(bucket(k, '2')).toBe(1);
+  });
+
+  it('erases the person named by a phone in another spelling; a second request answers with the same receipt', async () => {
+    const before = await lookup('phone', ann.phone);
+    expect(before.status).toBe(200);
+    const erase = async (identity: unknown) =>
+      fetch(`${services.identity.url}/v1/privacy/erasures`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-key': OPERATOR_KEY }, body: JSON.stringify({ identity }) });
+    const first = await erase({ type: 'phone', value: ' +44 (0)7700 900123 ' });
+    expect(first.status).toBe(200);
+    const receipt = (await first.json()) as { profileId: string; identitiesErased: number; erased: { store: string }[] };
+    expect(receipt).toMatchObject({ profileId: before.profile!.profileId, identitiesErased: 2 });
+    expect(receipt.erased.map((w) => w.store)).toEqual(['suppression-list', 'identity-graph', 'profiles', 'metrics']);
+
+    await eventually(() => lookup('visitor_id', ann.visitor), (r) => r.status === 404, 30_000);
+    expect((await lookup('phone', ann.phone)).status).toBe(404);
+    const again = await erase({ type: 'visitor_id', value: ann.visitor });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(receipt);
   });
 });
