@@ -6,6 +6,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import { neo4jDriverSettingsOf } from '@cdp/config';
 import type { IdentityConfig } from '../config';
 import { OUTBOX_SCHEMA_STATEMENTS } from '../resolution/outbox';
+import { ERASURE_RECEIPT_SCHEMA } from '../privacy/erasure-receipts';
 import { KEY_PIN_SCHEMA } from './key-pin';
 
 export function createDriver(config: IdentityConfig): Driver {
@@ -29,6 +30,7 @@ export const SCHEMA_STATEMENTS = [
   'CREATE INDEX identity_quarantine_reason IF NOT EXISTS FOR (i:Identity) ON (i.quarantineReason)',
   ...OUTBOX_SCHEMA_STATEMENTS,
   KEY_PIN_SCHEMA,
+  ERASURE_RECEIPT_SCHEMA,
 ];
 
 export async function ensureGraphSchema(driver: Driver, database: string): Promise<void> {

@@ -2,7 +2,8 @@
  * Erasure requests (SPEC "Privacy"), behind a privacy key (scope `privacy`, not the operators'; audited): name the person by profile id or by
  * one of their identities (identity-ref.ts: graph key, the value as typed, or type and match key,
  * in the body so values stay out of URLs and access logs). Answers with a receipt (request id,
- * profiles and identity count erased); 404 when the graph does not know them; 400 naming the bad field.
+ * profiles, identities by type, what was erased where); a second request for the same person
+ * answers with the same receipt; 404 when nobody knows them; 400 naming the bad field.
  */
 import { Body, Controller, HttpCode, Inject, NotFoundException, Post, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
@@ -40,8 +41,10 @@ export class ErasureController {
   async erase(@Body() body: unknown): Promise<ErasureReceipt> {
     const request = parseBody(this.erasureBody, body);
     const ref = request.identity;
-    const profileId = ref ? await this.repo.profileOf(graphKeyOf(ref, (type, matchKey) => this.resolution.keyer.pseudonymise(type, matchKey))) : request.profileId;
-    const receipt = profileId === undefined ? undefined : await this.erasure.erase(profileId);
+    const identityKey = ref ? graphKeyOf(ref, (type, matchKey) => this.resolution.keyer.pseudonymise(type, matchKey)) : undefined;
+    const profileId = identityKey !== undefined ? await this.repo.profileOf(identityKey) : request.profileId;
+    // An identity the graph no longer holds may have been erased already: its receipt answers.
+    const receipt = profileId !== undefined ? await this.erasure.erase(profileId) : await this.erasure.earlier({ identityKey: identityKey! });
     if (!receipt) throw new NotFoundException({ error: 'not_found', field: ref ? 'identity' : 'profileId', message: 'no such profile in the graph' });
     return receipt;
   }

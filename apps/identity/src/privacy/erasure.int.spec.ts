@@ -1,7 +1,9 @@
 /**
  * Erasure through the identity service, real Kafka and Neo4j: a person named by one identity is
- * erased with all their identities, ERASE is published and the graph forgets them; replaying their
- * events (on this instance, and on an instance started afterwards) links nothing of theirs again.
+ * erased with all their identities, ERASE is published and the graph forgets them; the receipt says
+ * what was erased where, and a second request (any erased identity in any spelling, or the profile
+ * id) answers with the same receipt; replaying their events (on this instance, and on an instance
+ * started afterwards) links nothing of theirs again.
  */
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
@@ -28,6 +30,7 @@ import { testEvent, testIdentity } from '@cdp/testing';
 import { IdentityGraphRepository } from '../resolution/identity-graph.repository';
 import { IdentityKeyer } from '../resolution/identity-keyer';
 import { startIdentity } from '../start';
+import type { ErasureReceipt } from './erasure-receipts';
 
 const ADMIN_KEY = 'erasure-test-admin-key';
 
@@ -65,6 +68,7 @@ describe('erasure', () => {
       body: JSON.stringify(body),
     });
   const keysInGraph = async (): Promise<string[]> => (await graph.grouping()).flat();
+  let firstReceipt: ErasureReceipt | undefined;
 
   beforeAll(async () => {
     driver = neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), { disableLosslessIntegers: true });
@@ -94,8 +98,15 @@ describe('erasure', () => {
 
     const res = await post(apps[0]!, { identity: { type: 'email', matchKey: 'ann@brand.example.org' } });
     expect(res.status).toBe(200);
-    const receipt = (await res.json()) as { profileId: string; identitiesErased: number; requestId: string };
-    expect(receipt).toMatchObject({ profileId, identitiesErased: 3 });
+    const receipt = (await res.json()) as ErasureReceipt;
+    expect(receipt).toMatchObject({ profileId, identitiesErased: 3, identityTypes: { email: 1, login: 1, visitor_id: 1 } });
+    expect(receipt.erased.map((w) => [w.store, w.status, w.records])).toEqual([
+      ['suppression-list', 'done', 3],
+      ['identity-graph', 'done', 4],
+      ['profiles', 'requested', 1],
+      ['metrics', 'requested', 1],
+    ]);
+    firstReceipt = receipt;
 
     const left = await keysInGraph();
     expect(left.filter((k) => annKeys.includes(k))).toEqual([]);
@@ -113,6 +124,24 @@ describe('erasure', () => {
     const erased = await Promise.all(erasures.map(async (e) => erasureCodec.decode(e.message.value!)));
     expect(erased.flatMap((d) => (d.ok ? [d.value.identityKey] : [])).sort()).toEqual([...annKeys].sort());
     expect(erasures.every((e) => e.message.key?.toString().length === 64)).toBe(true);
+  });
+
+  it('answers a second request, by any erased identity in any spelling or by the profile id, with the same receipt', async () => {
+    expect(firstReceipt).toBeDefined();
+    for (const body of [
+      { identity: { type: 'email', value: '  ANN@Brand.Example.ORG ' } },
+      { identity: { type: 'login', value: 'ann' } },
+      { identity: { key: annKeys[0] } },
+      { profileId: firstReceipt!.profileId },
+    ]) {
+      const res = await post(apps[0]!, body);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(firstReceipt);
+    }
+    // Someone never erased is still unknown.
+    expect((await post(apps[0]!, { identity: { type: 'email', value: 'nobody@brand.example.org' } })).status).toBe(404);
+    // The receipt names no identity value.
+    expect(JSON.stringify(firstReceipt)).not.toContain('ann@brand.example.org');
   });
 
   it('links nothing of theirs again when their events are replayed, also on an instance started later', async () => {

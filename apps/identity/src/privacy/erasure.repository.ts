@@ -1,9 +1,11 @@
 /**
  * Erasure in the graph: a profile (followed to its survivor) and every profile merged into it lose
- * their identities, links, memberships and nodes. Nothing of the person stays in Neo4j; what keeps
+ * their identities, links, memberships and nodes. Nothing of the person stays in Neo4j but the
+ * receipt (ids, counts, identity types, graph keys to find it by: erasure-receipts.ts); what keeps
  * the erasure from coming back is the suppression list (ErasedKeys), written before this runs.
  */
 import type { Driver } from 'neo4j-driver';
+import { findReceipt, recordReceipt, type ErasureReceipt, type ReceiptRef } from './erasure-receipts';
 
 export interface ErasureTarget {
   /** The live profile (the survivor when the id given was merged away). */
@@ -43,14 +45,29 @@ export class ErasureRepository {
     return { profileId: row.get('id') as string, mergedProfileIds: row.get('merged') as string[], identities: row.get('identities') as { key: string; type: string }[] };
   }
 
-  /** Deletes the identities and profile nodes of a target, in one transaction. */
-  async erase(target: ErasureTarget): Promise<void> {
+  /**
+   * Deletes the identities and profile nodes of a target and records its receipt, in one
+   * transaction. Returns the receipt that stands: an earlier one when a concurrent request for the
+   * same profile recorded its own first.
+   */
+  async erase(target: ErasureTarget, receipt: ErasureReceipt): Promise<ErasureReceipt> {
     const session = this.driver.session({ database: this.database });
     try {
-      await session.executeWrite(async (tx) => {
+      return await session.executeWrite(async (tx) => {
         await tx.run('UNWIND $keys AS k MATCH (i:Identity {ns: $ns, key: k}) DETACH DELETE i', { ns: this.ns, keys: target.identities.map((i) => i.key) });
         await tx.run('UNWIND $ids AS id MATCH (p:Profile {ns: $ns, id: id}) DETACH DELETE p', { ns: this.ns, ids: [target.profileId, ...target.mergedProfileIds] });
+        return recordReceipt(tx, this.ns, target, receipt);
       });
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** The receipt of an earlier erasure of this profile (live or merged id) or identity. */
+  async receipt(ref: ReceiptRef): Promise<ErasureReceipt | undefined> {
+    const session = this.driver.session({ database: this.database, defaultAccessMode: 'READ' });
+    try {
+      return await session.executeRead((tx) => findReceipt(tx, this.ns, ref));
     } finally {
       await session.close();
     }

@@ -6,23 +6,22 @@
  * 2. ERASE is published on the identity changes topic: the profiles service tombstones and deletes
  *    the profile and its merged ids, metrics forgets it;
  * 3. the identities, their links and the profile nodes are deleted from the graph.
- * A request that fails part-way can be repeated: each step is idempotent, and the graph still
- * holds the profile until the last step.
+ * 3 also records the receipt (erasure-receipts.ts) in the same transaction: a request for someone
+ * erased already answers with that receipt. A request that fails part-way can be repeated: each
+ * step is idempotent, and the graph still holds the profile until the last step.
  */
 import { randomUUID } from 'node:crypto';
-import { identityErasuresTopic, type IdentityChange, type IdentityErasure } from '@cdp/contracts';
+import { identityChangesTopic, identityErasuresTopic, profileUpdatesTopic, type IdentityChange, type IdentityErasure } from '@cdp/contracts';
 import { output, type KafkaPlatform } from '@cdp/kafka';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import type { ChangePublisher } from '../resolution/resolution.service';
 import type { ErasedKeys } from './erased-keys';
-import type { ErasureRepository } from './erasure.repository';
+import { receiptOf, type ErasureReceipt, type ReceiptRef, type ReceiptTopics } from './erasure-receipts';
+import type { ErasureRepository, ErasureTarget } from './erasure.repository';
 
-export interface ErasureReceipt {
-  readonly requestId: string;
-  readonly profileId: string;
-  readonly mergedProfileIds: readonly string[];
-  readonly identitiesErased: number;
-}
+const RECEIPT_TOPICS: ReceiptTopics = { erasures: identityErasuresTopic.name, changes: identityChangesTopic.name, profileUpdates: profileUpdatesTopic.name };
+
+export type { ErasureReceipt } from './erasure-receipts';
 
 export class ErasureService {
   private readonly requests;
@@ -38,13 +37,21 @@ export class ErasureService {
     this.requests = counter(registry, 'cdp_identity_erasures_total', 'Erasure requests, by result', ['result']);
   }
 
-  /** Undefined when the graph does not know the profile. */
+  /** Undefined when neither the graph nor an earlier erasure knows the profile. */
   async erase(profileId: string): Promise<ErasureReceipt | undefined> {
     const target = await this.repo.target(profileId);
-    if (!target) {
-      this.requests.inc({ result: 'not-found' });
-      return undefined;
-    }
+    if (!target) return this.earlier({ profileId });
+    return this.eraseTarget(target);
+  }
+
+  /** A request for someone erased already answers with that erasure's receipt. */
+  async earlier(ref: ReceiptRef): Promise<ErasureReceipt | undefined> {
+    const receipt = await this.repo.receipt(ref);
+    this.requests.inc({ result: receipt ? 'repeated' : 'not-found' });
+    return receipt;
+  }
+
+  private async eraseTarget(target: ErasureTarget): Promise<ErasureReceipt> {
     const requestId = randomUUID();
     const at = Date.now();
     const records = target.identities.map((i): IdentityErasure => ({ identityKey: i.key, identityType: i.type, profileId: target.profileId, requestId, at }));
@@ -61,9 +68,9 @@ export class ErasureService {
       parts: [],
     };
     await this.changes.publishChanges([change]);
-    await this.repo.erase(target);
+    const receipt = await this.repo.erase(target, receiptOf(target, requestId, at, RECEIPT_TOPICS));
     this.requests.inc({ result: 'erased' });
-    this.logger.info({ requestId, profileId: target.profileId, mergedProfiles: target.mergedProfileIds.length, identities: records.length }, 'profile erased');
-    return { requestId, profileId: target.profileId, mergedProfileIds: target.mergedProfileIds, identitiesErased: records.length };
+    this.logger.info({ requestId: receipt.requestId, profileId: target.profileId, mergedProfiles: target.mergedProfileIds.length, identities: records.length }, 'profile erased');
+    return receipt;
   }
 }

@@ -108,7 +108,23 @@ describe('identity graph repository', () => {
     expect(removed.found).toBe(true);
     expect(removed.changes.map((c) => c.kind)).toEqual(['SPLIT']);
     expect(removed.changes[0]!.survivorProfileId).toBe(p.profileId);
+    expect(removed.changes[0]!.removedIdentityKeys).toEqual(['email:x']);
     expect(await g.grouping()).toEqual([['loyalty_number:x'], ['visitor_id:x']]);
+  });
+
+  it('names the removed identity when the profile stays whole, and when it held nothing else', async () => {
+    const g = repo();
+    const p = await g.resolve([id('visitor_id:y'), id('email:y'), id('phone:y')], ev('e1', 1000));
+    const removed = await g.removeIdentity('email:y', 'test');
+    expect(removed.changes).toEqual([
+      expect.objectContaining({ kind: 'SPLIT', survivorProfileId: p.profileId, otherProfileIds: [], parts: [{ profileId: p.profileId, identityKeys: ['phone:y', 'visitor_id:y'] }], removedIdentityKeys: ['email:y'] }),
+    ]);
+    expect(await g.grouping()).toEqual([['phone:y', 'visitor_id:y']]);
+
+    const alone = await g.resolve([id('login:z')], ev('e2', 2000));
+    expect((await g.removeIdentity('login:z', 'test')).changes).toEqual([
+      expect.objectContaining({ kind: 'SPLIT', survivorProfileId: alone.profileId, parts: [{ profileId: alone.profileId, identityKeys: [] }], removedIdentityKeys: ['login:z'] }),
+    ]);
   });
 
   it('quarantines an identity that starts to join too many profiles', async () => {

@@ -11,6 +11,7 @@ import type { IdentityRules } from '../rules/identity-rules';
 import { recompute } from './diff-writer';
 import type { Evidence, GraphChangeResult } from './graph-types';
 import { withWrite } from './graph-session';
+import { withRemoval } from './placement';
 
 export function operatorEvidence(reason: string): Evidence {
   return { eventId: `operator-${randomUUID()}`, channel: `operator:${reason}`, occurredAt: Date.now() };
@@ -24,14 +25,25 @@ export class OperatorCommands {
     private readonly rules: IdentityRules,
   ) {}
 
-  /** Removes an identity (erasure, operator) and recomputes what it held together. */
+  /**
+   * Removes an identity (an operator's removal) and recomputes what it held together. The changes
+   * name the removed key (`withRemoval`), so the profiles drop it too.
+   */
   async removeIdentity(key: string, reason: string): Promise<GraphChangeResult> {
     return this.write(async (tx) => {
       const neighbours = await this.neighboursAndProfileMates(tx, key);
       if (!neighbours) return { changes: [], found: false };
+      const holder = await tx.run(
+        'MATCH (i:Identity {ns: $ns, key: $key})-[:IN]->(p:Profile) OPTIONAL MATCH (m:Identity)-[:IN]->(p) RETURN p.id AS id, collect(m.key) AS keys',
+        { ns: this.ns, key },
+      );
       await tx.run('MATCH (i:Identity {ns: $ns, key: $key}) DETACH DELETE i', { ns: this.ns, key });
-      const outcome = neighbours.length ? await recompute(tx, this.ns, this.rules, neighbours, operatorEvidence(reason)) : undefined;
-      return { changes: outcome?.changes ?? [], found: true };
+      const ev = operatorEvidence(reason);
+      const outcome = neighbours.length ? await recompute(tx, this.ns, this.rules, neighbours, ev) : undefined;
+      const changes = outcome?.changes ?? [];
+      const row = holder.records[0];
+      if (!row) return { changes, found: true };
+      return { changes: withRemoval(changes, key, row.get('id') as string, row.get('keys') as string[], outcome?.plan.profileOf ?? new Map(), ev, Date.now()), found: true };
     });
   }
 

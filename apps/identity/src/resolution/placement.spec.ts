@@ -1,7 +1,7 @@
 import { defaultRules } from '../rules/identity-rules';
 import type { Component, LoadedEdge, LoadedIdentity } from './component';
 import type { GraphEvent, GraphIdentity } from './graph-types';
-import { chunkIdentities, designatedPairs, groupsSharingIdentities, place, strongest, type PlacementEnv } from './placement';
+import { changeOf, chunkIdentities, designatedPairs, groupsSharingIdentities, place, strongest, withRemoval, type PlacementEnv } from './placement';
 
 const rules = defaultRules();
 const gi = (key: string, designation: GraphIdentity['designation'] = 'SECONDARY'): GraphIdentity => ({ key, type: key.split(':')[0]!, designation });
@@ -93,5 +93,36 @@ describe('place', () => {
     expect(out.diff.created).toHaveLength(1);
     expect(out.diff.moves).toEqual([{ key: 'email:x', profileId: out.diff.created[0]!.id, eventId: 'e1', channel: 'web', at: 3 }]);
     expect(out.diff.merged).toEqual([]);
+  });
+});
+
+describe('withRemoval: what an operator removal publishes', () => {
+  const at = 7;
+  const byOperator = ev('operator-1', 5);
+  const split = changeOf('SPLIT', 'P', ['Q'], 'component recomputed', byOperator, undefined, at, [
+    { profileId: 'P', identityKeys: ['email:a'] },
+    { profileId: 'Q', identityKeys: ['visitor_id:a'] },
+  ]);
+  const merge = changeOf('MERGE', 'R', ['P'], 'linked', byOperator, undefined, at);
+
+  it.each([
+    ['the profile did not come apart: one part, what it holds now', [], new Map([['email:a', 'P'], ['visitor_id:a', 'P']]), ['email:a', 'visitor_id:a']],
+    ['it held nothing else: one empty part', [], new Map<string, string>(), []],
+  ])('%s', (_label, changes, profileOf, kept) => {
+    const out = withRemoval(changes, 'login:a', 'P', ['login:a', 'email:a', 'visitor_id:a'].filter((k) => k === 'login:a' || profileOf.has(k)), profileOf, byOperator, at);
+    expect(out).toEqual([
+      expect.objectContaining({ kind: 'SPLIT', survivorProfileId: 'P', otherProfileIds: [], parts: [{ profileId: 'P', identityKeys: kept }], removedIdentityKeys: ['login:a'] }),
+    ]);
+  });
+
+  it("names the removed key on the recomputation's own split of the profile", () => {
+    const out = withRemoval([split], 'login:a', 'P', ['login:a', 'email:a', 'visitor_id:a'], new Map([['email:a', 'P'], ['visitor_id:a', 'Q']]), byOperator, at);
+    expect(out).toEqual([{ ...split, removedIdentityKeys: ['login:a'] }]);
+  });
+
+  it('comes before a merge the removal allowed, and keeps only the keys the profile held', () => {
+    const out = withRemoval([merge], 'login:a', 'P', ['login:a', 'email:a'], new Map([['email:a', 'R'], ['login:b', 'R']]), byOperator, at);
+    expect(out.map((c) => c.kind)).toEqual(['SPLIT', 'MERGE']);
+    expect(out[0]).toMatchObject({ survivorProfileId: 'P', parts: [{ profileId: 'P', identityKeys: [] }], removedIdentityKeys: ['login:a'] });
   });
 });

@@ -214,6 +214,29 @@ export function changeOf(
   };
 }
 
+/**
+ * The changes an operator's removal of `removedKey` publishes. `profileId` held it, with `heldBefore`
+ * (its other keys); `profileOf` is where the recomputation put every key of the component. The
+ * recomputation's own SPLIT of that profile carries the removal (`removedIdentityKeys`); when the
+ * profile did not come apart, a SPLIT with one part (what it holds now) is put first, so consumers
+ * drop the removed identity before any merge the removal allowed.
+ */
+export function withRemoval(
+  changes: readonly IdentityChange[],
+  removedKey: string,
+  profileId: string,
+  heldBefore: readonly string[],
+  profileOf: ReadonlyMap<string, string>,
+  ev: Evidence,
+  at: number,
+): IdentityChange[] {
+  const own = changes.find((c) => c.kind === 'SPLIT' && c.survivorProfileId === profileId);
+  if (own) return changes.map((c) => (c === own ? { ...c, removedIdentityKeys: [...(c.removedIdentityKeys ?? []), removedKey] } : c));
+  const kept = heldBefore.filter((k) => k !== removedKey && profileOf.get(k) === profileId).sort();
+  const removal = changeOf('SPLIT', profileId, [], 'identity removed from the graph', ev, undefined, at, [{ profileId, identityKeys: kept }]);
+  return [{ ...removal, removedIdentityKeys: [removedKey] }, ...changes];
+}
+
 /** Which identity joined the merged profiles: a newly active edge between them, for the evidence. */
 function mergeEvidence(
   rules: IdentityRules,

@@ -140,6 +140,15 @@ describe('KpiState', () => {
     expect(k.largestProfiles).toEqual([{ profileId: 'p1', identities: 2 }, { profileId: 'p9', identities: 1 }]);
   });
 
+  it("an operator's removal (a one-part SPLIT naming the removed key) drops the key from the row, and is not counted as a split", () => {
+    const s = new KpiState(['website']);
+    s.onResolved(resolved({ profile: 'p1', identified: true, ids: { visitor_id: 'k1', email: 'k2' } }));
+    s.onChange({ ...change('SPLIT', 'p1', [], NOW, [{ profileId: 'p1', identityKeys: ['k1'] }]), removedIdentityKeys: ['k2'] });
+    const k = s.snapshot('all', NOW);
+    expect(k).toMatchObject({ profiles: 1, identifiedProfiles: 0, splits: 0 });
+    expect(k.largestProfiles).toEqual([{ profileId: 'p1', identities: 1 }]);
+  });
+
   it('an erasure removes the profile', () => {
     const s = new KpiState(['website']);
     s.onResolved(resolved({ profile: 'p1', identified: true, ids: { email: 'k1' } }));

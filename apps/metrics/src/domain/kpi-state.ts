@@ -337,7 +337,8 @@ export class KpiState {
   onChange(change: IdentityChange): void {
     for (const c of this.countsAt(change.at)) {
       if (change.kind === 'MERGE') c.merges++;
-      else if (change.kind === 'SPLIT') c.splits++;
+      // An operator's removal that left the profile whole is published as a one-part SPLIT (no other profile): not a split.
+      else if (change.kind === 'SPLIT') c.splits += change.otherProfileIds.length > 0 ? 1 : 0;
       else if (change.kind === 'REFUSED_MERGE') c.refusedMerges++;
       else c.erasures++;
     }
@@ -425,7 +426,10 @@ export class KpiState {
     else this.handovers.push({ kind: 'erased', profileId: id, id: why, at });
   }
 
-  /** Each part keeps the history of the profile it came from; identification follows its own keys. */
+  /**
+   * Each part keeps the history of the profile it came from; identification follows its own keys.
+   * Keys the change removed from the graph are in no part, so the row loses them.
+   */
   private split(change: IdentityChange): void {
     const sourceId = this.live(change.survivorProfileId);
     if (!this.placement.owns(sourceId)) return;

@@ -14,7 +14,7 @@
  * split cannot hand its events to the parts; see `splitBase`), and, after `foldedIdsKept` more
  * folds, the ids of its events (replay de-duplication beyond that rests on nothing; documented).
  */
-import { ANONYMOUS_IDENTITY_TYPES, type CanonicalEvent, type IdentityType, type Profile } from '@cdp/contracts';
+import { ANONYMOUS_IDENTITY_TYPES, type CanonicalEvent, type IdentityType, type Profile, type ProfileIdentity } from '@cdp/contracts';
 import { emptyProfile, foldEvents, foldOnto, joinProfiles, type FoldInput } from './profile-builder';
 
 /** One event as the store keeps it: what a re-fold needs (no free-form properties) and its graph keys. */
@@ -208,6 +208,50 @@ export function splitBase(base: FoldedBase | null, partOfKey: ReadonlyMap<string
   // A base that only held identities moved in by an earlier split may be left with nothing.
   const empty = base.profile.eventCount === 0 && identities.length === 0;
   return { kept: empty ? null : { ...base, profile: { ...base.profile, identities, identified: identified(identities) }, identityKeys: keptKeys }, moved };
+}
+
+/** The base without the identities whose graph key is in `removed` (an operator's removal); the same object when it holds none. */
+export function withoutKeys(base: FoldedBase | null, removed: ReadonlySet<string>): FoldedBase | null {
+  if (!base || removed.size === 0) return base;
+  const leaving = new Set(base.identityKeys.filter((r) => removed.has(r.key)).map((r) => identityId(r.type, r.value)));
+  if (leaving.size === 0) return base;
+  const identities = base.profile.identities.filter((i) => !leaving.has(identityId(i.type, i.value)));
+  const identified = identities.some((i) => !ANONYMOUS_IDENTITY_TYPES.has(i.type as IdentityType));
+  return { ...base, profile: { ...base.profile, identities, identified }, identityKeys: base.identityKeys.filter((r) => !removed.has(r.key)) };
+}
+
+/**
+ * Per part, a base holding only identities (no events): identities a split takes off the events of
+ * another part and gives to the part that holds them now, as `splitBase` does for the base's own.
+ */
+export function identityBases(leaving: readonly { to: string; key: string; identity: ProfileIdentity }[]): Map<string, FoldedBase> {
+  const byPart = new Map<string, { identities: Map<string, ProfileIdentity>; keys: IdentityKeyRef[] }>();
+  for (const { to, key, identity } of leaving) {
+    const part = byPart.get(to) ?? { identities: new Map<string, ProfileIdentity>(), keys: [] };
+    byPart.set(to, part);
+    const id = identityId(identity.type, identity.value);
+    const seen = part.identities.get(id);
+    if (!seen) {
+      part.identities.set(id, { ...identity, channels: [...identity.channels] });
+      part.keys.push({ type: identity.type, value: identity.value, key });
+      continue;
+    }
+    part.identities.set(id, {
+      ...seen,
+      designation: seen.designation === 'PRIMARY' ? 'PRIMARY' : identity.designation,
+      firstSeen: Math.min(seen.firstSeen, identity.firstSeen),
+      lastSeen: Math.max(seen.lastSeen, identity.lastSeen),
+      channels: [...new Set([...seen.channels, ...identity.channels])].sort(),
+    });
+  }
+  const out = new Map<string, FoldedBase>();
+  for (const [partId, { identities, keys }] of byPart) {
+    const list = [...identities.values()].sort((a, b) => byString(a.type, b.type) || byString(a.value, b.value));
+    const profile = emptyProfile(partId, Math.min(...list.map((i) => i.firstSeen)));
+    const identified = list.some((i) => !ANONYMOUS_IDENTITY_TYPES.has(i.type as IdentityType));
+    out.set(partId, { profile: { ...profile, identities: list, identified }, from: null, to: null, lastEventId: null, identityKeys: withKeys([], keys), recentEventIds: [] });
+  }
+  return out;
 }
 
 /** What an export says about folded events. */

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { CanonicalEvent, IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
 import { foldEvents } from './profile-builder';
 import { memoryTx } from '../../test/memory-state';
+import { DEFAULT_LOG_LIMITS } from './event-log';
 import { applyChange, applyResolved, canonicalId } from './profile-transitions';
 
 const CHANNELS = ['website', 'email', 'mobile_app'];
@@ -202,5 +203,98 @@ describe('linked-but-separate profiles across a merge', () => {
     expect(tx.getRecord('A')!.profile!.linked!.map((l) => l.profileId)).toEqual(['B']);
     applyChange(tx, change('MERGE', 'A', ['B']), 2);
     expect(tx.getRecord('A')!.profile!.linked).toEqual([]);
+  });
+});
+
+describe("an operator's removal or unlink: each profile lists only the identities the graph gives it", () => {
+  const ident = (type: string, value: string) => ({ type, value, matchKey: value, designation: 'SECONDARY' as const, namespace: null });
+  const withIdentities = (i: number, profileId: string, ids: [ReturnType<typeof ident>, string][]): ResolvedEvent => {
+    const e = event(i, profileId, ids[0]![1]);
+    return { ...e, identityKeys: ids.map(([, k]) => k), event: { ...e.event, identities: ids.map(([x]) => x) } };
+  };
+  const email = ident('email', 'ann@example.org');
+  const phone = ident('phone', '+447700900123');
+  const visitor = ident('visitor_id', 'v-1');
+  const removal = (survivor: string, parts: IdentityChange['parts'], removed: string[], others: string[] = []): IdentityChange => ({
+    ...change('SPLIT', survivor, others, parts),
+    changeId: `remove-${removed.join(',')}`,
+    removedIdentityKeys: removed,
+  });
+  const identitiesOf = (tx: ReturnType<typeof memoryTx>, id: string) => tx.getRecord(id)!.profile!.identities.map((i) => `${i.type}:${i.value}`);
+
+  it('drops a removed identity from every event and the profile, keeps the rest, and is a no-op when delivered again', () => {
+    const tx = memoryTx();
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke'], [phone, 'kp']]), 1);
+    applyResolved(tx, withIdentities(2, 'P', [[visitor, 'kv'], [email, 'ke']]), 1);
+    expect(identitiesOf(tx, 'P')).toEqual(['email:ann@example.org', 'phone:+447700900123', 'visitor_id:v-1']);
+
+    expect(applyChange(tx, removal('P', [{ profileId: 'P', identityKeys: ['kp', 'kv'] }], ['ke']), 2)).toEqual({ changed: ['P'], removed: [] });
+    expect(identitiesOf(tx, 'P')).toEqual(['phone:+447700900123', 'visitor_id:v-1']);
+    expect(tx.getRecord('P')!.profile!.eventCount).toBe(2);
+    expect(tx.getRecord('P')!.events.flatMap((e) => e.keys)).not.toContain('ke');
+
+    const snapshot = structuredClone(tx.getRecord('P'));
+    applyChange(tx, removal('P', [{ profileId: 'P', identityKeys: ['kp', 'kv'] }], ['ke']), 3);
+    expect(tx.getRecord('P')).toEqual(snapshot);
+  });
+
+  it("removes a profile's only identity: the profile stays, with its events, and lists no identity", () => {
+    const tx = memoryTx();
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke']]), 1);
+    applyChange(tx, removal('P', [{ profileId: 'P', identityKeys: [] }], ['ke']), 2);
+    expect(tx.getRecord('P')!.profile).toMatchObject({ identities: [], identified: false, eventCount: 1 });
+  });
+
+  it('drops a removed identity from the folded base too', () => {
+    const tx = memoryTx();
+    const limits = { maxEvents: 1, maxBytes: 1 << 20, foldedIdsKept: 10 };
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke'], [phone, 'kp']]), 1, limits);
+    applyResolved(tx, { ...withIdentities(2, 'P', [[phone, 'kp']]), event: { ...withIdentities(2, 'P', [[phone, 'kp']]).event, occurredAt: 5_000 } }, 1, limits);
+    expect(tx.getRecord('P')!.base!.identityKeys.map((r) => r.key)).toContain('ke');
+    applyChange(tx, removal('P', [{ profileId: 'P', identityKeys: ['kp'] }], ['ke']), 2, limits);
+    expect(identitiesOf(tx, 'P')).toEqual(['phone:+447700900123']);
+    expect(tx.getRecord('P')!.base!.identityKeys.map((r) => r.key)).toEqual(['kp']);
+  });
+
+  it('an unlink whose only evidence is the event that linked them: the other part gets its identity from that event', () => {
+    const tx = memoryTx();
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke'], [phone, 'kp']]), 1);
+    applyChange(tx, change('SPLIT', 'P', ['Q'], [{ profileId: 'P', identityKeys: ['ke'] }, { profileId: 'Q', identityKeys: ['kp'] }]), 2);
+    expect(identitiesOf(tx, 'P')).toEqual(['email:ann@example.org']);
+    expect(identitiesOf(tx, 'Q')).toEqual(['phone:+447700900123']);
+    expect(tx.getRecord('Q')!.profile).toMatchObject({ eventCount: 0, identities: [expect.objectContaining({ firstSeen: tx.getRecord('P')!.events[0]!.event.occurredAt, channels: [tx.getRecord('P')!.events[0]!.event.channel] })] });
+    expect(tx.getRecord('P')!.profile!.eventCount).toBe(1);
+  });
+
+  it('an unlink that separates two identities: each part keeps only its own, also from the event that linked them', () => {
+    const tx = memoryTx();
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke'], [phone, 'kp']]), 1);
+    applyResolved(tx, withIdentities(2, 'P', [[phone, 'kp']]), 1);
+    const t = applyChange(tx, change('SPLIT', 'P', ['Q'], [{ profileId: 'P', identityKeys: ['ke'] }, { profileId: 'Q', identityKeys: ['kp'] }]), 2);
+    expect(t.changed.sort()).toEqual(['P', 'Q']);
+    expect(identitiesOf(tx, 'P')).toEqual(['email:ann@example.org']);
+    expect(identitiesOf(tx, 'Q')).toEqual(['phone:+447700900123']);
+    // The linking event stays with the part of its first key (its traits, channel and count there).
+    expect(tx.getRecord('P')!.profile!.eventCount).toBe(1);
+  });
+
+  it('a removal that also splits: the removed key goes nowhere, a part on another task gets its events without it', () => {
+    const tx = memoryTx();
+    const local = { isLocal: (id: string) => id !== 'Q' };
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke'], [phone, 'kp']]), 1);
+    applyResolved(tx, withIdentities(2, 'P', [[phone, 'kp'], [visitor, 'kv']]), 1);
+    const t = applyChange(tx, removal('P', [{ profileId: 'P', identityKeys: ['ke'] }, { profileId: 'Q', identityKeys: ['kv'] }], ['kp'], ['Q']), 2, DEFAULT_LOG_LIMITS, local);
+    expect(identitiesOf(tx, 'P')).toEqual(['email:ann@example.org']);
+    const sent = t.send!.find((h) => h.kind === 'TRANSFER' && h.to === 'Q')!;
+    expect(sent.record!.events.map((e) => e.event.identities.map((i) => i.type))).toEqual([['visitor_id']]);
+  });
+
+  it("is forwarded whole when the profile was merged into another task's profile", () => {
+    const tx = memoryTx();
+    const local = { isLocal: (id: string) => id !== 'S' };
+    applyResolved(tx, withIdentities(1, 'P', [[email, 'ke']]), 1, DEFAULT_LOG_LIMITS, local);
+    tx.setAlias('P', 'S');
+    const c = removal('P', [{ profileId: 'P', identityKeys: [] }], ['ke']);
+    expect(applyChange(tx, c, 2, DEFAULT_LOG_LIMITS, local).send).toEqual([expect.objectContaining({ kind: 'CHANGE', to: 'S', change: c })]);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The profile state machine: how a resolved event, a merge, a split and an erasure change the
+ * The profile state machine: how a resolved event, a merge, a split (or an operator's removal of an
+ * identity, published as a split) and an erasure change the
  * stored profile records. Written against `StateTx` (one store transaction) so that it runs
  * unchanged inside an LMDB write transaction and over a Map in unit tests.
  *
@@ -13,15 +14,18 @@
  * - a split re-folds the old profile's log into the parts: an event goes to the part holding its
  *   first linked identity key; events with no linked key, or a key no part holds, stay with the
  *   survivor (the split profile's own id); so does the base, except the identities in it that a
- *   part holds, which move to that part (`splitBase`);
+ *   part holds, which move to that part (`splitBase`); and every part keeps, in its events and its
+ *   base, only the identities the graph gives it: those of another part, and those the change says
+ *   were removed from the graph (an operator's removal), leave the events (`splitEvent`): an identity of another part moves to that part as an identity
+ *   of its base, so it is listed there even when the event that carried it stays elsewhere;
  * - every transition reports which profile ids changed and which were removed, and a transition
  *   that changes nothing reports nothing changed (a redelivered record publishes, never counts);
  * - state follows its partitions: a transition writes only ids of its own task (`Locality`); what
  *   concerns an id of another task leaves as a handover (handover.ts) for that task's owner, and a
  *   survivor waiting for a handed-over profile (`awaiting`) is not published until it arrives.
  */
-import type { IdentityChange, Profile, ResolvedEvent } from '@cdp/contracts';
-import { compact, DEFAULT_LOG_LIMITS, joinBases, profileOf, splitBase, storedEventBytes, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
+import type { IdentityChange, Profile, ProfileIdentity, ResolvedEvent } from '@cdp/contracts';
+import { compact, DEFAULT_LOG_LIMITS, identityBases, joinBases, profileOf, splitBase, storedEventBytes, withoutKeys, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
 import { ALL_LOCAL, carried, handover, type Carried, type Handover, type Locality } from './handover';
 import { applyEvent, emptyProfile } from './profile-builder';
 
@@ -312,6 +316,33 @@ export function transfer(tx: StateTx, h: Handover, now: number, limits: LogLimit
   return withSend({ changed: [target], removed: [] });
 }
 
+/** An identity an event carried to the wrong part, for the part that holds it now. */
+export interface LeavingIdentity {
+  readonly to: string;
+  readonly key: string;
+  readonly identity: ProfileIdentity;
+}
+
+/**
+ * The event as `partId` keeps it after a split: without the identities the graph now gives another
+ * part (`leaving`, for that part) or took out (an operator's removal: dropped), so each profile
+ * lists, and is found by, only what the graph gives it. Unlinked identities ('' key) stay.
+ */
+export function splitEvent(e: StoredEvent, partId: string, partOfKey: ReadonlyMap<string, string>, removed: ReadonlySet<string>): { kept: StoredEvent; leaving: LeavingIdentity[] } {
+  const leaves = (key: string | undefined): boolean => !!key && (removed.has(key) || (partOfKey.get(key) ?? partId) !== partId);
+  if (!e.keys.some(leaves)) return { kept: e, leaving: [] };
+  const stay = e.event.identities.map((_, n) => !leaves(e.keys[n]));
+  const leaving: LeavingIdentity[] = [];
+  e.event.identities.forEach((i, n) => {
+    const key = e.keys[n]!;
+    if (stay[n] || removed.has(key)) return;
+    const at = e.event.occurredAt;
+    leaving.push({ to: partOfKey.get(key)!, key, identity: { type: i.type, value: i.value, designation: i.designation, firstSeen: at, lastSeen: at, channels: [e.event.channel] } });
+  });
+  const kept = { ...e, event: { ...e.event, identities: e.event.identities.filter((_, n) => stay[n]) }, keys: e.keys.filter((_, n) => stay[n]) };
+  return { kept, leaving };
+}
+
 function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits, local: Locality, survivorOf: string = change.survivorProfileId): Touched {
   const found = resolveTarget(tx, survivorOf, local);
   if ('remote' in found) return sending(handover('CHANGE', found.remote, { change, changeId: change.changeId }));
@@ -320,14 +351,29 @@ function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimi
   if (!from || change.parts.length === 0) return none();
   const partOfKey = new Map<string, string>();
   for (const part of change.parts) for (const k of part.identityKeys) partOfKey.set(k, part.profileId);
+  const removedKeys = new Set(change.removedIdentityKeys ?? []);
   const assigned = new Map<string, StoredEvent[]>(change.parts.map((p) => [p.profileId, []]));
   assigned.set(fromId, assigned.get(fromId) ?? []);
+  let stripped = false;
+  const leaving: LeavingIdentity[] = [];
   for (const e of from.events) {
-    const key = firstKey(e);
+    // A removed key belongs to no part: the event goes by its first key that is still in the graph.
+    const key = e.keys.find((k) => k !== '' && !removedKeys.has(k));
     const to = (key && partOfKey.get(key)) || fromId;
-    assigned.get(to)!.push(e);
+    const parted = splitEvent(e, to, partOfKey, removedKeys);
+    if (parted.kept !== e) stripped = true;
+    leaving.push(...parted.leaving);
+    assigned.get(to)!.push(parted.kept);
   }
-  const bases = splitBase(from.base ?? null, partOfKey, fromId);
+  const moving = splitBase(from.base ?? null, partOfKey, fromId);
+  const keptBase = withoutKeys(moving.kept, removedKeys);
+  if (keptBase !== moving.kept) stripped = true;
+  // An identity that came on another part's event (the one that linked them) still belongs to its
+  // own part: it moves there like an identity of the base, with its first and last seen and channels.
+  const moved = new Map(moving.moved);
+  for (const [partId, base] of identityBases(leaving.filter((l) => l.to !== fromId))) moved.set(partId, joinBases(partId, moved.get(partId) ?? null, base, limits).base!);
+  const keptFromLeaving = identityBases(leaving.filter((l) => l.to === fromId)).get(fromId) ?? null;
+  const bases = { kept: keptFromLeaving ? joinBases(fromId, keptBase, keptFromLeaving, limits).base : keptBase, moved };
   const partIds = [...assigned.keys()];
   const changed: string[] = [];
   const send: Handover[] = [];
@@ -355,7 +401,7 @@ function split(tx: StateTx, change: IdentityChange, now: number, limits: LogLimi
   const kept = assigned.get(fromId)!;
   const routes = [...partOfKey].filter(([, to]) => to !== fromId).map(([key, to]) => ({ key, to }));
   const routesChanged = routes.some((r) => !from.splitRoutes.some((x) => x.key === r.key && x.to === r.to));
-  if (kept.length !== from.events.length || routesChanged || bases.moved.size > 0) {
+  if (kept.length !== from.events.length || routesChanged || bases.moved.size > 0 || stripped) {
     const splitRoutes = [...from.splitRoutes.filter((r) => !partOfKey.has(r.key)), ...routes];
     const mergedProfileIds = from.mergedProfileIds.filter((id) => !partIds.includes(id));
     if (kept.length === 0 && !bases.kept) {

@@ -1,4 +1,4 @@
-import { AvroCodec } from '@cdp/contracts';
+import { AvroCodec, fingerprintOf } from '@cdp/contracts';
 import { handover, type Handover } from '../domain/handover';
 import { profileHandoverTopic } from './handover-contract';
 
@@ -35,8 +35,38 @@ describe('cdp.profiles.handover.v1', () => {
         change: { changeId: 'c3', kind: 'MERGE', survivorProfileId: 'S', otherProfileIds: ['M'], reason: 'r', evidence: { eventId: 'e', channel: 'website', occurredAt: 0, identityType: 'email', designation: 'PRIMARY' }, at: 0, parts: [] },
       }),
     ],
+    [
+      'a forwarded removal',
+      handover('CHANGE', 'T', {
+        changeId: 'c4',
+        change: {
+          changeId: 'c4',
+          kind: 'SPLIT',
+          survivorProfileId: 'S',
+          otherProfileIds: [],
+          reason: 'identity removed',
+          evidence: { eventId: 'operator-1', channel: 'operator:remove', occurredAt: 0, identityType: '', designation: '' },
+          at: 0,
+          parts: [{ profileId: 'S', identityKeys: ['k2'] }],
+          removedIdentityKeys: ['k1'],
+        },
+      }),
+    ],
   ])('round-trips %s', async (_, value) => {
     const decoded = await codec.decode(codec.encode(value));
-    expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual(JSON.parse(JSON.stringify(value)));
+    const change = value.change ? { ...value.change, removedIdentityKeys: value.change.removedIdentityKeys ?? [] } : null;
+    expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual(JSON.parse(JSON.stringify({ ...value, change })));
+  });
+
+  it('reads handovers written by the previous build, and the previous build reads ours', async () => {
+    const [v1, v2] = profileHandoverTopic.versions;
+    // The previous build finds our writer schema on the schemas topic, as every consumer does.
+    const older = new AvroCodec<Handover>([v1!], { find: (fp) => Promise.resolve(fp === fingerprintOf(v2!) ? v2 : undefined) });
+    const newer = new AvroCodec<Handover>([v1!, v2!]);
+    const change = { changeId: 'c', kind: 'SPLIT' as const, survivorProfileId: 'S', otherProfileIds: [], reason: 'r', evidence: { eventId: 'e', channel: 'c', occurredAt: 0, identityType: '', designation: '' }, at: 0, parts: [] };
+    const fromOlder = await newer.decode(older.encode(handover('CHANGE', 'S', { change })));
+    expect(fromOlder.ok && fromOlder.value.change?.removedIdentityKeys).toEqual([]);
+    const fromNewer = await older.decode(newer.encode(handover('CHANGE', 'S', { change: { ...change, removedIdentityKeys: ['k'] } })));
+    expect(fromNewer.ok && fromNewer.value.change?.kind).toBe('SPLIT');
   });
 });

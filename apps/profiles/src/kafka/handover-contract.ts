@@ -4,7 +4,7 @@
  * resolved-events topic, so partition p reaches the member that owns task p. Written in the same
  * Kafka transactions as the chunk that caused it, read by the same consumer group.
  */
-import { IdentityChangeV2, type TopicContract } from '@cdp/contracts';
+import { IdentityChangeV2, IdentityChangeV3, type TopicContract } from '@cdp/contracts';
 import { HANDOVER_KINDS, type Handover } from '../domain/handover';
 import { definedOnce, foldedBaseSchema, storedEventSchema } from './changelog-contract';
 
@@ -43,12 +43,17 @@ const HandoverSchemaV1 = {
 
 export const HandoverV1 = definedOnce(HandoverSchemaV1) as typeof HandoverSchemaV1;
 
+/** v2: a forwarded change carries IdentityChange v3 (`removedIdentityKeys`, an operator's removal). */
+const HandoverSchemaV2 = { ...HandoverSchemaV1, fields: HandoverSchemaV1.fields.map((f) => (f.name === 'change' ? { ...f, type: ['null', IdentityChangeV3] } : f)) };
+
+export const HandoverV2 = definedOnce(HandoverSchemaV2) as typeof HandoverSchemaV2;
+
 export const profileHandoverTopic: TopicContract<Handover> = {
   name: 'cdp.profiles.handover.v1',
   description: 'Profile state handed between the tasks of the profiles service (private)',
   key: 'profileId',
   writers: 'profiles',
   readers: 'profiles',
-  versions: [HandoverV1],
+  versions: [HandoverV1, HandoverV2],
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 7 * 24 * 60 * 60 * 1000 },
 };

@@ -1,6 +1,7 @@
 /**
  * cdp.identity.changes.v1: structural changes to the identity graph (merges, splits, refused
- * merges), each with its evidence. Keyed by the surviving profile id.
+ * merges, erasures, an operator's removal of identities), each with its evidence. Keyed by the
+ * surviving profile id.
  */
 import { DAY_MS, type TopicContract } from '../topic-contract';
 
@@ -49,6 +50,26 @@ export const IdentityChangeV2 = {
   ],
 } as const;
 
+/**
+ * v3: the graph keys (HMAC) an operator's removal took out of the graph. A removal is published as a
+ * SPLIT of the profile that held the identity, whose `parts` say what every resulting profile holds
+ * now (one part when nothing else came apart): consumers drop the removed keys from the profile
+ * instead of leaving them on it. A new kind would have broken readers built with v1 or v2 (an Avro
+ * enum gains no symbol compatibly); a field with a default does not.
+ */
+export const IdentityChangeV3 = {
+  ...IdentityChangeV2,
+  fields: [
+    ...IdentityChangeV2.fields,
+    {
+      name: 'removedIdentityKeys',
+      type: { type: 'array', items: 'string' },
+      default: [],
+      doc: 'SPLIT only: graph keys removed from the graph (an operator removal); they belong to no part',
+    },
+  ],
+} as const;
+
 export type IdentityChangeKind = 'MERGE' | 'SPLIT' | 'REFUSED_MERGE' | 'ERASE';
 
 export interface IdentityChange {
@@ -60,6 +81,8 @@ export interface IdentityChange {
   evidence: { eventId: string; channel: string; occurredAt: number; identityType: string; designation: string };
   at: number;
   parts: { profileId: string; identityKeys: string[] }[];
+  /** Always present when decoded (schema default []); optional for writers that remove nothing. */
+  removedIdentityKeys?: string[];
 }
 
 export const identityChangesTopic: TopicContract<IdentityChange> = {
@@ -68,6 +91,6 @@ export const identityChangesTopic: TopicContract<IdentityChange> = {
   key: 'survivorProfileId',
   writers: 'identity',
   readers: 'profiles, metrics',
-  versions: [IdentityChangeV1, IdentityChangeV2],
+  versions: [IdentityChangeV1, IdentityChangeV2, IdentityChangeV3],
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 90 * DAY_MS },
 };
