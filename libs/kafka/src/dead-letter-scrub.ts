@@ -6,7 +6,7 @@
  * offset) while that topic keeps it, so the dead-letter topic's 30 days no longer extend how
  * long anyone's data is held (docs/privacy.md, "Erasure bound").
  */
-import { createHash } from 'node:crypto';
+import { deadLetterKey } from '@cdp/contracts';
 
 export const DEAD_LETTER_SUMMARY_VERSION = 'v1';
 
@@ -58,7 +58,5 @@ export function summariseValue(bytes: Buffer | null): DeadLetterSummary {
   }
 }
 
-/** The dead letter's key: the original key's SHA-256 (hex), so a holder of the key can find its letter. */
-export function scrubbedKey(key: Buffer | null): string | null {
-  return key === null ? null : createHash('sha256').update(key).digest('hex');
-}
+/** The dead letter's key (the contract's: the original key's SHA-256). */
+export const scrubbedKey = deadLetterKey;

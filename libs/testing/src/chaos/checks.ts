@@ -10,7 +10,7 @@
 import { createHmac } from 'node:crypto';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import neo4j from 'neo4j-driver';
-import { AvroCodec, DEAD_LETTER_HEADERS, deadLettersTopic, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
+import { AvroCodec, DEAD_LETTER_HEADERS, deadLetterKey, deadLettersTopic, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
 import type { LoadBooks } from './load';
 
 export type CheckName = 'a-counted-once' | 'b-graph-agrees' | 'c-topic-equals-api' | 'd-dead-letters' | 'e-any-instance' | 'platform';
@@ -229,12 +229,13 @@ export async function runChecks(input: CheckInput): Promise<{ violations: Violat
   }
   if (differ.length) v.push({ check: 'c-topic-equals-api', kind: 'topic-differs-from-api', detail: { count: differ.length, sample: sample(differ) } });
 
-  // d. dead letters: only the bad input, each once
+  // d. dead letters: only the bad input, each once (a dead letter carries its source key's hash, never the key)
   const dead = await readTopic(input.kafkaBrokers, topicName(deadLettersTopic, input.topicNamespace));
+  const badByHash = new Map([...books.badRaw].map((k) => [deadLetterKey(Buffer.from(k)), k]));
   const seen = new Map<string, number>();
   const unexpected: Record<string, unknown>[] = [];
   for (const r of dead) {
-    const key = r.key ?? '';
+    const key = badByHash.get(r.key ?? '') ?? r.key ?? '';
     if (books.badRaw.has(key)) {
       seen.set(key, (seen.get(key) ?? 0) + 1);
       continue;

@@ -6,6 +6,7 @@
  * step, when, and where the original record is (topic, partition, offset), to inspect or re-publish
  * it from there while its topic keeps it (libs/kafka/src/dead-letter-scrub.ts).
  */
+import { createHash } from 'node:crypto';
 import { DAY_MS, type TopicContract } from '../topic-contract';
 
 export const DEAD_LETTER_HEADERS = {
@@ -30,3 +31,8 @@ export const deadLettersTopic: TopicContract<Buffer> = {
   versions: [{ type: 'bytes' }],
   config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
 };
+
+/** The dead letter's key: the original key's SHA-256 (hex), so a holder of the key can find its letter. */
+export function deadLetterKey(key: Buffer | null): string | null {
+  return key === null ? null : createHash('sha256').update(key).digest('hex');
+}
