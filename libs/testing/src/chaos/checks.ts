@@ -1,6 +1,6 @@
 /**
  * The chaos checks, run once the platform has drained, through its public interfaces and stores:
- *  a. every accepted event counted exactly once (KPIs; profile event counts);
+ *  a. every accepted event counted exactly once (KPIs; profile event counts; resolved once by identity);
  *  b. the identity graph (Neo4j) and the materialised profiles agree on who is who;
  *  c. the latest record per profile on the compacted updates topic is what the read API serves;
  *  d. no dead letter except for the deliberately bad input;
@@ -10,7 +10,7 @@
 import { createHmac } from 'node:crypto';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import neo4j from 'neo4j-driver';
-import { AvroCodec, DEAD_LETTER_HEADERS, deadLetterKey, deadLettersTopic, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
+import { AvroCodec, DEAD_LETTER_HEADERS, deadLetterKey, deadLettersTopic, profileUpdatesTopic, resolvedEventsTopic, topicName, type KpiSnapshot, type Profile, type ResolvedEvent } from '@cdp/contracts';
 import type { LoadBooks } from './load';
 
 export type CheckName = 'a-counted-once' | 'b-graph-agrees' | 'c-topic-equals-api' | 'd-dead-letters' | 'e-any-instance' | 'platform';
@@ -143,6 +143,17 @@ export async function runChecks(input: CheckInput): Promise<{ violations: Violat
   if (eventSum !== books.acceptedIdentified.size) {
     v.push({ check: 'a-counted-once', kind: 'profile-event-counts', detail: { sumOfEventCounts: eventSum, acceptedIdentifiedEvents: books.acceptedIdentified.size, difference: eventSum - books.acceptedIdentified.size } });
   }
+  // Identity resolves each event id once (a copy at another canonical offset is dropped): the resolved topic holds each id once.
+  const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
+  const resolvedAt = new Map<string, string[]>();
+  for (const r of await readTopic(input.kafkaBrokers, topicName(resolvedEventsTopic, input.topicNamespace))) {
+    const d = r.value ? await resolvedCodec.decode(r.value) : undefined;
+    if (!d?.ok) continue;
+    const id = d.value.event.eventId;
+    resolvedAt.set(id, [...(resolvedAt.get(id) ?? []), `${r.partition}:${r.offset}:${d.value.profileId || '-'}`]);
+  }
+  const resolvedTwice = [...resolvedAt].filter(([, at]) => at.length > 1).map(([eventId, at]) => ({ eventId, at }));
+  if (resolvedTwice.length) v.push({ check: 'a-counted-once', kind: 'resolved-twice', detail: { count: resolvedTwice.length, sample: sample(resolvedTwice) } });
   if (books.unexpectedRejections.length > 0) v.push({ check: 'a-counted-once', kind: 'valid-event-rejected', detail: { count: books.unexpectedRejections.length, sample: sample(books.unexpectedRejections) } });
 
   // b. graph and profiles agree
