@@ -2,9 +2,9 @@
  * The local copy of the seen-event changelog (seen-events-contract.ts) on LMDB: per task, the event
  * ids resolved with where and when, the same ids in expiry order, and the offset the task consumed
  * through. A chunk's ids and its offset are written in one transaction; the same entries go to the
- * changelog as the chunk's outputs. The copy may be ahead of the Kafka commits (a crash between the
- * two): harmless, because an entry names the offset that resolved the event, so that record read
- * again is recognised as itself, not as a duplicate. A copy behind the commits is rebuilt.
+ * changelog as the chunk's outputs. A copy that is not exactly at the group's commits is rebuilt
+ * from the changelog (seen-events.ts, restore). An entry names the offset that resolved the event,
+ * so that record read again before its chunk committed is recognised as itself, not a duplicate.
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';

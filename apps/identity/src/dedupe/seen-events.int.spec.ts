@@ -2,7 +2,9 @@
  * Exactly one resolution per event id across instances, through real Kafka and Neo4j: a copy of an
  * event at another offset of its canonical partition (a resend that reached another ingestion
  * instance) is dropped, and still is once the partition has moved to an instance with an empty
- * disk, which restores the ids from the seen-events changelog.
+ * disk, which restores the ids from the seen-events changelog; and a group whose commits are older
+ * than its changelog (rewound, or read before a pending transactional commit settled) resolves
+ * nothing again.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +74,19 @@ describe('identity: one resolution per event id, across instances', () => {
     expect(await resolvedIdsThrough('evt-3')).toEqual(['evt-1', 'evt-2', 'evt-3']);
     expect((await metric('cdp_identity_duplicate_events_total'))[0]?.value).toBe(2);
     expect((await metric('cdp_identity_seen_restores_total')).find((m) => m.labels.includes('changelog'))?.value).toBeGreaterThanOrEqual(1);
+  });
+
+  it('resolves nothing again when the group reads commits older than its changelog (rewound, or a transactional commit still pending)', async () => {
+    await app!.close();
+    app = undefined;
+    const admin = kafka.admin();
+    await admin.connect();
+    const topic = topicName(canonicalEventsTopic, namespace);
+    await admin.setOffsets({ groupId: `${namespace}cdp-identity`, topic, partitions: Array.from({ length: 6 }, (_, partition) => ({ partition, offset: '0' })) });
+    await admin.disconnect();
+    app = await startIdentity(configOf(dirs[0]!), logger);
+    await publish([event('evt-4')]);
+    expect(await resolvedIdsThrough('evt-4')).toEqual(['evt-1', 'evt-2', 'evt-3', 'evt-4']);
   });
 
 });

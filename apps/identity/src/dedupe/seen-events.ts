@@ -8,8 +8,10 @@
  * seen-events changelog before the task's records are handed over) for a window of stream time.
  *
  * A copy at another offset than the one that first resolved the id is a duplicate: dropped, and
- * counted. The same offset read again (a redelivery after a crash) is the original, resolved again
- * as before (the graph's outbox repeats its outcome). Ids expire IDENTITY_DEDUPE_WINDOW_HOURS after
+ * counted. The same offset read again before its chunk committed (a commit that failed and is
+ * retried) is the original, resolved again as before (the graph's outbox repeats its outcome); one
+ * read again after its chunk committed (a new owner that read the group's commits before a pending
+ * transactional commit settled) is skipped by the restore's resume offset. Ids expire IDENTITY_DEDUPE_WINDOW_HOURS after
  * they were met, in stream time (record timestamps); a later copy is left to the per-instance
  * checks of ingestion and the downstream services.
  */
@@ -67,16 +69,23 @@ export class SeenEvents implements TaskState, OnApplicationShutdown {
     for (const t of [...this.ready]) if (!this.owned.has(t)) this.ready.delete(t);
   }
 
+  /**
+   * Brings the task's ids to the changelog's truth. A local copy that is exactly at the group's
+   * commit is kept; any other (behind: another member moved on; ahead: a crash before the Kafka
+   * commit, or commits read before a pending transactional commit settled) is rebuilt from the
+   * changelog. Where the changelog has consumed further than the commits say, the loop resumes
+   * after it: those records were resolved and committed, and resolving them again would publish
+   * them twice (kafkajs reads commits without KIP-447's require-stable).
+   */
   async restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<RestoreOutcome> {
     this.ready.delete(task);
     const started = Date.now();
     const topic = topicName(canonicalEventsTopic, this.kafka.namespace);
     const c = committed.get(topic);
     const through = this.store.consumedThrough(topic, task);
-    // At or ahead of the commits: this member was the last to process the task; keep the copy.
-    const behind = c !== undefined && (through === undefined || through + 1n < c);
+    const matches = c === undefined ? through === undefined : through !== undefined && through + 1n === c;
     let records = 0;
-    if (behind) {
+    if (!matches) {
       this.store.clear(task, [topic]);
       records = await readPartitionToEnd(this.kafka.kafka, {
         topic: topicName(seenEventsTopic, this.kafka.namespace),
@@ -100,10 +109,13 @@ export class SeenEvents implements TaskState, OnApplicationShutdown {
         },
       });
     }
-    this.m.restores.inc({ from: behind ? 'changelog' : 'local' });
-    this.logger.info({ task, from: behind ? 'changelog' : 'local', records, ms: Date.now() - started }, 'seen event ids of the task restored');
+    const truth = this.store.consumedThrough(topic, task);
+    const resume = truth !== undefined && (c === undefined || truth + 1n > c) ? new Map([[topic, truth + 1n]]) : undefined;
+    const from = matches ? 'local' : 'changelog';
+    this.m.restores.inc({ from });
+    this.logger.info({ task, from, records, ms: Date.now() - started, resumeAfterCommits: resume !== undefined }, 'seen event ids of the task restored');
     if (this.owned.has(task)) this.ready.add(task);
-    return { records };
+    return resume ? { records, resume } : { records };
   }
 
   /** For each record of one partition's chunk, in order: resolve it, or drop it as a duplicate. */
@@ -156,8 +168,10 @@ export class SeenEvents implements TaskState, OnApplicationShutdown {
       }
     }
     if (lastOk >= 0) {
+      // The chunk commits as one unless a record asks for a retry: then only up to the last ok one is sure.
+      const done = results.some((r) => r.kind === 'retry') ? messages[lastOk]! : messages[messages.length - 1]!;
       const expired = [...this.store.before(task, clock - this.windowMs, PRUNE_BATCH)].map(({ eventId }) => ({ key: eventKey(eventId), value: null }));
-      const through = { key: offsetKey(topic, task), value: { at: clock, offset: (BigInt(messages[lastOk]!.nextOffset) - 1n).toString() } };
+      const through = { key: offsetKey(topic, task), value: { at: clock, offset: (BigInt(done.nextOffset) - 1n).toString() } };
       const tail = [...expired, through];
       entries.push(...tail);
       const r = results[lastOk] as Extract<HandlerResult, { kind: 'ok' }>;
