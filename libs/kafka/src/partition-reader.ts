@@ -1,6 +1,7 @@
 /**
- * Reads one partition of a topic from its beginning to its end as of the call (read committed),
- * outside any shared group: how a task's state is restored from its co-partitioned changelog.
+ * Reads one partition of a topic from its beginning (or only its last records) to its end as of
+ * the call (read committed), outside any shared group: how a task's state is restored from its
+ * co-partitioned changelog, and how a restore checks the changelog's latest transactions.
  * kafkajs has no manual assignment, so a throwaway group subscribes to the topic and pauses
  * every other partition as soon as it shows up.
  */
@@ -16,6 +17,8 @@ export interface PartitionReadOptions {
   readonly timeoutMs?: number;
   /** Longest the read may go without a batch of the partition (a read of any size that stops moving). */
   readonly stallMs?: number;
+  /** Read only the records of the last `tail` offsets (transaction markers count), not the whole partition. */
+  readonly tail?: number;
   /** Each fetched batch of the partition, in offset order; the read waits for it. A throw ends the read with that error. */
   readonly onBatch: (messages: readonly KafkaMessage[]) => Promise<void>;
 }
@@ -34,6 +37,7 @@ export async function readPartitionToEnd(kafka: Kafka, opts: PartitionReadOption
   } finally {
     await admin.disconnect();
   }
+  if (opts.tail !== undefined && end - BigInt(opts.tail) > start) start = end - BigInt(opts.tail);
   if (end <= start) return 0;
   const consumer = kafka.consumer({ groupId: `${opts.groupPrefix}-restore-${randomUUID()}`, readUncommitted: false });
   let records = 0;
@@ -65,7 +69,7 @@ export async function readPartitionToEnd(kafka: Kafka, opts: PartitionReadOption
           pause();
           return;
         }
-        const messages = batch.messages.filter((m) => BigInt(m.offset) < end);
+        const messages = batch.messages.filter((m) => BigInt(m.offset) < end && BigInt(m.offset) >= start);
         if (messages.length === 0) return;
         try {
           await opts.onBatch(messages);
@@ -75,6 +79,8 @@ export async function readPartitionToEnd(kafka: Kafka, opts: PartitionReadOption
         }
       },
     });
+    // kafkajs seeks only once the consumer runs; a fetch from the beginning before it is filtered out above.
+    if (start > 0n) consumer.seek({ topic, partition, offset: start.toString() });
     if (opts.timeoutMs !== undefined) {
       const timeoutMs = opts.timeoutMs;
       timer = setTimeout(() => failed(new Error(`reading ${topic}[${partition}] to offset ${end} took longer than ${timeoutMs} ms`)), timeoutMs);

@@ -6,18 +6,29 @@ import { ok, type HandlerResult, type InboundMessage, type KafkaPlatform } from 
 import { createLogger, createRegistry } from '@cdp/observability';
 import type { IdentityConfig } from '../config';
 import { PRUNE_BATCH, SeenEvents } from './seen-events';
+import type { SeenChangelogEntry } from './seen-events-store';
 
 const HOUR = 3_600_000;
 const TOPIC = 't.cdp.events.canonical.v1';
 
+/** A changelog partition in memory (the real one is read in seen-events.int.spec.ts). */
+class InMemoryChangelog extends SeenEvents {
+  log: SeenChangelogEntry[] = [];
+  protected override async readChangelog(_task: number, opts: { tail?: number }, apply: (entries: SeenChangelogEntry[]) => Promise<void>): Promise<number> {
+    const entries = opts.tail === undefined ? this.log : this.log.slice(-opts.tail);
+    await apply(entries);
+    return entries.length;
+  }
+}
+
 describe('SeenEvents', () => {
   let dir: string;
-  let seen: SeenEvents;
+  let seen: InMemoryChangelog;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'seen-spec-'));
     const config = { IDENTITY_STATE_DIR: dir, IDENTITY_DEDUPE_WINDOW_HOURS: 1 } as IdentityConfig;
-    seen = new SeenEvents(config, { namespace: 't.' } as KafkaPlatform, createRegistry('seen-spec', false), createLogger('seen-spec', 'silent'));
+    seen = new InMemoryChangelog(config, { namespace: 't.' } as KafkaPlatform, createRegistry('seen-spec', false), createLogger('seen-spec', 'silent'));
     seen.assigned([0]);
     // Nothing committed yet and nothing stored: the local copy is kept, no changelog read.
     await seen.restore(0, new Map([[TOPIC, undefined]]));
@@ -38,9 +49,12 @@ describe('SeenEvents', () => {
     timestamp,
   });
   /** Runs a chunk as the controller does, every fresh record resolving to one output-less ok. */
+  /** Runs a chunk as the controller does, and commits its changelog outputs as the loop would. */
   async function chunk(messages: InboundMessage<CanonicalEvent>[]): Promise<HandlerResult[]> {
     const verdicts = seen.classify(messages);
-    return seen.settle(messages, verdicts, verdicts.filter((v) => v.kind === 'resolve').map(() => ok()));
+    const results = await seen.settle(messages, verdicts, verdicts.filter((v) => v.kind === 'resolve').map(() => ok()));
+    for (const r of results) if (r.kind === 'ok') for (const o of r.outputs) seen.log.push({ key: o.key, value: o.value as SeenChangelogEntry['value'] });
+    return results;
   }
   const keysOf = (r: HandlerResult) => (r.kind === 'ok' ? r.outputs.map((o) => `${o.key}=${o.value === null ? 'null' : JSON.stringify(o.value)}@${o.partition}`) : r.kind);
 
@@ -84,11 +98,27 @@ describe('SeenEvents', () => {
     expect(results).toEqual([{ kind: 'retry', reason: 'task 0 is not restored on this instance' }]);
   });
 
-  it('keeps a local copy exactly at the group commits, without reading the changelog', async () => {
+  it('keeps a local copy exactly at the group commits when the changelog\'s last transactions agree (no full read)', async () => {
     await chunk([msg('a', 10), msg('b', 11), msg('a', 12)]);
     seen.assigned([0]);
     // Consumed through 12 (the trailing copy included): the group's next offset is 13.
     await expect(seen.restore(0, new Map([[TOPIC, 13n]]))).resolves.toEqual({ records: 0 });
     expect((await chunk([msg('a', 30)])).map((r) => r.kind)).toEqual(['drop']);
+  });
+
+  it('rebuilds a copy the changelog is ahead of, and resumes after what the changelog consumed', async () => {
+    await chunk([msg('a', 10)]);
+    const behind = seen.log.length;
+    await chunk([msg('b', 11)]);
+    // The local copy loses the last transaction (as a copy from an earlier ownership would lack it)...
+    const local = seen.log.slice(0, behind);
+    seen.log = local;
+    seen.assigned([0]);
+    await seen.restore(0, new Map([[TOPIC, undefined]]));
+    seen.log = [...local, { key: 'e|b', value: { at: 1_000, offset: '11' } }, { key: `o|${TOPIC}:0`, value: { at: 1_000, offset: '11' } }];
+    // ...while the group's commit still reads 11 (the commit of offset 11 pending): the copy matches it, the changelog does not.
+    const outcome = await seen.restore(0, new Map([[TOPIC, 11n]]));
+    expect(outcome).toEqual({ records: seen.log.length, resume: new Map([[TOPIC, 12n]]) });
+    expect((await chunk([msg('b', 40)])).map((r) => r.kind)).toEqual(['drop']);
   });
 });

@@ -31,6 +31,11 @@ import { eventKey, offsetKey, SeenEventsStore, type SeenChangelogEntry } from '.
 
 /** Expired ids removed per chunk at most, oldest first (the rest in later chunks). */
 export const PRUNE_BATCH = 200;
+/**
+ * How far back from its end a restore looks for the changelog's latest consumed offset: the last
+ * transactions of the task (each ends with its `o|` entry) sit well within it.
+ */
+const TAIL_CHECK_OFFSETS = 2_000;
 /** A restore that has read nothing for this long is abandoned (the loop retries it with backoff). */
 const RESTORE_STALL_MS = 60_000;
 
@@ -70,12 +75,13 @@ export class SeenEvents implements TaskState, OnApplicationShutdown {
   }
 
   /**
-   * Brings the task's ids to the changelog's truth. A local copy that is exactly at the group's
-   * commit is kept; any other (behind: another member moved on; ahead: a crash before the Kafka
-   * commit, or commits read before a pending transactional commit settled) is rebuilt from the
-   * changelog. Where the changelog has consumed further than the commits say, the loop resumes
-   * after it: those records were resolved and committed, and resolving them again would publish
-   * them twice (kafkajs reads commits without KIP-447's require-stable).
+   * Brings the task's ids to the changelog's truth. A local copy is kept only when it is exactly at
+   * the group's commit and the changelog's latest transactions consumed no further (kafkajs reads
+   * commits without KIP-447's require-stable, so a commit still pending behind a transaction the
+   * previous owner just finished reads as the older one). Any other copy (behind: another member
+   * moved on; ahead: a crash before the Kafka commit) is rebuilt from the changelog. Where the
+   * changelog consumed further than the commits say, the loop resumes after it: those records
+   * were resolved and committed, and resolving them again would publish them twice.
    */
   async restore(task: number, committed: ReadonlyMap<string, bigint | undefined>): Promise<RestoreOutcome> {
     this.ready.delete(task);
@@ -83,31 +89,12 @@ export class SeenEvents implements TaskState, OnApplicationShutdown {
     const topic = topicName(canonicalEventsTopic, this.kafka.namespace);
     const c = committed.get(topic);
     const through = this.store.consumedThrough(topic, task);
-    const matches = c === undefined ? through === undefined : through !== undefined && through + 1n === c;
+    const latest = await this.latestConsumed(task, topic);
+    const matches = through !== undefined && c !== undefined && through + 1n === c && (latest === undefined || latest <= through);
     let records = 0;
     if (!matches) {
       this.store.clear(task, [topic]);
-      records = await readPartitionToEnd(this.kafka.kafka, {
-        topic: topicName(seenEventsTopic, this.kafka.namespace),
-        partition: task,
-        groupPrefix: `${this.kafka.namespace}cdp-identity`,
-        stallMs: RESTORE_STALL_MS,
-        onBatch: async (messages) => {
-          const decode = this.kafka.avroDecoder(seenEventsTopic);
-          const entries: SeenChangelogEntry[] = [];
-          for (const msg of messages) {
-            if (msg.key === null) continue;
-            let value: SeenEventEntry | null = null;
-            if (msg.value !== null) {
-              const d = await decode(msg.value);
-              if (!d.ok) throw new Error(`seen-events changelog partition ${task} offset ${msg.offset} does not decode: ${d.reason}`);
-              value = d.value;
-            }
-            entries.push({ key: msg.key.toString('utf8'), value });
-          }
-          await this.store.apply(task, entries);
-        },
-      });
+      records = await this.readChangelog(task, {}, (entries) => this.store.apply(task, entries));
     }
     const truth = this.store.consumedThrough(topic, task);
     const resume = truth !== undefined && (c === undefined || truth + 1n > c) ? new Map([[topic, truth + 1n]]) : undefined;
@@ -116,6 +103,43 @@ export class SeenEvents implements TaskState, OnApplicationShutdown {
     this.logger.info({ task, from, records, ms: Date.now() - started, resumeAfterCommits: resume !== undefined }, 'seen event ids of the task restored');
     if (this.owned.has(task)) this.ready.add(task);
     return resume ? { records, resume } : { records };
+  }
+
+  /** The offset consumed through on `topic` according to the changelog's last transactions (undefined: none among them). */
+  private async latestConsumed(task: number, topic: string): Promise<bigint | undefined> {
+    let latest: bigint | undefined;
+    const key = offsetKey(topic, task);
+    await this.readChangelog(task, { tail: TAIL_CHECK_OFFSETS }, (entries) => {
+      for (const e of entries) if (e.key === key && e.value !== null) latest = BigInt(e.value.offset);
+      return Promise.resolve();
+    });
+    return latest;
+  }
+
+  /** Reads the task's changelog partition (or its tail) in order; the number of records read. */
+  protected readChangelog(task: number, opts: { tail?: number }, apply: (entries: SeenChangelogEntry[]) => Promise<void>): Promise<number> {
+    const decode = this.kafka.avroDecoder(seenEventsTopic);
+    return readPartitionToEnd(this.kafka.kafka, {
+      topic: topicName(seenEventsTopic, this.kafka.namespace),
+      partition: task,
+      groupPrefix: `${this.kafka.namespace}cdp-identity`,
+      stallMs: RESTORE_STALL_MS,
+      ...opts,
+      onBatch: async (messages) => {
+        const entries: SeenChangelogEntry[] = [];
+        for (const msg of messages) {
+          if (msg.key === null) continue;
+          let value: SeenEventEntry | null = null;
+          if (msg.value !== null) {
+            const d = await decode(msg.value);
+            if (!d.ok) throw new Error(`seen-events changelog partition ${task} offset ${msg.offset} does not decode: ${d.reason}`);
+            value = d.value;
+          }
+          entries.push({ key: msg.key.toString('utf8'), value });
+        }
+        await apply(entries);
+      },
+    });
   }
 
   /** For each record of one partition's chunk, in order: resolve it, or drop it as a duplicate. */
