@@ -54,7 +54,7 @@ function fsyncPath(path: string): void {
 export function openGenerations(base: string): LiveGeneration {
   mkdirSync(base, { recursive: true });
   const named = existsSync(join(base, CURRENT)) ? readFileSync(join(base, CURRENT), 'utf8').trim() : null;
-  if (named !== null && !GENERATION.test(named)) throw new Error(`${join(base, CURRENT)} names no generation`);
+  if (named !== null && !GENERATION.test(named)) throw new Error(`${join(base, CURRENT)} names no generation: remove the store directory, its tasks are then restored from their changelog`);
   const removed = removeStale(base, named);
   if (named === null) return { name: null, path: base, removed, missing: false };
   const path = join(base, named);
