@@ -7,9 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IdentityChange, ResolvedEvent } from '@cdp/contracts';
+import { open } from 'lmdb';
 import { privacy } from '@cdp/testing';
 import { applyChange, applyResolved } from '../domain/profile-transitions';
-import { LmdbProfileStore } from './lmdb-profile-store';
+import { LmdbProfileStore, STORE_DATABASES } from './lmdb-profile-store';
 
 const EMAIL = 'zorgwick.quantelle.7731@example.org';
 const PHONE = '+447700935517';
@@ -109,6 +110,55 @@ describe('LmdbProfileStore compaction', () => {
     expect(store.profile('live-7')?.eventCount).toBe(1);
     expect(store.size).toBe(41);
     expect((await scan(dir)).hits).toEqual([]);
+  });
+
+  it('copies every database of the environment, byte for byte', async () => {
+    // More entries than one turn of the copy takes, so it spans several transactions.
+    await store.transact((tx) => {
+      for (let i = 0; i < 12_345; i++) tx.setEventOwner(`owned-${i}`, `live-${i % 40}`);
+    });
+    await fillAndErase();
+    /** Every named database of the environment at `path`, with its raw entries. */
+    const contents = async (path: string) => {
+      const env = open({ path, maxDbs: 16, compression: false, noSubdir: false });
+      try {
+        const names = [...env.getKeys()].map(String).sort();
+        const entries = names.map((name) => {
+          const db = env.openDB({ name, encoding: 'binary', keyEncoding: 'binary' });
+          return [name, [...db.getRange({ start: Buffer.from([0]) })].map(({ key, value }) => `${(key as Buffer).toString('hex')}=${(value as Buffer).toString('hex')}`)];
+        });
+        return { names, entries };
+      } finally {
+        await env.close();
+      }
+    };
+    const before = await contents(store.path);
+    expect(before.names).toEqual([...STORE_DATABASES].sort());
+    await store.compact();
+    expect(store.path).toBe(join(dir, 'g-000001'));
+    expect(await contents(store.path)).toEqual(before);
+  });
+
+  it("leaves no remnant of a longer version of a live record written earlier in the same transaction (which LMDB's own compacting copy keeps)", async () => {
+    await store.transact((tx) => {
+      applyResolved(tx, event(0, 'kept', [['email', EMAIL], ['phone', PHONE]], { last_name: NAME, note: 'n'.repeat(3000) }), 1);
+      // Then, in the same transaction, the person's values leave the record (as a split or an
+      // identity removal does): LMDB rewrites the record's overflow pages in place.
+      const record = tx.getRecord('kept')!;
+      tx.putRecord({ ...record, events: [], profile: { ...record.profile!, identities: [], traits: [] } });
+    });
+    const nativeCopy = mkdtempSync(join(tmpdir(), 'profiles-native-copy-'));
+    try {
+      const env = open({ path: store.path, maxDbs: 16, compression: false, noSubdir: false });
+      await env.backup(nativeCopy, true);
+      await env.close();
+      expect((await scan(nativeCopy)).hits.map((h) => h.needle)).toContain(EMAIL);
+    } finally {
+      rmSync(nativeCopy, { recursive: true, force: true });
+    }
+    await store.compact();
+    expect((await scan(dir)).hits).toEqual([]);
+    expect(store.profile('kept')?.eventCount).toBe(1);
   });
 
   it('keeps every write issued while it runs, applied after the swap in the order issued', async () => {

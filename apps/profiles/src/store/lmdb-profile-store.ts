@@ -12,8 +12,8 @@
  * offset N applied", never half of a record.
  *
  * Erasure: LMDB keeps a deleted record's bytes in free pages, so `compact` replaces the files with a
- * copy holding only live pages (lmdb-generations.ts), between transactions; store-compaction.ts
- * runs it within the erasure bound.
+ * fresh copy of the live records (lmdb-live-copy.ts, lmdb-generations.ts), between transactions;
+ * store-compaction.ts runs it within the erasure bound.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
 import type { Handover } from '../domain/handover';
 import type { FeedMembership } from '../domain/purpose-feeds';
+import { copyLiveRecords } from './lmdb-live-copy';
 import { commitGeneration, openGenerations, prepareNextGeneration, removeGeneration, removeStale, sealGeneration, type LiveGeneration } from './lmdb-generations';
 
 /** A profile leaving a purpose feed (the tombstone a record sent there). */
@@ -103,24 +104,47 @@ interface Handles {
   readonly exits: Database<FeedExit[], string>;
 }
 
+const MAX_DBS = 16;
+/**
+ * Every database of the store, by handle: what openHandles opens and what a compaction copies (a
+ * database missing here would be lost by the next compaction; earlier builds' leftovers are left
+ * behind on purpose).
+ */
+const DATABASES = {
+  records: { name: 'records' },
+  aliases: { name: 'aliases', encoding: 'string' },
+  identities: { name: 'identities', encoding: 'string' },
+  owners: { name: 'event-owners', encoding: 'string' },
+  // Not 'changes' (ids of earlier builds, without their task): those are re-applied at most once
+  // more, which a merge, split or erasure absorbs (they are idempotent by state).
+  changes: { name: 'changes-by-task' },
+  erased: { name: 'erased' },
+  offsets: { name: 'offsets', encoding: 'string' },
+  meta: { name: 'meta' },
+  feeds: { name: 'purpose-feeds' },
+  outbox: { name: 'handover-outbox' },
+  exits: { name: 'feed-exits' },
+} as const satisfies Record<Exclude<keyof Handles, 'root'>, { name: string; encoding?: 'string' }>;
+
+/** The names of the store's databases (for a compaction, and tests). */
+export const STORE_DATABASES: readonly string[] = Object.values(DATABASES).map((d) => d.name);
+
 function openHandles(path: string): Handles {
   // Flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
-  const root = open({ path, maxDbs: 16, compression: false, noSubdir: false });
+  const root = open({ path, maxDbs: MAX_DBS, compression: false, noSubdir: false });
   return {
     root,
-    records: root.openDB({ name: 'records' }),
-    aliases: root.openDB({ name: 'aliases', encoding: 'string' }),
-    identities: root.openDB({ name: 'identities', encoding: 'string' }),
-    owners: root.openDB({ name: 'event-owners', encoding: 'string' }),
-    // Not 'changes' (ids of earlier builds, without their task): those are re-applied at most once
-    // more, which a merge, split or erasure absorbs (they are idempotent by state).
-    changes: root.openDB({ name: 'changes-by-task' }),
-    erased: root.openDB({ name: 'erased' }),
-    offsets: root.openDB({ name: 'offsets', encoding: 'string' }),
-    meta: root.openDB({ name: 'meta' }),
-    feeds: root.openDB({ name: 'purpose-feeds' }),
-    outbox: root.openDB({ name: 'handover-outbox' }),
-    exits: root.openDB({ name: 'feed-exits' }),
+    records: root.openDB(DATABASES.records),
+    aliases: root.openDB(DATABASES.aliases),
+    identities: root.openDB(DATABASES.identities),
+    owners: root.openDB(DATABASES.owners),
+    changes: root.openDB(DATABASES.changes),
+    erased: root.openDB(DATABASES.erased),
+    offsets: root.openDB(DATABASES.offsets),
+    meta: root.openDB(DATABASES.meta),
+    feeds: root.openDB(DATABASES.feeds),
+    outbox: root.openDB(DATABASES.outbox),
+    exits: root.openDB(DATABASES.exits),
   };
 }
 
@@ -202,8 +226,8 @@ export class LmdbProfileStore {
   }
 
   /**
-   * Replaces the store's files with a compacted copy holding only live pages, so no byte of a
-   * deleted or overwritten record stays on disk (unless nothing was written since the last one).
+   * Replaces the store's files with a fresh copy of its live records (lmdb-live-copy.ts), so no
+   * byte of a deleted or overwritten record stays on disk (unless nothing was written since the last one).
    * Writes wait from the moment it starts until the copy is swapped in; reads go on throughout (on
    * the old files until the swap, which is synchronous, then on the new ones). Needs free space for
    * one copy of the live data. A failure leaves the store as it was (and dirty, so it is retried).
@@ -224,7 +248,7 @@ export class LmdbProfileStore {
       this.dirty = false;
       const bytesBefore = fileBytes(old.path);
       next = prepareNextGeneration(this.base, old.name);
-      await this.root.backup(next.path, true);
+      await copyLiveRecords(this.root, STORE_DATABASES, next.path, MAX_DBS);
       sealGeneration(next.path);
       fresh = openHandles(next.path);
       commitGeneration(this.base, next.name);
