@@ -10,14 +10,21 @@
  * single writer. A record's state changes and the offset of the Kafka record that caused them
  * are written in ONE transaction (`transact`), so after a crash the store is exactly "everything up to
  * offset N applied", never half of a record.
+ *
+ * Erasure: LMDB keeps a deleted record's bytes in free pages, so `compact` replaces the files with a
+ * fresh copy of the live records (lmdb-live-copy.ts, lmdb-generations.ts), between transactions;
+ * store-compaction.ts runs it within the erasure bound.
  */
-import { mkdirSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { PURPOSE_FEEDS, type Profile } from '@cdp/contracts';
 import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
 import type { Handover } from '../domain/handover';
 import type { FeedMembership } from '../domain/purpose-feeds';
+import { copyLiveRecords } from './lmdb-live-copy';
+import { commitGeneration, openGenerations, prepareNextGeneration, removeGeneration, removeStale, sealGeneration, type LiveGeneration } from './lmdb-generations';
 
 /** A profile leaving a purpose feed (the tombstone a record sent there). */
 export interface FeedExit {
@@ -71,58 +78,214 @@ export interface ExportOf {
   readonly foldedEvents: ReturnType<typeof foldedSummary>;
 }
 
-export class LmdbProfileStore {
-  private readonly root: RootDatabase;
-  private readonly records: Database<ProfileRecord, string>;
-  private readonly aliases: Database<string, string>;
-  private readonly identities: Database<string, string>;
-  private readonly owners: Database<string, string>;
-  /** change id → the task whose input applied it. */
-  private readonly changes: Database<number, string>;
-  private readonly erased: Database<number, string>;
-  private readonly offsets: Database<string, string>;
-  private readonly meta: Database<number | string, string>;
-  private readonly feeds: Database<number, string>;
-  private readonly outbox: Database<Handover[], string>;
-  private readonly exits: Database<FeedExit[], string>;
-  private readonly tx: StoreTx;
+/** What one compaction did (sizes of data.mdb before and after, in bytes). */
+export interface Compaction {
+  readonly compacted: boolean;
+  readonly bytesBefore?: number;
+  readonly bytesAfter?: number;
+  /** How long writes waited for it, in ms. */
+  readonly pausedMs?: number;
+}
 
-  /** `taskOf`: the task (partition) holding an id, for per-task counts, listings and wipes. */
+/** The environment and its databases; replaced as a whole when a compacted copy is swapped in. */
+interface Handles {
+  readonly root: RootDatabase;
+  readonly records: Database<ProfileRecord, string>;
+  readonly aliases: Database<string, string>;
+  readonly identities: Database<string, string>;
+  readonly owners: Database<string, string>;
+  /** change id → the task whose input applied it. */
+  readonly changes: Database<number, string>;
+  readonly erased: Database<number, string>;
+  readonly offsets: Database<string, string>;
+  readonly meta: Database<number | string, string>;
+  readonly feeds: Database<number, string>;
+  readonly outbox: Database<Handover[], string>;
+  readonly exits: Database<FeedExit[], string>;
+}
+
+const MAX_DBS = 16;
+/**
+ * Every database of the store, by handle: what openHandles opens and what a compaction copies (a
+ * database missing here would be lost by the next compaction; earlier builds' leftovers are left
+ * behind on purpose).
+ */
+const DATABASES = {
+  records: { name: 'records' },
+  aliases: { name: 'aliases', encoding: 'string' },
+  identities: { name: 'identities', encoding: 'string' },
+  owners: { name: 'event-owners', encoding: 'string' },
+  // Not 'changes' (ids of earlier builds, without their task): those are re-applied at most once
+  // more, which a merge, split or erasure absorbs (they are idempotent by state).
+  changes: { name: 'changes-by-task' },
+  erased: { name: 'erased' },
+  offsets: { name: 'offsets', encoding: 'string' },
+  meta: { name: 'meta' },
+  feeds: { name: 'purpose-feeds' },
+  outbox: { name: 'handover-outbox' },
+  exits: { name: 'feed-exits' },
+} as const satisfies Record<Exclude<keyof Handles, 'root'>, { name: string; encoding?: 'string' }>;
+
+/** The names of the store's databases (for a compaction, and tests). */
+export const STORE_DATABASES: readonly string[] = Object.values(DATABASES).map((d) => d.name);
+
+function openHandles(path: string): Handles {
+  // Flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
+  const root = open({ path, maxDbs: MAX_DBS, compression: false, noSubdir: false });
+  return {
+    root,
+    records: root.openDB(DATABASES.records),
+    aliases: root.openDB(DATABASES.aliases),
+    identities: root.openDB(DATABASES.identities),
+    owners: root.openDB(DATABASES.owners),
+    changes: root.openDB(DATABASES.changes),
+    erased: root.openDB(DATABASES.erased),
+    offsets: root.openDB(DATABASES.offsets),
+    meta: root.openDB(DATABASES.meta),
+    feeds: root.openDB(DATABASES.feeds),
+    outbox: root.openDB(DATABASES.outbox),
+    exits: root.openDB(DATABASES.exits),
+  };
+}
+
+const fileBytes = (path: string): number => statSync(join(path, 'data.mdb')).size;
+
+export class LmdbProfileStore {
+  private h: Handles;
+  private tx: StoreTx;
+  private generation: LiveGeneration;
+  /** Write transactions not yet committed: a compaction waits for them. */
+  private readonly writes = new Set<Promise<unknown>>();
+  /** Set while a compaction runs: writes wait for it, in the order they came. */
+  private swapping: Promise<void> | undefined;
+  /** Something was written (so deleted or overwritten: every write moves an offset) since the last compaction. */
+  private dirty = false;
+
+  /**
+   * `base`: the store's directory (see lmdb-generations.ts for what is in it).
+   * `taskOf`: the task (partition) holding an id, for per-task counts, listings and wipes.
+   */
   constructor(
-    readonly path: string,
+    readonly base: string,
     private readonly taskOf: (id: string) => number = () => 0,
   ) {
-    mkdirSync(path, { recursive: true });
-    // Flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
-    this.root = open({ path, maxDbs: 16, compression: false, noSubdir: false });
-    this.records = this.root.openDB({ name: 'records' });
-    this.aliases = this.root.openDB({ name: 'aliases', encoding: 'string' });
-    this.identities = this.root.openDB({ name: 'identities', encoding: 'string' });
-    this.owners = this.root.openDB({ name: 'event-owners', encoding: 'string' });
-    // Not 'changes' (ids of earlier builds, without their task): those are re-applied at most once
-    // more, which a merge, split or erasure absorbs (they are idempotent by state).
-    this.changes = this.root.openDB({ name: 'changes-by-task' });
-    this.erased = this.root.openDB({ name: 'erased' });
-    this.offsets = this.root.openDB({ name: 'offsets', encoding: 'string' });
-    this.meta = this.root.openDB({ name: 'meta' });
-    this.feeds = this.root.openDB({ name: 'purpose-feeds' });
-    this.outbox = this.root.openDB({ name: 'handover-outbox' });
-    this.exits = this.root.openDB({ name: 'feed-exits' });
+    this.generation = openGenerations(base);
+    this.h = openHandles(this.generation.path);
     this.tx = this.makeTx();
-    if (this.meta.get('live-by-task') !== 1) this.recountTasks();
-    if (this.meta.get('feed-exits') !== 1) this.startKeepingFeedExits();
+    if (this.h.meta.get('live-by-task') !== 1) this.recountTasks();
+    if (this.h.meta.get('feed-exits') !== 1) this.startKeepingFeedExits();
+  }
+
+  /** What opening found and removed (left over by an interrupted compaction), for the start-up log. */
+  get opened(): Pick<LiveGeneration, 'name' | 'removed' | 'missing'> {
+    const { name, removed, missing } = this.generation;
+    return { name, removed, missing };
+  }
+
+  /** The directory LMDB has open now. */
+  get path(): string {
+    return this.generation.path;
+  }
+
+  private get root(): RootDatabase {
+    return this.h.root;
+  }
+
+  private get records(): Database<ProfileRecord, string> {
+    return this.h.records;
+  }
+
+  private get aliases(): Database<string, string> {
+    return this.h.aliases;
+  }
+
+  private get identities(): Database<string, string> {
+    return this.h.identities;
+  }
+
+  private get erased(): Database<number, string> {
+    return this.h.erased;
+  }
+
+  private get meta(): Database<number | string, string> {
+    return this.h.meta;
+  }
+
+  /**
+   * Runs a write transaction, after a compaction in progress; a compaction waits for it in turn.
+   * Writes never interleave with the swap, so none is lost nor lands in the file being replaced.
+   */
+  private write<T>(run: () => Promise<T>): Promise<T> {
+    if (this.swapping) return this.swapping.then(() => this.write(run));
+    this.dirty = true;
+    const pending = run();
+    this.writes.add(pending);
+    const done = (): void => void this.writes.delete(pending);
+    pending.then(done, done);
+    return pending;
+  }
+
+  /**
+   * Replaces the store's files with a fresh copy of its live records (lmdb-live-copy.ts), so no
+   * byte of a deleted or overwritten record stays on disk (unless nothing was written since the last one).
+   * Writes wait from the moment it starts until the copy is swapped in; reads go on throughout (on
+   * the old files until the swap, which is synchronous, then on the new ones). Needs free space for
+   * one copy of the live data. A failure leaves the store as it was (and dirty, so it is retried).
+   */
+  async compact(): Promise<Compaction> {
+    if (this.swapping) throw new Error('a compaction is already running');
+    if (!this.dirty) return { compacted: false };
+    let release!: () => void;
+    this.swapping = new Promise<void>((resolve) => (release = resolve));
+    const paused = Date.now();
+    const old = this.generation;
+    let next: { name: string; path: string } | undefined;
+    let fresh: Handles | undefined;
+    let committed = false;
+    try {
+      await Promise.allSettled([...this.writes]);
+      // From here until the swap nothing writes: the copy is the store's last committed state.
+      this.dirty = false;
+      const bytesBefore = fileBytes(old.path);
+      next = prepareNextGeneration(this.base, old.name);
+      await copyLiveRecords(this.root, STORE_DATABASES, next.path, MAX_DBS);
+      sealGeneration(next.path);
+      fresh = openHandles(next.path);
+      commitGeneration(this.base, next.name);
+      committed = true;
+      const previous = this.h;
+      this.h = fresh;
+      this.generation = { name: next.name, path: next.path, removed: [], missing: false };
+      this.tx = this.makeTx();
+      await previous.root.close();
+      // The previous generation, and any a failed removal left before it.
+      removeStale(this.base, next.name);
+      return { compacted: true, bytesBefore, bytesAfter: fileBytes(next.path), pausedMs: Date.now() - paused };
+    } catch (err) {
+      this.dirty = true;
+      if (!committed) {
+        await fresh?.root.close();
+        if (next) removeGeneration(this.base, next.name);
+      }
+      throw err;
+    } finally {
+      this.swapping = undefined;
+      release();
+    }
   }
 
   /** Feed exits are kept from the next record of each partition on (none from a store of an earlier build). */
   private startKeepingFeedExits(): void {
+    this.dirty = true;
     this.root.transactionSync(() => {
-      for (const { key, value } of this.offsets.getRange()) this.meta.putSync(`feed-exits-from:${key}`, value);
+      for (const { key, value } of this.h.offsets.getRange()) this.meta.putSync(`feed-exits-from:${key}`, value);
       this.meta.putSync('feed-exits', 1);
     });
   }
 
   /** Stores of earlier builds counted live profiles in one figure: count them per task once. */
   private recountTasks(): void {
+    this.dirty = true;
     this.root.transactionSync(() => {
       const counts = new Map<number, number>();
       for (const { key, value } of this.records.getRange()) if (value.profile) counts.set(this.taskOf(key), (counts.get(this.taskOf(key)) ?? 0) + 1);
@@ -142,6 +305,11 @@ export class LmdbProfileStore {
    * A scan of the store: restores are rare (a task that moved while another member processed it).
    */
   wipeTask(task: number, taskOf: (id: string) => number): Promise<number> {
+    return this.write(() => this.wipeTaskNow(task, taskOf));
+  }
+
+  private wipeTaskNow(task: number, taskOf: (id: string) => number): Promise<number> {
+    const { aliases, erased, feeds, owners, changes, offsets, outbox, exits } = this.h;
     return this.root.childTransaction(() => {
       let removed = 0;
       for (const id of [...this.records.getKeys()]) {
@@ -149,14 +317,14 @@ export class LmdbProfileStore {
         this.tx.deleteRecord(id);
         removed++;
       }
-      for (const id of [...this.aliases.getKeys()]) if (taskOf(id) === task) this.aliases.removeSync(id);
-      for (const id of [...this.erased.getKeys()]) if (taskOf(id) === task) this.erased.removeSync(id);
-      for (const key of [...this.feeds.getKeys()]) if (taskOf(key.slice(key.indexOf('\u0000') + 1)) === task) this.feeds.removeSync(key);
-      for (const { key, value } of [...this.owners.getRange()]) if (taskOf(value) === task) this.owners.removeSync(key);
-      for (const { key, value } of [...this.changes.getRange()]) if (value === task) this.changes.removeSync(key);
-      for (const key of [...this.offsets.getKeys()]) if (key.endsWith(`\u0000${task}`)) this.offsets.removeSync(key);
-      for (const key of [...this.outbox.getKeys()]) if (key.split('\u0000')[1] === String(task)) this.outbox.removeSync(key);
-      for (const key of [...this.exits.getKeys()]) if (key.split('\u0000')[1] === String(task)) this.exits.removeSync(key);
+      for (const id of [...aliases.getKeys()]) if (taskOf(id) === task) aliases.removeSync(id);
+      for (const id of [...erased.getKeys()]) if (taskOf(id) === task) erased.removeSync(id);
+      for (const key of [...feeds.getKeys()]) if (taskOf(key.slice(key.indexOf('\u0000') + 1)) === task) feeds.removeSync(key);
+      for (const { key, value } of [...owners.getRange()]) if (taskOf(value) === task) owners.removeSync(key);
+      for (const { key, value } of [...changes.getRange()]) if (value === task) changes.removeSync(key);
+      for (const key of [...offsets.getKeys()]) if (key.endsWith(`\u0000${task}`)) offsets.removeSync(key);
+      for (const key of [...outbox.getKeys()]) if (key.split('\u0000')[1] === String(task)) outbox.removeSync(key);
+      for (const key of [...exits.getKeys()]) if (key.split('\u0000')[1] === String(task)) exits.removeSync(key);
       return removed;
     });
   }
@@ -195,7 +363,7 @@ export class LmdbProfileStore {
    * and resolves once the batch is committed and flushed.
    */
   transact<T>(work: (tx: StoreTx) => T): Promise<T> {
-    return this.root.childTransaction(() => work(this.tx));
+    return this.write(() => this.root.childTransaction(() => work(this.tx)));
   }
 
   /** Read-only view (reads outside a write transaction see the last committed state). */
@@ -272,11 +440,12 @@ export class LmdbProfileStore {
   }
 
   async close(): Promise<void> {
+    await this.swapping;
     await this.root.close();
   }
 
   private makeTx(): StoreTx {
-    const { records, aliases, identities, owners, changes, erased, offsets, meta, feeds, outbox, exits } = this;
+    const { records, aliases, identities, owners, changes, erased, offsets, meta, feeds, outbox, exits } = this.h;
     const unindex = (record: ProfileRecord | undefined): void => {
       for (const i of record?.profile?.identities ?? []) {
         const key = identityKey(i.type, i.value);

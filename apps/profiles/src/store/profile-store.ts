@@ -17,16 +17,19 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationS
 import { Subject, type Observable } from 'rxjs';
 import { SEGMENT_ROLL_KEY, topicName } from '@cdp/contracts';
 import { partitionForKey, readPartitionToEnd, type KafkaPlatform, type RestoreOutcome, type TaskState } from '@cdp/kafka';
-import type { Logger } from '@cdp/observability';
-import { KAFKA_PLATFORM, LOGGER } from '@cdp/nest-platform';
+import type { Logger, Registry } from '@cdp/observability';
+import { KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
 import type { ProfilesConfig } from '../config';
 import { profileChangelogTopic, type ProfileState } from '../kafka/changelog-contract';
 import { PROFILES_CONFIG } from '../tokens';
 import { LmdbProfileStore } from './lmdb-profile-store';
+import { CompactionSchedule } from './store-compaction';
 
 @Injectable()
 export class ProfileStore implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown, TaskState {
   private lmdb: LmdbProfileStore | undefined;
+  /** Keeps deleted records' bytes off the disk within the erasure bound. */
+  private compaction: CompactionSchedule | undefined;
   /** Tasks assigned to this member by the last rebalance. */
   private owned = new Set<number>();
   /** Owned tasks whose state is restored: their reads are answered here. */
@@ -39,6 +42,7 @@ export class ProfileStore implements OnModuleInit, BeforeApplicationShutdown, On
     @Inject(KAFKA_PLATFORM) private readonly kafka: KafkaPlatform,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(PROFILES_CONFIG) private readonly config: ProfilesConfig,
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
   ) {}
 
   get db(): LmdbProfileStore {
@@ -86,7 +90,11 @@ export class ProfileStore implements OnModuleInit, BeforeApplicationShutdown, On
     // One store per topic namespace, so side-by-side environments (and tests) never share state.
     this.lmdb = new LmdbProfileStore(join(this.config.PROFILES_DATA_DIR, this.kafka.namespace.replace(/[^\w-]+/g, '_').replace(/_+$/, '') || 'default'), (id) => this.taskOf(id));
     this.kafka.watch('profile tasks', () => this.health);
-    this.logger.info({ profiles: this.lmdb.size }, 'profile store open');
+    const { name, removed, missing } = this.lmdb.opened;
+    if (missing) this.logger.warn({ generation: name }, 'profile store generation missing on disk: starting empty, tasks are restored from the changelog');
+    this.logger.info({ profiles: this.lmdb.size, generation: name, removedLeftovers: removed }, 'profile store open');
+    this.compaction = new CompactionSchedule(this.lmdb, { name: 'profiles', boundSeconds: this.config.ERASURE_BOUND_SECONDS, logger: this.logger, registry: this.registry });
+    this.compaction.start();
   }
 
   /** Before the HTTP server closes (it waits for open connections): live streams end now. */
@@ -96,6 +104,7 @@ export class ProfileStore implements OnModuleInit, BeforeApplicationShutdown, On
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.compaction?.stop();
     await this.lmdb?.close();
     this.lmdb = undefined;
   }
