@@ -1,6 +1,6 @@
 import { appendTimeOf, decideDeletion, type PartitionState } from './janitor-decisions';
 
-const state = (over: Partial<PartitionState> & { committed: Record<string, bigint | undefined> }): PartitionState => ({
+const state = (over: Omit<Partial<PartitionState>, 'committed'> & { committed: Record<string, bigint | undefined> }): PartitionState => ({
   partition: 0,
   low: 10n,
   high: 100n,
