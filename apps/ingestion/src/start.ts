@@ -1,6 +1,6 @@
 /** Starts the ingestion service from a validated config (used by main.ts and tests). */
 import type { INestApplication } from '@nestjs/common';
-import { rawChannelTopic } from '@cdp/contracts';
+import { CONSUMER_GROUPS, rawChannelTopic } from '@cdp/contracts';
 import { httpOptionsOf, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { IngestionConfig } from './config';
@@ -12,7 +12,7 @@ export function startIngestion(config: IngestionConfig, logger?: Logger): Promis
     ...httpOptionsOf(config),
     maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
     transport: {
-      groupId: 'cdp-ingestion',
+      groupId: CONSUMER_GROUPS.ingestion,
       // Concurrent partitions share Kafka round trips through the group publisher.
       partitionsConsumedConcurrently: config.CONSUMER_CONCURRENCY,
       decoders: (platform) => Object.fromEntries(config.CHANNELS.map((c) => [rawChannelTopic(c).name, rawDecoder(platform, config.MAX_EVENT_BYTES)])),

@@ -1,5 +1,6 @@
 /** Starts the profiles service from a validated config (used by main.ts and tests). */
 import type { INestApplication } from '@nestjs/common';
+import { CONSUMER_GROUPS } from '@cdp/contracts';
 import { httpOptionsOf, startService } from '@cdp/nest-platform';
 import type { Logger } from '@cdp/observability';
 import type { ProfilesConfig } from './config';
@@ -15,6 +16,6 @@ export function startProfiles(config: ProfilesConfig, logger?: Logger): Promise<
     ...httpOptionsOf(config),
     // State follows its partitions: task p (partition p of every input) on one member, restored
     // by the store before its records; the address tells other instances where to route reads.
-    transport: { groupId: 'cdp-profiles', partitionsConsumedConcurrently: 1, extraContracts: [profileHandoverTopic], coPartitioned: { advertisedUrl: config.PROFILES_ADVERTISED_URL, state: ProfileStore } },
+    transport: { groupId: CONSUMER_GROUPS.profiles, partitionsConsumedConcurrently: 1, extraContracts: [profileHandoverTopic], coPartitioned: { advertisedUrl: config.PROFILES_ADVERTISED_URL, state: ProfileStore } },
   });
 }

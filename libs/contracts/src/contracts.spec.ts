@@ -1,6 +1,8 @@
 import lock from '../schema-lock.json';
 import {
   ALL_TOPICS,
+  CONSUMER_GROUPS,
+  isJanitored,
   AvroCodec,
   canRead,
   canonicalEventsTopic,
@@ -158,5 +160,18 @@ describe('schema evolution guard', () => {
     const names = ALL_TOPICS.map((t) => t.name);
     expect(new Set(names).size).toBe(names.length);
     for (const name of names) expect(name).toMatch(/^cdp\.[a-z0-9.-]+\.v\d+$/);
+  });
+});
+
+describe('erasure janitor contracts', () => {
+  it('every delete-policy topic that can hold personal data names the groups that must process it, all of them real service groups', () => {
+    const groups = new Set<string>(Object.values(CONSUMER_GROUPS));
+    const janitored = ALL_TOPICS.filter((t) => isJanitored(t.config));
+    expect(janitored.map((t) => t.name)).toEqual(expect.arrayContaining(['cdp.events.canonical.v1', 'cdp.events.resolved.v1', 'cdp.raw.email.v1']));
+    for (const t of janitored) {
+      expect(t.config.consumedBy?.length).toBeGreaterThan(0);
+      expect(t.config.consumedBy!.filter((g) => !groups.has(g))).toEqual([]);
+    }
+    expect(resolvedEventsTopic.config.consumedBy).toEqual([CONSUMER_GROUPS.profiles, CONSUMER_GROUPS.metrics]);
   });
 });

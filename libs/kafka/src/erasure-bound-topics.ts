@@ -1,12 +1,13 @@
 /**
- * Applies the erasure bound to a cluster: reads the broker's cleaner settings the bound depends
- * on, and brings the erasure-bounded compacted topics that already exist (created by an older
- * build, or by hand) to the settings of the plan. New topics get them at creation (topics.ts).
+ * Applies the erasure bound to a cluster: reads the broker settings the bound depends on (the
+ * cleaner for compacted topics, the retention check for delete-policy ones), and brings the
+ * erasure-bounded and janitored topics that already exist (created by an older build, or by hand)
+ * to the settings of the plans. New topics get them at creation (topics.ts).
  */
 import { ConfigResourceTypes, ConfigSource, type Admin } from 'kafkajs';
 import type { Logger } from '@cdp/observability';
 import { accessDenied, describeError } from './errors';
-import { KAFKA_DEFAULT_CLEANER, compactedTopicConfig, type BrokerCleaner, type CompactionPlan } from './erasure-bound';
+import { KAFKA_DEFAULT_CLEANER, KAFKA_DEFAULT_RETENTION_CHECK_MS, compactedTopicConfig, type BrokerCleaner, type CompactionPlan } from './erasure-bound';
 
 export type AlterationResult = 'altered' | 'current' | 'denied' | 'failed';
 
@@ -33,6 +34,24 @@ export async function brokerCleaner(admin: Admin, logger?: Logger): Promise<Brok
   }
 }
 
+/**
+ * The longest log.retention.check.interval.ms of the cluster's brokers: how late a segment below
+ * the log start offset may be removed. Kafka's default when broker configs may not be read.
+ */
+export async function brokerRetentionCheckMs(admin: Admin, logger?: Logger): Promise<number> {
+  try {
+    const { brokers } = await admin.describeCluster();
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: brokers.map((b) => ({ type: ConfigResourceTypes.BROKER, name: String(b.nodeId), configNames: ['log.retention.check.interval.ms'] })),
+    });
+    return Math.max(...resources.map((r) => Number(r.configEntries.find((e) => e.configName === 'log.retention.check.interval.ms')?.configValue ?? KAFKA_DEFAULT_RETENTION_CHECK_MS)));
+  } catch (err) {
+    logger?.warn({ reason: accessDenied(err) ?? describeError(err) }, "cannot read the brokers' retention check interval; assuming Kafka's default for the erasure bound");
+    return KAFKA_DEFAULT_RETENTION_CHECK_MS;
+  }
+}
+
 /** The entries of `desired` whose current value differs (a missing entry differs). */
 export function staleEntries(current: ReadonlyMap<string, string>, desired: Readonly<Record<string, string>>): string[] {
   return Object.entries(desired)
@@ -45,10 +64,15 @@ export function staleEntries(current: ReadonlyMap<string, string>, desired: Read
  * AlterConfigs, which replaces a topic's whole set of overrides, so the topic's other overrides
  * (cleanup.policy, retention.ms...) are read and sent back with the new values.
  */
-export async function alignErasureBoundTopics(admin: Admin, topics: readonly string[], plan: CompactionPlan, logger?: Logger): Promise<Map<string, AlterationResult>> {
-  const results = new Map<string, AlterationResult>();
+export function alignErasureBoundTopics(admin: Admin, topics: readonly string[], plan: CompactionPlan, logger?: Logger): Promise<Map<string, AlterationResult>> {
   const desired = compactedTopicConfig(plan);
-  for (const topic of topics) {
+  return alignTopicConfigs(admin, new Map(topics.map((t) => [t, desired])), logger);
+}
+
+/** Alters each topic whose overrides differ from its desired settings (the other overrides are kept). */
+export async function alignTopicConfigs(admin: Admin, wanted: ReadonlyMap<string, Readonly<Record<string, string>>>, logger?: Logger): Promise<Map<string, AlterationResult>> {
+  const results = new Map<string, AlterationResult>();
+  for (const [topic, desired] of wanted) {
     try {
       const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] });
       const entries = resources[0]?.configEntries ?? [];
@@ -64,11 +88,11 @@ export async function alignErasureBoundTopics(admin: Admin, topics: readonly str
         resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [...merged].map(([name, value]) => ({ name, value })) }],
       });
       results.set(topic, 'altered');
-      logger?.info({ topic, settings: stale }, 'topic altered to the erasure-bound compaction settings');
+      logger?.info({ topic, settings: stale }, 'topic altered to the erasure-bound settings');
     } catch (err) {
       const denied = accessDenied(err);
       results.set(topic, denied ? 'denied' : 'failed');
-      logger?.warn({ topic, reason: denied ?? describeError(err) }, 'cannot bring the topic to the erasure-bound compaction settings; an operator must alter it (docs/privacy.md, "Erasure bound")');
+      logger?.warn({ topic, reason: denied ?? describeError(err) }, 'cannot bring the topic to the erasure-bound settings; an operator must alter it (docs/privacy.md, "Erasure bound")');
     }
   }
   return results;

@@ -1,4 +1,4 @@
-import { compactedTopicConfig, compactionPlan, ErasureBoundError, KAFKA_DEFAULT_CLEANER, TOMBSTONE_RETENTION_MS, worstCaseMs } from './erasure-bound';
+import { compactedTopicConfig, compactionPlan, deletionPlan, deletionWorstCaseMs, ErasureBoundError, janitoredTopicConfig, KAFKA_DEFAULT_CLEANER, KAFKA_DEFAULT_RETENTION_CHECK_MS, TOMBSTONE_RETENTION_MS, worstCaseMs } from './erasure-bound';
 import { staleEntries } from './erasure-bound-topics';
 
 const HOUR = 60 * 60 * 1000;
@@ -29,6 +29,43 @@ describe('compactionPlan', () => {
     expect(() => compactionPlan(16_000, KAFKA_DEFAULT_CLEANER)).toThrow(ErasureBoundError);
     expect(() => compactionPlan(16_000, KAFKA_DEFAULT_CLEANER)).toThrow(/at least 19/);
     expect(() => compactionPlan(19_000, KAFKA_DEFAULT_CLEANER)).not.toThrow();
+  });
+});
+
+describe('deletionPlan (janitored delete-policy topics)', () => {
+  it.each([
+    ['one hour, default retention check', HOUR, KAFKA_DEFAULT_RETENTION_CHECK_MS],
+    ['one day, default retention check', 24 * HOUR, KAFKA_DEFAULT_RETENTION_CHECK_MS],
+    ['330 s on a broker with the default check (the integration test)', 330_000, KAFKA_DEFAULT_RETENTION_CHECK_MS],
+    ['45 s on the local broker (30 s check)', 45_000, 30_000],
+  ])('%s: the worst case fits in the bound, with room to keep processed records', (_name, boundMs, checkMs) => {
+    const plan = deletionPlan(boundMs, checkMs);
+    expect(deletionWorstCaseMs(plan)).toBeLessThanOrEqual(boundMs);
+    expect(plan.lagMs).toBeGreaterThanOrEqual(1_000);
+    expect(plan.janitorIntervalMs).toBeGreaterThanOrEqual(1_000);
+    expect(plan.keepMs).toBeGreaterThan(0);
+    expect(plan.fileDeleteDelayMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('gives one hour the split documented in docs/privacy.md', () => {
+    expect(deletionPlan(HOUR)).toEqual({ boundMs: HOUR, keepMs: 1_620_000, lagMs: 810_000, rollIntervalMs: 810_000, janitorIntervalMs: 810_000, retentionCheckMs: 300_000, fileDeleteDelayMs: 60_000 });
+    expect(deletionWorstCaseMs(deletionPlan(HOUR))).toBe(HOUR);
+  });
+
+  it('counts the roll when it is the longer wait (a plan whose keep is short)', () => {
+    expect(deletionWorstCaseMs({ boundMs: 0, keepMs: 0, lagMs: 5_000, rollIntervalMs: 5_000, janitorIntervalMs: 1_000, retentionCheckMs: 10_000, fileDeleteDelayMs: 1_000 })).toBe(21_000);
+  });
+
+  it("refuses a bound the brokers' retention check leaves no room in, saying what would work", () => {
+    expect(() => deletionPlan(45_000)).toThrow(ErasureBoundError);
+    expect(() => deletionPlan(45_000)).toThrow(/log.retention.check.interval.ms of 300000 ms.*at least 306/);
+    expect(() => deletionPlan(306_000)).not.toThrow();
+  });
+
+  it('rolls segments at the plan, stamps records with the append time and keeps the retention untouched', () => {
+    const config = janitoredTopicConfig(deletionPlan(HOUR));
+    expect(config).toEqual({ 'segment.ms': '810000', 'segment.jitter.ms': '0', 'file.delete.delay.ms': '60000', 'message.timestamp.type': 'LogAppendTime' });
+    expect(config).not.toHaveProperty('retention.ms');
   });
 });
 

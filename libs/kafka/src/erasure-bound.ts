@@ -95,3 +95,79 @@ export function compactedTopicConfig(plan: CompactionPlan): Record<string, strin
     'file.delete.delay.ms': String(plan.fileDeleteDelayMs),
   };
 }
+
+/*
+ * The erasure bound on janitored delete-policy topics (event and handover topics holding personal
+ * data). The erasure janitor (erasure-janitor.ts) deletes, with DeleteRecords, the records every
+ * consuming group has processed once they are older than `keepMs`; that only moves the log start
+ * offset. The bytes go when the broker's retention check (log.retention.check.interval.ms, a
+ * read-only broker setting, 5 min by default) removes the segments wholly below the log start
+ * offset; it never removes the active segment, which rolls on the first append after segment.ms
+ * (the segment roller appends to quiet partitions). For a record R appended at t0 (its timestamp
+ * is the broker's append time: message.timestamp.type=LogAppendTime), in segment S:
+ *   1. S took records up to t0 + lag at most, and rolls by t0 + lag + rollInterval;
+ *   2. every record of S is older than keep by t0 + lag + keep; the janitor's next run, within
+ *      janitorInterval, moves the log start offset past S (when every group has processed S);
+ *   3. the next retention check removes S: + retentionCheck;
+ *   4. its files are unlinked after file.delete.delay.ms.
+ * Worst case: lag + max(rollInterval, keep + janitorInterval) + retentionCheck + fileDeleteDelay <= bound.
+ */
+
+/** Kafka's default log.retention.check.interval.ms, assumed when the broker's cannot be read. */
+export const KAFKA_DEFAULT_RETENTION_CHECK_MS = 300_000;
+
+export interface DeletionPlan {
+  readonly boundMs: number;
+  /** How long a processed record stays readable before the janitor deletes it (replays, diagnosis). */
+  readonly keepMs: number;
+  /** segment.ms: when a segment may roll so that it can be removed whole. */
+  readonly lagMs: number;
+  /** How often the segment roller appends to every partition, so a quiet partition rolls too. */
+  readonly rollIntervalMs: number;
+  /** How often the janitor moves the log start offsets. */
+  readonly janitorIntervalMs: number;
+  /** log.retention.check.interval.ms of the brokers: how often they remove segments below the log start offset. */
+  readonly retentionCheckMs: number;
+  /** file.delete.delay.ms: removed segment files are unlinked this long after. */
+  readonly fileDeleteDelayMs: number;
+}
+
+/** Shortest janitor interval and segment roll worth running. */
+const MIN_STEP_MS = 1_000;
+
+/**
+ * Splits the bound: the brokers' retention check first, a tenth of the rest (at most a minute)
+ * for the file deletion delay, then a quarter of the remainder each for the segment lag (and
+ * roll interval) and the janitor interval, and the half left is how long processed records stay.
+ */
+export function deletionPlan(boundMs: number, retentionCheckMs = KAFKA_DEFAULT_RETENTION_CHECK_MS): DeletionPlan {
+  const budget = boundMs - retentionCheckMs;
+  const fileDeleteDelayMs = Math.floor(Math.min(MAX_FILE_DELETE_DELAY_MS, budget / 10));
+  const rest = budget - fileDeleteDelayMs;
+  const lagMs = Math.floor(rest / 4);
+  const janitorIntervalMs = Math.floor(rest / 4);
+  if (lagMs < MIN_STEP_MS) {
+    throw new ErasureBoundError(
+      `an erasure bound of ${boundMs} ms cannot be met on delete-policy topics with the brokers' log.retention.check.interval.ms of ${retentionCheckMs} ms ` +
+        `(segments below the log start offset are removed only at that check); raise ERASURE_BOUND_SECONDS to at least ${Math.ceil((retentionCheckMs + (4 * MIN_STEP_MS) / 0.9) / 1000) + 1} or lower the brokers' check interval`,
+    );
+  }
+  return { boundMs, keepMs: rest - lagMs - janitorIntervalMs, lagMs, rollIntervalMs: lagMs, janitorIntervalMs, retentionCheckMs, fileDeleteDelayMs };
+}
+
+/** The longest time from a record's append to its bytes being unlinked, when every group processed it in time. */
+export function deletionWorstCaseMs(plan: DeletionPlan): number {
+  return plan.lagMs + Math.max(plan.rollIntervalMs, plan.keepMs + plan.janitorIntervalMs) + plan.retentionCheckMs + plan.fileDeleteDelayMs;
+}
+
+/** The topic-level settings of a janitored delete-policy topic; retention.ms stays the contract's upper limit. */
+export function janitoredTopicConfig(plan: DeletionPlan): Record<string, string> {
+  return {
+    'segment.ms': String(plan.lagMs),
+    'segment.jitter.ms': '0',
+    'file.delete.delay.ms': String(plan.fileDeleteDelayMs),
+    // Age is the broker's append time: a producer's clock (channel systems write the raw topics)
+    // can neither hold records back from deletion (a future time) nor make them look older.
+    'message.timestamp.type': 'LogAppendTime',
+  };
+}

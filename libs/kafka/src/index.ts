@@ -18,4 +18,6 @@ export * from './topic-reader';
 export * from './erasure-bound';
 export * from './erasure-bound-topics';
 export * from './segment-roller';
+export * from './erasure-janitor';
+export * from './janitor-decisions';
 export * from './dead-letter-scrub';

@@ -30,7 +30,7 @@
  * the Kafka transaction.
  */
 import type { Batch, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
-import { DEAD_LETTER_HEADERS } from '@cdp/contracts';
+import { DEAD_LETTER_HEADERS, SEGMENT_ROLL_KEY } from '@cdp/contracts';
 import { scrubbedKey, summariseValue } from './dead-letter-scrub';
 import type { Logger } from '@cdp/observability';
 import { accessDenied, describeError, isRetriable } from './errors';
@@ -99,8 +99,16 @@ async function guarded(step: () => Promise<HandlerResult>): Promise<HandlerResul
   }
 }
 
-/** A tombstone goes to the subscription's onTombstone, or is dropped. */
+/**
+ * The segment roller's marker (a tombstone under SEGMENT_ROLL_KEY, segment-roller.ts): no handler
+ * sees it and no metric counts it, but its offset is committed like any record's, so the erasure
+ * janitor is not held back by it.
+ */
+const SEGMENT_ROLL_MARKER: HandlerResult = Object.freeze(drop('segment roll marker'));
+
+/** A tombstone goes to the subscription's onTombstone, or is dropped; the segment roller's marker is skipped. */
 function tombstone(sub: Subscription, base: Omit<InboundMessage<unknown>, 'value'>): Promise<HandlerResult> {
+  if (base.key === SEGMENT_ROLL_KEY) return Promise.resolve(SEGMENT_ROLL_MARKER);
   return sub.onTombstone ? sub.onTombstone({ ...base, value: null }) : Promise.resolve(drop('tombstone'));
 }
 
@@ -563,6 +571,7 @@ export class PartitionProcessor {
    */
   private async settle(result: Exclude<HandlerResult, { kind: 'retry' }>, topic: string, partition: number, message: KafkaMessage): Promise<Settled | { kind: 'retry'; reason: string }> {
     const labels = { topic, group: this.d.groupId };
+    if (result === SEGMENT_ROLL_MARKER) return NOTHING;
     switch (result.kind) {
       case 'ok':
         try {

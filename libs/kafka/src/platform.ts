@@ -1,10 +1,11 @@
 /**
  * Everything a service needs to talk to Kafka, wired once: client, schema store, codecs, producer,
- * topic provisioning and a readiness probe. The NestJS layer wraps this; tests use it directly.
+ * topic provisioning, a readiness probe, and the erasure bound's background work (the segment
+ * roller, the erasure janitor). The NestJS layer wraps this; tests use it directly.
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { KafkaSecurity } from '@cdp/config';
-import { isErasureBounded, topicName, type TopicContract } from '@cdp/contracts';
+import { isErasureBounded, isJanitored, topicName, type TopicContract } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import { CodecCache } from './codecs';
 import { ConsumerLoop } from './consumer-loop';
@@ -13,7 +14,10 @@ import { createKafka } from './kafka-client';
 import { CdpProducer } from './producer';
 import { KafkaSchemaStore } from './schema-store';
 import { SegmentRoller } from './segment-roller';
-import { DEFAULT_ERASURE_BOUND_MS, ensureTopics, erasurePlan } from './topics';
+import type { DeletionPlan } from './erasure-bound';
+import { ErasureJanitor } from './erasure-janitor';
+import { PermanentError } from './errors';
+import { DEFAULT_ERASURE_BOUND_MS, ensureTopics, erasureDeletionPlan, erasurePlan } from './topics';
 import type { BackoffOptions } from './retry';
 
 export interface KafkaPlatformOptions {
@@ -48,6 +52,8 @@ export class KafkaPlatform {
   private readonly watched = new Map<string, () => { ok: boolean; detail: string }>();
   private adminConnected = false;
   private roller: SegmentRoller | undefined;
+  private deletionPlan: DeletionPlan | undefined;
+  private readonly janitors: { janitor: ErasureJanitor; roller: SegmentRoller }[] = [];
 
   constructor(readonly opts: KafkaPlatformOptions) {
     this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}) });
@@ -67,7 +73,15 @@ export class KafkaPlatform {
     this.adminConnected = true;
     const bounded = [...topics, ...(this.opts.rolledTopics ?? [])].some((t) => isErasureBounded(t.config));
     const plan = bounded ? await erasurePlan(this.admin, this.opts.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS, this.opts.logger) : undefined;
-    const created = await ensureTopics(this.admin, topics, this.opts.namespace, { logger: this.opts.logger, registry: this.opts.registry, ...(plan ? { plan } : {}) });
+    const boundMs = this.opts.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS;
+    this.deletionPlan = topics.some((t) => isJanitored(t.config)) ? await erasureDeletionPlan(this.admin, boundMs, this.opts.logger) : undefined;
+    const created = await ensureTopics(this.admin, topics, this.opts.namespace, {
+      logger: this.opts.logger,
+      registry: this.opts.registry,
+      erasureBoundMs: boundMs,
+      ...(plan ? { plan } : {}),
+      ...(this.deletionPlan ? { deletionPlan: this.deletionPlan } : {}),
+    });
     if (created.length) this.opts.logger.info({ topics: created }, 'created topics');
     await this.producer.connect();
     const rolled = (this.opts.rolledTopics ?? []).filter((t) => isErasureBounded(t.config)).map((t) => topicName(t, this.opts.namespace));
@@ -76,6 +90,27 @@ export class KafkaPlatform {
       await this.roller.start();
       this.opts.logger.info({ topics: rolled.length, intervalMs: plan.rollIntervalMs }, 'segment roller started');
     }
+  }
+
+  /**
+   * Starts the erasure janitor (and a segment roller) for the janitored topics among those a
+   * consumer group of this service reads. Each must list the group in `consumedBy`: a group the
+   * janitor does not wait for would lose records, so a contract that forgets it stops the service.
+   */
+  async startJanitor(groupId: string, consumed: readonly TopicContract<unknown>[]): Promise<void> {
+    const janitored = consumed.filter((c) => isJanitored(c.config));
+    if (janitored.length === 0) return;
+    const unlisted = janitored.filter((c) => !(c.config.consumedBy ?? []).includes(groupId)).map((c) => c.name);
+    if (unlisted.length > 0) throw new PermanentError(`consumer group ${groupId} reads ${unlisted.join(', ')} but their contracts do not list it in consumedBy: the erasure janitor would delete records it has not read`);
+    const plan = this.deletionPlan ?? (await erasureDeletionPlan(this.admin, this.opts.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS, this.opts.logger));
+    const ns = this.opts.namespace;
+    const topics = janitored.map((c) => ({ topic: topicName(c, ns), groups: (c.config.consumedBy ?? []).map((g) => `${ns}${g}`), retentionMs: c.config.retentionMs }));
+    const janitor = new ErasureJanitor(this.kafka, topics, plan, this.opts.logger, this.opts.registry);
+    const roller = new SegmentRoller(this.kafka, topics.map((t) => t.topic), plan.rollIntervalMs, this.opts.logger);
+    await roller.start();
+    await janitor.start();
+    this.janitors.push({ janitor, roller });
+    this.opts.logger.info({ group: groupId, topics: topics.length, keepMs: plan.keepMs, intervalMs: plan.janitorIntervalMs, rollIntervalMs: plan.rollIntervalMs }, 'erasure janitor started');
   }
 
   avroDecoder<V>(contract: TopicContract<V>): Decoder<V> {
@@ -138,6 +173,10 @@ export class KafkaPlatform {
     const started = Date.now();
     for (const loop of this.loops) await loop.stop();
     await this.roller?.stop();
+    for (const { janitor, roller } of this.janitors.splice(0)) {
+      await janitor.stop();
+      await roller.stop();
+    }
     await this.schemas.stop();
     await this.producer.disconnect();
     if (this.adminConnected) await this.admin.disconnect();

@@ -4,7 +4,10 @@
  * segment.ms, and never cleans the active segment: on a partition that receives nothing after an
  * erasure's tombstone, the erased value would stay on disk for good. The roller's append is that
  * record (erasure-bound.ts counts its interval in the worst case). Its tombstones hold no value
- * and compact away to one per partition.
+ * and compact away to one per partition. The same holds for janitored delete-policy topics: the
+ * broker removes only segments that have rolled, so each consuming service rolls the ones it
+ * janitors (KafkaPlatform.startJanitor); there the markers are deleted with the records around
+ * them, and the consumer loop skips them (partition-processor.ts).
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { SEGMENT_ROLL_KEY } from '@cdp/contracts';

@@ -3,14 +3,16 @@
  * Several services start at once and provision overlapping topics, so creation races are normal:
  * "already exists" counts as success, and the call returns only once every partition of every topic
  * has a leader that answers (a fresh topic is briefly unknown to the broker that must host it).
- * Compacted topics that can hold personal data get the erasure-bound settings, at creation or,
- * when they already exist with other settings, by altering them (erasure-bound-topics.ts).
+ * Compacted topics that can hold personal data get the erasure-bound settings, and janitored
+ * delete-policy topics the settings that let the janitor's deletions leave the disk within the
+ * bound, at creation or, when they already exist with other settings, by altering them
+ * (erasure-bound-topics.ts).
  */
 import type { Admin } from 'kafkajs';
-import { isErasureBounded, topicName, type TopicContract } from '@cdp/contracts';
+import { isErasureBounded, isJanitored, topicName, type TopicContract } from '@cdp/contracts';
 import { counter, type Logger, type Registry } from '@cdp/observability';
-import { compactedTopicConfig, compactionPlan, ErasureBoundError, type CompactionPlan } from './erasure-bound';
-import { alignErasureBoundTopics, brokerCleaner } from './erasure-bound-topics';
+import { compactedTopicConfig, compactionPlan, deletionPlan, ErasureBoundError, janitoredTopicConfig, type CompactionPlan, type DeletionPlan } from './erasure-bound';
+import { alignTopicConfigs, brokerCleaner, brokerRetentionCheckMs } from './erasure-bound-topics';
 import { accessDenied, PermanentError } from './errors';
 import { backoffDelay, sleep } from './retry';
 
@@ -24,6 +26,8 @@ export interface EnsureTopicsOptions {
   readonly registry?: Registry;
   /** The plan already computed for this cluster (erasurePlan); otherwise computed here from erasureBoundMs. */
   readonly plan?: CompactionPlan;
+  /** The plan for janitored delete-policy topics (erasureDeletionPlan); otherwise computed here from erasureBoundMs. */
+  readonly deletionPlan?: DeletionPlan;
 }
 
 const ATTEMPTS = 10;
@@ -51,8 +55,15 @@ async function allReady(admin: Admin, topics: readonly string[]): Promise<boolea
   }
 }
 
-function configEntriesOf(c: TopicContract<unknown>, plan: CompactionPlan | undefined): { name: string; value: string }[] {
-  const bounded = plan && isErasureBounded(c.config) ? compactedTopicConfig(plan) : {};
+/** The erasure-bound settings a topic must have under the plans, if any. */
+function boundSettingsOf(c: TopicContract<unknown>, plan: CompactionPlan | undefined, deletion: DeletionPlan | undefined): Record<string, string> | undefined {
+  if (plan && isErasureBounded(c.config)) return compactedTopicConfig(plan);
+  if (deletion && isJanitored(c.config)) return janitoredTopicConfig(deletion);
+  return undefined;
+}
+
+function configEntriesOf(c: TopicContract<unknown>, plan: CompactionPlan | undefined, deletion: DeletionPlan | undefined): { name: string; value: string }[] {
+  const bounded = boundSettingsOf(c, plan, deletion) ?? {};
   return [
     { name: 'cleanup.policy', value: c.config.cleanupPolicy },
     { name: 'retention.ms', value: String(c.config.retentionMs) },
@@ -71,10 +82,28 @@ export async function erasurePlan(admin: Admin, boundMs: number, logger: Logger 
   }
 }
 
+/** The plan for janitored delete-policy topics against this cluster's retention check; a bound it cannot meet stops the service. */
+export async function erasureDeletionPlan(admin: Admin, boundMs: number, logger: Logger | undefined): Promise<DeletionPlan> {
+  const retentionCheckMs = await brokerRetentionCheckMs(admin, logger);
+  try {
+    return deletionPlan(boundMs, retentionCheckMs);
+  } catch (err) {
+    if (err instanceof ErasureBoundError) throw new PermanentError(`ERASURE_BOUND_SECONDS: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
 export async function ensureTopics(admin: Admin, contracts: readonly TopicContract<unknown>[], namespace = '', options: EnsureTopicsOptions = {}): Promise<string[]> {
   const wanted = new Map(contracts.map((c) => [topicName(c, namespace), c]));
-  const bounded = [...wanted].filter(([, c]) => isErasureBounded(c.config)).map(([name]) => name);
-  const plan = bounded.length === 0 ? undefined : (options.plan ?? (await erasurePlan(admin, options.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS, options.logger)));
+  const boundMs = options.erasureBoundMs ?? DEFAULT_ERASURE_BOUND_MS;
+  const compacted = [...wanted.values()].some((c) => isErasureBounded(c.config));
+  const janitored = [...wanted.values()].some((c) => isJanitored(c.config));
+  const plan = compacted ? (options.plan ?? (await erasurePlan(admin, boundMs, options.logger))) : undefined;
+  const deletion = janitored ? (options.deletionPlan ?? (await erasureDeletionPlan(admin, boundMs, options.logger))) : undefined;
+  const bounded = new Map([...wanted].flatMap(([name, c]) => {
+    const settings = boundSettingsOf(c, plan, deletion);
+    return settings ? [[name, settings] as const] : [];
+  }));
   const created: string[] = [];
   for (let attempt = 1; ; attempt++) {
     try {
@@ -88,7 +117,7 @@ export async function ensureTopics(admin: Admin, contracts: readonly TopicContra
               topic,
               numPartitions: c.config.partitions,
               replicationFactor: -1,
-              configEntries: configEntriesOf(c, plan),
+              configEntries: configEntriesOf(c, plan, deletion),
             })),
           })
           .catch((err: unknown) => {
@@ -97,7 +126,7 @@ export async function ensureTopics(admin: Admin, contracts: readonly TopicContra
         created.push(...missing.map(([name]) => name));
       }
       if (await allReady(admin, [...wanted.keys()])) {
-        if (plan) await alignExisting(admin, bounded.filter((t) => !created.includes(t)), plan, options);
+        await alignExisting(admin, new Map([...bounded].filter(([t]) => !created.includes(t))), boundMs, options);
         return created;
       }
       if (attempt >= ATTEMPTS) throw new Error(`topics have no leader yet: ${[...wanted.keys()].join(', ')}`);
@@ -111,17 +140,17 @@ export async function ensureTopics(admin: Admin, contracts: readonly TopicContra
   }
 }
 
-/** Existing erasure-bounded topics with older settings are altered; each outcome is counted and logged. */
-async function alignExisting(admin: Admin, topics: readonly string[], plan: CompactionPlan, options: EnsureTopicsOptions): Promise<void> {
-  if (topics.length === 0) return;
-  const results = await alignErasureBoundTopics(admin, topics, plan, options.logger);
+/** Existing erasure-bounded or janitored topics with older settings are altered; each outcome is counted and logged. */
+async function alignExisting(admin: Admin, topics: ReadonlyMap<string, Readonly<Record<string, string>>>, boundMs: number, options: EnsureTopicsOptions): Promise<void> {
+  if (topics.size === 0) return;
+  const results = await alignTopicConfigs(admin, topics, options.logger);
   const alterations = options.registry
-    ? counter(options.registry, 'cdp_topic_config_alignments_total', 'Erasure-bounded compacted topics checked at start-up, by result (altered, current, denied, failed)', ['result'])
+    ? counter(options.registry, 'cdp_topic_config_alignments_total', 'Erasure-bounded compacted and janitored delete-policy topics checked at start-up, by result (altered, current, denied, failed)', ['result'])
     : undefined;
   const tally = new Map<string, number>();
   for (const result of results.values()) {
     alterations?.inc({ result });
     tally.set(result, (tally.get(result) ?? 0) + 1);
   }
-  options.logger?.info({ ...Object.fromEntries(tally), boundMs: plan.boundMs, lagMs: plan.lagMs }, 'erasure-bound topic settings checked');
+  options.logger?.info({ ...Object.fromEntries(tally), boundMs }, 'erasure-bound topic settings checked');
 }

@@ -15,3 +15,4 @@ export * from './security/key-throttler';
 export * from './security/security-headers';
 export * from './security/sse-limits';
 export * from './security/internal-server';
+export * from './consumed-topics';

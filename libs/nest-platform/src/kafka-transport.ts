@@ -5,7 +5,8 @@
  * kafkajs (which would redeliver the offset forever): the loop turns it into retry or dead letter.
  * `@EventPattern(contract.name, { batch: true })` opts into the loop's batch mode: the method gets
  * `InboundMessage[]` (a chunk of one partition, in offset order) and returns one HandlerResult per
- * message; `{ batch: true, maxBatch: n }` caps the chunk size.
+ * message; `{ batch: true, maxBatch: n }` caps the chunk size. The platform's erasure janitor
+ * starts for the janitored topics the handlers read (KafkaPlatform.startJanitor).
  */
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
@@ -62,6 +63,8 @@ export class KafkaResultTransport extends Server implements CustomTransportStrat
           ...(this.options.coPartitioned ? { coPartitioned: this.options.coPartitioned } : {}),
         });
         await this.loop.start();
+        // The janitored topics this group reads (event and handover topics) are deleted once every group listed in their contract processed them.
+        await this.platform.startJanitor(this.options.groupId, [...this.messageHandlers.keys()].map((pattern) => contracts.get(pattern)!));
       }
       callback();
     } catch (err) {

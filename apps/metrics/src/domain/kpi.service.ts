@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
+  CONSUMER_GROUPS,
   DEAD_LETTER_HEADERS,
   deadLettersTopic,
   identityChangesTopic,
@@ -36,7 +37,7 @@ import { combinePartials, combineSeries, type CombinedKpis, type KpiPartial, typ
 import { WINDOWS, type SeriesPoint, type WindowName } from './kpi-state';
 import { handoverOf, KpiTasks, TASKS, TaskNotReadyError, type ChunkItem } from './kpi-tasks';
 
-export const METRICS_GROUP = 'cdp-metrics';
+export const METRICS_GROUP = CONSUMER_GROUPS.metrics;
 export const CONSUMED_TOPICS = [resolvedEventsTopic, identityChangesTopic, deadLettersTopic, identityQuarantineTopic, kpiHandoverTopic];
 /** A snapshot walks every live profile of every task; API and dashboard readers within this long share one. */
 const SNAPSHOT_CACHE_MS = 1000;

@@ -9,7 +9,7 @@
  *   domain/kpi-state.ts), keyed by the profile id, so it lands on that task's partition.
  * Entry values are the service's own JSON: nobody else reads them, and their shape is the store's.
  */
-import { DAY_MS, type TopicContract } from '@cdp/contracts';
+import { CONSUMER_GROUPS, DAY_MS, type TopicContract } from '@cdp/contracts';
 
 export interface KpiChangelogEntry {
   readonly json: string;
@@ -77,5 +77,5 @@ export const kpiHandoverTopic: TopicContract<KpiHandoverRecord> = {
   writers: 'metrics',
   readers: 'metrics',
   versions: [KpiHandoverV1, KpiHandoverV2],
-  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
+  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, consumedBy: [CONSUMER_GROUPS.metrics] },
 };

@@ -7,11 +7,12 @@
  * a plain load balancer), and one coordinator round trip per second at most to refresh the map.
  */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { CONSUMER_GROUPS } from '@cdp/contracts';
 import { GroupOwnershipView, type KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 
 export const ROUTED_HEADER = 'x-cdp-routed';
-export const PROFILES_GROUP = 'cdp-profiles';
+export const PROFILES_GROUP = CONSUMER_GROUPS.profiles;
 
 export interface Forwarded {
   readonly status: number;

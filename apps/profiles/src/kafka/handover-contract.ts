@@ -4,7 +4,7 @@
  * resolved-events topic, so partition p reaches the member that owns task p. Written in the same
  * Kafka transactions as the chunk that caused it, read by the same consumer group.
  */
-import { IdentityChangeV2, IdentityChangeV3, type TopicContract } from '@cdp/contracts';
+import { CONSUMER_GROUPS, IdentityChangeV2, IdentityChangeV3, type TopicContract } from '@cdp/contracts';
 import { HANDOVER_KINDS, type Handover } from '../domain/handover';
 import { definedOnce, foldedBaseSchema, storedEventSchema } from './changelog-contract';
 
@@ -55,5 +55,5 @@ export const profileHandoverTopic: TopicContract<Handover> = {
   writers: 'profiles',
   readers: 'profiles',
   versions: [HandoverV1, HandoverV2],
-  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 7 * 24 * 60 * 60 * 1000 },
+  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 7 * 24 * 60 * 60 * 1000, consumedBy: [CONSUMER_GROUPS.profiles] },
 };

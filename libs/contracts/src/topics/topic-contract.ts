@@ -13,9 +13,19 @@ export interface TopicConfig {
    * Whether records can hold personal data. A compacted topic that can (the default, so a new
    * topic is covered unless its contract says otherwise) gets the erasure-bound settings: a
    * tombstoned or overwritten value is gone from disk within ERASURE_BOUND_SECONDS
-   * (libs/kafka/src/erasure-bound.ts). `false` only for topics holding keyed hashes and counts.
+   * (libs/kafka/src/erasure-bound.ts). A delete-policy topic that can is **janitored**: the
+   * records every group in `consumedBy` has processed are deleted once they are older than the
+   * bound allows (libs/kafka/src/erasure-janitor.ts). `false` only for topics holding keyed
+   * hashes, ids and counts.
    */
   readonly personalData?: boolean;
+  /**
+   * The consumer groups (CONSUMER_GROUPS, without the namespace) that must have processed a
+   * record of a janitored topic before it may be deleted. Required for janitored topics: a group
+   * missing here would have records deleted before it read them, so a service refuses to start
+   * when it consumes a janitored topic that does not list its group.
+   */
+  readonly consumedBy?: readonly string[];
 }
 
 /**
@@ -29,6 +39,22 @@ export const SEGMENT_ROLL_KEY = '__cdp.segment-roll';
 export function isErasureBounded(config: TopicConfig): boolean {
   return config.cleanupPolicy === 'compact' && config.personalData !== false;
 }
+
+/** Whether the erasure janitor deletes the topic's processed records within the bound. */
+export function isJanitored(config: TopicConfig): boolean {
+  return config.cleanupPolicy === 'delete' && config.personalData !== false;
+}
+
+/**
+ * The consumer group of each service (without the namespace). Topic contracts name them in
+ * `consumedBy`; the services join them (each app's start.ts).
+ */
+export const CONSUMER_GROUPS = {
+  ingestion: 'cdp-ingestion',
+  identity: 'cdp-identity',
+  profiles: 'cdp-profiles',
+  metrics: 'cdp-metrics',
+} as const;
 
 export interface TopicContract<V> {
   readonly name: string;

@@ -3,7 +3,7 @@
  * ingestion. Keyed by the event's routing key (see docs/topics.md, "Partitioning"), Avro CanonicalEvent.
  */
 import { ConsentV1, IdentityV1, RelatedIdentitiesV1, type Consent, type Identity, type RelatedIdentities } from '../shared-types';
-import { DAY_MS, type TopicContract } from '../topic-contract';
+import { CONSUMER_GROUPS, DAY_MS, type TopicContract } from '../topic-contract';
 
 export const CanonicalEventV1 = {
   type: 'record',
@@ -51,5 +51,5 @@ export const canonicalEventsTopic: TopicContract<CanonicalEvent> = {
   writers: 'ingestion',
   readers: 'identity',
   versions: [CanonicalEventV1, CanonicalEventV2],
-  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
+  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, consumedBy: [CONSUMER_GROUPS.identity] },
 };

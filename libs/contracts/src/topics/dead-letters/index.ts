@@ -29,7 +29,8 @@ export const deadLettersTopic: TopicContract<Buffer> = {
   writers: 'every service',
   readers: 'operators, metrics',
   versions: [{ type: 'bytes' }],
-  config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
+  // Scrubbed summaries (libs/kafka dead-letter-scrub.ts): field paths and sizes, never values.
+  config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, personalData: false },
 };
 
 /** The dead letter's key: the original key's SHA-256 (hex), so a holder of the key can find its letter. */

@@ -5,7 +5,7 @@
  */
 import { CHANNELS, type Channel } from '../../channels';
 import { ConsentV1, type Consent } from '../shared-types';
-import { DAY_MS, type TopicContract } from '../topic-contract';
+import { CONSUMER_GROUPS, DAY_MS, type TopicContract } from '../topic-contract';
 
 export const RawChannelEventV1 = {
   type: 'record',
@@ -82,7 +82,7 @@ export function rawChannelTopic(channel: Channel): TopicContract<RawChannelEvent
     writers: `${channel} channel systems`,
     readers: 'ingestion',
     versions: [RawChannelEventV1, RawChannelEventV2, RawChannelEventV3],
-    config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 7 * DAY_MS },
+    config: { partitions: 3, cleanupPolicy: 'delete', retentionMs: 7 * DAY_MS, consumedBy: [CONSUMER_GROUPS.ingestion] },
   };
 }
 

@@ -3,7 +3,7 @@
  * profile. Keyed by profileId so that one profile's events stay ordered for materialisation.
  */
 import { CanonicalEventV1, CanonicalEventV2, type CanonicalEvent } from '../canonical-events';
-import { DAY_MS, type TopicContract } from '../topic-contract';
+import { CONSUMER_GROUPS, DAY_MS, type TopicContract } from '../topic-contract';
 
 export const ResolvedEventV1 = {
   type: 'record',
@@ -107,5 +107,5 @@ export const resolvedEventsTopic: TopicContract<ResolvedEvent> = {
   writers: 'identity',
   readers: 'profiles, metrics',
   versions: [ResolvedEventV1, ResolvedEventV2, ResolvedEventV3],
-  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
+  config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, consumedBy: [CONSUMER_GROUPS.profiles, CONSUMER_GROUPS.metrics] },
 };
