@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CanonicalEvent, ResolvedEvent } from '@cdp/contracts';
 import { partitionForKey, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
 import { createLogger } from '@cdp/observability';
+import type { ChangelogEntry } from '../persistence/kpi-store';
 import { KpiTasks, TASKS, type ChunkItem } from './kpi-tasks';
 
 /** Profile ids placed on task 0 (others are handed over to their task). */
@@ -12,14 +13,26 @@ const [P1, P2] = Array.from({ length: 200 }, (_, n) => `p${n}`).filter((id) => p
 const NOW = 1_800_000_000_000;
 const TOPIC = 't.cdp.events.resolved.v1';
 
+/** The task's changelog in memory, as the loop would have committed the outputs (the real one: kpi-*.int.spec.ts). */
+class InMemoryChangelog extends KpiTasks {
+  log: ChangelogEntry[] = [];
+  readable = true;
+  protected override async readChangelog(_task: number, onBatch: (entries: ChangelogEntry[]) => Promise<void>, tail?: number): Promise<number> {
+    if (!this.readable) throw new Error('changelog unreachable');
+    const entries = tail === undefined ? this.log : this.log.slice(-tail);
+    await onBatch(entries);
+    return entries.length;
+  }
+}
+
 describe('KpiTasks.applyChunk', () => {
   let dir: string;
-  let tasks: KpiTasks;
+  let tasks: InMemoryChangelog;
   const hooks = { alreadyCounted: jest.fn(), duplicate: jest.fn(), writeFailed: jest.fn(), restored: jest.fn() };
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kpi-tasks-spec-'));
-    tasks = new KpiTasks(dir, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
+    tasks = new InMemoryChangelog(dir, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
     tasks.assigned([0]);
     await tasks.restore(0, new Map([[TOPIC, undefined]]));
   });
@@ -67,10 +80,32 @@ describe('KpiTasks.applyChunk', () => {
 
   it('retries a chunk that starts at a record its store holds but the group has not committed (the changelog decides)', async () => {
     await tasks.applyChunk([item(0, resolved('a', P1!)), item(1, resolved('b', P1!))]);
-    // No Kafka here: the rebuild from the changelog fails, and every record of the chunk waits for it.
+    // The changelog cannot be read now: the rebuild fails, and every record of the chunk waits for it.
+    tasks.readable = false;
     const again = await tasks.applyChunk([item(1, resolved('b', P1!)), item(2, resolved('c', P1!))]);
     expect(again.map((r) => r.kind)).toEqual(['retry', 'retry']);
     expect(tasks.partials([0], 'all', NOW)[0]).toMatchObject({ counts: { events: 2 } });
+  });
+
+  it('rebuilds a copy the changelog is ahead of even when it matches the commit read (a pending transactional commit), and resumes after it', async () => {
+    const committedOutputs = async (items: ChunkItem[]) => {
+      for (const r of await tasks.applyChunk(items)) if (r.kind === 'ok') for (const o of r.outputs) if (o.partition === 0) tasks.log.push({ key: o.key, value: o.value === null ? null : (o.value as { json: string }).json });
+    };
+    await committedOutputs([item(0, resolved('a', P1!))]);
+    const first = [...tasks.log];
+    await committedOutputs([item(1, resolved('b', P1!))]);
+    const all = [...tasks.log];
+    // Another member's copy, made when only the first transaction existed.
+    const other = new InMemoryChangelog(join(dir, 'other'), ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
+    other.log = first;
+    other.assigned([0]);
+    await other.restore(0, new Map([[TOPIC, 1n]]));
+    // The task comes back to it; the second transaction's commit is still pending, so the commit reads 1.
+    other.log = all;
+    const outcome = await other.restore(0, new Map([[TOPIC, 1n]]));
+    expect(outcome.resume).toEqual(new Map([[TOPIC, 2n]]));
+    expect(other.partials([0], 'all', NOW)[0]).toMatchObject({ counts: { events: 2 } });
+    await other.close();
   });
 
   it('asks for a retry of every record of a task it does not hold', async () => {

@@ -18,7 +18,7 @@ import { partitionForKey, type HandlerResult, type KafkaPlatform, type OutboundM
 import type { Logger } from '@cdp/observability';
 import { readChangelogPartition } from '../kafka/changelog-reader';
 import { kpiChangelogTopic, kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
-import { changelogEntries, KpiStore, type RecordPosition } from '../persistence/kpi-store';
+import { changelogEntries, KpiStore, type ChangelogEntry, type RecordPosition } from '../persistence/kpi-store';
 import type { KpiPartial, SeriesPartialPoint } from './kpi-partials';
 import { KpiState, MINUTE, type EventCount, type Handover, type WindowName } from './kpi-state';
 import type { ProfileStat } from './profile-table';
@@ -26,6 +26,9 @@ import { idempotencyKey, SeenIds, type KpiRecord } from './seen-ids';
 
 /** Tasks of the group: the partitions of the keyed inputs (resolved events, identity changes, handovers). */
 export const TASKS = kpiChangelogTopic.config.partitions;
+
+/** How far back from its end a restore looks for the changelog's latest consumed offsets (each transaction ends with them). */
+const TAIL_CHECK_OFFSETS = 2_000;
 
 /** A read that needs a task this instance does not hold ready. */
 export class TaskNotReadyError extends Error {
@@ -144,7 +147,13 @@ export class KpiTasks implements TaskState {
     const rt = this.runtime(task);
     const stored = rt.store.allOffsets();
     const at = (topic: string) => stored.get(`${topic}:${task}`);
-    const mismatch = [...committed].find(([topic, c]) => (c === undefined ? at(topic) !== undefined : at(topic) === undefined || at(topic)! + 1n !== c));
+    // kafkajs reads commits without KIP-447's require-stable: a commit still pending behind the
+    // previous owner's last transaction reads as the older one, and a copy at that older commit
+    // would count the records of that transaction again. The changelog's last transactions say.
+    const latest = await this.latestConsumed(task);
+    const mismatch = [...committed].find(
+      ([topic, c]) => (c === undefined ? at(topic) !== undefined : at(topic) === undefined || at(topic)! + 1n !== c) || (latest.get(topic) ?? -1n) > (at(topic) ?? -1n),
+    );
     let entries = 0;
     if (mismatch) {
       this.logger.warn({ task, topic: mismatch[0], committed: mismatch[1]?.toString(), stored: at(mismatch[0])?.toString() }, 'KPI store of the task does not match the group commits; restoring it from its changelog');
@@ -162,6 +171,29 @@ export class KpiTasks implements TaskState {
     }
     this.hooks.restored(task, mismatch !== undefined, Date.now() - started, entries);
     return { records: entries, resume };
+  }
+
+  /** Per input topic, the offset consumed through according to the changelog's last transactions. */
+  private async latestConsumed(task: number): Promise<Map<string, bigint>> {
+    const latest = new Map<string, bigint>();
+    const suffix = `:${task}`;
+    await this.readChangelog(
+      task,
+      (batch) => {
+        for (const { key, value } of batch) {
+          if (!key.startsWith('o|') || !key.endsWith(suffix) || value === null) continue;
+          latest.set(key.slice(2, -suffix.length), BigInt(value));
+        }
+        return Promise.resolve();
+      },
+      TAIL_CHECK_OFFSETS,
+    );
+    return latest;
+  }
+
+  /** Reads the task's changelog partition (or its last `tail` offsets) in order; the number of entries read. */
+  protected readChangelog(task: number, onBatch: (entries: ChangelogEntry[]) => Promise<void>, tail?: number): Promise<number> {
+    return readChangelogPartition(this.platform, task, onBatch, tail);
   }
 
   private runtime(task: number): TaskRuntime {
@@ -188,7 +220,7 @@ export class KpiTasks implements TaskState {
 
   private async rebuild(rt: TaskRuntime): Promise<number> {
     rt.store.clear();
-    const entries = await readChangelogPartition(this.platform, rt.task, (batch) => rt.store.applyChangelog(batch));
+    const entries = await this.readChangelog(rt.task, (batch) => rt.store.applyChangelog(batch));
     this.reload(rt);
     return entries;
   }

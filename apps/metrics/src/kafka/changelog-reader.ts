@@ -12,7 +12,7 @@ import { kpiChangelogTopic } from './kpi-topics';
 /** A restore that has read nothing for this long is abandoned (the loop retries it with backoff). */
 const STALL_MS = 60_000;
 
-export async function readChangelogPartition(platform: KafkaPlatform, partition: number, onBatch: (entries: ChangelogEntry[]) => Promise<void>): Promise<number> {
+export async function readChangelogPartition(platform: KafkaPlatform, partition: number, onBatch: (entries: ChangelogEntry[]) => Promise<void>, tail?: number): Promise<number> {
   const topic = topicName(kpiChangelogTopic, platform.namespace);
   const decode = platform.avroDecoder(kpiChangelogTopic);
   let records = 0;
@@ -21,6 +21,7 @@ export async function readChangelogPartition(platform: KafkaPlatform, partition:
     partition,
     groupPrefix: `${platform.namespace}cdp-metrics`,
     stallMs: STALL_MS,
+    ...(tail !== undefined ? { tail } : {}),
     onBatch: async (messages) => {
       const entries: ChangelogEntry[] = [];
       for (const m of messages) {
