@@ -13,8 +13,8 @@ import pino from 'pino';
 import { AvroCodec, topicName, type Profile } from '@cdp/contracts';
 import { WholeTopicReader } from '@cdp/kafka';
 import { deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
-import { API_KEYS, api, change, Feeder, identity, resolved } from '../test/profiles-fixtures';
-import { profilesConfigSchema } from './config';
+import { api, change, Feeder, identity, resolved } from '../test/profiles-fixtures';
+import { profilesTestConfig } from '../test/test-config';
 import { profileChangelogTopic, type ProfileState } from './kafka/changelog-contract';
 import { startProfiles } from './start';
 
@@ -32,18 +32,7 @@ describe('bounded profile state against a real Kafka', () => {
   const kafka = testKafka();
   const dataDir = mkdtempSync(join(tmpdir(), 'profiles-bounded-'));
   const feeder = new Feeder(namespace);
-  const config = profilesConfigSchema.parse({
-    // Test mode: /metrics and readiness details stay on the service port (production moves them).
-    CDP_ENV: 'test',
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    TOPIC_NAMESPACE: namespace,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    PROFILES_DATA_DIR: dataDir,
-    PROFILES_API_KEYS: API_KEYS,
-    PROFILE_LOG_MAX_EVENTS: String(WINDOW),
-    PROFILE_FOLDED_IDS_KEPT: String(KEPT),
-  });
+  const config = profilesTestConfig(namespace, dataDir, { PROFILE_LOG_MAX_EVENTS: String(WINDOW), PROFILE_FOLDED_IDS_KEPT: String(KEPT) });
   let app: INestApplication;
   let url: string;
 

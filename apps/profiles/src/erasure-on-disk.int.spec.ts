@@ -13,8 +13,8 @@ import type { INestApplication } from '@nestjs/common';
 import pino from 'pino';
 import type { Profile } from '@cdp/contracts';
 import { deleteNamespace, eventually, privacy, testKafka, uniqueNamespace } from '@cdp/testing';
-import { API_KEYS, api, change, Feeder, identity, resolved } from '../test/profiles-fixtures';
-import { profilesConfigSchema } from './config';
+import { api, change, Feeder, identity, resolved } from '../test/profiles-fixtures';
+import { profilesTestConfig } from '../test/test-config';
 import { profileChangelogTopic } from './kafka/changelog-contract';
 import { startProfiles } from './start';
 
@@ -31,16 +31,7 @@ describe('erasure on the profiles service disk', () => {
   const phone = `+44770090${String(parseInt(tag, 16) % 10_000).padStart(4, '0')}`;
   const name = `Vashtimore${tag}`;
   const needles = [email, phone, name];
-  const config = profilesConfigSchema.parse({
-    CDP_ENV: 'test',
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    TOPIC_NAMESPACE: namespace,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    PROFILES_DATA_DIR: dataDir,
-    PROFILES_API_KEYS: API_KEYS,
-    ERASURE_BOUND_SECONDS: String(BOUND_SECONDS),
-  });
+  const config = profilesTestConfig(namespace, dataDir, { ERASURE_BOUND_SECONDS: String(BOUND_SECONDS) });
   let app: INestApplication;
   let url: string;
 

@@ -12,8 +12,8 @@ import type { INestApplication } from '@nestjs/common';
 import pino from 'pino';
 import { AvroCodec, profileUpdatesTopic, topicName, type Profile } from '@cdp/contracts';
 import { collect, deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
-import { API_KEY, API_KEYS, api, change, Feeder, identity, latestProfiles, resolved } from '../test/profiles-fixtures';
-import { profilesConfigSchema } from './config';
+import { API_KEY, api, change, Feeder, identity, latestProfiles, resolved } from '../test/profiles-fixtures';
+import { profilesTestConfig } from '../test/test-config';
 import { profileChangelogTopic } from './kafka/changelog-contract';
 import { startProfiles } from './start';
 
@@ -22,16 +22,7 @@ describe('profiles service against a real Kafka', () => {
   const kafka = testKafka();
   const dataDir = mkdtempSync(join(tmpdir(), 'profiles-int-'));
   const feeder = new Feeder(namespace);
-  const config = profilesConfigSchema.parse({
-    // Test mode: /metrics and readiness details stay on the service port (production moves them).
-    CDP_ENV: 'test',
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    TOPIC_NAMESPACE: namespace,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    PROFILES_DATA_DIR: dataDir,
-    PROFILES_API_KEYS: API_KEYS,
-  });
+  const config = profilesTestConfig(namespace, dataDir);
   let app: INestApplication;
   let url: string;
 

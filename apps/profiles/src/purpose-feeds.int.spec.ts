@@ -15,8 +15,8 @@ import pino from 'pino';
 import { purposeFeedTopics, type Consent, type Profile, type TopicContract } from '@cdp/contracts';
 import { partitionForKey } from '@cdp/kafka';
 import { deleteNamespace, eventually, testKafka, uniqueNamespace } from '@cdp/testing';
-import { API_KEYS, change, Feeder, feedRecords, identity, latestProfiles, resolved } from '../test/profiles-fixtures';
-import { profilesConfigSchema } from './config';
+import { change, Feeder, feedRecords, identity, latestProfiles, resolved } from '../test/profiles-fixtures';
+import { profilesTestConfig } from '../test/test-config';
 import { profileChangelogTopic } from './kafka/changelog-contract';
 import { startProfiles } from './start';
 
@@ -28,16 +28,7 @@ describe('purpose feeds against a real Kafka', () => {
   const kafka = testKafka();
   const dataDir = mkdtempSync(join(tmpdir(), 'profiles-feeds-int-'));
   const feeder = new Feeder(namespace);
-  const config = profilesConfigSchema.parse({
-    // Test mode: /metrics and readiness details stay on the service port (production moves them).
-    CDP_ENV: 'test',
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    TOPIC_NAMESPACE: namespace,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    PROFILES_DATA_DIR: dataDir,
-    PROFILES_API_KEYS: API_KEYS,
-  });
+  const config = profilesTestConfig(namespace, dataDir);
   let app: INestApplication;
   const start = async () => {
     app = await startProfiles(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
