@@ -109,8 +109,9 @@ describe('consumer loop exactly-once against a real Kafka', () => {
       () => registry.getSingleMetricAsString('cdp_consumer_partitions_lost_total'),
       (text) => /cdp_consumer_partitions_lost_total\{[^}]*\} [1-9]/.test(text),
     );
-    // The usurper never joined the group, so after a quiet wait the member takes the partition
-    // back (fencing the usurper in turn) and commits "held": once, because the fenced attempt was
+    // The fenced member does not take the partition back on its own: it rejoins the group, which
+    // gives the partition to it again (the usurper never joined), taken over the normal way
+    // (fencing the usurper in turn); it commits "held" once, because the fenced attempt was
     // aborted and read-committed consumers never see it.
     const final = await eventually(published, (ids) => ids.includes('held'), 60_000, 500);
     expect(final.sort()).toEqual(['first', 'held', 'second']);

@@ -6,7 +6,7 @@
  * Services run with CDP_ENV=test (development secrets allowed) unless the caller's env says otherwise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopPid, waitUntilReady } from '@cdp/local-infra';
@@ -62,8 +62,14 @@ export async function startServiceProcess(name: ServiceName, env: Record<string,
     env: { ...process.env, ...stateEnv, LOG_LEVEL: 'warn', CDP_ENV: 'test', ...env, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  // CDP_TEST_SERVICE_LOG_DIR: every line each service writes, kept in a file of its own (debugging a run).
+  const logFile = process.env.CDP_TEST_SERVICE_LOG_DIR ? join(process.env.CDP_TEST_SERVICE_LOG_DIR, `${name}-${port}.log`) : undefined;
+  const keep = (d: Buffer) => {
+    output.push(d.toString());
+    if (logFile) appendFileSync(logFile, d);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   const ready = () => fetch(`${url}/health/ready`).then((r) => r.ok).catch(() => false);
