@@ -66,6 +66,20 @@ function isRebalancing(err: unknown): boolean {
 }
 
 /** A heartbeat that lets a rebalance through (kafkajs rejoins) and waits out a broker that is down. */
+/**
+ * Runs `work` while heartbeating every second: kafkajs sends heartbeats only when asked, so a chunk
+ * that takes longer than the session (a graph write under load) would otherwise cost the member its
+ * place in the group, and the partition moves mid-chunk. Failures are left to the next `beat`.
+ */
+async function whileBeating<T>(heartbeat: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function beat(heartbeat: () => Promise<void>): Promise<void> {
   try {
     await heartbeat();
@@ -275,7 +289,8 @@ export class PartitionProcessor {
     let since = Date.now();
     const flush = async (): Promise<Progress> => {
       if (last === undefined) return 'done';
-      const progress = await this.commit(payload, pending, last, records);
+      const done = last;
+      const progress = await whileBeating(heartbeat, () => this.commit(payload, pending, done, records));
       pending = [];
       records = 0;
       last = undefined;
@@ -289,7 +304,7 @@ export class PartitionProcessor {
       const base = baseOf(batch, message);
       let settled: Settled | undefined;
       for (let attempt = 1; settled === undefined; attempt++) {
-        const result = await this.handleOnce(sub, base, message.value);
+        const result = await whileBeating(heartbeat, () => this.handleOnce(sub, base, message.value));
         const outcome = result.kind === 'retry' ? result : await this.settle(result, topic, partition, message);
         if (!('kind' in outcome)) {
           settled = outcome;
@@ -332,7 +347,7 @@ export class PartitionProcessor {
       const chunk = messages.slice(next, next <= oneByOneUntil ? next + 1 : next + max);
       const alone = chunk.length === 1;
       const started = Date.now();
-      const results = await this.handleChunk(sub, batch, chunk);
+      const results = await whileBeating(heartbeat, () => this.handleChunk(sub, batch, chunk));
       const pending: RawOutput[] = [];
       let done = 0;
       let retryReason: string | undefined;
@@ -347,7 +362,7 @@ export class PartitionProcessor {
         done++;
       }
       if (done > 0) {
-        if ((await this.commit(payload, pending, baseOf(batch, chunk[done - 1]!), done)) === 'lost') return;
+        if ((await whileBeating(heartbeat, () => this.commit(payload, pending, baseOf(batch, chunk[done - 1]!), done))) === 'lost') return;
         // Every record of the chunk waited for the whole chunk: that is its handling time.
         const seconds = (Date.now() - started) / 1000;
         for (let k = 0; k < done; k++) this.d.metrics.duration.observe(labels, seconds);

@@ -100,7 +100,11 @@ export async function checkAnyInstance(input: AnyInstanceInput): Promise<{ viola
       const identity = p.identities.find((x) => !NEVER_LINKS.has(x.type));
       if (identity) {
         const found = await post<Profile>(`${url}/v1/profiles/lookup`, input.apiKey, { type: identity.type, value: identity.value });
-        if (found.status !== 200 || found.body?.profileId !== p.profileId) wrong.push({ how: 'by-identity', profileId: p.profileId, type: identity.type, status: found.status, found: found.body?.profileId });
+        if (found.status !== 200 || found.body?.profileId !== p.profileId) {
+          // Test data only: the value and every served profile that lists it tell an index fault from a value on two profiles.
+          const listedBy = input.served.filter((q) => q.identities.some((x) => x.type === identity.type && x.value === identity.value)).map((q) => q.profileId);
+          wrong.push({ how: 'by-identity', profileId: p.profileId, type: identity.type, value: identity.value, status: found.status, found: found.body?.profileId, listedBy });
+        }
       }
     }
     // Streams are the costliest read: a few per instance.
