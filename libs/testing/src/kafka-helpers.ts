@@ -119,3 +119,56 @@ export async function readToEnd(kafka: Kafka, topic: string, timeoutMs = 30_000)
   }
   return messages;
 }
+
+/**
+ * Every record of several topics (every partition) up to their ends as of the call, read
+ * committed, with one consumer: a replay of what the topics hold. A partition whose records were
+ * all deleted (log start offset = end) has nothing to wait for.
+ */
+export async function readTopicsToEnd(kafka: Kafka, topics: readonly string[], timeoutMs = 60_000): Promise<CollectedMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map<string, bigint>();
+  const pending = new Set<string>();
+  try {
+    for (const topic of topics) {
+      for (const o of await admin.fetchTopicOffsets(topic)) {
+        const at = `${topic}/${o.partition}`;
+        ends.set(at, BigInt(o.high));
+        if (BigInt(o.high) > BigInt(o.low)) pending.add(at);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const messages: CollectedMessage[] = [];
+  if (pending.size === 0) return messages;
+  const consumer = kafka.consumer({ groupId: `replay-${randomBytes(4).toString('hex')}` });
+  await consumer.connect();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    // Batches of control records only (a transaction's marker last) are reported here too.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const at = `${payload.topic}/${payload.partition}`;
+      if (BigInt(payload.lastOffset) + 1n >= (ends.get(at) ?? 0n)) pending.delete(at);
+      if (pending.size === 0) done();
+    });
+    await consumer.run({
+      eachMessage: ({ topic, partition, message }) => {
+        if (BigInt(message.offset) < (ends.get(`${topic}/${partition}`) ?? 0n)) messages.push({ topic, partition, message });
+        return Promise.resolve();
+      },
+    });
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`readTopicsToEnd: ${[...pending].join(', ')} not at the end after ${timeoutMs} ms`)), timeoutMs);
+    });
+    await Promise.race([finished, timedOut]);
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+  }
+  return messages;
+}

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needleForms, scanDirectories, scanFile } from './disk-scan';
@@ -58,5 +58,18 @@ describe('scanDirectories', () => {
 
   it('refuses a directory that is not there', async () => {
     await expect(scanDirectories([join(root, 'missing')], [EMAIL])).rejects.toThrow(/ENOENT/);
+  });
+
+  it('reads only files changed since a time when asked, and counts the others', async () => {
+    writeFileSync(join(root, 'old.log'), EMAIL);
+    // ctime cannot be set back; an unchanged file is one whose mtime and ctime are both older.
+    utimesSync(join(root, 'old.log'), new Date(1_000), new Date(1_000));
+    writeFileSync(join(root, 'new.log'), EMAIL);
+    const all = await scanDirectories([root], [EMAIL]);
+    expect([all.files, all.unchanged, all.hits.length]).toEqual([2, 0, 2]);
+    const recent = await scanDirectories([root], [EMAIL], { changedSince: Date.now() + 60_000 });
+    expect([recent.files, recent.unchanged, recent.hits]).toEqual([0, 2, []]);
+    const sinceStart = await scanDirectories([root], [EMAIL], { changedSince: Date.now() - 60_000 });
+    expect([sinceStart.files, sinceStart.unchanged]).toEqual([2, 0]);
   });
 });
