@@ -7,7 +7,7 @@
  * Compressed or encrypted bytes are beyond a plain scan: it proves absence in clear only.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface NeedleForm {
@@ -28,19 +28,6 @@ export interface DiskScanResult {
   readonly hits: readonly NeedleHit[];
   readonly files: number;
   readonly bytes: number;
-  /** Files left unread because they had not changed since `changedSince`. */
-  readonly unchanged: number;
-}
-
-export interface ScanOptions {
-  readonly chunkBytes?: number;
-  /**
-   * Epoch ms: files whose content and inode last changed before then (mtime and ctime) are not
-   * read. Only sound when the needles did not exist before then (values made up by the test after
-   * that time) and the files are written with write(2), not through a shared memory map (whose
-   * mtime may lag the bytes): a database server's old transaction logs, not LMDB.
-   */
-  readonly changedSince?: number;
 }
 
 const DEFAULT_CHUNK_BYTES = 1024 * 1024;
@@ -74,14 +61,22 @@ export function needleForms(needles: readonly string[]): NeedleForm[] {
   return [...forms.values()];
 }
 
-/** The hits in one file, streamed `chunkBytes` at a time. */
+/**
+ * The hits in one file, streamed `chunkBytes` at a time. A chunk of zero bytes only (preallocated
+ * files: Kafka's index files, Neo4j's transaction logs, LMDB maps) holds no needle whole, since
+ * every needle has a byte that is not zero: only its first bytes, where a needle begun in the
+ * previous chunk may end, are searched. That makes gigabytes of preallocation cost a memcmp.
+ */
 export async function scanFile(file: string, forms: readonly NeedleForm[], chunkBytes = DEFAULT_CHUNK_BYTES): Promise<{ hits: NeedleHit[]; bytes: number }> {
   const carry = Math.max(0, ...forms.map((f) => f.bytes.length)) - 1;
+  const zeros = Buffer.alloc(chunkBytes);
+  const skipZeros = forms.every((f) => f.bytes.some((b) => b !== 0));
   const hits: NeedleHit[] = [];
   let tail = Buffer.alloc(0);
   let read = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
-    const window = Buffer.concat([tail, chunk]);
+    const allZero = skipZeros && chunk.length <= zeros.length && chunk.equals(zeros.subarray(0, chunk.length));
+    const window = Buffer.concat([tail, allZero ? chunk.subarray(0, carry) : chunk]);
     const windowStart = read - tail.length;
     for (const f of forms) {
       for (let at = window.indexOf(f.bytes); at !== -1; at = window.indexOf(f.bytes, at + 1)) {
@@ -90,7 +85,8 @@ export async function scanFile(file: string, forms: readonly NeedleForm[], chunk
       }
     }
     read += chunk.length;
-    tail = carry > 0 ? Buffer.from(window.subarray(Math.max(0, window.length - carry))) : Buffer.alloc(0);
+    const seen = allZero ? Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - carry))]) : window;
+    tail = carry > 0 ? Buffer.from(seen.subarray(Math.max(0, seen.length - carry))) : Buffer.alloc(0);
   }
   return { hits, bytes: read };
 }
@@ -108,23 +104,15 @@ async function* filesUnder(dir: string): AsyncGenerator<string> {
  * that does not exist is an error: a scan of nothing proves nothing. A file removed while the scan
  * runs (Kafka deleting a cleaned segment) is skipped, since its bytes are gone.
  */
-export async function scanDirectories(dirs: readonly string[], needles: readonly string[], options: ScanOptions = {}): Promise<DiskScanResult> {
+export async function scanDirectories(dirs: readonly string[], needles: readonly string[], options: { chunkBytes?: number } = {}): Promise<DiskScanResult> {
   const forms = needleForms(needles);
   const hits: NeedleHit[] = [];
   let files = 0;
   let bytes = 0;
-  let unchanged = 0;
   for (const dir of dirs) {
     if (!(await lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
     for await (const file of filesUnder(dir)) {
       try {
-        if (options.changedSince !== undefined) {
-          const s = await stat(file);
-          if (Math.max(s.mtimeMs, s.ctimeMs) < options.changedSince) {
-            unchanged += 1;
-            continue;
-          }
-        }
         const found = await scanFile(file, forms, options.chunkBytes);
         hits.push(...found.hits);
         bytes += found.bytes;
@@ -134,5 +122,5 @@ export async function scanDirectories(dirs: readonly string[], needles: readonly
       }
     }
   }
-  return { hits, files, bytes, unchanged };
+  return { hits, files, bytes };
 }
