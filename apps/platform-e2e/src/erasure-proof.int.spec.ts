@@ -6,10 +6,11 @@
  * in the namespace's Kafka partition directories (and Kafka's internal topics), the Neo4j store and
  * every service's state directory. The person is erased through the identity API by an email in
  * another spelling; a scan of the same places, polled, must find no byte of them before the bound
- * plus a stated margin has passed (the clean scan must start by then, or the test fails). Then a replay of every topic of the
- * namespace from the beginning finds nothing of them, and fresh profiles and metrics instances,
- * restored from the changelogs onto empty state directories, do not bring them back. Another
- * person is intact throughout, and still on disk (the scan is not blind).
+ * plus a stated margin has passed (the clean scan must start by then, or the test fails). Then a
+ * replay of every topic of the namespace from the beginning finds nothing of them, and fresh
+ * profiles and metrics instances, restored from the changelogs onto empty state directories, do
+ * not bring them back. Another person is intact throughout, and still on disk (the scan is not
+ * blind).
  *
  * Run time on the local broker (30 s retention check, 2 s cleaner backoff: a 35 s bound): 60 to
  * 70 s, half of it the bound (docs/privacy.md, "Erasure bound", "Proof, end to end").
