@@ -7,7 +7,7 @@
  * Compressed or encrypted bytes are beyond a plain scan: it proves absence in clear only.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface NeedleForm {
@@ -28,22 +28,14 @@ export interface DiskScanResult {
   readonly hits: readonly NeedleHit[];
   readonly files: number;
   readonly bytes: number;
-  /** Files left unread because they had not changed since `changedSince`. */
-  readonly unchanged: number;
 }
 
-export interface ScanOptions {
-  readonly chunkBytes?: number;
-  /**
-   * Epoch ms: files whose content and inode last changed before then (mtime and ctime) are not
-   * read. Only sound when the needles did not exist before then (values made up by the test after
-   * that time) and the files are written with write(2), not through a shared memory map (whose
-   * mtime may lag the bytes): a database server's old transaction logs, not LMDB.
-   */
-  readonly changedSince?: number;
-}
-
-const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Small enough that the written start of a preallocated file (a Kafka index: a few entries, then
+ * megabytes of zeros) is searched alone and the rest is skipped as zero chunks: four times faster
+ * on a broker's log dirs than 1 MB chunks.
+ */
+const DEFAULT_CHUNK_BYTES = 64 * 1024;
 
 function utf16be(text: string): Buffer {
   const le = Buffer.from(text, 'utf16le');
@@ -74,57 +66,74 @@ export function needleForms(needles: readonly string[]): NeedleForm[] {
   return [...forms.values()];
 }
 
-/** The hits in one file, streamed `chunkBytes` at a time. */
+/**
+ * The hits in one file, streamed `chunkBytes` at a time. A chunk of zero bytes only (preallocated
+ * files: Kafka's index files, Neo4j's transaction logs, LMDB maps) holds no needle whole, since
+ * every needle has a byte that is not zero: only its first bytes, where a needle begun in the
+ * previous chunk may end, are searched. That makes gigabytes of preallocation cost a memcmp.
+ */
 export async function scanFile(file: string, forms: readonly NeedleForm[], chunkBytes = DEFAULT_CHUNK_BYTES): Promise<{ hits: NeedleHit[]; bytes: number }> {
   const carry = Math.max(0, ...forms.map((f) => f.bytes.length)) - 1;
+  const zeros = Buffer.alloc(chunkBytes);
+  const skipZeros = forms.every((f) => f.bytes.some((b) => b !== 0));
+  // Searched from the first byte that is not zero, then checked back: a UTF-16BE needle starts with
+  // a zero byte, and searching for it in zero-filled pages matches at every byte (hundreds of times slower).
+  const anchored = forms.map((f) => {
+    const lead = Math.max(0, f.bytes.findIndex((b) => b !== 0));
+    return { form: f, lead, anchor: f.bytes.subarray(lead) };
+  });
   const hits: NeedleHit[] = [];
   let tail = Buffer.alloc(0);
   let read = 0;
   for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
-    const window = Buffer.concat([tail, chunk]);
+    const allZero = skipZeros && chunk.length <= zeros.length && chunk.equals(zeros.subarray(0, chunk.length));
+    const window = Buffer.concat([tail, allZero ? chunk.subarray(0, carry) : chunk]);
     const windowStart = read - tail.length;
-    for (const f of forms) {
-      for (let at = window.indexOf(f.bytes); at !== -1; at = window.indexOf(f.bytes, at + 1)) {
+    for (const { form: f, lead, anchor } of anchored) {
+      for (let found = window.indexOf(anchor, lead); found !== -1; found = window.indexOf(anchor, found + 1)) {
+        const at = found - lead;
+        if (!window.subarray(at, found).every((b) => b === 0)) continue;
         // A hit that ends inside the carried tail was reported with the previous chunk.
         if (at + f.bytes.length > tail.length) hits.push({ file, offset: windowStart + at, needle: f.needle, form: f.form });
       }
     }
     read += chunk.length;
-    tail = carry > 0 ? Buffer.from(window.subarray(Math.max(0, window.length - carry))) : Buffer.alloc(0);
+    const seen = allZero ? Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - carry))]) : window;
+    tail = carry > 0 ? Buffer.from(seen.subarray(Math.max(0, seen.length - carry))) : Buffer.alloc(0);
   }
   return { hits, bytes: read };
 }
 
-async function* filesUnder(dir: string): AsyncGenerator<string> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+/** Files under `dir`; a subdirectory removed meanwhile (a topic Kafka deletes) has none left. */
+async function* filesUnder(dir: string, nested = false): AsyncGenerator<string> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (nested && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* filesUnder(path);
+    if (entry.isDirectory()) yield* filesUnder(path, true);
     else if (entry.isFile()) yield path;
   }
 }
 
 /**
  * Scans every regular file under the directories (symbolic links are not followed). A directory
- * that does not exist is an error: a scan of nothing proves nothing. A file removed while the scan
+ * that does not exist is an error: a scan of nothing proves nothing. A file or subdirectory removed while the scan
  * runs (Kafka deleting a cleaned segment) is skipped, since its bytes are gone.
  */
-export async function scanDirectories(dirs: readonly string[], needles: readonly string[], options: ScanOptions = {}): Promise<DiskScanResult> {
+export async function scanDirectories(dirs: readonly string[], needles: readonly string[], options: { chunkBytes?: number } = {}): Promise<DiskScanResult> {
   const forms = needleForms(needles);
   const hits: NeedleHit[] = [];
   let files = 0;
   let bytes = 0;
-  let unchanged = 0;
   for (const dir of dirs) {
     if (!(await lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
     for await (const file of filesUnder(dir)) {
       try {
-        if (options.changedSince !== undefined) {
-          const s = await stat(file);
-          if (Math.max(s.mtimeMs, s.ctimeMs) < options.changedSince) {
-            unchanged += 1;
-            continue;
-          }
-        }
         const found = await scanFile(file, forms, options.chunkBytes);
         hits.push(...found.hits);
         bytes += found.bytes;
@@ -134,5 +143,5 @@ export async function scanDirectories(dirs: readonly string[], needles: readonly
       }
     }
   }
-  return { hits, files, bytes, unchanged };
+  return { hits, files, bytes };
 }
