@@ -56,7 +56,7 @@ const STATE_DIRS: Record<Server | App, string | undefined> = {
   kafka: '/var/lib/kafka/data',
   neo4j: '/data',
   ingestion: '/var/lib/cdp/ingestion',
-  identity: undefined,
+  identity: '/var/lib/cdp/identity',
   profiles: '/var/lib/cdp/profiles',
   metrics: '/var/lib/cdp/metrics',
 };
