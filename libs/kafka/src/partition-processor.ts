@@ -164,6 +164,12 @@ type Committed = ReadonlyMap<string, bigint | undefined>;
 export class PartitionProcessor {
   /** Partitions assigned by the last rebalance whose first batch has not been taken over yet. */
   private readonly fresh = new Set<string>();
+  /**
+   * Per partition taken over, the offset below which records are already done (the commit, or a
+   * restored task's resume offset), until a batch reaches it: kafkajs fetches from the group's
+   * commit, so with a resume past it more than the first batch can hold records below it.
+   */
+  private readonly floors = new Map<string, bigint>();
   /** The partitions of the current assignment. */
   private owned = new Set<string>();
   /** Counts assignments: a commit queued under an earlier one is dropped (the partition may have moved). */
@@ -184,6 +190,7 @@ export class PartitionProcessor {
     this.assignment++;
     this.owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
     this.fresh.clear();
+    this.floors.clear();
     for (const id of this.owned) this.fresh.add(id);
     if (this.d.taskState) this.prepareTasks(assignment, this.d.taskState);
   }
@@ -429,21 +436,24 @@ export class PartitionProcessor {
   private async takeOverIfNew(payload: EachBatchPayload): Promise<number | undefined> {
     const { batch } = payload;
     const id = partitionKey(batch.topic, batch.partition);
-    if (!this.fresh.has(id)) return 0;
+    if (!this.fresh.has(id)) {
+      const floor = this.floors.get(id);
+      return floor === undefined ? 0 : this.skipBelowFloor(payload, id, floor);
+    }
     const task = this.viaTask.has(id) ? this.tasks.get(batch.partition) : undefined;
     if (task) {
       const offsets = await this.taskReady(task, payload.heartbeat);
       if (offsets === undefined) return undefined;
       this.viaTask.delete(id);
       this.fresh.delete(id);
-      return this.skipCovered(payload, offsets.get(batch.topic));
+      return this.skipBelowFloor(payload, id, offsets.get(batch.topic));
     }
     for (let attempt = 1; ; attempt++) {
       try {
         const committed = await this.d.committer.takeOver(batch.topic, batch.partition);
         this.d.accessProblem(batch.topic, batch.partition, undefined);
         this.fresh.delete(id);
-        return this.skipCovered(payload, committed);
+        return this.skipBelowFloor(payload, id, committed);
       } catch (err) {
         this.d.metrics.retries.inc({ topic: batch.topic, group: this.d.groupId });
         const denied = accessDenied(err);
@@ -454,6 +464,14 @@ export class PartitionProcessor {
         if (!this.d.isRunning()) return undefined;
       }
     }
+  }
+
+  /** skipCovered, remembering the floor until a batch reaches it (a batch wholly below it is skipped too). */
+  private skipBelowFloor(payload: EachBatchPayload, id: string, floor: bigint | undefined): number | undefined {
+    const from = this.skipCovered(payload, floor);
+    if (from === undefined && floor !== undefined) this.floors.set(id, floor);
+    else this.floors.delete(id);
+    return from;
   }
 
   /** Skips what the group's commits already cover: the index of the first record to handle, or undefined for none. */

@@ -237,7 +237,7 @@ export class KpiTasks implements TaskState {
   /**
    * A chunk of one partition's records, in order, as one store transaction: each record is
    * counted once (as `apply` says), and the entries the chunk changed go to the changelog once,
-   * with its last counted record (a compacted changelog needs only the latest value of each key,
+   * with its first counted record (a compacted changelog needs only the latest value of each key,
    * and the loop commits a chunk's results in one Kafka transaction). Totals and minute buckets
    * change with every event, so this is what keeps their changelog records to one per chunk.
    */
@@ -282,7 +282,11 @@ export class KpiTasks implements TaskState {
       rt.seen.settle(seen);
       const outputs: OutboundMessage[] = changelogEntries(changes, seen, pos).map((e) => ({ ...output(kpiChangelogTopic, e.key, e.value === null ? null : { json: e.value }), partition: rt.task }));
       for (const h of handovers) outputs.push(output(kpiHandoverTopic, h.profileId, handoverRecord(h)));
-      return results.map((r, n) => r ?? ok(n === last ? outputs : []));
+      // On the chunk's first counted record: should the loop commit only a prefix of the chunk (a
+      // later record's outputs refused for now), the prefix carries every entry and the offset
+      // consumed through the last, so the records retried after it are recognised as counted.
+      const first = results.findIndex((r) => r === undefined);
+      return results.map((r, n) => r ?? ok(n === first ? outputs : []));
     } catch (err) {
       // Memory is ahead of the store now: go back to what is durable, then let the loop retry.
       this.hooks.writeFailed();
