@@ -90,6 +90,20 @@ describe('LmdbProfileStore', () => {
     expect(store.findByIdentity('email', 'nobody@x.org')).toBeUndefined();
   });
 
+  it('finds a survivor by the identities of a profile merged into it, whatever order the tasks restore in', async () => {
+    // Both list the email: s after the merge, p before it (its full state precedes its alias in p's changelog).
+    await store.transact((tx) => {
+      applyResolved(tx, resolved(1, 's', 'shared@x.org'), 1);
+      applyResolved(tx, resolved(2, 'p', 'shared@x.org'), 1);
+    });
+    const [s, p] = [store.reader.getRecord('s')!, store.reader.getRecord('p')!];
+    // s's task restored first, then p's partition: p's full state, then its alias.
+    await store.applyStates([{ id: 's', state: stateOfRecord(s) }]);
+    await store.applyStates([{ id: 'p', state: stateOfRecord(p) }]);
+    await store.applyStates([{ id: 'p', state: aliasState('p', 's') }]);
+    expect(store.findByIdentity('email', 'shared@x.org')?.profileId).toBe('s');
+  });
+
   it('pages by cursor and by offset in id order', async () => {
     await store.transact((tx) => {
       for (const [i, id] of ['p3', 'p1', 'p2', 'p5', 'p4'].entries()) applyResolved(tx, resolved(i, id, `${id}@x.org`), 1);

@@ -333,14 +333,24 @@ export class LmdbProfileStore {
   applyStates(states: readonly { id: string; state: ProfileState | null }[]): Promise<void> {
     return this.transact((tx) => {
       for (const { id, state } of states) {
+        const was = tx.getRecord(id);
         // Replace whatever an earlier record of this id said.
         tx.deleteRecord(id);
         tx.deleteAlias(id);
         for (const feed of PURPOSE_FEEDS) tx.setOnFeed(feed.id, id, false);
         if (!state) continue;
         if (state.erased) tx.markErased(id);
-        else if (state.aliasOf) tx.setAlias(id, state.aliasOf);
-        else {
+        else if (state.aliasOf) {
+          tx.setAlias(id, state.aliasOf);
+          // Tasks restore in any order: the survivor's state may already be in, and this id's
+          // older full state (read just before its alias) took over the survivor's index entries.
+          // Left pointing here, they resolve through the alias to the survivor, which must still
+          // list the identity for a lookup to find it (findByIdentity).
+          for (const i of was?.profile?.identities ?? []) {
+            const key = identityKey(i.type, i.value);
+            if (this.h.identities.get(key) === undefined) this.h.identities.putSync(key, id);
+          }
+        } else {
           const { aliasOf: _a, erased: _e, feeds, ...record } = state;
           tx.putRecord(record);
           // A record written before the changelog kept the feeds (v5) does not say which ones the
