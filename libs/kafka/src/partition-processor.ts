@@ -131,7 +131,6 @@ function tombstone(sub: Subscription, base: Omit<InboundMessage<unknown>, 'value
   return sub.onTombstone ? sub.onTombstone({ ...base, value: null }) : Promise.resolve(drop('tombstone'));
 }
 
-type Progress = 'done' | 'lost';
 
 export interface ProcessorDeps {
   readonly committer: Committer;
@@ -294,15 +293,14 @@ export class PartitionProcessor {
     let records = 0;
     let last: Omit<InboundMessage<unknown>, 'value'> | undefined;
     let since = Date.now();
-    const flush = async (): Promise<Progress> => {
-      if (last === undefined) return 'done';
+    const flush = async (): Promise<void> => {
+      if (last === undefined) return;
       const done = last;
-      const progress = await whileBeating(heartbeat, () => this.commit(payload, pending, done, records));
+      await whileBeating(heartbeat, () => this.commit(payload, pending, done, records));
       pending = [];
       records = 0;
       last = undefined;
       since = Date.now();
-      return progress;
     };
     const labels = { topic, group: this.d.groupId };
     for (const message of batch.messages.slice(from)) {
@@ -318,7 +316,7 @@ export class PartitionProcessor {
           break;
         }
         // Commit what is done before waiting, so the wait holds back only this record.
-        if ((await flush()) === 'lost') return;
+        await flush();
         if (!(await this.backOff(topic, partition, message.offset, attempt, outcome.reason, heartbeat))) return;
       }
       stopTimer();
@@ -326,7 +324,7 @@ export class PartitionProcessor {
       records++;
       last = base;
       if (pending.length >= this.d.flush.records || Date.now() - since >= this.d.flush.ms) {
-        if ((await flush()) === 'lost') return;
+        await flush();
         // kafkajs heartbeats only between batches: a long batch must say it is alive, and learn of
         // a rebalance (a zombie must stop, not commit its way through the rest of its batch).
         await beat(heartbeat);
@@ -369,7 +367,7 @@ export class PartitionProcessor {
         done++;
       }
       if (done > 0) {
-        if ((await whileBeating(heartbeat, () => this.commit(payload, pending, baseOf(batch, chunk[done - 1]!), done))) === 'lost') return;
+        await whileBeating(heartbeat, () => this.commit(payload, pending, baseOf(batch, chunk[done - 1]!), done));
         // Every record of the chunk waited for the whole chunk: that is its handling time.
         const seconds = (Date.now() - started) / 1000;
         for (let k = 0; k < done; k++) this.d.metrics.duration.observe(labels, seconds);
@@ -525,10 +523,10 @@ export class PartitionProcessor {
 
   /**
    * Commits a group's outputs and its offset, trying again for as long as it takes (a broker that
-   * is down is waited out). 'lost' when another member owns the partition now: nothing more of
-   * this batch may be committed here.
+   * is down is waited out). Throws for a rejoin when another producer fenced this one: nothing more
+   * of this batch may be committed here.
    */
-  private async commit(payload: EachBatchPayload, messages: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>, records: number): Promise<Progress> {
+  private async commit(payload: EachBatchPayload, messages: readonly RawOutput[], last: Omit<InboundMessage<unknown>, 'value'>, records: number): Promise<void> {
     const lastOffset = last.offset;
     const { batch, heartbeat, resolveOffset } = payload;
     const { topic, partition } = batch;
@@ -552,7 +550,7 @@ export class PartitionProcessor {
         this.d.metrics.commitRecords.observe(kind, records);
         resolveOffset(lastOffset);
         this.d.metrics.lag.set({ topic, partition: String(partition), group: this.d.groupId }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.nextOffset))));
-        return 'done';
+        return;
       } catch (err) {
         // The plain commit's generation is gone (a rebalance): kafkajs rejoins when eachBatch
         // throws it, and the records are the next owner's.
