@@ -16,3 +16,4 @@ export * from './security/security-headers';
 export * from './security/sse-limits';
 export * from './security/internal-server';
 export * from './consumed-topics';
+export * from './peer-client';

@@ -26,7 +26,7 @@ import {
 } from '@cdp/contracts';
 import { drop, GroupOwnershipView, output, type HandlerResult, type InboundMessage, type KafkaPlatform } from '@cdp/kafka';
 import { counter, gauge, histogram, type Logger, type Registry } from '@cdp/observability';
-import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY } from '@cdp/nest-platform';
+import { HealthRegistry, KAFKA_PLATFORM, LOGGER, METRICS_REGISTRY, PeerClient } from '@cdp/nest-platform';
 import type { MetricsConfig } from '../config';
 import { PEER_KEY_HEADER } from '../http/peer-key.guard';
 import { ConsumerLagReader, type GroupLag } from '../kafka/consumer-lag';
@@ -59,6 +59,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   readonly tasks: KpiTasks;
   private readonly lagReader: ConsumerLagReader;
   private readonly background = new Set<Promise<void>>();
+  private readonly peers = new PeerClient();
   private readonly group: string;
   /** Where this instance answers its tasks' shares (set once HTTP listens). */
   private advertisedUrl = '';
@@ -162,6 +163,8 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
+    // A gather waiting on a peer that does not answer would hold the shutdown for its whole timeout.
+    await this.peers.close();
     await Promise.allSettled([...this.background]);
     await this.tasks.close();
     await this.lagReader.close().catch(() => undefined);
@@ -287,7 +290,7 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
         // The shares hold profile ids: the owner gives them to a peer only; the caller's entitlement is applied here (kpi.controller.ts).
         const peerKey = this.config.KPI_PEER_KEYS?.[0];
         const headers: Record<string, string> = peerKey ? { [PEER_KEY_HEADER]: peerKey } : {};
-        const res = await fetch(`${url}/internal/v1/kpi-partials?${q}`, { headers, signal: AbortSignal.timeout(GATHER_TIMEOUT_MS) }).catch((err: unknown) => {
+        const res = await this.peers.fetch(`${url}/internal/v1/kpi-partials?${q}`, { headers, timeoutMs: GATHER_TIMEOUT_MS }).catch((err: unknown) => {
           throw new TaskNotReadyError(`the owner of task(s) ${tasks.join(', ')} at ${url} did not answer: ${(err as Error).message}`);
         });
         if (!res.ok) throw new TaskNotReadyError(`the owner of task(s) ${tasks.join(', ')} at ${url} answered ${res.status}: ${await res.text().catch(() => '')}`);

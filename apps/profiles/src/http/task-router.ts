@@ -9,7 +9,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { CONSUMER_GROUPS } from '@cdp/contracts';
 import { GroupOwnershipView, type KafkaPlatform } from '@cdp/kafka';
-import { KAFKA_PLATFORM } from '@cdp/nest-platform';
+import { KAFKA_PLATFORM, PeerClient } from '@cdp/nest-platform';
 
 export const ROUTED_HEADER = 'x-cdp-routed';
 export const PROFILES_GROUP = CONSUMER_GROUPS.profiles;
@@ -22,6 +22,7 @@ export interface Forwarded {
 @Injectable()
 export class TaskRouter implements OnApplicationShutdown {
   private readonly view: GroupOwnershipView;
+  private readonly peers = new PeerClient();
   /** An owner did not answer: the next owner lookup reads the map afresh. */
   private unreachable = false;
 
@@ -58,11 +59,11 @@ export class TaskRouter implements OnApplicationShutdown {
 
   async forward(url: string, path: string, apiKey: string, body?: unknown): Promise<Forwarded> {
     try {
-      const res = await fetch(`${url}${path}`, {
+      const res = await this.peers.fetch(`${url}${path}`, {
         method: body === undefined ? 'GET' : 'POST',
         headers: { 'x-api-key': apiKey, [ROUTED_HEADER]: '1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(10_000),
+        timeoutMs: 10_000,
       });
       return { status: res.status, body: await res.json().catch(() => null) };
     } catch (err) {
@@ -88,7 +89,7 @@ export class TaskRouter implements OnApplicationShutdown {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), 10_000);
     try {
-      const res = await fetch(`${url}${path}`, { headers: { 'x-api-key': apiKey, [ROUTED_HEADER]: '1', accept: 'text/event-stream' }, signal: abort.signal });
+      const res = await this.peers.fetch(`${url}${path}`, { headers: { 'x-api-key': apiKey, [ROUTED_HEADER]: '1', accept: 'text/event-stream' }, signal: abort.signal });
       if (res.status !== 200 || !res.body) return { status: res.status, body: await res.json().catch(() => null), abort };
       return { status: 200, body: null, stream: res.body as unknown as AsyncIterable<Uint8Array>, abort };
     } catch (err) {
@@ -98,8 +99,9 @@ export class TaskRouter implements OnApplicationShutdown {
     }
   }
 
-  onApplicationShutdown(): Promise<void> {
-    return this.view.close();
+  async onApplicationShutdown(): Promise<void> {
+    await this.peers.close();
+    await this.view.close();
   }
 
   private owners(fresh: boolean) {
