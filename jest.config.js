@@ -35,7 +35,7 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,libs,tools,infra}/**/*.spec.ts'],
+      testMatch: ['<rootDir>/{apps,libs,tools,infra,bench}/**/*.spec.ts'],
       testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '\\.containers\\.spec\\.ts$', '/node_modules/'],
     },
     {

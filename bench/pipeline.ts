@@ -25,7 +25,7 @@
  * named by KAFKA_BROKERS / NEO4J_URI.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,8 @@ import neo4j from 'neo4j-driver';
 import { AvroCodec, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
 import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type OwnInfra, type PlannedEvent, type Servers } from '../libs/testing/src/chaos';
 import { machine, percentile, writeResult } from './lib/bench-output';
+import { firstCanonicalEvents, NaiveResolver } from './lib/naive-resolver';
+import { formatCpuSummary, readCpuProfile, summariseCpuProfile, type CpuSummary } from './lib/cpu-profile';
 import { benchServers, buildServices } from './lib/platform-setup';
 
 const CLK_TCK = 100;
@@ -46,6 +48,16 @@ function cpuSeconds(pid: number): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory of a process in MB (VmRSS); 0 once it is gone. */
+function rssMb(pid: number): number {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : 0;
   } catch {
     return 0;
   }
@@ -147,6 +159,13 @@ function summary(max: ModeResult['maxSustained'], latency: Record<string, unknow
 
 type Mode = 'exactly-once' | 'at-least-once';
 
+interface NaiveFigures {
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSec: number;
+  readonly cpuCores: Record<string, number>;
+}
+
 interface Phases {
   readonly events: number;
   readonly warmup: number;
@@ -156,13 +175,20 @@ interface Phases {
   readonly seed: number;
   /** Instances of each service. */
   readonly instances: number;
+  /** Profile each service's CPU (`node --cpu-prof`) and summarise where it went. */
+  readonly cpuProf: boolean;
+  /** Events the naive resolver resolves after the measured phases (0: none). */
+  readonly naiveEvents: number;
 }
 
 interface ModeResult {
   readonly mode: Mode;
   readonly warmup: { events: number; eventsPerSecCold: number };
-  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; commits: CommitFigures; cpuCores: Record<string, number>; loadAvg: number[] };
+  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; commits: CommitFigures; cpuCores: Record<string, number>; rssMb: Record<string, number>; loadAvg: number[] };
   readonly latency: Record<string, unknown>[];
+  readonly naive?: NaiveFigures;
+  /** Per service process, over its whole life (warm-up, max sustained and latency phases). */
+  cpuProfiles?: Record<string, CpuSummary>;
 }
 
 const median = (xs: number[]): number => {
@@ -187,6 +213,8 @@ async function main(): Promise<void> {
       'keep-infra': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       instances: { type: 'string', default: '1' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'naive-events': { type: 'string', default: '5000' },
     },
   });
   const events = Number(values.events);
@@ -205,7 +233,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number of at least 1, not ${values.rounds}`);
   // ABBA: round i runs the modes forwards when i is even, backwards when odd.
   const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
-  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances };
+  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances, cpuProf: values['cpu-prof']!, naiveEvents: Number(values['naive-events']) };
   if (!values['no-build']) buildServices(log);
   const { servers, infra } = await benchServers(values.shared!, log);
   const runs: ModeResult[] = [];
@@ -231,9 +259,13 @@ async function main(): Promise<void> {
         const p = (k: string) => (at.every((l) => typeof l[k] === 'number') ? median(at.map((l) => l[k] as number)) : null);
         return { rate, p50Ms: p('p50Ms'), p95Ms: p('p95Ms'), p99Ms: p('p99Ms') };
       });
-      return [mode, { measurements: mine.length, maxSustainedEventsPerSec: median(mine.map((r) => r.maxSustained.eventsPerSec)), coldEventsPerSec: median(mine.map((r) => r.warmup.eventsPerSecCold)), latency: latencyAt }];
+      const naive = mine.flatMap((r) => (r.naive ? [r.naive.eventsPerSec] : []));
+      const maxSustainedEventsPerSec = median(mine.map((r) => r.maxSustained.eventsPerSec));
+      const naiveEventsPerSec = naive.length ? median(naive) : null;
+      const timesNaive = naiveEventsPerSec ? Number((maxSustainedEventsPerSec / naiveEventsPerSec).toFixed(1)) : null;
+      return [mode, { measurements: mine.length, maxSustainedEventsPerSec, coldEventsPerSec: median(mine.map((r) => r.warmup.eventsPerSecCold)), latency: latencyAt, naiveEventsPerSec, timesNaive }];
     }),
-  ) as Record<Mode, { measurements: number; maxSustainedEventsPerSec: number; coldEventsPerSec: number; latency: { rate: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null }[] }>;
+  ) as Record<Mode, { measurements: number; maxSustainedEventsPerSec: number; coldEventsPerSec: number; latency: { rate: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null }[]; naiveEventsPerSec: number | null; timesNaive: number | null }>;
   const eos = byMode['exactly-once'];
   const alo = byMode['at-least-once'];
   const exactlyOnceCost = eos && alo ? Number((1 - eos.maxSustainedEventsPerSec / alo.maxSustainedEventsPerSec).toFixed(3)) : null;
@@ -254,16 +286,31 @@ async function main(): Promise<void> {
       latency: 'event offered (HTTP batch posted or raw record sent) → first profile update including it received by a downstream consumer',
       cpuCores: 'CPU seconds (user+system, /proc/<pid>/stat) per wall second over the phase: 1.0 = one core',
       exactlyOnceCost: '1 - median max sustained (exactly-once) / median max sustained (at-least-once)',
+      naive: 'the first --naive-events canonical events of the measurement, resolved again by bench/lib/naive-resolver.ts (one Neo4j write transaction and one awaited acks=all publish per event, in order) in a graph namespace of its own; timesNaive = median max sustained end to end / median naive events/s',
     },
   };
   const file = writeResult('pipeline', result);
   if (label) writeResult(`pipeline-${label.replace(/[^\w.-]/g, '_')}`, result);
   const lines = runs.map((r) => `${r.mode}: ${summary(r.maxSustained, r.latency)}`);
+  const profiled = runs.at(-1)?.cpuProfiles;
+  if (profiled) for (const [name, s] of Object.entries(profiled)) lines.push(formatCpuSummary(`CPU profile of ${name} (last measurement)`, s));
   for (const [mode, m] of Object.entries(byMode)) {
     lines.push(`${mode} (median of ${m.measurements}): ${m.maxSustainedEventsPerSec} events/s warm, ${m.coldEventsPerSec} cold; ${m.latency.map((l) => `at ${l.rate}/s p50/p95/p99 ${l.p50Ms}/${l.p95Ms}/${l.p99Ms} ms`).join('; ')}`);
+    if (m.naiveEventsPerSec !== null) lines.push(`${mode}: naive resolver ${m.naiveEventsPerSec} events/s (resolution alone); the platform end to end is ${m.timesNaive} times that`);
   }
   if (exactlyOnceCost !== null) lines.push(`cost of exactly-once: ${(exactlyOnceCost * 100).toFixed(1)}% of the warm at-least-once rate`);
   process.stdout.write(`${lines.join('\n')}\nwritten to ${file}\n`);
+}
+
+/** Each service process's profile from `dir` (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile), summarised. */
+function profilesIn(dir: string, labelOfPid: ReadonlyMap<number, string>): Record<string, CpuSummary> {
+  const out: Record<string, CpuSummary> = {};
+  for (const file of readdirSync(dir)) {
+    const pid = Number(/\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1]);
+    const label = labelOfPid.get(pid);
+    if (label) out[label] = summariseCpuProfile(readCpuProfile(join(dir, file)));
+  }
+  return out;
 }
 
 /** One mode on fresh services and namespaces: warm-up, max sustained, latency at each rate. */
@@ -272,7 +319,12 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
   const tag = randomBytes(3).toString('hex');
   const topicNamespace = `pipe-${tag}.`;
   const graphNamespace = `pipe-${tag}`;
-  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once') }, o.instances);
+  const profileDir = o.cpuProf ? mkdtempSync(join(tmpdir(), `pipe-${tag}-cpu-`)) : undefined;
+  const profiling: Record<string, string> = profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {};
+  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), ...profiling }, o.instances);
+  /** Service label by pid: Node names each profile after the process that wrote it at exit. */
+  const labelOfPid = new Map<number, string>();
+  let result: ModeResult | undefined;
   const kafka = new Kafka({ clientId: 'bench-pipeline', brokers: servers.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const updates = kafka.consumer({ groupId: `${topicNamespace}bench-reader` });
@@ -288,6 +340,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     await platform.start();
     const offsets = new Offsets(admin, topicNamespace);
     const pids: Record<string, number> = Object.fromEntries(SERVICES.flatMap((s) => platform.indexes().map((i) => [platform.instances === 1 ? s : `${s}#${i}`, platform.pid(s, i)])));
+    for (const [label, pid] of Object.entries(pids)) labelOfPid.set(pid, label);
     if (infra) {
       pids.kafka = await infra.pidOf('kafka');
       pids.neo4j = await infra.pidOf('neo4j');
@@ -349,10 +402,11 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     accepted += burst.books.accepted.size;
     const done = await untilDone(accepted, 1_800_000);
     const cpuMax = cpu.read();
+    const rss = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, rssMb(p)]));
     const commits = commitFigures(commitsBefore, await commitTotals(platform));
     await burst.close();
     const endToEndS = (done.at - t0) / 1000;
-    const maxSustained = { events: burst.books.accepted.size, offeredSeconds: Number(offeredS.toFixed(1)), offeredPerSec: Math.round(burst.books.accepted.size / offeredS), endToEndSeconds: Number(endToEndS.toFixed(1)), eventsPerSec: Math.round(burst.books.accepted.size / endToEndS), maxLagByService: done.maxLag, commits, cpuCores: cpuMax, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
+    const maxSustained = { events: burst.books.accepted.size, offeredSeconds: Number(offeredS.toFixed(1)), offeredPerSec: Math.round(burst.books.accepted.size / offeredS), endToEndSeconds: Number(endToEndS.toFixed(1)), eventsPerSec: Math.round(burst.books.accepted.size / endToEndS), maxLagByService: done.maxLag, commits, cpuCores: cpuMax, rssMb: rss, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
     log(`max sustained: ${maxSustained.eventsPerSec} events/s end to end (offered at ${maxSustained.offeredPerSec}/s); max lag ${JSON.stringify(done.maxLag)}`);
 
     const latency: Record<string, unknown>[] = [];
@@ -390,10 +444,35 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
       for (const [k, w] of waiting) if (w.rate === rate) waiting.delete(k);
     }
 
-    return { mode, warmup: { events: warm.books.accepted.size, eventsPerSecCold: warmRate }, maxSustained, latency };
+    let naive: NaiveFigures | undefined;
+    if (o.naiveEvents > 0) {
+      log(`naive baseline: the first ${o.naiveEvents} canonical events, one transaction and one publish each`);
+      const evs = await firstCanonicalEvents(kafka, topicNamespace, o.naiveEvents);
+      const producer = kafka.producer();
+      const driver = neo4j.driver(servers.neo4jUri, neo4j.auth.basic(servers.neo4jUser, servers.neo4jPassword));
+      const naiveTopic = `${topicNamespace}bench.naive.resolved`;
+      const resolver = new NaiveResolver(driver, producer, `naive-${tag}`, naiveTopic);
+      try {
+        await admin.createTopics({ topics: [{ topic: naiveTopic, numPartitions: 6 }], waitForLeaders: true });
+        await producer.connect();
+        await resolver.prepare();
+        cpu.start();
+        const s = await resolver.resolveAll(evs);
+        naive = { events: evs.length, seconds: Number(s.toFixed(1)), eventsPerSec: Math.round(evs.length / s), cpuCores: cpu.read() };
+        log(`naive baseline: ${naive.eventsPerSec} events/s over ${naive.events} events; the platform end to end: ${maxSustained.eventsPerSec} events/s (${(maxSustained.eventsPerSec / naive.eventsPerSec).toFixed(1)} times)`);
+      } finally {
+        await resolver.cleanUp().catch(() => undefined);
+        await producer.disconnect();
+        await driver.close();
+      }
+    }
+    result = { mode, warmup: { events: warm.books.accepted.size, eventsPerSecCold: warmRate }, maxSustained, latency, ...(naive ? { naive } : {}) };
+    return result;
   } finally {
     await updates.disconnect().catch(() => undefined);
     await platform.stop().catch(() => undefined);
+    // The profiles are written as the processes exit: complete once the platform has stopped.
+    if (profileDir && result) result.cpuProfiles = profilesIn(profileDir, labelOfPid);
     const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(topicNamespace));
     if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
     await admin.disconnect();
