@@ -18,6 +18,13 @@
  * the rounds (--rounds, default 2) so that drift in the machine's load falls on both, after an
  * unmeasured run that warms the Kafka and Neo4j JVMs (--no-server-warmup skips it); it prints
  * the cost of exactly-once from the medians (--modes eos or alo measures one mode only).
+ * After the measured phases, a naive resolver (bench/lib/naive-resolver.ts: one Neo4j write
+ * transaction and one awaited publish per event, in order) resolves the measurement's first
+ * --naive-events (5,000; 0 skips it) canonical events again in a graph namespace of its own, and
+ * the bench prints how many times faster the platform is end to end than that resolver alone.
+ * --cpu-prof runs every service under `node --cpu-prof` and prints where each one's CPU went (by
+ * area: our apps and libs, each npm package, Node, the GC; and the top functions by self time).
+ * Resident memory of every process is taken at the end of the max sustained phase.
  * Writes bench-results/pipeline.json (and pipeline-<label>.json with --label).
  * --instances N runs N instances of each service (one group each, the load spread over the
  * ingestion instances in turn): the scaling figures of README.md come from N = 1, 2, 3.
@@ -111,6 +118,38 @@ async function commitTotals(platform: Platform): Promise<Record<string, Record<s
   return out;
 }
 
+/** Each service's Kafka requests so far, by "<client> <API>" (cdp_kafka_requests_total, summed over its instances). */
+async function requestTotals(platform: Platform): Promise<Record<string, Record<string, number>>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const s of SERVICES) {
+    const byApi: Record<string, number> = {};
+    const texts = await Promise.all(platform.urls(s).map(async (url) => (await fetch(`${url}/metrics`)).text()));
+    for (const line of texts.join('\n').split('\n')) {
+      const m = /^cdp_kafka_requests_total\{([^}]*)\} (\S+)$/.exec(line);
+      if (!m) continue;
+      const key = `${/client="([^"]*)"/.exec(m[1]!)?.[1]} ${/api="([^"]*)"/.exec(m[1]!)?.[1]}`;
+      byApi[key] = (byApi[key] ?? 0) + Number(m[2]);
+    }
+    out[s] = byApi;
+  }
+  return out;
+}
+
+/** Kafka requests per 100 accepted events between two totals, per service and "<client> <API>", largest first. */
+function requestsPer100(before: Record<string, Record<string, number>>, after: Record<string, Record<string, number>>, events: number): Record<string, Record<string, number>> {
+  return Object.fromEntries(
+    Object.entries(after).map(([s, apis]) => [
+      s,
+      Object.fromEntries(
+        Object.entries(apis)
+          .map(([api, n]) => [api, Number((((n - (before[s]?.[api] ?? 0)) / events) * 100).toFixed(1))] as const)
+          .filter(([, n]) => n > 0)
+          .sort((a, b) => b[1] - a[1]),
+      ),
+    ]),
+  );
+}
+
 /** Commits, input records per commit and mean commit time per service and kind between two totals. */
 function commitFigures(before: Record<string, Record<string, CommitTotals>>, after: Record<string, Record<string, CommitTotals>>): CommitFigures {
   return Object.fromEntries(
@@ -150,7 +189,13 @@ function identityOf(e: PlannedEvent): string {
 function summary(max: ModeResult['maxSustained'], latency: Record<string, unknown>[]): string {
   const cpu = (c: Record<string, number>) => Object.entries(c).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(', ');
   const commits = Object.entries(max.commits).map(([n, kinds]) => `${n} ${Object.entries(kinds).map(([k, c]) => `${c.commits} ${k} (${c.recordsPerCommit} records, ${c.meanCommitMs} ms each)`).join(' + ') || 'none'}`).join('; ');
-  const lines = [`max sustained (warm): ${max.eventsPerSec} events/s end to end over ${max.events} events; commits: ${commits}; CPU cores: ${cpu(max.cpuCores)}; load average ${max.loadAvg.join(' ')}`];
+  const requests = Object.entries(max.kafkaRequestsPer100Events).map(([n, apis]) => `${n} ${Object.entries(apis).slice(0, 6).map(([api, k]) => `${api} ${k}`).join(', ')}`).join('; ');
+  const rss = Object.entries(max.rssMb).map(([n, mb]) => `${n} ${mb} MB`).join(', ');
+  const lines = [
+    `max sustained (warm): ${max.eventsPerSec} events/s end to end over ${max.events} events; commits: ${commits}; CPU cores: ${cpu(max.cpuCores)}; load average ${max.loadAvg.join(' ')}`,
+    `  Kafka requests per 100 events: ${requests}`,
+    `  resident memory after it: ${rss}`,
+  ];
   for (const l of latency) {
     lines.push(`at ${String(l.offeredEventsPerSec)} events/s offered: p50 ${String(l.p50Ms)} ms, p95 ${String(l.p95Ms)} ms, p99 ${String(l.p99Ms)} ms; CPU cores: ${cpu(l.cpuCores as Record<string, number>)}; load average ${(l.loadAvg as number[]).join(' ')}`);
   }
@@ -184,7 +229,7 @@ interface Phases {
 interface ModeResult {
   readonly mode: Mode;
   readonly warmup: { events: number; eventsPerSecCold: number };
-  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; commits: CommitFigures; cpuCores: Record<string, number>; rssMb: Record<string, number>; loadAvg: number[] };
+  readonly maxSustained: { events: number; offeredSeconds: number; offeredPerSec: number; endToEndSeconds: number; eventsPerSec: number; maxLagByService: Record<string, number>; commits: CommitFigures; kafkaRequestsPer100Events: Record<string, Record<string, number>>; cpuCores: Record<string, number>; rssMb: Record<string, number>; loadAvg: number[] };
   readonly latency: Record<string, unknown>[];
   readonly naive?: NaiveFigures;
   /** Per service process, over its whole life (warm-up, max sustained and latency phases). */
@@ -395,6 +440,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     const burst = load();
     const plan = planLoad({ seed: o.seed + 1, events, runTag: `m${tag}` });
     const commitsBefore = await commitTotals(platform);
+    const requestsBefore = await requestTotals(platform);
     cpu.start();
     const t0 = Date.now();
     await burst.run(plan.events);
@@ -404,9 +450,10 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     const cpuMax = cpu.read();
     const rss = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, rssMb(p)]));
     const commits = commitFigures(commitsBefore, await commitTotals(platform));
+    const kafkaRequestsPer100Events = requestsPer100(requestsBefore, await requestTotals(platform), burst.books.accepted.size);
     await burst.close();
     const endToEndS = (done.at - t0) / 1000;
-    const maxSustained = { events: burst.books.accepted.size, offeredSeconds: Number(offeredS.toFixed(1)), offeredPerSec: Math.round(burst.books.accepted.size / offeredS), endToEndSeconds: Number(endToEndS.toFixed(1)), eventsPerSec: Math.round(burst.books.accepted.size / endToEndS), maxLagByService: done.maxLag, commits, cpuCores: cpuMax, rssMb: rss, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
+    const maxSustained = { events: burst.books.accepted.size, offeredSeconds: Number(offeredS.toFixed(1)), offeredPerSec: Math.round(burst.books.accepted.size / offeredS), endToEndSeconds: Number(endToEndS.toFixed(1)), eventsPerSec: Math.round(burst.books.accepted.size / endToEndS), maxLagByService: done.maxLag, commits, kafkaRequestsPer100Events, cpuCores: cpuMax, rssMb: rss, loadAvg: loadavg().map((x) => Number(x.toFixed(2))) };
     log(`max sustained: ${maxSustained.eventsPerSec} events/s end to end (offered at ${maxSustained.offeredPerSec}/s); max lag ${JSON.stringify(done.maxLag)}`);
 
     const latency: Record<string, unknown>[] = [];

@@ -11,6 +11,7 @@ import { CodecCache } from './codecs';
 import { ConsumerLoop } from './consumer-loop';
 import type { CoPartitioning, Decoder, Subscription } from './subscription';
 import { createKafka } from './kafka-client';
+import { countKafkaRequests } from './request-metrics';
 import { CdpProducer } from './producer';
 import { KafkaSchemaStore } from './schema-store';
 import { SegmentRoller } from './segment-roller';
@@ -57,6 +58,7 @@ export class KafkaPlatform {
 
   constructor(readonly opts: KafkaPlatformOptions) {
     this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}) });
+    countKafkaRequests(this.kafka, opts.registry);
     this.schemas = new KafkaSchemaStore(this.kafka, opts.namespace, opts.logger);
     this.codecs = new CodecCache(this.schemas);
     this.producer = new CdpProducer(this.kafka, this.codecs, this.schemas, opts.namespace);
