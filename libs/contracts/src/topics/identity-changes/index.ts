@@ -97,6 +97,11 @@ export interface IdentityChange {
   kind: IdentityChangeKind;
   survivorProfileId: string;
   otherProfileIds: string[];
+  /**
+   * Why, in the code's own words: a rule's ("shared email (primary)", "profiles hold different
+   * phone"), "identity removed from the graph", "erasure request". Never text a person typed: the
+   * operator API takes no free text (its bodies are strict), so no identity value can reach here.
+   */
   reason: string;
   evidence: { eventId: string; channel: string; occurredAt: number; identityType: string; designation: string };
   at: number;
@@ -114,7 +119,7 @@ export const identityChangesTopic: TopicContract<IdentityChange> = {
   writers: 'identity',
   readers: 'profiles, metrics',
   versions: [IdentityChangeV1, IdentityChangeV2, IdentityChangeV3, IdentityChangeV4],
-  // Profile ids, event ids, channels, times, rule names and HMAC identity keys: no identity value,
-  // so not janitored (an operator's free-text reason for a removal travels here too: docs/privacy.md).
+  // Profile ids, event ids, channels, times, the code's reasons and HMAC identity keys: no identity
+  // value and no text a person typed, so not janitored (docs/privacy.md).
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 90 * DAY_MS, personalData: false },
 };
