@@ -14,7 +14,7 @@
  * still on disk (the scan is not blind).
  *
  * Run time on the local broker (30 s retention check, 2 s cleaner backoff: a 35 s bound): 60 to
- * 70 s, half of it the bound (docs/privacy.md, "Erasure bound", "Proof, end to end").
+ * 80 s, half of it the bound (docs/privacy.md, "Erasure bound", "Proof, end to end").
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import neo4j from 'neo4j-driver';
