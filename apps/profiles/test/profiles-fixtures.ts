@@ -40,6 +40,8 @@ export interface EventSpec {
   readonly keys?: string[];
   readonly traits?: Record<string, string>;
   readonly consents?: Consent[];
+  /** Related groups (avatar, household) and the profile identity resolution gave each ('' when not linked). */
+  readonly related?: { kind: string; profileId: string; identities: Identity[] }[];
 }
 
 export function resolved(spec: EventSpec): ResolvedEvent {
@@ -61,7 +63,9 @@ export function resolved(spec: EventSpec): ResolvedEvent {
       traits: spec.traits ?? {},
       properties: { path: '/' },
       consents: spec.consents ?? [],
+      ...(spec.related ? { related: spec.related.map((g) => ({ kind: g.kind, identities: g.identities })) } : {}),
     },
+    ...(spec.related ? { related: spec.related.map((g) => ({ kind: g.kind, profileId: g.profileId })) } : {}),
   };
 }
 

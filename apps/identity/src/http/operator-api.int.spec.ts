@@ -2,12 +2,23 @@
  * The explain and operator APIs through the identity service, real Kafka and Neo4j: explain needs
  * the operator key and shows key prefixes only; identities named as a person would type them
  * (another case, a phone in national or bracketed form) find what ingestion stored, for `why` and
- * for erasure.
+ * for erasure; an operator's request takes no free text, so none reaches the identity changes topic.
  */
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { AvroCodec, canonicalEventsTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type Identity, type IdentityType, type ResolvedEvent } from '@cdp/contracts';
+import {
+  AvroCodec,
+  canonicalEventsTopic,
+  identityChangesTopic,
+  resolvedEventsTopic,
+  topicName,
+  type CanonicalEvent,
+  type Identity,
+  type IdentityChange,
+  type IdentityType,
+  type ResolvedEvent,
+} from '@cdp/contracts';
 import { output, type KafkaPlatform } from '@cdp/kafka';
 import { KAFKA_PLATFORM } from '@cdp/nest-platform';
 import { normaliseIdentifier } from '@cdp/normalisation';
@@ -41,6 +52,7 @@ describe('identity operator API: explain behind the key, identities in any spell
   const events: CanonicalEvent[] = [
     testEvent('ann-1', [stored('email', 'mixed.case@brand.example.org'), stored('phone', '+442079460444'), stored('login', 'ann')], { occurredAt: 1_000, receivedAt: 1_000 }),
     testEvent('bob-1', [stored('email', 'bob@brand.example.org'), stored('phone', '+442079460555')], { occurredAt: 2_000, receivedAt: 2_000 }),
+    testEvent('cy-1', [stored('email', 'cy@brand.example.org'), stored('login', 'cy')], { occurredAt: 3_000, receivedAt: 3_000 }),
   ];
 
   const call = (method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY) =>
@@ -93,6 +105,20 @@ describe('identity operator API: explain behind the key, identities in any spell
     const bad = await call('POST', '/v1/graph/why', { a: { type: 'phone', value: '0800-FLOWERS' }, b: { type: 'email', value: 'nobody' } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { errors: { field: string }[] }).errors.map((e) => e.field).sort()).toEqual(['a.value', 'b.value']);
+  });
+
+  it('takes no free text from an operator: a removal with a reason is refused, and the change it publishes says why in the code\'s words', async () => {
+    const typed = await call('POST', '/v1/graph/identities/remove', { identity: { type: 'login', value: 'cy' }, reason: 'Cy Jones asked by phone, see ticket' });
+    expect(typed.status).toBe(400);
+    expect(JSON.stringify(await typed.json())).toContain('reason');
+
+    const removed = await call('POST', '/v1/graph/identities/remove', { identity: { type: 'login', value: 'cy' } });
+    expect(removed.status).toBe(200);
+    const codec = new AvroCodec<IdentityChange>(identityChangesTopic.versions);
+    const records = await collect(kafka, topicName(identityChangesTopic, namespace), (m) => m.length > 0, 30_000);
+    const changes = (await Promise.all(records.map(async (r) => codec.decode(r.message.value!)))).flatMap((d) => (d.ok ? [d.value] : []));
+    const removal = changes.find((c) => (c.removedIdentityKeys ?? []).length > 0);
+    expect(removal).toMatchObject({ kind: 'SPLIT', survivorProfileId: profiles.get('cy-1'), reason: 'identity removed from the graph', evidence: { channel: 'operator:remove' } });
   });
 
   it('erases people named by a differently spelled email and phone', async () => {

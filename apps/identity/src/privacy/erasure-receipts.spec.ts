@@ -10,6 +10,7 @@ describe('receiptOf', () => {
       { key: 'b'.repeat(64), type: 'phone' },
       { key: 'c'.repeat(64), type: 'email' },
     ],
+    linkedProfileIds: [],
   };
 
   it('says what was erased where: done here, requested of the profiles and metrics services', () => {
@@ -26,6 +27,17 @@ describe('receiptOf', () => {
       ['suppression-list', 'cdp.identity.erasures.v1', 3, 'done'],
       ['identity-graph', 'neo4j', 6, 'done'],
       ['profiles', 'ERASE on cdp.identity.changes.v1', 3, 'requested'],
+      ['metrics', 'ERASE on cdp.identity.changes.v1', 3, 'requested'],
+    ]);
+  });
+
+  it('names the profiles that linked the person as a household member or avatar, when there are some', () => {
+    const receipt = receiptOf({ ...target, linkedProfileIds: ['p-7', 'p-8'] }, 'r-1', 0, topics);
+    expect(receipt.erased.map((w) => [w.store, w.location, w.records, w.status])).toEqual([
+      ['suppression-list', 'cdp.identity.erasures.v1', 3, 'done'],
+      ['identity-graph', 'neo4j', 6, 'done'],
+      ['profiles', 'ERASE on cdp.identity.changes.v1', 3, 'requested'],
+      ['profiles', 'ERASE on cdp.identity.changes.v1 (linkedProfileIds)', 2, 'requested'],
       ['metrics', 'ERASE on cdp.identity.changes.v1', 3, 'requested'],
     ]);
   });

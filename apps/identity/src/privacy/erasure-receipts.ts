@@ -43,6 +43,7 @@ export function receiptOf(target: ErasureTarget, requestId: string, at: number, 
   for (const i of target.identities) identityTypes[i.type] = (identityTypes[i.type] ?? 0) + 1;
   const profiles = 1 + target.mergedProfileIds.length;
   const identities = target.identities.length;
+  const linked = target.linkedProfileIds.length;
   return {
     requestId,
     profileId: target.profileId,
@@ -52,8 +53,19 @@ export function receiptOf(target: ErasureTarget, requestId: string, at: number, 
     erasedAt: new Date(at).toISOString(),
     erased: [
       { store: 'suppression-list', location: topics.erasures, erased: 'identities listed by graph key (HMAC) as never to be linked again, also on replay', records: identities, status: 'done' },
-      { store: 'identity-graph', location: 'neo4j', erased: 'identities with their links and account memberships, and the profile nodes', records: identities + profiles, status: 'done' },
+      { store: 'identity-graph', location: 'neo4j', erased: 'identities with their links, account memberships and links to related profiles, and the profile nodes', records: identities + profiles, status: 'done' },
       { store: 'profiles', location: `ERASE on ${topics.changes}`, erased: `the profile and its merged ids with their event logs; tombstones on ${topics.profileUpdates} and every purpose feed`, records: profiles, status: 'requested' },
+      ...(linked > 0
+        ? [
+            {
+              store: 'profiles' as const,
+              location: `ERASE on ${topics.changes} (linkedProfileIds)`,
+              erased: `the person as a linked household member or avatar: the link and its identities on the profiles that named them, and the related group on their events; those profiles republished on ${topics.profileUpdates}`,
+              records: linked,
+              status: 'requested' as const,
+            },
+          ]
+        : []),
       { store: 'metrics', location: `ERASE on ${topics.changes}`, erased: 'the per-profile KPI rows', records: profiles, status: 'requested' },
     ],
   };

@@ -51,7 +51,8 @@ describe('erasure', () => {
     event('a1', 1_000, [id('visitor_id', 'v-ann'), id('email', 'ann@brand.example.org')]),
     event('a2', 2_000, [id('visitor_id', 'v-ann'), id('login', 'ann', 'PRIMARY')]),
   ];
-  const bob = event('b1', 3_000, [id('login', 'bob', 'PRIMARY'), id('email', 'bob@brand.example.org')]);
+  // Bob names Ann as a household member: his profile links hers, and his event carries her email.
+  const bob = { ...event('b1', 3_000, [id('login', 'bob', 'PRIMARY'), id('email', 'bob@brand.example.org')]), related: [{ kind: 'household', identities: [id('email', 'ann@brand.example.org')] }] };
   const annKeys = [keyer.pseudonymise('visitor_id', 'v-ann'), keyer.pseudonymise('email', 'ann@brand.example.org'), keyer.pseudonymise('login', 'ann')];
   const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
 
@@ -94,7 +95,10 @@ describe('erasure', () => {
   it('erases a person named by one identity: all their identities, ERASE published, others untouched', async () => {
     await publish(apps[0]!, [...ann, bob]);
     await eventually(keysInGraph, (keys) => annKeys.every((k) => keys.includes(k)) && keys.length === 5);
-    const profileId = (await resolvedOf(3)).find((r) => r.event.eventId === 'a2')!.profileId;
+    const resolvedBefore = await resolvedOf(3);
+    const profileId = resolvedBefore.find((r) => r.event.eventId === 'a2')!.profileId;
+    const bobs = resolvedBefore.find((r) => r.event.eventId === 'b1')!;
+    expect(bobs.related).toEqual([{ kind: 'household', profileId }]);
 
     const res = await post(apps[0]!, { identity: { type: 'email', matchKey: 'ann@brand.example.org' } });
     expect(res.status).toBe(200);
@@ -103,6 +107,7 @@ describe('erasure', () => {
     expect(receipt.erased.map((w) => [w.store, w.status, w.records])).toEqual([
       ['suppression-list', 'done', 3],
       ['identity-graph', 'done', 4],
+      ['profiles', 'requested', 1],
       ['profiles', 'requested', 1],
       ['metrics', 'requested', 1],
     ]);
@@ -118,6 +123,10 @@ describe('erasure', () => {
     const changes = await collect(kafka, topicName(identityChangesTopic, namespace), (m) => m.length > 0);
     const decoded = await Promise.all(changes.map(async (c) => changeCodec.decode(c.message.value!)));
     expect(decoded.flatMap((d) => (d.ok && d.value.kind === 'ERASE' ? [d.value.survivorProfileId] : []))).toEqual([profileId]);
+    // Bob's profile, which named her, is told to drop her; the graph's link went with her profile node.
+    expect(decoded.flatMap((d) => (d.ok && d.value.kind === 'ERASE' ? d.value.linkedProfileIds : []))).toEqual([bobs.profileId]);
+    const links = await driver.executeQuery('MATCH (:Profile {ns: $ns, id: $id})-[r:RELATED]-() RETURN count(r) AS n', { ns: graphNamespace, id: bobs.profileId });
+    expect(links.records[0]!.get('n')).toBe(0);
 
     const erasureCodec = new AvroCodec<IdentityErasure>(identityErasuresTopic.versions);
     const erasures = await collect(kafka, topicName(identityErasuresTopic, namespace), (m) => m.length >= 3);

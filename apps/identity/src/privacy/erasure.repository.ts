@@ -12,6 +12,12 @@ export interface ErasureTarget {
   readonly profileId: string;
   readonly mergedProfileIds: readonly string[];
   readonly identities: readonly { key: string; type: string }[];
+  /**
+   * Profiles that linked this one (or one merged into it) as a separate person, an avatar or a
+   * household member: their events name the person in a related group. As the edges name them
+   * (a merged-away id included; its survivor follows the alias), sorted.
+   */
+  readonly linkedProfileIds: readonly string[];
 }
 
 export class ErasureRepository {
@@ -34,15 +40,25 @@ export class ErasureRepository {
        OPTIONAL MATCH (s:Profile {ns: $ns, id: p.mergedInto})
        WITH coalesce(s, p) AS live
        OPTIONAL MATCH (old:Profile)-[:MERGED_INTO*1..50]->(live)
-       WITH live, collect(DISTINCT old.id) AS merged
+       WITH live, collect(DISTINCT old) AS olds
+       WITH live, olds, olds + [live] AS parts
+       UNWIND parts AS part
+       // Only links towards the person: a profile their own events related holds nothing of them.
+       OPTIONAL MATCH (part)<-[:RELATED]-(q:Profile)
+       WITH live, olds, collect(DISTINCT CASE WHEN q IS NULL OR q IN parts THEN null ELSE q.id END) AS linked
        OPTIONAL MATCH (i:Identity)-[:IN]->(live)
-       RETURN live.id AS id, merged, collect(CASE WHEN i IS NULL THEN null ELSE {key: i.key, type: i.type} END) AS identities`,
+       RETURN live.id AS id, [o IN olds | o.id] AS merged, linked, collect(CASE WHEN i IS NULL THEN null ELSE {key: i.key, type: i.type} END) AS identities`,
       { ns: this.ns, profileId },
       { database: this.database },
     );
     const row = res.records[0];
     if (!row) return undefined;
-    return { profileId: row.get('id') as string, mergedProfileIds: row.get('merged') as string[], identities: row.get('identities') as { key: string; type: string }[] };
+    return {
+      profileId: row.get('id') as string,
+      mergedProfileIds: row.get('merged') as string[],
+      identities: row.get('identities') as { key: string; type: string }[],
+      linkedProfileIds: (row.get('linked') as string[]).sort(),
+    };
   }
 
   /**

@@ -4,7 +4,8 @@
  *    acknowledged by the broker) and into this instance's list, so from now on no event, new or
  *    replayed, links them again on any instance;
  * 2. ERASE is published on the identity changes topic: the profiles service tombstones and deletes
- *    the profile and its merged ids, metrics forgets it;
+ *    the profile and its merged ids, and drops the person from the profiles that linked them as a
+ *    household member or avatar (`linkedProfileIds`); metrics forgets the profile;
  * 3. the identities, their links and the profile nodes are deleted from the graph.
  * 3 also records the receipt (erasure-receipts.ts) in the same transaction: a request for someone
  * erased already answers with that receipt. A request that fails part-way can be repeated: each
@@ -66,11 +67,15 @@ export class ErasureService {
       evidence: { eventId: `erasure-${requestId}`, channel: 'operator:erasure', occurredAt: at, identityType: '', designation: '' },
       at,
       parts: [],
+      linkedProfileIds: [...target.linkedProfileIds],
     };
     await this.changes.publishChanges([change]);
     const receipt = await this.repo.erase(target, receiptOf(target, requestId, at, RECEIPT_TOPICS));
     this.requests.inc({ result: 'erased' });
-    this.logger.info({ requestId: receipt.requestId, profileId: target.profileId, mergedProfiles: target.mergedProfileIds.length, identities: records.length }, 'profile erased');
+    this.logger.info(
+      { requestId: receipt.requestId, profileId: target.profileId, mergedProfiles: target.mergedProfileIds.length, linkedProfiles: target.linkedProfileIds.length, identities: records.length },
+      'profile erased',
+    );
     return receipt;
   }
 }

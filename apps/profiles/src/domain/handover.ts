@@ -13,6 +13,10 @@
  * - TRANSFER: a profile (`record`) for `to`, answering the RELEASE of `awaitedAs` (the survivor
  *   is not published until every id it awaits has arrived), or a split part (`detach`).
  * - ERASE: erase `to` (an id of this task named by an erasure handled elsewhere).
+ * - CHANGE without a change, with `erasedLinks`: `to` linked a person who has been erased (as a
+ *   household member or avatar): drop the link and the related group naming them from its events
+ *   (erased-links.ts). Sent as a CHANGE so that a build that predates the field, reading one,
+ *   finds no change and does nothing (a new enum symbol would make it refuse every handover).
  */
 import type { IdentityChange } from '@cdp/contracts';
 import type { FoldedBase, StoredEvent } from './event-log';
@@ -29,6 +33,12 @@ export interface Carried {
   readonly awaiting: readonly string[];
 }
 
+/** An erased person's profile ids, for the profiles that linked them; `visited`: ids already scrubbed on the way (split parts). */
+export interface ErasedLinks {
+  readonly erasedProfileIds: readonly string[];
+  readonly visited: readonly string[];
+}
+
 export interface Handover {
   readonly kind: HandoverKind;
   /** The id it is for: its key, and so its task. */
@@ -41,10 +51,12 @@ export interface Handover {
   readonly event: StoredEvent | null;
   readonly change: IdentityChange | null;
   readonly record: Carried | null;
+  /** Set on a CHANGE without a change: drop the links to an erased person (absent in handovers kept by older builds). */
+  readonly erasedLinks?: ErasedLinks | null;
 }
 
 export function handover(kind: HandoverKind, to: string, fields: Partial<Omit<Handover, 'kind' | 'to'>> = {}): Handover {
-  return { kind, to, changeId: '', survivorId: '', awaitedAs: '', detach: false, event: null, change: null, record: null, ...fields };
+  return { kind, to, changeId: '', survivorId: '', awaitedAs: '', detach: false, event: null, change: null, record: null, erasedLinks: null, ...fields };
 }
 
 export function carried(record: ProfileRecord): Carried {

@@ -29,7 +29,7 @@ import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
 import type { LogLimits } from './event-log';
 import type { Handover, Locality } from './handover';
-import { applyChange, applyHandover, applyResolved, canonicalId, type Touched } from './profile-transitions';
+import { applyChange, applyHandover, applyResolved, canonicalId, linkHolders, type Touched } from './profile-transitions';
 import { ProfileUpdatesHub, type ProfileChange } from './profile-updates-hub';
 import { purposeFeedOutputs } from './purpose-feeds';
 
@@ -38,7 +38,7 @@ interface Step {
   readonly cause: string;
   readonly apply: (tx: StoreTx, now: number, local: Locality) => Touched;
   /** The ids a record already applied touched (the replay path republishes their current state). */
-  readonly namedIds: (tx: StoreTx) => string[];
+  readonly namedIds: (tx: StoreTx, local: Locality) => string[];
 }
 
 /** One output after de-duplication; `cause` is set on profile updates of records applied now. */
@@ -93,16 +93,19 @@ export class MaterialiserService {
   onChange(messages: readonly InboundMessage<IdentityChange>[]): Promise<HandlerResult[]> {
     return this.handle(messages, ({ value: change, partition }) => {
       const named = [change.survivorProfileId, ...change.otherProfileIds, ...change.parts.map((p) => p.profileId)];
+      // An erasure also rewrote the profiles that linked the person here: a replay republishes them.
+      const linked = change.kind === 'ERASE' ? (change.linkedProfileIds ?? []) : [];
+      const alsoTouched = (tx: StoreTx, local: Locality) => (linked.length > 0 ? linkHolders(tx, linked, named, local).local : []);
       return {
         cause: change.kind.toLowerCase(),
         apply: (tx, now, local) => {
-          if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, named);
+          if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, [...named, ...alsoTouched(tx, local)]);
           tx.markChangeApplied(change.changeId, partition);
           const touched = applyChange(tx, change, now, this.limits, local);
           const removed = named.filter((id) => local.isLocal(id) && (tx.aliasOf(id) !== undefined || tx.isErased(id)));
           return { ...touched, removed: [...new Set([...touched.removed, ...removed])] };
         },
-        namedIds: () => named,
+        namedIds: (tx, local) => [...named, ...alsoTouched(tx, local)],
       };
     });
   }
@@ -112,7 +115,7 @@ export class MaterialiserService {
     return this.handle(messages, ({ value: h }) => ({
       cause: `handover-${h.kind.toLowerCase()}`,
       apply: (tx, now, local) => applyHandover(tx, h, now, this.limits, local),
-      namedIds: () => [h.to],
+      namedIds: (tx, local) => (h.erasedLinks ? linkHolders(tx, [h.to], h.erasedLinks.visited, local).local : [h.to]),
     }));
   }
 
@@ -144,7 +147,7 @@ export class MaterialiserService {
           const step = steps[i]!;
           const offset = BigInt(message.offset);
           const replay = offset < tx.nextOffset(topic, partition);
-          const applied = replay ? replayTouched(tx, step.namedIds(tx).filter((id) => local.isLocal(id))) : step.apply(tx, Date.now(), local);
+          const applied = replay ? replayTouched(tx, step.namedIds(tx, local).filter((id) => local.isLocal(id))) : step.apply(tx, Date.now(), local);
           if (replay) replays++;
           else tx.setNextOffset(topic, partition, offset + 1n);
           // A record applied before a crash that kept its Kafka transaction from committing sends

@@ -26,6 +26,7 @@
  */
 import type { IdentityChange, Profile, ProfileIdentity, ResolvedEvent } from '@cdp/contracts';
 import { compact, DEFAULT_LOG_LIMITS, identityBases, joinBases, profileOf, splitBase, storedEventBytes, withoutKeys, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
+import { baseWithoutLinksTo, eventWithoutLinksTo } from './erased-links';
 import { ALL_LOCAL, carried, handover, type Carried, type Handover, type Locality } from './handover';
 import { applyEvent, emptyProfile } from './profile-builder';
 
@@ -452,6 +453,75 @@ function erase(tx: StateTx, ids: readonly string[], local: Locality, followAlias
   return { changed: [], removed: [...removed], ...(send.length > 0 ? { send } : {}) };
 }
 
+/**
+ * Where dropping the links to an erased person goes from `ids`: each id followed along its aliases,
+ * and every record reached along its split routes too (a part took the events of its keys, the
+ * link's event among them, while the graph's link stayed on the profile that was split). `visited`
+ * ids were scrubbed already on the way. Local records reached, and handovers for the ids of other
+ * tasks (carrying what was visited, so a cycle of routes ends).
+ */
+export function linkHolders(tx: StateTx, ids: readonly string[], visited: readonly string[], local: Locality): { local: string[]; remote: { to: string; visited: string[] }[] } {
+  const seen = new Set(visited);
+  const queue = [...ids];
+  const found: string[] = [];
+  const remote: { to: string; visited: string[] }[] = [];
+  while (queue.length > 0) {
+    const id = queue.shift()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const target = resolveTarget(tx, id, local);
+    if ('remote' in target) {
+      if (seen.has(target.remote) && target.remote !== id) continue;
+      remote.push({ to: target.remote, visited: [...seen].filter((x) => x !== target.remote) });
+      seen.add(target.remote);
+      continue;
+    }
+    if (target.local !== id) {
+      if (seen.has(target.local)) continue;
+      seen.add(target.local);
+    }
+    const record = tx.getRecord(target.local);
+    if (!record || tx.isErased(target.local)) continue;
+    found.push(target.local);
+    for (const r of record.splitRoutes) queue.push(r.to);
+  }
+  return { local: found, remote };
+}
+
+/**
+ * Drops an erased person (`erased`: their profile id and merged ids) from the profiles that linked
+ * them as a household member or avatar (erased-links.ts), starting from `ids`: the related groups
+ * naming them leave the stored events, their links leave the folded base, and the profile is folded
+ * again, so it is republished, and written to the changelog, without their values. A profile that
+ * held nothing of them is not touched.
+ */
+export function unlinkErased(tx: StateTx, ids: readonly string[], erased: readonly string[], visited: readonly string[], changeId: string, now: number, limits: LogLimits, local: Locality): Touched {
+  const gone = new Set(erased);
+  const holders = linkHolders(tx, ids, visited, local);
+  const changed: string[] = [];
+  for (const id of holders.local) {
+    if (gone.has(id)) continue;
+    const record = tx.getRecord(id)!;
+    const events = record.events.map((e) => eventWithoutLinksTo(e, gone));
+    const base = baseWithoutLinksTo(record.base ?? null, gone);
+    if (base === (record.base ?? null) && events.every((e, n) => e === record.events[n])) continue;
+    save(tx, record, { events, base }, now, [], limits);
+    changed.push(id);
+  }
+  const send = holders.remote.map((r) => handover('CHANGE', r.to, { changeId, erasedLinks: { erasedProfileIds: [...erased], visited: r.visited } }));
+  return { changed, removed: [], ...(send.length > 0 ? { send } : {}) };
+}
+
+function eraseAndUnlink(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits, local: Locality): Touched {
+  const erasedIds = [change.survivorProfileId, ...change.otherProfileIds];
+  const erased = erase(tx, erasedIds, local, true, change.changeId);
+  const linked = change.linkedProfileIds ?? [];
+  if (linked.length === 0) return erased;
+  const unlinked = unlinkErased(tx, linked, [...new Set([...erasedIds, ...erased.removed])], erasedIds, change.changeId, now, limits, local);
+  const send = [...(erased.send ?? []), ...(unlinked.send ?? [])];
+  return { changed: unlinked.changed, removed: erased.removed, ...(send.length > 0 ? { send } : {}) };
+}
+
 export function applyChange(tx: StateTx, change: IdentityChange, now: number, limits: LogLimits = DEFAULT_LOG_LIMITS, local: Locality = ALL_LOCAL, survivorOf?: string): Touched {
   switch (change.kind) {
     case 'MERGE':
@@ -459,7 +529,7 @@ export function applyChange(tx: StateTx, change: IdentityChange, now: number, li
     case 'SPLIT':
       return split(tx, change, now, limits, local, survivorOf);
     case 'ERASE':
-      return erase(tx, survivorOf ? [survivorOf] : [change.survivorProfileId, ...change.otherProfileIds], local, true, change.changeId);
+      return survivorOf ? erase(tx, [survivorOf], local, true, change.changeId) : eraseAndUnlink(tx, change, now, limits, local);
     case 'REFUSED_MERGE':
       return none();
   }
@@ -471,6 +541,7 @@ export function applyHandover(tx: StateTx, h: Handover, now: number, limits: Log
     case 'EVENT':
       return h.event ? applyStored(tx, h.to, h.event, now, limits, local) : none();
     case 'CHANGE':
+      if (h.erasedLinks) return unlinkErased(tx, [h.to], h.erasedLinks.erasedProfileIds, h.erasedLinks.visited, h.changeId, now, limits, local);
       return h.change ? applyChange(tx, h.change, now, limits, local, h.to) : none();
     case 'RELEASE':
       return release(tx, h, local);

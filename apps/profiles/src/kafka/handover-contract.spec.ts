@@ -52,9 +52,10 @@ describe('cdp.profiles.handover.v1', () => {
         },
       }),
     ],
+    ['links to an erased person to drop', handover('CHANGE', 'P', { changeId: 'erase:r1', erasedLinks: { erasedProfileIds: ['KID', 'KID-OLD'], visited: ['KID', 'KID-OLD', 'Q'] } })],
   ])('round-trips %s', async (_, value) => {
     const decoded = await codec.decode(codec.encode(value));
-    const change = value.change ? { ...value.change, removedIdentityKeys: value.change.removedIdentityKeys ?? [] } : null;
+    const change = value.change ? { ...value.change, removedIdentityKeys: value.change.removedIdentityKeys ?? [], linkedProfileIds: value.change.linkedProfileIds ?? [] } : null;
     expect(decoded.ok && JSON.parse(JSON.stringify(decoded.value))).toEqual(JSON.parse(JSON.stringify({ ...value, change })));
   });
 
@@ -68,5 +69,16 @@ describe('cdp.profiles.handover.v1', () => {
     expect(fromOlder.ok && fromOlder.value.change?.removedIdentityKeys).toEqual([]);
     const fromNewer = await older.decode(newer.encode(handover('CHANGE', 'S', { change: { ...change, removedIdentityKeys: ['k'] } })));
     expect(fromNewer.ok && fromNewer.value.change?.kind).toBe('SPLIT');
+  });
+
+  it('a build before erasedLinks reads one as a CHANGE without a change (it does nothing), and ours reads its handovers', async () => {
+    const [v1, v2, v3] = profileHandoverTopic.versions;
+    const older = new AvroCodec<Handover>([v1!, v2!], { find: (fp) => Promise.resolve(fp === fingerprintOf(v3!) ? v3 : undefined) });
+    const newer = new AvroCodec<Handover>([v1!, v2!, v3!]);
+    const fromNewer = await older.decode(newer.encode(handover('CHANGE', 'P', { changeId: 'erase:r1', erasedLinks: { erasedProfileIds: ['KID'], visited: [] } })));
+    expect(fromNewer.ok && [fromNewer.value.kind, fromNewer.value.change, 'erasedLinks' in fromNewer.value]).toEqual(['CHANGE', null, false]);
+    const { erasedLinks: _absent, ...olderHandover } = handover('EVENT', 'P', { event: stored });
+    const fromOlder = await newer.decode(older.encode(olderHandover as Handover));
+    expect(fromOlder.ok && [fromOlder.value.kind, fromOlder.value.erasedLinks]).toEqual(['EVENT', null]);
   });
 });

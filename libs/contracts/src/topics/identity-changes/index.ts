@@ -70,6 +70,26 @@ export const IdentityChangeV3 = {
   ],
 } as const;
 
+/**
+ * v4: for ERASE, the profiles the graph related to the erased one (an avatar, a household member:
+ * `(:Profile)-[:RELATED]->(erased)`, found on the live profile and every profile merged into it).
+ * Their events named the erased person in a related group, and their `linked` entries keep that
+ * group's identities: consumers drop those (the graph drops the edges with the erased profile).
+ * A field with a default, so readers built with v1 to v3 read it and go on erasing only the profile.
+ */
+export const IdentityChangeV4 = {
+  ...IdentityChangeV3,
+  fields: [
+    ...IdentityChangeV3.fields,
+    {
+      name: 'linkedProfileIds',
+      type: { type: 'array', items: 'string' },
+      default: [],
+      doc: 'ERASE only: profiles that linked the erased one as a separate person (avatar, household member); they drop the link and its identities',
+    },
+  ],
+} as const;
+
 export type IdentityChangeKind = 'MERGE' | 'SPLIT' | 'REFUSED_MERGE' | 'ERASE';
 
 export interface IdentityChange {
@@ -77,12 +97,19 @@ export interface IdentityChange {
   kind: IdentityChangeKind;
   survivorProfileId: string;
   otherProfileIds: string[];
+  /**
+   * Why, in the code's own words: a rule's ("shared email (primary)", "profiles hold different
+   * phone"), "identity removed from the graph", "erasure request". Never text a person typed: the
+   * operator API takes no free text (its bodies are strict), so no identity value can reach here.
+   */
   reason: string;
   evidence: { eventId: string; channel: string; occurredAt: number; identityType: string; designation: string };
   at: number;
   parts: { profileId: string; identityKeys: string[] }[];
   /** Always present when decoded (schema default []); optional for writers that remove nothing. */
   removedIdentityKeys?: string[];
+  /** Always present when decoded (schema default []); optional for writers that erase no linked profile. */
+  linkedProfileIds?: string[];
 }
 
 export const identityChangesTopic: TopicContract<IdentityChange> = {
@@ -91,8 +118,8 @@ export const identityChangesTopic: TopicContract<IdentityChange> = {
   key: 'survivorProfileId',
   writers: 'identity',
   readers: 'profiles, metrics',
-  versions: [IdentityChangeV1, IdentityChangeV2, IdentityChangeV3],
-  // Profile ids, event ids, channels, times, rule names and HMAC identity keys: no identity value,
-  // so not janitored (an operator's free-text reason for a removal travels here too: docs/privacy.md).
+  versions: [IdentityChangeV1, IdentityChangeV2, IdentityChangeV3, IdentityChangeV4],
+  // Profile ids, event ids, channels, times, the code's reasons and HMAC identity keys: no identity
+  // value and no text a person typed, so not janitored (docs/privacy.md).
   config: { partitions: 6, cleanupPolicy: 'delete', retentionMs: 90 * DAY_MS, personalData: false },
 };
