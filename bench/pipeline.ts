@@ -222,6 +222,8 @@ interface Phases {
   readonly instances: number;
   /** Profile each service's CPU (`node --cpu-prof`) and summarise where it went. */
   readonly cpuProf: boolean;
+  /** Extra environment of every service (--service-env K=V,K=V): tuning experiments. */
+  readonly serviceEnv: Record<string, string>;
   /** Events the naive resolver resolves after the measured phases (0: none). */
   readonly naiveEvents: number;
 }
@@ -260,6 +262,7 @@ async function main(): Promise<void> {
       instances: { type: 'string', default: '1' },
       'cpu-prof': { type: 'boolean', default: false },
       'naive-events': { type: 'string', default: '5000' },
+      'service-env': { type: 'string', default: '' },
     },
   });
   const events = Number(values.events);
@@ -278,7 +281,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number of at least 1, not ${values.rounds}`);
   // ABBA: round i runs the modes forwards when i is even, backwards when odd.
   const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
-  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances, cpuProf: values['cpu-prof']!, naiveEvents: Number(values['naive-events']) };
+  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances, cpuProf: values['cpu-prof']!, naiveEvents: Number(values['naive-events']), serviceEnv: Object.fromEntries(values['service-env']!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string])) };
   if (!values['no-build']) buildServices(log);
   const { servers, infra } = await benchServers(values.shared!, log);
   const runs: ModeResult[] = [];
@@ -366,7 +369,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
   const graphNamespace = `pipe-${tag}`;
   const profileDir = o.cpuProf ? mkdtempSync(join(tmpdir(), `pipe-${tag}-cpu-`)) : undefined;
   const profiling: Record<string, string> = profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {};
-  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), ...profiling }, o.instances);
+  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), ...o.serviceEnv, ...profiling }, o.instances);
   /** Service label by pid: Node names each profile after the process that wrote it at exit. */
   const labelOfPid = new Map<number, string>();
   let result: ModeResult | undefined;

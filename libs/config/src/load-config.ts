@@ -74,6 +74,13 @@ export const baseConfigShape = {
   /** A killed or paused member keeps its partitions this long; the broker's group.min.session.timeout.ms (6 s by default) bounds it from below. */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(6_000),
   /**
+   * A consumer's fetch waits at the broker until this many bytes are ready, or KAFKA_FETCH_MAX_WAIT_MS
+   * has passed: under load, larger batches, so fewer transactions and requests per event; in a
+   * trickle, up to KAFKA_FETCH_MAX_WAIT_MS more latency per hop (docs/benchmarks.md, "Pipeline").
+   */
+  KAFKA_FETCH_MIN_BYTES: z.coerce.number().int().min(1).max(10 * 1024 * 1024).default(1),
+  KAFKA_FETCH_MAX_WAIT_MS: z.coerce.number().int().min(1).max(5_000).default(5_000),
+  /**
    * The erasure bound: how long a tombstoned or overwritten value of a compacted topic may stay on
    * the brokers' disks (docs/privacy.md, "Erasure bound"). One hour by default; tests use seconds.
    * At most 30 days, the longest "without undue delay" can stretch to.

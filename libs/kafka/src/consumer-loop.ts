@@ -17,6 +17,12 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './retry';
 import { coPartitionedAssigner } from './co-partitioned-assigner';
 import { DEFAULT_FLUSH, type CoPartitioning, type FlushPolicy, type Subscription } from './subscription';
 
+/** How long a fetch may wait at the broker for more records (KAFKA_FETCH_MIN_BYTES, KAFKA_FETCH_MAX_WAIT_MS). */
+export interface FetchTuning {
+  readonly minBytes: number;
+  readonly maxWaitMs: number;
+}
+
 export interface ConsumerLoopOptions {
   readonly kafka: Kafka;
   readonly groupId: string;
@@ -31,6 +37,7 @@ export interface ConsumerLoopOptions {
   readonly fromBeginning?: boolean;
   /** How long a member that stopped heartbeating (killed, paused) keeps its partitions. */
   readonly sessionTimeoutMs?: number;
+  readonly fetch?: FetchTuning;
   readonly flush?: FlushPolicy;
   /** Outputs and offsets in one Kafka transaction (default), or published then committed. */
   readonly exactlyOnce?: boolean;
@@ -130,6 +137,7 @@ export class ConsumerLoop {
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 6)),
       allowAutoTopicCreation: false,
+      ...(this.opts.fetch ? { minBytes: this.opts.fetch.minBytes, maxWaitTimeInMs: this.opts.fetch.maxWaitMs } : {}),
       // Read committed (the kafkajs default, stated because exactly-once depends on it).
       readUncommitted: false,
       // kafkajs restarts a consumer after a retriable crash on a timer of its own. A stop that

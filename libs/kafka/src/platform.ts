@@ -8,7 +8,7 @@ import type { KafkaSecurity } from '@cdp/config';
 import { isErasureBounded, isJanitored, topicName, type TopicContract } from '@cdp/contracts';
 import type { Logger, Registry } from '@cdp/observability';
 import { CodecCache } from './codecs';
-import { ConsumerLoop } from './consumer-loop';
+import { ConsumerLoop, type FetchTuning } from './consumer-loop';
 import type { CoPartitioning, Decoder, Subscription } from './subscription';
 import { createKafka } from './kafka-client';
 import { countKafkaRequests } from './request-metrics';
@@ -30,6 +30,7 @@ export interface KafkaPlatformOptions {
   /** Consumer loops commit outputs and offsets in one transaction (default true). */
   readonly exactlyOnce?: boolean;
   readonly sessionTimeoutMs?: number;
+  readonly fetch?: FetchTuning;
   /** TLS and SASL for every client of this platform (consumers, producers, admin, readers). */
   readonly security?: KafkaSecurity;
   /** ERASURE_BOUND_SECONDS in ms: compacted topics are provisioned so a tombstoned value is gone from disk within it (one hour by default). */
@@ -132,6 +133,7 @@ export class KafkaPlatform {
       registry: this.opts.registry,
       ...(this.opts.exactlyOnce !== undefined ? { exactlyOnce: this.opts.exactlyOnce } : {}),
       ...(this.opts.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: this.opts.sessionTimeoutMs } : {}),
+      ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
       ...extra,
     });
     this.loops.push(loop);

@@ -8,7 +8,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { kafkaSecurityOf, type KafkaSecurity, type KafkaSecurityVariables } from '@cdp/config';
 import { ALL_TOPICS, type TopicContract } from '@cdp/contracts';
-import { KafkaPlatform } from '@cdp/kafka';
+import { KafkaPlatform, type FetchTuning } from '@cdp/kafka';
 import { createAuditLogger, createLogger, createRegistry, type Logger } from '@cdp/observability';
 import { HealthController, HealthRegistry } from './health';
 import { MetricsController } from './metrics.controller';
@@ -29,6 +29,7 @@ export interface PlatformOptions {
   readonly logger?: Logger;
   readonly exactlyOnce?: boolean;
   readonly sessionTimeoutMs?: number;
+  readonly fetch?: FetchTuning;
   /** ERASURE_BOUND_SECONDS in ms (libs/kafka erasure-bound.ts). */
   readonly erasureBoundMs?: number;
   /** Erasure-bounded compacted topics the service writes, kept rolling by the platform (KafkaPlatformOptions). */
@@ -71,6 +72,8 @@ export interface BaseServiceConfig extends Partial<KafkaSecurityVariables> {
   readonly TOPIC_NAMESPACE: string;
   readonly KAFKA_EXACTLY_ONCE?: boolean;
   readonly KAFKA_SESSION_TIMEOUT_MS?: number;
+  readonly KAFKA_FETCH_MIN_BYTES?: number;
+  readonly KAFKA_FETCH_MAX_WAIT_MS?: number;
   readonly ERASURE_BOUND_SECONDS?: number;
   readonly CDP_ENV?: string;
   readonly API_RATE_LIMIT_PER_SECOND?: number;
@@ -102,6 +105,7 @@ export class PlatformModule {
       ...(logger ? { logger } : {}),
       ...(config.KAFKA_EXACTLY_ONCE !== undefined ? { exactlyOnce: config.KAFKA_EXACTLY_ONCE } : {}),
       ...(config.KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS } : {}),
+      ...(config.KAFKA_FETCH_MIN_BYTES !== undefined && config.KAFKA_FETCH_MAX_WAIT_MS !== undefined ? { fetch: { minBytes: config.KAFKA_FETCH_MIN_BYTES, maxWaitMs: config.KAFKA_FETCH_MAX_WAIT_MS } } : {}),
       ...(config.ERASURE_BOUND_SECONDS !== undefined ? { erasureBoundMs: config.ERASURE_BOUND_SECONDS * 1000 } : {}),
       ...(config.API_RATE_LIMIT_PER_SECOND !== undefined ? { rateLimit: { perSecond: config.API_RATE_LIMIT_PER_SECOND, burst: config.API_RATE_LIMIT_BURST ?? config.API_RATE_LIMIT_PER_SECOND * 2 } } : {}),
       sseLimits: {
@@ -136,6 +140,7 @@ export class PlatformModule {
               registry,
               ...(options.exactlyOnce !== undefined ? { exactlyOnce: options.exactlyOnce } : {}),
               ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+              ...(options.fetch ? { fetch: options.fetch } : {}),
               ...(options.erasureBoundMs !== undefined ? { erasureBoundMs: options.erasureBoundMs } : {}),
               ...(options.rolledTopics ? { rolledTopics: options.rolledTopics } : {}),
               ...(options.kafkaSecurity ? { security: options.kafkaSecurity } : {}),
