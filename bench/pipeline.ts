@@ -20,7 +20,9 @@
  * the cost of exactly-once from the medians (--modes eos or alo measures one mode only).
  * After the measured phases, a naive resolver (bench/lib/naive-resolver.ts: one Neo4j write
  * transaction and one awaited publish per event, in order) resolves the measurement's first
- * --naive-events (5,000; 0 skips it) canonical events again in a graph namespace of its own, and
+ * --naive-events (5,000; 0 skips it) events again (from the warm-up on: a graph that starts
+ * empty, as the platform's did), with the graph keys identity kept for them, in a graph namespace
+ * of its own, and
  * the bench prints how many times faster the platform is end to end than that resolver alone.
  * --cpu-prof runs every service under `node --cpu-prof` and prints where each one's CPU went (by
  * area: our apps and libs, each npm package, Node, the GC; and the top functions by self time).
@@ -41,7 +43,7 @@ import neo4j from 'neo4j-driver';
 import { AvroCodec, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
 import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type OwnInfra, type PlannedEvent, type Servers } from '../libs/testing/src/chaos';
 import { machine, percentile, writeResult } from './lib/bench-output';
-import { firstCanonicalEvents, NaiveResolver } from './lib/naive-resolver';
+import { firstResolvedEvents, NaiveResolver } from './lib/naive-resolver';
 import { formatCpuSummary, readCpuProfile, summariseCpuProfile, type CpuSummary } from './lib/cpu-profile';
 import { benchServers, buildServices } from './lib/platform-setup';
 
@@ -95,6 +97,12 @@ interface CommitTotals {
 
 type CommitFigures = Record<string, Record<string, { commits: number; recordsPerCommit: number; meanCommitMs: number }>>;
 
+/** The /metrics lines of every instance of a service, together. */
+async function metricLines(platform: Platform, service: (typeof SERVICES)[number]): Promise<string[]> {
+  const texts = await Promise.all(platform.urls(service).map(async (url) => (await fetch(`${url}/metrics`)).text()));
+  return texts.join('\n').split('\n');
+}
+
 /**
  * Each service's commit totals so far by kind (transaction, plain, publish, filtered), from its
  * /metrics (cdp_consumer_commit_records, cdp_consumer_commit_seconds).
@@ -103,8 +111,7 @@ async function commitTotals(platform: Platform): Promise<Record<string, Record<s
   const out: Record<string, Record<string, CommitTotals>> = {};
   for (const s of SERVICES) {
     const byKind: Record<string, CommitTotals> = {};
-    const texts = await Promise.all(platform.urls(s).map(async (url) => (await fetch(`${url}/metrics`)).text()));
-    for (const line of texts.join('\n').split('\n')) {
+    for (const line of await metricLines(platform, s)) {
       const m = /^cdp_consumer_commit_(records_count|records_sum|seconds_sum)\{([^}]*)\} (\S+)$/.exec(line);
       if (!m) continue;
       const kind = /kind="([^"]*)"/.exec(m[2]!)?.[1] ?? 'unknown';
@@ -123,8 +130,7 @@ async function requestTotals(platform: Platform): Promise<Record<string, Record<
   const out: Record<string, Record<string, number>> = {};
   for (const s of SERVICES) {
     const byApi: Record<string, number> = {};
-    const texts = await Promise.all(platform.urls(s).map(async (url) => (await fetch(`${url}/metrics`)).text()));
-    for (const line of texts.join('\n').split('\n')) {
+    for (const line of await metricLines(platform, s)) {
       const m = /^cdp_kafka_requests_total\{([^}]*)\} (\S+)$/.exec(line);
       if (!m) continue;
       const key = `${/client="([^"]*)"/.exec(m[1]!)?.[1]} ${/api="([^"]*)"/.exec(m[1]!)?.[1]}`;
@@ -281,7 +287,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number of at least 1, not ${values.rounds}`);
   // ABBA: round i runs the modes forwards when i is even, backwards when odd.
   const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
-  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances, cpuProf: values['cpu-prof']!, naiveEvents: Number(values['naive-events']), serviceEnv: Object.fromEntries(values['service-env']!.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string])) };
+  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances, cpuProf: values['cpu-prof']!, naiveEvents: Number(values['naive-events']), serviceEnv: Object.fromEntries(values['service-env']!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) };
   if (!values['no-build']) buildServices(log);
   const { servers, infra } = await benchServers(values.shared!, log);
   const runs: ModeResult[] = [];
@@ -334,7 +340,7 @@ async function main(): Promise<void> {
       latency: 'event offered (HTTP batch posted or raw record sent) → first profile update including it received by a downstream consumer',
       cpuCores: 'CPU seconds (user+system, /proc/<pid>/stat) per wall second over the phase: 1.0 = one core',
       exactlyOnceCost: '1 - median max sustained (exactly-once) / median max sustained (at-least-once)',
-      naive: 'the first --naive-events canonical events of the measurement, resolved again by bench/lib/naive-resolver.ts (one Neo4j write transaction and one awaited acks=all publish per event, in order) in a graph namespace of its own; timesNaive = median max sustained end to end / median naive events/s',
+      naive: 'the first --naive-events events of the measurement (from its warm-up on, with the graph keys identity kept for them), resolved again by bench/lib/naive-resolver.ts (one Neo4j write transaction and one awaited acks=all publish per event, in order) in a graph namespace of its own; timesNaive = median max sustained end to end / median naive events/s',
     },
   };
   const file = writeResult('pipeline', result);
@@ -368,7 +374,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
   const topicNamespace = `pipe-${tag}.`;
   const graphNamespace = `pipe-${tag}`;
   const profileDir = o.cpuProf ? mkdtempSync(join(tmpdir(), `pipe-${tag}-cpu-`)) : undefined;
-  const profiling: Record<string, string> = profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {};
+  const profiling: Record<string, string> = profileDir ? { NODE_OPTIONS: `${o.serviceEnv.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {};
   const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), ...o.serviceEnv, ...profiling }, o.instances);
   /** Service label by pid: Node names each profile after the process that wrote it at exit. */
   const labelOfPid = new Map<number, string>();
@@ -496,8 +502,8 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
 
     let naive: NaiveFigures | undefined;
     if (o.naiveEvents > 0) {
-      log(`naive baseline: the first ${o.naiveEvents} canonical events, one transaction and one publish each`);
-      const evs = await firstCanonicalEvents(kafka, topicNamespace, o.naiveEvents);
+      log(`naive baseline: the measurement's first ${o.naiveEvents} events (from its warm-up on), one transaction and one publish each`);
+      const evs = await firstResolvedEvents(kafka, topicNamespace, o.naiveEvents);
       const producer = kafka.producer();
       const driver = neo4j.driver(servers.neo4jUri, neo4j.auth.basic(servers.neo4jUser, servers.neo4jPassword));
       const naiveTopic = `${topicNamespace}bench.naive.resolved`;

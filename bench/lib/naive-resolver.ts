@@ -3,16 +3,22 @@
  * a resolver does. Per event, in order: one Neo4j write transaction (merge the event's identities,
  * find their profiles, keep one, move the others' identities onto it, link the identities), then
  * one awaited publish of the outcome. No chunking, no read-only answers, no batching of sends.
- * It reads the canonical events the platform itself resolved, so both see the same mix.
+ * It reads the events the platform itself resolved, with the graph keys the platform's identity
+ * rules kept for them (junk values and types that never link already left out), so both place
+ * the same identities.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Driver } from 'neo4j-driver';
-import { AvroCodec, canonicalEventsTopic, topicName, type CanonicalEvent } from '@cdp/contracts';
+import { AvroCodec, resolvedEventsTopic, topicName, type ResolvedEvent } from '@cdp/contracts';
 import { readPartitionToEnd } from '@cdp/kafka';
 
-/** Types that never link (shared devices): the real resolver leaves them out too. */
-const NEVER_LINKED = new Set(['kiosk_device_id']);
+/** An event as the naive resolver sees it: the graph keys the platform's rules let link. */
+export interface NaiveEvent {
+  readonly eventId: string;
+  readonly occurredAt: number;
+  readonly keys: readonly { readonly key: string; readonly type: string }[];
+}
 
 export class NaiveResolver {
   constructor(
@@ -34,14 +40,14 @@ export class NaiveResolver {
   }
 
   /** Resolves the events one at a time; returns how long that took in seconds. */
-  async resolveAll(events: readonly CanonicalEvent[]): Promise<number> {
+  async resolveAll(events: readonly NaiveEvent[]): Promise<number> {
     const t0 = performance.now();
     for (const event of events) await this.resolve(event);
     return (performance.now() - t0) / 1000;
   }
 
-  private async resolve(event: CanonicalEvent): Promise<void> {
-    const keys = event.identities.filter((i) => !NEVER_LINKED.has(i.type)).map((i) => ({ key: `${i.type}:${i.matchKey || i.value}`, type: i.type }));
+  private async resolve(event: NaiveEvent): Promise<void> {
+    const { keys } = event;
     let profileId = '';
     if (keys.length > 0) {
       const session = this.driver.session();
@@ -100,12 +106,15 @@ export class NaiveResolver {
   }
 }
 
-/** The first `n` canonical events the platform received in namespace `ns` (every partition read, then ordered by receipt). */
-export async function firstCanonicalEvents(kafka: Kafka, ns: string, n: number): Promise<CanonicalEvent[]> {
-  const topic = topicName(canonicalEventsTopic, ns);
-  const codec = new AvroCodec<CanonicalEvent>(canonicalEventsTopic.versions);
-  const events: CanonicalEvent[] = [];
-  for (let partition = 0; partition < canonicalEventsTopic.config.partitions; partition++) {
+/**
+ * The first `n` events the platform received in namespace `ns`, from its resolved topic (every
+ * partition read, then ordered by receipt), each with the graph keys identity kept for it.
+ */
+export async function firstResolvedEvents(kafka: Kafka, ns: string, n: number): Promise<NaiveEvent[]> {
+  const topic = topicName(resolvedEventsTopic, ns);
+  const codec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
+  const events: ResolvedEvent[] = [];
+  for (let partition = 0; partition < resolvedEventsTopic.config.partitions; partition++) {
     await readPartitionToEnd(kafka, {
       topic,
       partition,
@@ -120,5 +129,12 @@ export async function firstCanonicalEvents(kafka: Kafka, ns: string, n: number):
       },
     });
   }
-  return events.sort((a, b) => a.receivedAt - b.receivedAt).slice(0, n);
+  return events
+    .sort((a, b) => a.event.receivedAt - b.event.receivedAt)
+    .slice(0, n)
+    .map(({ event, identityKeys }) => ({
+      eventId: event.eventId,
+      occurredAt: event.occurredAt,
+      keys: identityKeys.flatMap((key, i) => (key ? [{ key, type: event.identities[i]!.type }] : [])),
+    }));
 }

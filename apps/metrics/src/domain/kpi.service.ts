@@ -10,7 +10,7 @@
  * Also mirrors KPIs into Prometheus and reads consumer lag.
  */
 import { join } from 'node:path';
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
   CONSUMER_GROUPS,
   DEAD_LETTER_HEADERS,
@@ -55,7 +55,7 @@ export interface PartialsAnswer {
 }
 
 @Injectable()
-export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class KpiService implements BeforeApplicationShutdown, OnApplicationBootstrap, OnApplicationShutdown {
   readonly tasks: KpiTasks;
   private readonly lagReader: ConsumerLagReader;
   private readonly background = new Set<Promise<void>>();
@@ -159,10 +159,15 @@ export class KpiService implements OnApplicationBootstrap, OnApplicationShutdown
     this.background.add(run);
   }
 
-  /** Shutdown hooks of other modules may still be stopping the consumer: refuse new records, finish the one in flight. */
-  async onApplicationShutdown(): Promise<void> {
+  /** No timer work starts once shutdown begins: the HTTP drain that follows can take seconds. */
+  beforeApplicationShutdown(): void {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
+  }
+
+  /** Shutdown hooks of other modules may still be stopping the consumer: refuse new records, finish the one in flight. */
+  async onApplicationShutdown(): Promise<void> {
+    this.beforeApplicationShutdown();
     // A gather waiting on a peer that does not answer would hold the shutdown for its whole timeout.
     await this.peers.close();
     await Promise.allSettled([...this.background]);
