@@ -59,6 +59,10 @@ export interface ProfileRecord {
 }
 
 export interface StateTx {
+  /**
+   * Within one transaction, the same object each time, and the one putRecord compares against
+   * (its index entries): never change a record in place, build a new one.
+   */
   getRecord(profileId: string): ProfileRecord | undefined;
   putRecord(record: ProfileRecord): void;
   deleteRecord(profileId: string): void;

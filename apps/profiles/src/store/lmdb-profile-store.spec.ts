@@ -78,6 +78,31 @@ describe('LmdbProfileStore', () => {
     expect(store.size).toBe(7);
   });
 
+  it('inside a transaction, reads see its own writes; after a rolled-back one, nothing it read or wrote is seen', async () => {
+    await store.transact((tx) => applyResolved(tx, resolved(1, 'p1', 'a@x.org'), 1));
+    await expect(
+      store.transact((tx) => {
+        const before = tx.getRecord('p1')!;
+        tx.putRecord({ ...before, profile: { ...before.profile!, identities: [{ ...before.profile!.identities[0]!, value: 'b@x.org' }] } });
+        expect(tx.getRecord('p1')!.profile!.identities.map((i) => i.value)).toEqual(['b@x.org']);
+        tx.deleteRecord('p1');
+        expect(tx.getRecord('p1')).toBeUndefined();
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    // The next transaction reads the committed record, and a write that changes its identities
+    // unindexes the committed ones (a record remembered from the rolled-back one would not).
+    await store.transact((tx) => {
+      const committed = tx.getRecord('p1')!;
+      expect(committed.profile!.identities.map((i) => i.value)).toEqual(['a@x.org']);
+      tx.putRecord({ ...committed, profile: { ...committed.profile!, identities: [{ ...committed.profile!.identities[0]!, value: 'c@x.org' }] } });
+    });
+    expect(store.findByIdentity('email', 'a@x.org')).toBeUndefined();
+    expect(store.findByIdentity('email', 'b@x.org')).toBeUndefined();
+    expect(store.findByIdentity('email', 'c@x.org')?.profileId).toBe('p1');
+    expect(store.size).toBe(1);
+  });
+
   it('keeps the identity index and aliases in step with merges', async () => {
     await store.transact((tx) => {
       applyResolved(tx, resolved(1, 'a', 'a@x.org'), 1);

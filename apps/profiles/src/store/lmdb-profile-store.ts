@@ -499,7 +499,7 @@ export class LmdbProfileStore {
         unindex(before);
         for (const i of record.profile?.identities ?? []) identities.putSync(identityKey(i.type, i.value), record.profileId);
         records.putSync(record.profileId, record);
-        this.memo?.set(record.profileId, record);
+        this.memo?.set(record.profileId, current(record));
         adjustLive(before, record);
       },
       deleteRecord: (id) => {
