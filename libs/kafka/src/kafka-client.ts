@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaSaslSettings, KafkaSecurity } from '@cdp/config';
 import type { Logger } from '@cdp/observability';
-import { cacheCoordinatorLookups } from './coordinator-cache';
 
 export interface KafkaClientOptions {
   readonly brokers: readonly string[];
@@ -59,7 +58,6 @@ export function kafkaConnectionConfig(security: KafkaSecurity | undefined): Pick
 }
 
 export function createKafka(opts: KafkaClientOptions): Kafka {
-  cacheCoordinatorLookups();
   const log = opts.logger.child({ component: 'kafkajs' });
   const config: KafkaConfig = {
     clientId: opts.clientId,
