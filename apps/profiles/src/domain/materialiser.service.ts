@@ -95,17 +95,17 @@ export class MaterialiserService {
       const named = [change.survivorProfileId, ...change.otherProfileIds, ...change.parts.map((p) => p.profileId)];
       // An erasure also rewrote the profiles that linked the person here: a replay republishes them.
       const linked = change.kind === 'ERASE' ? (change.linkedProfileIds ?? []) : [];
-      const alsoTouched = (tx: StoreTx, local: Locality) => (linked.length > 0 ? linkHolders(tx, linked, named, local).local : []);
+      const namedIds = (tx: StoreTx, local: Locality) => (linked.length > 0 ? [...named, ...linkHolders(tx, linked, named, local).local] : named);
       return {
         cause: change.kind.toLowerCase(),
         apply: (tx, now, local) => {
-          if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, [...named, ...alsoTouched(tx, local)]);
+          if (tx.isChangeApplied(change.changeId)) return replayTouched(tx, namedIds(tx, local));
           tx.markChangeApplied(change.changeId, partition);
           const touched = applyChange(tx, change, now, this.limits, local);
           const removed = named.filter((id) => local.isLocal(id) && (tx.aliasOf(id) !== undefined || tx.isErased(id)));
           return { ...touched, removed: [...new Set([...touched.removed, ...removed])] };
         },
-        namedIds: (tx, local) => [...named, ...alsoTouched(tx, local)],
+        namedIds,
       };
     });
   }
