@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
@@ -61,6 +61,8 @@ describe('Neo4j TLS configuration', () => {
 describe('neo4j-driver with these settings', () => {
   let server: Server;
   let port: number;
+  // server.close() waits for every socket; a client that gave up mid-handshake can leave one open.
+  const sockets = new Set<Socket>();
   const openssl = (...args: string[]) => {
     const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
@@ -72,12 +74,18 @@ describe('neo4j-driver with these settings', () => {
     writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
     openssl('x509', '-req', '-in', 'server.csr', '-CA', 'private-ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
     server = createServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) }, (socket) => socket.end());
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
 
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const socket of sockets) socket.destroy();
+    await closed;
   });
 
   const connectError = async (env: Record<string, string>): Promise<string> => {
