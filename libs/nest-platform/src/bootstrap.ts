@@ -57,6 +57,22 @@ function keyRingOf(app: INestApplication): KeyRing | undefined {
   }
 }
 
+let shutdownSignal: NodeJS.Signals | undefined;
+let noting = false;
+/** Only a service's own process (runMain) listens; a test that starts apps in its process does not. */
+let ownProcess = false;
+
+/**
+ * Nest's shutdown hooks already keep a signal from ending the process (and send it again once the
+ * app closed), so a listener here changes nothing but what runMain knows: a start that fails after
+ * a signal was cut short by the shutdown. Once per process (tests start many apps in one).
+ */
+function noteShutdownSignals(): void {
+  if (noting || !ownProcess) return;
+  noting = true;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (shutdownSignal ??= signal));
+}
+
 export async function startService(module: DynamicModule, opts: StartOptions): Promise<INestApplication> {
   // The adapter is named, not left for NestFactory to load by name: the import is what tells the
   // dependency lint (and a reader) that the images need @nestjs/platform-express at run time.
@@ -71,11 +87,15 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   app.useBodyParser('json', { limit: maxBodyBytes });
   drainHttpOnShutdown(app);
   app.enableShutdownHooks();
+  noteShutdownSignals();
   // Module init (Kafka connected, topics provisioned, state restored) before consumers start.
   await app.init();
   // HTTP first: reads from local state and health answer while the consumers join their groups
   // (a join waits for a killed predecessor's session to expire; see KAFKA_SESSION_TIMEOUT_MS).
   await app.listen(opts.port, opts.host);
+  // Read once, now: a shutdown signal during the rest of the start closes the server, and an
+  // address read after that is null.
+  const url = await app.getUrl();
   if (opts.internal) {
     const internal = await startInternalServer(app.get<Registry>(METRICS_REGISTRY), app.get(HealthRegistry), opts.internal.host, opts.internal.port);
     (app.getHttpServer() as Server).once('close', () => internal.close());
@@ -88,7 +108,7 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
       ? {
           ...transport,
           coPartitioned: {
-            advertisedUrl: coPartitioned.advertisedUrl || advertisedUrlOf(opts.host, await app.getUrl()),
+            advertisedUrl: coPartitioned.advertisedUrl || advertisedUrlOf(opts.host, url),
             ...(coPartitioned.state ? { state: app.get<TaskState>(coPartitioned.state as string) } : {}),
           },
         }
@@ -96,7 +116,7 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
     app.connectMicroservice({ strategy: new KafkaResultTransport(app.get<KafkaPlatform>(KAFKA_PLATFORM), resolved) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
-  logger.info({ url: await app.getUrl() }, 'service started');
+  logger.info({ url }, 'service started');
   return app;
 }
 
@@ -113,6 +133,7 @@ export function advertisedUrlOf(host: string, listening: string): string {
 
 /** For main.ts: config errors print the bad variables and exit 1; a second signal forces exit. */
 export async function runMain(start: () => Promise<INestApplication>, shutdownTimeoutMs = 15000): Promise<void> {
+  ownProcess = true;
   try {
     await start();
     let stopping = false;
@@ -132,6 +153,13 @@ export async function runMain(start: () => Promise<INestApplication>, shutdownTi
     process.on('SIGTERM', () => force('SIGTERM'));
     process.on('SIGINT', () => force('SIGINT'));
   } catch (err) {
+    if (shutdownSignal) {
+      // Stopped while starting (a deploy rolled on, an orchestrator gave up): Nest's shutdown
+      // hooks are closing what was opened, and that ends the process; not a failed start.
+      process.stderr.write(`start-up cut short by ${shutdownSignal} (${err instanceof Error ? err.message : String(err)}); shutting down\n`);
+      setTimeout(() => process.exit(1), shutdownTimeoutMs).unref();
+      return;
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
     } else {
