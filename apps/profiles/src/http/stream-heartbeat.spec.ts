@@ -1,5 +1,7 @@
 import { concat, lastValueFrom, map, NEVER, of, take, timer, toArray } from 'rxjs';
-import { HEARTBEAT, withHeartbeat } from './stream-heartbeat';
+import { HEARTBEAT_COMMENT, withHeartbeat } from './stream-heartbeat';
+
+const HEARTBEAT = { comment: HEARTBEAT_COMMENT };
 
 const event = (n: number) => ({ type: 'profile', data: { n } });
 
@@ -11,7 +13,7 @@ describe('withHeartbeat', () => {
     expect(out[out.length - 1]).toEqual(event(2));
     const beats = out.slice(1, -1);
     expect(beats.length).toBeGreaterThanOrEqual(3);
-    expect(beats.every((m) => m === HEARTBEAT)).toBe(true);
+    expect(beats).toEqual(beats.map(() => HEARTBEAT));
   });
 
   it('a stream that ends at once gets no heartbeat', async () => {

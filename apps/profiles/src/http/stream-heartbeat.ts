@@ -8,9 +8,12 @@
 import type { MessageEvent } from '@nestjs/common';
 import { connect, endWith, ignoreElements, interval, map, merge, takeUntil, type Observable } from 'rxjs';
 
-export const HEARTBEAT: MessageEvent = { comment: 'heartbeat' };
+export const HEARTBEAT_COMMENT = 'heartbeat';
 
 /** `stream` with a heartbeat every `everyMs` in between; the heartbeat stops when the stream ends. */
 export function withHeartbeat(stream: Observable<MessageEvent>, everyMs: number): Observable<MessageEvent> {
-  return stream.pipe(connect((events) => merge(events, interval(everyMs).pipe(map(() => HEARTBEAT), takeUntil(events.pipe(ignoreElements(), endWith(null)))))));
+  // A new object each time: Nest's SSE writer changes the messages it is given (it numbers those
+  // that are not comments), so a shared object is safe only while that rule holds.
+  const beat = (): MessageEvent => ({ comment: HEARTBEAT_COMMENT });
+  return stream.pipe(connect((events) => merge(events, interval(everyMs).pipe(map(beat), takeUntil(events.pipe(ignoreElements(), endWith(null)))))));
 }
