@@ -27,6 +27,13 @@ export const profilesConfigSchema = z.object({
   SSE_MAX_STREAMS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   SSE_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(300_000),
   /**
+   * A heartbeat (an SSE comment) on every profile stream this often: proxies' idle timeouts
+   * (often 60 s) never cut a quiet stream, and a relaying instance ends a relay whose owner sent
+   * nothing for 3 intervals (a dead owner). At most 100 s: 3 intervals stay under the 300 s after
+   * which the HTTP client between instances (undici's body timeout) gives up on a silent body.
+   */
+  PROFILES_STREAM_HEARTBEAT_MS: z.coerce.number().int().min(100).max(100_000).default(20_000),
+  /**
    * Bounded state (docs/profiles-state.md): a profile keeps its most recent events in full, at
    * most this many and this many bytes (as JSON), and folds older ones into an aggregate. The
    * defaults keep a changelog record well below Kafka's 1 MB message limit (measured in

@@ -9,14 +9,16 @@ import { BadRequestException, Body, Controller, Get, HttpCode, HttpException, In
 import type { Request } from 'express';
 import { concat, filter, map, of, takeUntil, takeWhile, type Observable } from 'rxjs';
 import type { Profile } from '@cdp/contracts';
-import { ApiKeyGuard, Audited, presentedSecret, RequireScope, SseLimitInterceptor } from '@cdp/nest-platform';
+import { ApiKeyGuard, Audited, METRICS_REGISTRY, presentedSecret, RequireScope, SseLimitInterceptor } from '@cdp/nest-platform';
 import { normaliseIdentityQuery } from '@cdp/normalisation';
+import { counter, type Registry } from '@cdp/observability';
 import type { ProfilesConfig } from '../config';
 import { ProfileUpdatesHub } from '../domain/profile-updates-hub';
 import type { ListPage } from '../store/lmdb-profile-store';
 import { ProfileStore } from '../store/profile-store';
 import { PROFILES_CONFIG } from '../tokens';
 import { relayStream } from './sse-relay';
+import { withHeartbeat } from './stream-heartbeat';
 import { ROUTED_HEADER, TaskRouter } from './task-router';
 
 const restoring = (task: number) => new ServiceUnavailableException({ error: 'restoring', message: `the profiles of partition ${task} are being restored; try again shortly` });
@@ -26,15 +28,23 @@ const keyOf = (req: Request) => presentedSecret(req.headers) ?? '';
 
 const invalid = (field: string, message: string) => new BadRequestException({ error: 'invalid_query', field, message });
 
+/** Heartbeat intervals without a byte from the owner after which a relayed stream is taken for dead. */
+const RELAY_IDLE_HEARTBEATS = 3;
+
 @Controller('v1/profiles')
 @UseGuards(ApiKeyGuard)
 export class ProfilesController {
+  private readonly silentRelays;
+
   constructor(
     private readonly store: ProfileStore,
     private readonly hub: ProfileUpdatesHub,
     private readonly router: TaskRouter,
     @Inject(PROFILES_CONFIG) private readonly config: ProfilesConfig,
-  ) {}
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.silentRelays = counter(registry, 'cdp_profile_stream_relays_silent_total', `Relayed profile streams ended because the owner sent nothing for ${RELAY_IDLE_HEARTBEATS} heartbeat intervals`);
+  }
 
   @Get()
   @RequireScope('read')
@@ -190,8 +200,9 @@ export class ProfilesController {
   /**
    * The current profile first (if any), then every committed change; follows merges. Served by
    * the owner of the profile's task: another instance relays the owner's stream. A stream ends
-   * when its task leaves this instance or the profile is merged into one held elsewhere; the
-   * client's EventSource reconnects and lands on the new owner.
+   * when its task leaves this instance or the profile is merged into one held elsewhere, and a
+   * relay when the owner falls silent; the client's EventSource reconnects and lands on the new
+   * owner. A heartbeat comment keeps a quiet stream visibly alive (stream-heartbeat.ts).
    */
   @Sse(':profileId/stream')
   @RequireScope('stream')
@@ -199,10 +210,13 @@ export class ProfilesController {
   @UseInterceptors(SseLimitInterceptor)
   async stream(@Req() req: Request, @Param('profileId') profileId: string): Promise<Observable<MessageEvent>> {
     const where = await this.locate(profileId, req);
-    if (where.at === 'here') return this.localStream(where.id);
+    const beatMs = this.config.PROFILES_STREAM_HEARTBEAT_MS;
+    if (where.at === 'here') return withHeartbeat(this.localStream(where.id), beatMs);
     const opened = await this.router.openStream(where.url, `/v1/profiles/${encodeURIComponent(where.id)}/stream`, keyOf(req));
     if (!opened.stream) throw new HttpException(opened.body ?? { error: 'upstream' }, opened.status);
-    return relayStream(opened.stream, opened.abort);
+    // The owner beats too (this instance runs the same config): its silence means it is gone.
+    const relayed = relayStream(opened.stream, opened.abort, { idleMs: beatMs * RELAY_IDLE_HEARTBEATS, onIdle: () => this.silentRelays.inc() });
+    return withHeartbeat(relayed, beatMs);
   }
 
   private localStream(profileId: string): Observable<MessageEvent> {

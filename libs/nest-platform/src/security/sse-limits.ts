@@ -3,11 +3,12 @@
  * API key (429 beyond either), and a stream that has sent nothing for `idleTimeoutMs` is closed
  * (an EventSource reconnects by itself, and the stream starts again from the current state). An
  * open stream holds a socket and a subscription for as long as the client likes; without caps a
- * single key could hold them all.
+ * single key could hold them all. Keep-alive comments (a heartbeat) are not content: they do not
+ * hold a stream open, or heartbeats would switch the idle close off.
  */
 import { HttpException, HttpStatus, Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Response } from 'express';
-import { defer, finalize, timeout, EMPTY, type Observable } from 'rxjs';
+import { connect, defer, filter, finalize, startWith, switchMap, takeUntil, timer, type Observable } from 'rxjs';
 import { gauge, type Registry } from '@cdp/observability';
 import { METRICS_REGISTRY, PLATFORM_OPTIONS } from '../tokens';
 import type { KeyedRequest } from './api-key.guard';
@@ -20,6 +21,14 @@ export interface SseLimits {
 }
 
 export const DEFAULT_SSE_LIMITS: SseLimits = { total: 1000, perKey: 20, idleTimeoutMs: 300_000 };
+
+/** A message that is only an SSE comment (`: ...`): EventSource dispatches nothing for it. */
+export const isKeepAlive = (m: unknown): boolean => typeof m === 'object' && m !== null && (m as { comment?: unknown }).comment !== undefined && (m as { data?: unknown }).data === undefined;
+
+/** Completes the stream once it has emitted nothing but keep-alives for `ms`. */
+export function closeWhenSilent<T>(ms: number): (source: Observable<T>) => Observable<T> {
+  return (source) => source.pipe(connect((shared) => shared.pipe(takeUntil(shared.pipe(filter((m) => !isKeepAlive(m)), startWith(null), switchMap(() => timer(ms)))))));
+}
 
 @Injectable()
 export class SseLimitInterceptor implements NestInterceptor {
@@ -60,6 +69,6 @@ export class SseLimitInterceptor implements NestInterceptor {
     res.once('close', release);
     const stream = next.handle();
     const idle = this.limits.idleTimeoutMs;
-    return defer(() => (idle > 0 ? stream.pipe(timeout({ each: idle, with: () => EMPTY })) : stream)).pipe(finalize(release));
+    return defer(() => (idle > 0 ? stream.pipe(closeWhenSilent(idle)) : stream)).pipe(finalize(release));
   }
 }
