@@ -29,7 +29,7 @@ import { Offsets } from '../libs/testing/src/chaos';
 import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 import { machine, writeResult } from './lib/bench-output';
-import { MemoryCgroup, processMemory, type CgroupFigures, type ProcessMemory } from './lib/process-memory';
+import { MemoryCgroup, processMemory, residentByMapping, type CgroupFigures, type ProcessMemory } from './lib/process-memory';
 
 const ROOT = join(__dirname, '..');
 const SERVICES = ['profiles', 'metrics'] as const;
@@ -123,6 +123,7 @@ interface Sample {
   readonly externalMb: number;
   readonly storeMb: number;
   readonly peakRssDuringRungMb: number;
+  readonly largestMappings: { mapping: string; mb: number; maps: number }[];
   readonly cgroup?: CgroupFigures;
 }
 
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
         const pid = running[s]!.process.pid!;
         const memory = processMemory(pid);
         if (!memory) throw new Error(`${s} is gone after rung ${target}`);
-        samples.push({ service: s, memory, ...(await heap(running[s]!.url)), storeMb: Math.round(dirBytes(dirs[s]) / 2 ** 20), peakRssDuringRungMb: Math.max(peak[s], memory.rssMb), ...(groups[s] ? { cgroup: groups[s].figures() } : {}) });
+        samples.push({ service: s, memory, ...(await heap(running[s]!.url)), storeMb: Math.round(dirBytes(dirs[s]) / 2 ** 20), peakRssDuringRungMb: Math.max(peak[s], memory.rssMb), largestMappings: residentByMapping(pid), ...(groups[s] ? { cgroup: groups[s].figures() } : {}) });
       }
       const rung = {
         profiles: target,
@@ -229,7 +230,8 @@ async function main(): Promise<void> {
       log(`rung ${target}: drained in ${rung.drainedSeconds} s (${rung.eventsPerSecond} events/s), KPI events ${kpis.events}/${population.events}, profiles ${kpis.profiles}/${rung.livingProfiles}`);
       for (const x of samples) {
         const cg = x.cgroup ? `; cgroup ${x.cgroup.usageMb}/${x.cgroup.limitMb} MB, peak ${x.cgroup.peakUsageMb}, limit hit ${x.cgroup.limitHits}x, OOM kills ${x.cgroup.oomKills}` : '';
-        log(`  ${x.service}: RSS ${x.memory.rssMb} MB (anon ${x.memory.anonMb}, file ${x.memory.fileMb}; peak in rung ${x.peakRssDuringRungMb}), heap ${x.heapUsedMb}/${x.heapTotalMb} MB, external ${x.externalMb} MB, store on disk ${x.storeMb} MB${cg}`);
+        log(`  ${x.service}: RSS ${x.memory.rssMb} MB (anon ${x.memory.anonMb}, file ${x.memory.fileMb}, file pages once ${x.memory.filePssMb}; peak in rung ${x.peakRssDuringRungMb}), heap ${x.heapUsedMb}/${x.heapTotalMb} MB, external ${x.externalMb} MB, store on disk ${x.storeMb} MB${cg}`);
+        log(`    largest: ${x.largestMappings.map((m) => `${m.mapping.replace(stateDir, '<state>')} ${m.mb} MB (${m.maps} maps)`).join(', ')}`);
       }
     }
     const result = {

@@ -16,6 +16,12 @@ export interface ProcessMemory {
   readonly fileMb: number;
   /** VmHWM: the highest resident size so far. */
   readonly peakRssMb: number;
+  /**
+   * Proportional set size of file pages: each physical page once, however many times it is
+   * mapped. lmdb-js maps a growing store again in chunks, so RssFile counts its pages several
+   * times; this is what the pages actually take.
+   */
+  readonly filePssMb: number;
 }
 
 const kb = (status: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
@@ -29,7 +35,43 @@ export function processMemory(pid: number): ProcessMemory | undefined {
   } catch {
     return undefined;
   }
-  return { rssMb: mb(kb(status, 'VmRSS')), anonMb: mb(kb(status, 'RssAnon')), fileMb: mb(kb(status, 'RssFile') + kb(status, 'RssShmem')), peakRssMb: mb(kb(status, 'VmHWM')) };
+  let rollup = '';
+  try {
+    rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    // older kernels: no proportional figures
+  }
+  return { rssMb: mb(kb(status, 'VmRSS')), anonMb: mb(kb(status, 'RssAnon')), fileMb: mb(kb(status, 'RssFile') + kb(status, 'RssShmem')), peakRssMb: mb(kb(status, 'VmHWM')), filePssMb: mb(kb(rollup, 'Pss_File') + kb(rollup, 'Pss_Shmem')) };
+}
+
+/**
+ * Resident MB by what is mapped (a file's path, "(deleted)" when it is gone from disk, or the
+ * kind of anonymous region), largest first: where RssFile and RssAnon actually live.
+ */
+export function residentByMapping(pid: number, top = 8): { mapping: string; mb: number; maps: number }[] {
+  let smaps: string;
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return [];
+  }
+  const byName = new Map<string, number>();
+  const maps = new Map<string, number>();
+  let name = '';
+  for (const line of smaps.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header) {
+      name = header[1] || '[anonymous]';
+      maps.set(name, (maps.get(name) ?? 0) + 1);
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) byName.set(name, (byName.get(name) ?? 0) + Number(rss[1]));
+  }
+  return [...byName]
+    .map(([mapping, kilobytes]) => ({ mapping, mb: mb(kilobytes), maps: maps.get(mapping) ?? 0 }))
+    .sort((a, b) => b.mb - a.mb)
+    .slice(0, top);
 }
 
 export interface CgroupFigures {

@@ -8,6 +8,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
 import type { SeenEventEntry } from './seen-events-contract';
 
 /** One changelog record: its key and value (null: the entry is gone). */
@@ -33,7 +34,7 @@ export class SeenEventsStore {
     mkdirSync(path, { recursive: true });
     // No fsync: an OS crash can drop the last transactions, leaving the copy behind the commits,
     // which restore detects and rebuilds from the changelog.
-    this.root = open({ path, compression: false, noSync: true, maxDbs: 64 });
+    this.root = open({ path, compression: false, noSync: true, maxDbs: 64, mapSize: LOCAL_STORE_MAP_BYTES });
     this.offsets = this.root.openDB({ name: 'offsets' });
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DedupeStore } from './dedupe-store';
@@ -15,6 +15,24 @@ describe('DedupeStore', () => {
   afterEach(async () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('maps its file once however large it grows (each extra map would count the same pages again in the resident size)', async () => {
+    const big = new DedupeStore({ dir: join(dir, 'big'), ttlMs: HOUR, maxEntries: 1_000_000, namespace: 'ns.' });
+    try {
+      for (let batch = 0; batch < 40; batch++) {
+        const keys = Array.from({ length: 2000 }, (_, i) => big.key('web', `event-${batch}-${i}-${'x'.repeat(60)}`));
+        for (const k of keys) big.claim(k);
+        await big.remember(keys);
+      }
+      const file = join(dir, 'big', 'data.mdb');
+      // Grown well past lmdb-js's first map (128 KB), through several resizes had it been left to grow.
+      expect(statSync(file).size).toBeGreaterThan(8 * 2 ** 20);
+      const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(file));
+      expect(maps).toHaveLength(1);
+    } finally {
+      await big.close();
+    }
   });
 
   it('claims a new id, reports it in flight until remembered, then as a duplicate', async () => {

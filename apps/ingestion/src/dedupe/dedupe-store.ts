@@ -14,6 +14,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
 import { RetriableError } from '@cdp/kafka';
 
 export type Claim = 'new' | 'duplicate' | 'in-flight';
@@ -41,7 +42,7 @@ export class DedupeStore {
 
   constructor(private readonly opts: DedupeOptions) {
     mkdirSync(opts.dir, { recursive: true });
-    this.root = open({ path: opts.dir, maxDbs: 5, compression: false });
+    this.root = open({ path: opts.dir, maxDbs: 5, compression: false, mapSize: LOCAL_STORE_MAP_BYTES });
     this.ids = this.root.openDB<number, string>({ name: 'event-ids' });
     this.byTime = this.root.openDB<string, [number, string]>({ name: 'by-time' });
     this.sources = this.root.openDB<string, string>({ name: 'sources' });

@@ -15,6 +15,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
 import type { Counts, PersistedKpiState, QuarantineEntry, StateChange } from '../domain/kpi-state';
 import type { ProfileEntry, ProfileTable } from '../domain/profile-table';
 import type { SeenChange, SeenTable } from '../domain/seen-ids';
@@ -77,7 +78,7 @@ export class KpiStore implements ProfileTable, SeenTable {
     // No fsync per commit (0.3 ms instead of 3.3 ms per record). A process crash loses nothing (the
     // page cache has it); an OS crash can drop the last transactions, and then the consumer group is
     // ahead of the store, which start-up detects and replays (README, KPIs: Restarts).
-    this.root = open({ path, compression: false, noSync: true });
+    this.root = open({ path, compression: false, noSync: true, mapSize: LOCAL_STORE_MAP_BYTES });
     this.dbs = {
       totals: this.root.openDB({ name: 'totals' }),
       buckets: this.root.openDB({ name: 'buckets' }),

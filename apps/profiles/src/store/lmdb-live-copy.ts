@@ -17,6 +17,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { open, type RootDatabase } from 'lmdb';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
 
 /** The smallest key: LMDB keys are at least one byte, and lmdb-js skips keys below 0x05 unless asked. */
 const FIRST_KEY = Buffer.from([0]);
@@ -25,7 +26,7 @@ const ENTRIES_PER_TURN = 5_000;
 /** Copies databases `names` of `source` into a new environment at `path` (an empty directory); resolves once it is closed. */
 export async function copyLiveRecords(source: RootDatabase, names: readonly string[], path: string, maxDbs: number): Promise<{ entries: number }> {
   // Not flushed per transaction: the caller flushes the file once it is complete (sealGeneration).
-  const target = open({ path, maxDbs, compression: false, noSubdir: false, noSync: true });
+  const target = open({ path, maxDbs, compression: false, noSubdir: false, noSync: true, mapSize: LOCAL_STORE_MAP_BYTES });
   let entries = 0;
   try {
     for (const name of names) {

@@ -18,6 +18,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
 import { PURPOSE_FEEDS, type Profile } from '@cdp/contracts';
 import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
@@ -131,7 +132,7 @@ export const STORE_DATABASES: readonly string[] = Object.values(DATABASES).map((
 
 function openHandles(path: string): Handles {
   // Flushed commits: the offsets in here may run ahead of Kafka's committed ones, never behind.
-  const root = open({ path, maxDbs: MAX_DBS, compression: false, noSubdir: false });
+  const root = open({ path, maxDbs: MAX_DBS, compression: false, noSubdir: false, mapSize: LOCAL_STORE_MAP_BYTES });
   return {
     root,
     records: root.openDB(DATABASES.records),
