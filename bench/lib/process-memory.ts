@@ -109,8 +109,13 @@ export class MemoryCgroup {
         writeFileSync(join(dir, 'memory.swap.max'), '0');
       } else {
         writeFileSync(join(dir, 'memory.limit_in_bytes'), bytes);
-        // Charges made before the move go with the process, so the group sees all it holds.
-        if (existsSync(join(dir, 'memory.move_charge_at_immigrate'))) writeFileSync(join(dir, 'memory.move_charge_at_immigrate'), '3');
+        // Charges made before the move go with the process where the kernel still can (newer
+        // kernels refuse): otherwise the group sees only what the process touches after the move.
+        try {
+          writeFileSync(join(dir, 'memory.move_charge_at_immigrate'), '3');
+        } catch {
+          // charged from the move on
+        }
       }
       return { group: new MemoryCgroup(dir, isV2, limitMb) };
     } catch (err) {

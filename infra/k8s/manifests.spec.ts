@@ -254,6 +254,16 @@ describe('Kubernetes manifests', () => {
       expect(container.resources.limits.memory).toEqual(expect.any(String));
     });
 
+    it('caps the V8 heap at half its memory limit or less (the rest holds native memory and the page cache)', () => {
+      const options = env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+      const heapMb = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+      const limit = /^(\d+)(Mi|Gi)$/.exec(container.resources.limits.memory as string);
+      expect(limit).not.toBeNull();
+      const limitMb = Number(limit![1]) * (limit![2] === 'Gi' ? 1024 : 1);
+      expect(heapMb).toBeGreaterThanOrEqual(128);
+      expect(heapMb).toBeLessThanOrEqual(limitMb / 2);
+    });
+
     it('runs as non-root with a read-only root filesystem and no privileges', () => {
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
       expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
@@ -273,7 +283,8 @@ describe('Kubernetes manifests', () => {
 
     it('sets only variables the service documents, settings from cdp-config and secrets from Secrets', () => {
       const documented = documentedVariables(name);
-      const own = env.filter((e) => !podFieldVars.includes(e.name));
+      // NODE_OPTIONS is Node's own, not the service's: the heap cap, checked on its own below.
+      const own = env.filter((e) => !podFieldVars.includes(e.name) && e.name !== 'NODE_OPTIONS');
       for (const e of own) expect([e.name, documented.has(e.name)]).toEqual([e.name, true]);
       // No literal settings, except the advertised URL, which is built from the pod's own fields only.
       for (const e of own.filter((v) => v.name !== advertisedUrl)) expect([e.name, e.value]).toEqual([e.name, undefined]);
