@@ -35,7 +35,7 @@ import { startMetrics } from './start';
 
 const MINUTE = 60_000;
 const CHANNELS = ['website', 'email', 'sms', 'call-centre'];
-const logger = createLogger('kpi-test', 'silent');
+const logger = createLogger('kpi-test', process.env.KPI_TEST_LOG_LEVEL ?? 'silent');
 
 function records(now: number, from: number, to: number): OutboundMessage[] {
   const out: OutboundMessage[] = [];
@@ -147,20 +147,24 @@ describe('metrics KPI state across restarts', () => {
    * Records the metrics group has yet to consume, handovers between its tasks included: per-profile
    * figures are final only once a merge's handovers are consumed (docs/kpis.md).
    */
-  async function behind(ns: string): Promise<number> {
+  async function behind(ns: string): Promise<{ lag: number; short: string[] }> {
     const admin = kafka.admin();
     await admin.connect();
     try {
       const topics = [resolvedEventsTopic, identityChangesTopic, identityQuarantineTopic, deadLettersTopic, kpiHandoverTopic].map((t) => topicName(t, ns));
       const committed = new Map((await admin.fetchOffsets({ groupId: `${ns}cdp-metrics`, topics })).flatMap(({ topic, partitions }) => partitions.map((p) => [`${topic}:${p.partition}`, BigInt(p.offset)] as const)));
       let lag = 0n;
+      // Which partitions are short, and where: a failure then names them.
+      const short: string[] = [];
       for (const topic of topics) {
         for (const o of await admin.fetchTopicOffsets(topic)) {
           const at = committed.get(`${topic}:${o.partition}`) ?? -1n;
-          lag += BigInt(o.high) - (at < 0n ? BigInt(o.low) : at);
+          const behind = BigInt(o.high) - (at < 0n ? BigInt(o.low) : at);
+          if (behind > 0n) short.push(`${topic.slice(ns.length)}:${o.partition} committed ${at} of ${o.high}`);
+          lag += behind;
         }
       }
-      return Number(lag);
+      return { lag: Number(lag), short };
     } finally {
       await admin.disconnect();
     }
@@ -212,7 +216,7 @@ describe('metrics KPI state across restarts', () => {
 
     b = await start(dirB);
     await eventually(() => kpis(b.url, 'all'), complete, 60_000);
-    await eventually(() => behind(namespace), (n) => n === 0, 60_000);
+    await eventually(() => behind(namespace), (n) => n.lag === 0, 60_000);
     const restarted = await figures(b.url);
     const metricsText = await (await fetch(`${b.url}/metrics`)).text();
     // The KPI snapshots reach their topic as Avro.
@@ -229,7 +233,7 @@ describe('metrics KPI state across restarts', () => {
     await eventually(() => kpis(a.url, 'all'), complete, 60_000);
     // Every duplicate has been consumed and recognised by its id, and the counts did not move.
     const seenTwice = await eventually(async () => counter(await (await fetch(`${a.url}/metrics`)).text(), 'cdp_kpi_duplicate_records_total'), (n) => n >= dupes.length, 30_000);
-    await eventually(() => behind(namespace2), (n) => n === 0, 60_000);
+    await eventually(() => behind(namespace2), (n) => n.lag === 0, 60_000);
     const uninterrupted = await figures(a.url);
     await a.app.close();
     expect(seenTwice).toBe(dupes.length);
