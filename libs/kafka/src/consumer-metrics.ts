@@ -12,7 +12,7 @@ export function consumerMetrics(r: Registry) {
     crashes: counter(r, 'cdp_consumer_crashes_total', 'Consumer crashes reported by kafkajs', ['group']),
     publishFailures: counter(r, 'cdp_consumer_publish_failures_total', 'Failed attempts to commit outputs and offsets', ['topic', 'group']),
     // Records per commit and commit time: what a transaction costs and how well it is amortised.
-    commitRecords: histogram(r, 'cdp_consumer_commit_records', 'Input records made done by one commit, by kind (transaction, plain group commit, publish under at-least-once, filtered: past markers only)', ['topic', 'group', 'kind'], [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]),
+    commitRecords: histogram(r, 'cdp_consumer_commit_records', 'Input records made done by one commit, by kind (transaction, plain group commit, publish under at-least-once, filtered: past markers only, covered: past records the restored state already holds)', ['topic', 'group', 'kind'], [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]),
     commitSeconds: histogram(r, 'cdp_consumer_commit_seconds', 'Time to commit a group of records (outputs, dead letters and offset), by kind', ['topic', 'group', 'kind']),
     // Co-partitioned loops with state: how long a task taken over waits for its state.
     restoreSeconds: histogram(r, 'cdp_task_restore_seconds', 'Time to restore the state of a task taken over, by source (local: the copy on disk was current; changelog: read back)', ['group', 'from'], [0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300]),

@@ -464,12 +464,37 @@ export class PartitionProcessor {
     }
   }
 
-  /** skipCovered, remembering the floor until a batch reaches it (a batch wholly below it is skipped too). */
-  private skipBelowFloor(payload: EachBatchPayload, id: string, floor: bigint | undefined): number | undefined {
+  /**
+   * skipCovered, remembering the floor until a batch reaches it (a batch wholly below it is skipped
+   * too). A batch wholly covered is committed past, by a plain group commit: under exactly-once
+   * nothing else would commit it, and a partition whose last records the restored state already
+   * holds (a group whose offsets were lost or reset) stayed short of its end for good.
+   */
+  private async skipBelowFloor(payload: EachBatchPayload, id: string, floor: bigint | undefined): Promise<number | undefined> {
     const from = this.skipCovered(payload, floor);
-    if (from === undefined && floor !== undefined) this.floors.set(id, floor);
-    else this.floors.delete(id);
-    return from;
+    if (from !== undefined || floor === undefined) {
+      this.floors.delete(id);
+      return from;
+    }
+    this.floors.set(id, floor);
+    if (!this.d.committer.exactlyOnce) return undefined;
+    const { batch } = payload;
+    // Past the markers that end the batch, as the handled path commits.
+    const next = BigInt(batch.lastOffset()) + 1n;
+    const labels = { topic: batch.topic, group: this.d.groupId, kind: 'covered' };
+    try {
+      const stopTimer = this.d.metrics.commitSeconds.startTimer(labels);
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next.toString() }] }] });
+      stopTimer();
+      this.d.metrics.commitRecords.observe(labels, 0);
+    } catch (err) {
+      // A rebalance: kafkajs rejoins when eachBatch throws it. Anything else is left to the
+      // partition's next commit.
+      if (isGenerationGone(err)) throw err;
+      this.d.metrics.publishFailures.inc({ topic: batch.topic, group: this.d.groupId });
+      this.d.log.warn({ topic: batch.topic, partition: batch.partition, err: describeError(err) }, 'committing past records the restored state covers failed; the next commit of the partition covers them');
+    }
+    return undefined;
   }
 
   /** Skips what the group's commits already cover: the index of the first record to handle, or undefined for none. */
