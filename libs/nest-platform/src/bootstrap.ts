@@ -86,7 +86,10 @@ export async function startService(module: DynamicModule, opts: StartOptions): P
   app.use(preBodyChecks({ maxBodyBytes, ring: keyRingOf(app) }));
   app.useBodyParser('json', { limit: maxBodyBytes });
   drainHttpOnShutdown(app);
-  app.enableShutdownHooks();
+  // Exit once the graceful close is done, rather than when the last handle goes: a Kafka client
+  // still retrying a group join (a SIGTERM while it starts on a fresh broker) held the process
+  // until the forced exit, which reported a clean stop as a failure (CI, production-install).
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
   noteShutdownSignals();
   // Module init (Kafka connected, topics provisioned, state restored) before consumers start.
   await app.init();
