@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -16,6 +16,7 @@ import { AvroCodec, identityChangesTopic, resolvedEventsTopic, topicName, type C
 import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 import { machine, writeResult } from './lib/bench-output';
+import { processMemory } from './lib/process-memory';
 
 const N = Number(process.env.METRICS_BENCH_EVENTS ?? 30000);
 const PROFILES = Number(process.env.METRICS_BENCH_PROFILES ?? 10000);
@@ -35,7 +36,6 @@ async function start(env: Record<string, string>): Promise<{ service: RunningSer
 }
 
 const kpis = async (url: string, window = 'all') => (await (await fetch(`${url}/v1/kpis?window=${window}`)).json()) as KpiSnapshot;
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function main(): Promise<void> {
   if (spawnSync('npx', ['nx', 'run', 'metrics:build', '--output-style=static'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('build failed');
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       await sleep(1000); // like a dashboard polling: a snapshot walks every profile
     }
     const drainSeconds = (performance.now() - firstSeenAt) / 1000;
-    const rss = rssMb(service.process.pid!);
+    const rss = processMemory(service.process.pid!)?.rssMb ?? 0;
 
     // Snapshot cost at this size (each call after the 1 s cache has expired).
     const snapshotMs: Record<string, number> = {};

@@ -46,6 +46,7 @@ import { machine, percentile, writeResult } from './lib/bench-output';
 import { firstResolvedEvents, NaiveResolver } from './lib/naive-resolver';
 import { formatCpuSummary, readCpuProfile, summariseCpuProfile, type CpuSummary } from './lib/cpu-profile';
 import { benchServers, buildServices } from './lib/platform-setup';
+import { processMemory } from './lib/process-memory';
 
 const CLK_TCK = 100;
 const log = (line: string) => process.stderr.write(`[pipeline ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -57,16 +58,6 @@ function cpuSeconds(pid: number): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-/** Resident memory of a process in MB (VmRSS); 0 once it is gone. */
-function rssMb(pid: number): number {
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Math.round(Number(kb) / 1024) : 0;
   } catch {
     return 0;
   }
@@ -457,7 +448,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     accepted += burst.books.accepted.size;
     const done = await untilDone(accepted, 1_800_000);
     const cpuMax = cpu.read();
-    const rss = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, rssMb(p)]));
+    const rss = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, processMemory(p)?.rssMb ?? 0]));
     const commits = commitFigures(commitsBefore, await commitTotals(platform));
     const kafkaRequestsPer100Events = requestsPer100(requestsBefore, await requestTotals(platform), burst.books.accepted.size);
     await burst.close();
