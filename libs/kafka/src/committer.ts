@@ -147,8 +147,16 @@ export class TransactionalCommitter implements Committer {
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,
       });
-      // connect() initialises the transactional id: this aborts whatever the previous owner left open.
-      pending = producer.connect().then(() => producer);
+      // The transactional id is initialised by kafkajs's first transaction(), not by connect()
+      // (that one asks for an idempotent producer id only). That initialisation is what aborts
+      // the previous owner's open transaction and fences it, and takeOver's committed offset is
+      // final only after it: so begin and abort an empty transaction now (kafkajs sends no
+      // EndTxn for one with nothing in it). Without this, a zombie could still commit its
+      // records and offset after the new owner had read the offset, and both would publish them.
+      pending = producer.connect().then(async () => {
+        await (await producer.transaction()).abort();
+        return producer;
+      });
       pending.catch(() => this.producers.delete(id));
       this.producers.set(id, pending);
     }

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { AvroCodec, canonicalEventsTopic, deadLettersTopic, resolvedEventsTopic, schemasTopic, topicName, type CanonicalEvent, type ResolvedEvent, type TopicContract } from '@cdp/contracts';
 import { createRegistry } from '@cdp/observability';
 import { collect, deleteNamespace, eventually, testEvent, testKafka, uniqueNamespace } from '@cdp/testing';
-import { TransactionalCommitter } from './committer';
+import { isFencedError, TransactionalCommitter } from './committer';
 import { KafkaPlatform } from './platform';
 import { ok, output } from './results';
 import { WholeTopicReader } from './topic-reader';
@@ -28,6 +28,8 @@ describe('consumer loop exactly-once against a real Kafka', () => {
   const codec = new AvroCodec<CanonicalEvent>(canonicalEventsTopic.versions);
   const entered = gate();
   const release = gate();
+  const probeEntered = gate();
+  const probeRelease = gate();
 
   const send = async (ids: string[]): Promise<void> => {
     const producer = kafka.producer();
@@ -64,6 +66,10 @@ describe('consumer loop exactly-once against a real Kafka', () => {
             entered.open();
             await release.wait;
           }
+          if (e.eventId === 'probe') {
+            probeEntered.open();
+            await probeRelease.wait;
+          }
           if (e.eventId.startsWith('silent')) return ok([]);
           const resolved: ResolvedEvent = { event: e, profileId: `p-${e.eventId}`, identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
           return ok([output(resolvedEventsTopic, resolved.profileId, resolved)]);
@@ -75,6 +81,7 @@ describe('consumer loop exactly-once against a real Kafka', () => {
 
   afterAll(async () => {
     release.open();
+    probeRelease.open();
     await platform.close();
     await deleteNamespace(kafka, namespace);
   });
@@ -115,6 +122,38 @@ describe('consumer loop exactly-once against a real Kafka', () => {
     // aborted and read-committed consumers never see it.
     const final = await eventually(published, (ids) => ids.includes('held'), 60_000, 500);
     expect(final.sort()).toEqual(['first', 'held', 'second']);
+  });
+
+  it('fences the previous owner before it reads the committed offset: a transaction the previous owner left open can no longer commit', async () => {
+    // Partition 3, untouched by the other tests. The previous owner (paused past its session
+    // timeout, say) has a transaction open on the partition's transactional id: an output and the
+    // input offset after the record it handled.
+    const zombie = kafka.producer({ transactionalId: `${groupId}.${input}.3`, idempotent: true, maxInFlightRequests: 1, retry: { retries: 2 } });
+    await zombie.connect();
+    const open = await zombie.transaction();
+    const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
+    const ghost: ResolvedEvent = { event: event('zombie'), profileId: 'p-zombie', identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
+    await open.send({ topic: outputTopic, messages: [{ key: ghost.profileId, value: resolvedCodec.encode(ghost) }] });
+    await open.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: input, partitions: [{ partition: 3, offset: '1' }] }] });
+
+    // The loop's first record on the partition: by the time the handler runs, the loop has taken
+    // the partition over and read its committed offset (none, so it handles the record).
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: input, messages: [{ partition: 3, key: 'probe', value: codec.encode(event('probe')) }] });
+    await producer.disconnect();
+    await probeEntered.wait;
+    // Had the previous owner been able to commit now, its offset would skip the record the loop
+    // is handling, and its output would sit beside the loop's: it must be fenced already.
+    const attempt = await open.commit().then(
+      () => 'committed',
+      (err: unknown) => (isFencedError(err) ? 'fenced' : `failed otherwise: ${String(err)}`),
+    );
+    await zombie.disconnect().catch(() => undefined);
+    probeRelease.open();
+    expect(attempt).toBe('fenced');
+    const ids = await eventually(published, (found) => found.includes('probe'), 30_000, 500);
+    expect(ids).not.toContain('zombie');
   });
 
   it('commits a transaction whose outputs to one partition are larger than the broker takes in one batch', async () => {
