@@ -114,6 +114,10 @@ export class ConsumerLoop {
     return this.tasks;
   }
 
+  get groupId(): string {
+    return this.opts.groupId;
+  }
+
   /** Whether the member has joined its group at least once. */
   get hasJoined(): boolean {
     return this.joined;
@@ -217,8 +221,12 @@ export class ConsumerLoop {
     const started = Date.now();
     this.log.info('stopping consumer: finishing the group in hand, leaving the group');
     await this.processor.settled();
-    await this.consumer.disconnect();
-    await this.committer.close();
+    try {
+      await this.consumer.disconnect();
+    } finally {
+      // Its producers too when the leave failed: they hold transactional ids and sockets.
+      await this.committer.close();
+    }
     this.log.info({ ms: Date.now() - started }, 'consumer stopped');
   }
 }

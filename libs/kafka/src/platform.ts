@@ -6,7 +6,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { KafkaSecurity } from '@cdp/config';
 import { isErasureBounded, isJanitored, topicName, type TopicContract } from '@cdp/contracts';
-import type { Logger, Registry } from '@cdp/observability';
+import { counter, type Logger, type Registry } from '@cdp/observability';
 import { CodecCache } from './codecs';
 import { ConsumerLoop, type FetchTuning } from './consumer-loop';
 import type { CoPartitioning, Decoder, Subscription } from './subscription';
@@ -17,7 +17,7 @@ import { KafkaSchemaStore } from './schema-store';
 import { SegmentRoller } from './segment-roller';
 import type { DeletionPlan } from './erasure-bound';
 import { ErasureJanitor } from './erasure-janitor';
-import { PermanentError } from './errors';
+import { describeError, PermanentError } from './errors';
 import { DEFAULT_ERASURE_BOUND_MS, ensureTopics, erasureDeletionPlan, erasurePlan } from './topics';
 import type { BackoffOptions } from './retry';
 
@@ -56,10 +56,12 @@ export class KafkaPlatform {
   private roller: SegmentRoller | undefined;
   private deletionPlan: DeletionPlan | undefined;
   private readonly janitors: { janitor: ErasureJanitor; roller: SegmentRoller }[] = [];
+  private readonly shutdownFailures: ReturnType<typeof counter>;
 
   constructor(readonly opts: KafkaPlatformOptions) {
     this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}) });
     countKafkaRequests(this.kafka, opts.registry);
+    this.shutdownFailures = counter(opts.registry, 'cdp_kafka_shutdown_step_failures_total', 'Steps of the Kafka close that failed at shutdown (the rest still closed), by step', ['step']);
     this.schemas = new KafkaSchemaStore(this.kafka, opts.namespace, opts.logger);
     this.codecs = new CodecCache(this.schemas);
     this.producer = new CdpProducer(this.kafka, this.codecs, this.schemas, opts.namespace);
@@ -172,19 +174,34 @@ export class KafkaPlatform {
     return dead.length ? { ok: false, detail: `consumer: ${dead.join('; ')}` } : { ok: true, detail: `${this.loops.length} consumer(s)` };
   }
 
-  /** Graceful shutdown: consumers first (commit offsets), then the producer (flush), then admin. */
+  /**
+   * Graceful shutdown: consumers first (commit offsets), then the producer (flush), then admin.
+   * A step that fails (a broker unreachable while a member leaves its group) is logged and counted,
+   * and the close goes on: what a consumer had in hand is settled before it leaves, so a failed
+   * leave costs the group a session timeout, not data, and must not keep the producer open.
+   */
   async close(): Promise<void> {
     const started = Date.now();
-    for (const loop of this.loops) await loop.stop();
-    await this.roller?.stop();
+    const failed: string[] = [];
+    const step = async (name: string, run: () => Promise<void>): Promise<void> => {
+      try {
+        await run();
+      } catch (err) {
+        failed.push(name);
+        this.shutdownFailures.inc({ step: name });
+        this.opts.logger.warn({ step: name, err: describeError(err) }, 'a shutdown step failed; closing the rest');
+      }
+    };
+    for (const loop of this.loops) await step(`consumer ${loop.groupId}`, () => loop.stop());
+    await step('segment roller', async () => this.roller?.stop());
     for (const { janitor, roller } of this.janitors.splice(0)) {
-      await janitor.stop();
-      await roller.stop();
+      await step('erasure janitor', () => janitor.stop());
+      await step('segment roller', () => roller.stop());
     }
-    await this.schemas.stop();
-    await this.producer.disconnect();
-    if (this.adminConnected) await this.admin.disconnect();
+    await step('schema reader', () => this.schemas.stop());
+    await step('producer', () => this.producer.disconnect());
+    if (this.adminConnected) await step('admin', () => this.admin.disconnect());
     this.adminConnected = false;
-    this.opts.logger.info({ ms: Date.now() - started }, 'Kafka closed');
+    this.opts.logger.info({ ms: Date.now() - started, ...(failed.length ? { failedSteps: failed } : {}) }, 'Kafka closed');
   }
 }
