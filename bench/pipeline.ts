@@ -27,6 +27,9 @@
  * --cpu-prof runs every service under `node --cpu-prof` and prints where each one's CPU went (by
  * area: our apps and libs, each npm package, Node, the GC; and the top functions by self time).
  * Resident memory of every process is taken at the end of the max sustained phase.
+ * --mix growth (default) measures a new population, about half of whose events add to the graph;
+ * --mix steady continues the warm-up's people (1% new), as a brand's established customers make
+ * most of its traffic: about one event in ten adds to the graph.
  * Writes bench-results/pipeline.json (and pipeline-<label>.json with --label).
  * --instances N runs N instances of each service (one group each, the load spread over the
  * ingestion instances in turn): the scaling figures of README.md come from N = 1, 2, 3.
@@ -223,7 +226,13 @@ interface Phases {
   readonly serviceEnv: Record<string, string>;
   /** Events the naive resolver resolves after the measured phases (0: none). */
   readonly naiveEvents: number;
+  /** growth: the measured events bring a new population (about half add to the graph); steady: they continue the warm-up's (one in ten does). */
+  readonly mix: LoadMix;
 }
+
+type LoadMix = 'growth' | 'steady';
+/** New people per event in the steady mix: a brand's established customers make most of its traffic. */
+const STEADY_NEW_PERSON_SHARE = 0.01;
 
 interface ModeResult {
   readonly mode: Mode;
@@ -260,6 +269,7 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'boolean', default: false },
       'naive-events': { type: 'string', default: '5000' },
       'service-env': { type: 'string', default: '' },
+      mix: { type: 'string', default: 'growth' },
     },
   });
   const events = Number(values.events);
@@ -274,11 +284,13 @@ async function main(): Promise<void> {
     if (m === 'alo') return 'at-least-once';
     throw new Error(`--modes takes eos and/or alo, not ${m}`);
   });
+  const mix = values.mix as LoadMix;
+  if (mix !== 'growth' && mix !== 'steady') throw new Error(`--mix takes growth or steady, not ${values.mix}`);
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number of at least 1, not ${values.rounds}`);
   // ABBA: round i runs the modes forwards when i is even, backwards when odd.
   const schedule = Array.from({ length: rounds }, (_, i) => (i % 2 ? [...modes].reverse() : modes)).flat();
-  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances, cpuProf: values['cpu-prof']!, naiveEvents: Number(values['naive-events']), serviceEnv: Object.fromEntries(values['service-env']!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) };
+  const phases: Phases = { events, warmup, rates, seconds, waitMs, seed: Number(values.seed), instances, cpuProf: values['cpu-prof']!, naiveEvents: Number(values['naive-events']), mix, serviceEnv: Object.fromEntries(values['service-env']!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) };
   if (!values['no-build']) buildServices(log);
   const { servers, infra } = await benchServers(values.shared!, log);
   const runs: ModeResult[] = [];
@@ -323,11 +335,13 @@ async function main(): Promise<void> {
     infra: values.shared ? 'shared' : 'own instance',
     schedule,
     instances,
+    mix,
     byMode,
     exactlyOnceCost,
     runs,
     definition: {
       maxSustained: 'accepted events / (first offer → KPI all-time events = accepted and every service group at the end of its inputs)',
+      mix: 'growth: the measured events are a new population (seed + 1), about half of them adding to the graph (first visits, new devices, logins and loyalty merges); steady: they continue the warm-up population with 1% new people, about one in ten adding to the graph',
       latency: 'event offered (HTTP batch posted or raw record sent) → first profile update including it received by a downstream consumer',
       cpuCores: 'CPU seconds (user+system, /proc/<pid>/stat) per wall second over the phase: 1.0 = one core',
       exactlyOnceCost: '1 - median max sustained (exactly-once) / median max sustained (at-least-once)',
@@ -438,7 +452,11 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
 
     log(`max sustained: ${events} events as fast as possible`);
     const burst = load();
-    const plan = planLoad({ seed: o.seed + 1, events, runTag: `m${tag}` });
+    const plan =
+      o.mix === 'steady'
+        ? planLoad({ seed: o.seed, events, runTag: `w${tag}`, after: warmup, newPersonShare: STEADY_NEW_PERSON_SHARE })
+        : planLoad({ seed: o.seed + 1, events, runTag: `m${tag}` });
+    log(`mix (${o.mix}): ${Object.entries(plan.mix).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     const commitsBefore = await commitTotals(platform);
     const requestsBefore = await requestTotals(platform);
     cpu.start();

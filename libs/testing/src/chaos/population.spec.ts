@@ -29,4 +29,18 @@ describe('chaos load plan', () => {
     // The mix the checks rely on is there: merges, both paths, unidentified activity, B2B.
     for (const kind of ['login-merge', 'store-merge', 'call-centre', 'unidentified', 'junk-only', 'b2b', 'repeat-visit']) expect(plan.mix[kind]).toBeGreaterThan(0);
   });
+
+  it('continues a load it was given as taken (a steady state): the same people, new event ids, few new people', () => {
+    const warm = planLoad({ seed: 4, events: 4000, runTag: 'w1' });
+    const steady = planLoad({ seed: 4, events: 4000, runTag: 'w1', after: 4000, newPersonShare: 0.01 });
+    expect(steady.events).toHaveLength(4000);
+    const ids = new Set([...warm.events, ...steady.events].map((e) => e.eventId));
+    expect(ids.size).toBe(8000);
+    // Past the warm-up, most events come from people it introduced: few first visits.
+    expect(steady.mix['new-person']! / 4000).toBeLessThan(0.03);
+    expect(warm.mix['new-person']! / 4000).toBeGreaterThan(0.08);
+    const known = new Set(warm.events.flatMap((e) => Object.values((e.body?.identifiers as Record<string, string>) ?? {})));
+    const visits = steady.events.filter((e) => e.body?.type === 'page_view');
+    expect(visits.filter((e) => known.has((e.body!.identifiers as Record<string, string>).visitor_id!)).length / visits.length).toBeGreaterThan(0.9);
+  });
 });

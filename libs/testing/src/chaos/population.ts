@@ -46,9 +46,26 @@ interface Person {
   step: number;
 }
 
+/** How many deliberately bad records a load of `events` carries. */
+const badCount = (events: number): number => Math.max(3, Math.round(events / 1000));
+
 const COMPANIES = ['Acme Ltd', 'Globex Corporation', 'Initech Inc', 'Umbrella plc'];
 
-export function planLoad(opts: { seed: number; events: number; runTag: string }): LoadPlan {
+export interface LoadOptions {
+  readonly seed: number;
+  readonly events: number;
+  readonly runTag: string;
+  /**
+   * A steady state instead of growth: the plan continues a load of `after` events made with the
+   * same seed and tag (planLoad({ seed, events: after, runTag }), which the platform has taken
+   * already, so its people are known), and returns only the events past it.
+   */
+  readonly after?: number;
+  /** The share of events that bring a new person (0.12 when not given; of the events past `after`). */
+  readonly newPersonShare?: number;
+}
+
+export function planLoad(opts: LoadOptions): LoadPlan {
   const r = rng(opts.seed);
   const tag = opts.runTag.toLowerCase();
   const TAG = opts.runTag.toUpperCase();
@@ -56,7 +73,6 @@ export function planLoad(opts: { seed: number; events: number; runTag: string })
   const people: Person[] = [];
   const mix: Record<string, number> = {};
   const events: PlannedEvent[] = [];
-  const bad = Math.max(3, Math.round(opts.events / 1000));
   let seq = 0;
 
   const newPerson = (): Person => {
@@ -111,25 +127,36 @@ export function planLoad(opts: { seed: number; events: number; runTag: string })
     }
   };
 
-  const badAt = new Set(Array.from({ length: bad }, () => Math.floor(r() * opts.events)));
-  while (events.length < opts.events) {
-    if (badAt.has(events.length)) {
-      badAt.delete(events.length);
-      const k = events.length;
-      if (k % 2 === 0) {
-        const key = `bad-${tag}-${k}`;
-        mix['bad-raw'] = (mix['bad-raw'] ?? 0) + 1;
-        events.push({ eventId: key, channel: 'call-centre', via: 'kafka', raw: Buffer.from('{"type":"inbound_call","identifiers":{', 'utf8'), key, identified: false, bad: true });
-      } else {
-        const eventId = `bad-${tag}-${k}`;
-        mix['bad-http'] = (mix['bad-http'] ?? 0) + 1;
-        events.push({ eventId, channel: 'website', via: 'http', body: { eventId, type: 'Page View', identifiers: { loyalty_number: '123' }, occurredAt: 'yesterday' }, key: eventId, identified: false, bad: true });
+  const generate = (count: number, newPersonShare: number, bad: number): void => {
+    const start = events.length;
+    const badAt = new Set(Array.from({ length: bad }, () => start + Math.floor(r() * count)));
+    while (events.length < start + count) {
+      if (badAt.has(events.length)) {
+        badAt.delete(events.length);
+        const k = events.length;
+        if (k % 2 === 0) {
+          const key = `bad-${tag}-${k}`;
+          mix['bad-raw'] = (mix['bad-raw'] ?? 0) + 1;
+          events.push({ eventId: key, channel: 'call-centre', via: 'kafka', raw: Buffer.from('{"type":"inbound_call","identifiers":{', 'utf8'), key, identified: false, bad: true });
+        } else {
+          const eventId = `bad-${tag}-${k}`;
+          mix['bad-http'] = (mix['bad-http'] ?? 0) + 1;
+          events.push({ eventId, channel: 'website', via: 'http', body: { eventId, type: 'Page View', identifiers: { loyalty_number: '123' }, occurredAt: 'yesterday' }, key: eventId, identified: false, bad: true });
+        }
+        continue;
       }
-      continue;
+      // A new person now and then; otherwise someone who came before (earlier people more often).
+      const p = people.length === 0 || r() < newPersonShare ? newPerson() : people[Math.floor(r() ** 2 * people.length)]!;
+      next(p);
     }
-    // A new person now and then; otherwise someone who came before (earlier people more often).
-    const p = people.length === 0 || r() < 0.12 ? newPerson() : people[Math.floor(r() ** 2 * people.length)]!;
-    next(p);
+  };
+
+  const after = opts.after ?? 0;
+  if (after) {
+    // The same draws as the load this one continues, so the same people at the same steps.
+    generate(after, 0.12, badCount(after));
+    for (const k of Object.keys(mix)) delete mix[k];
   }
-  return { seed: opts.seed, people: Math.max(peopleCount, people.length), events, mix };
+  generate(opts.events, opts.newPersonShare ?? 0.12, badCount(opts.events));
+  return { seed: opts.seed, people: Math.max(peopleCount, people.length), events: after ? events.slice(after) : events, mix };
 }
