@@ -48,6 +48,7 @@ import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type Own
 import { machine, percentile, writeResult } from './lib/bench-output';
 import { firstResolvedEvents, NaiveResolver } from './lib/naive-resolver';
 import { formatCpuSummary, readCpuProfile, summariseCpuProfile, type CpuSummary } from './lib/cpu-profile';
+import { ProviderCli } from '../libs/testing/src/provider-cli';
 import { benchServers, buildServices } from './lib/platform-setup';
 import { processMemory } from './lib/process-memory';
 
@@ -403,6 +404,13 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
     if (infra) {
       pids.kafka = await infra.pidOf('kafka');
       pids.neo4j = await infra.pidOf('neo4j');
+    } else {
+      // --shared: the servers of the local provider, when they are its (not a remote cluster).
+      const status = await new ProviderCli(process.env, () => undefined).status().catch(() => undefined);
+      for (const server of ['kafka', 'neo4j'] as const) {
+        const pid = status?.[server]?.state === 'running' ? status[server]?.pid : undefined;
+        if (pid) pids[server] = pid;
+      }
     }
     pids.loadGenerator = process.pid;
     const cpu = new CpuMeter(pids);

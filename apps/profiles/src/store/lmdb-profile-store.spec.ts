@@ -115,6 +115,33 @@ describe('LmdbProfileStore', () => {
     expect(store.findByIdentity('email', 'nobody@x.org')).toBeUndefined();
   });
 
+  it('writes each record once per transaction, and the identity index ends as if every write had been applied in turn', async () => {
+    await store.transact((tx) => applyResolved(tx, resolved(1, 'a', 'a@x.org'), 1));
+    await store.transact((tx) => {
+      const a = tx.getRecord('a')!;
+      const identity = (email: string) => ({ ...a.profile!.identities[0]!, value: email });
+      // b claims a's email, a takes it back: the last writer owns it.
+      tx.putRecord({ ...a, profileId: 'b', profile: { ...a.profile!, profileId: 'b', identities: [identity('a@x.org'), identity('b@x.org')] } });
+      tx.putRecord({ ...a, profile: { ...a.profile!, identities: [identity('a@x.org'), identity('gone@x.org')] } });
+      // A key one version added and the next dropped is not indexed.
+      tx.putRecord({ ...a, profile: { ...a.profile!, identities: [identity('a@x.org')] } });
+      // c claims b's email, then b goes: b's removal takes only what still points at it.
+      const b = tx.getRecord('b')!;
+      tx.putRecord({ ...b, profileId: 'c', profile: { ...b.profile!, profileId: 'c', identities: [identity('b@x.org')] } });
+      tx.deleteRecord('b');
+      // Reads inside the transaction see its writes before they reach the store.
+      expect(tx.getRecord('b')).toBeUndefined();
+      expect(tx.getRecord('c')?.profile?.identities.map((i) => i.value)).toEqual(['b@x.org']);
+    });
+    expect(store.findByIdentity('email', 'a@x.org')?.profileId).toBe('a');
+    expect(store.findByIdentity('email', 'gone@x.org')).toBeUndefined();
+    expect(store.findByIdentity('email', 'b@x.org')?.profileId).toBe('c');
+    expect(store.profile('b')).toBeUndefined();
+    expect(store.size).toBe(2);
+    // The index holds exactly the live records' identities.
+    expect([...store.allRecords()].flatMap((r) => r.profile?.identities.map((i) => `${r.profileId}:${i.value}`) ?? []).sort()).toEqual(['a:a@x.org', 'c:b@x.org']);
+  });
+
   it('finds a survivor by the identities of a profile merged into it, whatever order the tasks restore in', async () => {
     // Both list the email: s after the merge, p before it (its full state precedes its alias in p's changelog).
     await store.transact((tx) => {

@@ -161,6 +161,13 @@ export class LmdbProfileStore {
    * one that was rolled back outlives it.
    */
   private memo: Map<string, ProfileRecord | undefined> | null = null;
+  /**
+   * The ids the running `transact` wrote, in the order of their last write, with every identity
+   * key any version of them held: each record is encoded and indexed once, when the transaction's
+   * work ends, not at each event. A chunk often holds several events of one profile, and encoding
+   * a whole record (its event log) was a fifth of the service's CPU (docs/benchmarks.md).
+   */
+  private pending: Map<string, Set<string>> | null = null;
   private generation: LiveGeneration;
   /** Write transactions not yet committed: a compaction waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
@@ -354,6 +361,8 @@ export class LmdbProfileStore {
           // older full state (read just before its alias) took over the survivor's index entries.
           // Left pointing here, they resolve through the alias to the survivor, which must still
           // list the identity for a lookup to find it (findByIdentity).
+          // The index as every write so far left it: what this transaction deferred goes in first.
+          this.flushPending();
           for (const i of was?.profile?.identities ?? []) {
             const key = identityKey(i.type, i.value);
             if (this.h.identities.get(key) === undefined) this.h.identities.putSync(key, id);
@@ -384,13 +393,39 @@ export class LmdbProfileStore {
     return this.write(() =>
       this.root.childTransaction(() => {
         this.memo = new Map();
+        this.pending = new Map();
         try {
-          return work(this.tx);
+          const result = work(this.tx);
+          this.flushPending();
+          return result;
         } finally {
           this.memo = null;
+          this.pending = null;
         }
       }),
     );
+  }
+
+  /**
+   * Writes what the running transaction deferred: each id's last version (or its removal), and its
+   * index entries. An index entry of a key no version keeps any more is removed only while it
+   * still points at this id; entries are written in the order of the ids' last writes, so the
+   * last writer of a key owns it, as it would have with every write applied at once.
+   */
+  private flushPending(): void {
+    const pending = this.pending;
+    const memo = this.memo;
+    if (!pending || !memo) return;
+    const { records, identities } = this.h;
+    for (const [id, touchedKeys] of pending) {
+      const final = memo.get(id);
+      const keys = new Set((final?.profile?.identities ?? []).map((i) => identityKey(i.type, i.value)));
+      for (const key of touchedKeys) if (!keys.has(key) && identities.get(key) === id) identities.removeSync(key);
+      for (const key of keys) if (identities.get(key) !== id) identities.putSync(key, id);
+      if (final) records.putSync(id, final);
+      else records.removeSync(id);
+    }
+    pending.clear();
   }
 
   /** Read-only view (reads outside a write transaction see the last committed state). */
@@ -486,6 +521,18 @@ export class LmdbProfileStore {
       const task = `live:${this.taskOf((after ?? before)!.profileId)}`;
       meta.putSync(task, ((meta.get(task) as number | undefined) ?? 0) + delta);
     };
+    /** Inside `transact`: keeps the write for flushPending (true); outside, the caller writes at once. */
+    const defer = (id: string, before: ProfileRecord | undefined, after: ProfileRecord | undefined): boolean => {
+      const pending = this.pending;
+      if (!pending || !this.memo) return false;
+      const keys = pending.get(id) ?? new Set<string>();
+      for (const i of [...(before?.profile?.identities ?? []), ...(after?.profile?.identities ?? [])]) keys.add(identityKey(i.type, i.value));
+      // Re-inserted: the map's order is the order of last writes.
+      pending.delete(id);
+      pending.set(id, keys);
+      this.memo.set(id, current(after));
+      return true;
+    };
     const read = (id: string): ProfileRecord | undefined => {
       const memo = this.memo;
       if (memo?.has(id)) return memo.get(id);
@@ -497,18 +544,18 @@ export class LmdbProfileStore {
       getRecord: read,
       putRecord: (record) => {
         const before = read(record.profileId);
+        adjustLive(before, record);
+        if (defer(record.profileId, before, record)) return;
         unindex(before);
         for (const i of record.profile?.identities ?? []) identities.putSync(identityKey(i.type, i.value), record.profileId);
         records.putSync(record.profileId, record);
-        this.memo?.set(record.profileId, current(record));
-        adjustLive(before, record);
       },
       deleteRecord: (id) => {
         const before = read(id);
+        adjustLive(before, undefined);
+        if (defer(id, before, undefined)) return;
         unindex(before);
         records.removeSync(id);
-        this.memo?.set(id, undefined);
-        adjustLive(before, undefined);
       },
       aliasOf: (id) => aliases.get(id),
       setAlias: (id, survivor) => aliases.putSync(id, survivor),
