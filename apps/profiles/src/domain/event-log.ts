@@ -16,6 +16,7 @@
  */
 import { ANONYMOUS_IDENTITY_TYPES, type CanonicalEvent, type IdentityType, type Profile, type ProfileIdentity } from '@cdp/contracts';
 import { emptyProfile, foldEvents, foldOnto, joinProfiles, type FoldInput } from './profile-builder';
+import { copy } from './plain-copy';
 
 /** One event as the store keeps it: what a re-fold needs (no free-form properties) and its graph keys. */
 export interface StoredEvent extends FoldInput {
@@ -185,7 +186,7 @@ export function splitBase(base: FoldedBase | null, partOfKey: ReadonlyMap<string
     const to = leaving.get(identityId(i.type, i.value));
     if (to === undefined) continue;
     const entry = byPart.get(to) ?? { identities: [], keys: [] };
-    entry.identities.push(structuredClone(i));
+    entry.identities.push(copy(i));
     byPart.set(to, entry);
   }
   for (const r of base.identityKeys) {

@@ -1,6 +1,6 @@
 import type { CanonicalEvent } from '@cdp/contracts';
 import fc from 'fast-check';
-import { applyEvent, emptyProfile, foldEvents } from './profile-builder';
+import { applyEvent, emptyProfile, foldEvents, joinProfiles } from './profile-builder';
 
 const ev = (over: Partial<CanonicalEvent>): CanonicalEvent => ({
   eventId: 'e1',
@@ -27,6 +27,18 @@ describe('applyEvent', () => {
     ['a login', ev({ identities: [login], type: 'login' }), 'AUTHENTICATED'],
   ])('reaches the right stage after %s', (_l, event, stage) => {
     expect(applyEvent(emptyProfile('p1', 0), event, 5).stage).toBe(stage);
+  });
+
+  it('never changes the profiles it is given (stored and memoised records are shared, never edited in place)', () => {
+    const a = foldEvents('p1', [{ event: ev({ identities: [visitor, email], traits: { first_name: { value: 'Ann', source: 'crm' } } as never, consents: [] }) }], 5);
+    const b = foldEvents('p2', [{ event: ev({ eventId: 'e2', identities: [login], type: 'login', occurredAt: 2000 }) }], 5);
+    const [aBefore, bBefore] = [JSON.stringify(a), JSON.stringify(b)];
+    const next = applyEvent(a, ev({ eventId: 'e3', channel: 'email', identities: [login, { ...email, value: 'c@d.co', matchKey: 'c@d.co' }], occurredAt: 3000 }), 6);
+    const joined = joinProfiles(a, b);
+    expect([JSON.stringify(a), JSON.stringify(b)]).toEqual([aBefore, bBefore]);
+    expect(next.identities).not.toBe(a.identities);
+    expect(next.eventCount).toBe(a.eventCount + 1);
+    expect(joined.identities.map((i) => i.value).sort()).toEqual(['a@b.co', 'ann', 'v1']);
   });
 
   it('keeps every earlier stage with the time it was first reached', () => {

@@ -21,6 +21,7 @@ import {
   type ProfileIdentity,
   type Trait,
 } from '@cdp/contracts';
+import { copy } from './plain-copy';
 
 /**
  * How much a trait value from each channel is trusted, highest first: values an agent or a till
@@ -183,7 +184,7 @@ export function foldEvents(profileId: string, events: readonly FoldInput[], now:
 
 /** Applies events in the order given to a copy of `start` (one copy, however many events). */
 export function foldOnto(start: Profile, events: readonly FoldInput[], now: number): Profile {
-  const p = structuredClone(start);
+  const p = copy(start);
   for (const e of events) applyInPlace(p, e.event, now, e);
   return p;
 }
@@ -196,8 +197,8 @@ export function foldOnto(start: Profile, events: readonly FoldInput[], now: numb
  * and name are the first known, and here "first" is `a`'s before `b`'s.
  */
 export function joinProfiles(a: Profile, other: Profile): Profile {
-  const p: Profile = structuredClone(a);
-  const b = structuredClone(other);
+  const p: Profile = copy(a);
+  const b = copy(other);
   p.accounts ??= [];
   p.linked ??= [];
   for (const i of b.identities) upsertIdentity(p.identities, i);
@@ -213,8 +214,8 @@ export function joinProfiles(a: Profile, other: Profile): Profile {
   }
   for (const c of b.consents) {
     const idx = p.consents.findIndex((x) => x.consent.purpose === c.consent.purpose && x.consent.channel === c.consent.channel);
-    if (idx < 0) p.consents.push(structuredClone(c));
-    else if (newer(c, p.consents[idx]!)) p.consents[idx] = structuredClone(c);
+    if (idx < 0) p.consents.push(copy(c));
+    else if (newer(c, p.consents[idx]!)) p.consents[idx] = copy(c);
   }
   for (const h of b.stageHistory) {
     const seen = p.stageHistory.find((x) => x.stage === h.stage);
@@ -234,7 +235,7 @@ export function joinProfiles(a: Profile, other: Profile): Profile {
 
 /** Applies one resolved event; returns the profile to publish (a new object). */
 export function applyEvent(current: Profile, event: CanonicalEvent, now: number, facts: EventFacts = {}): Profile {
-  return applyInPlace(structuredClone(current), event, now, facts);
+  return applyInPlace(copy(current), event, now, facts);
 }
 
 function applyInPlace(p: Profile, event: CanonicalEvent, now: number, facts: EventFacts): Profile {
