@@ -381,7 +381,15 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
   const graphNamespace = `pipe-${tag}`;
   const profileDir = o.cpuProf ? mkdtempSync(join(tmpdir(), `pipe-${tag}-cpu-`)) : undefined;
   const profiling: Record<string, string> = profileDir ? { NODE_OPTIONS: `${o.serviceEnv.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {};
-  const platform = new Platform({ ...servers, topicNamespace, graphNamespace }, mkdtempSync(join(tmpdir(), `pipe-${tag}-`)), { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), ...o.serviceEnv, ...profiling }, o.instances);
+  const platform = new Platform(
+    { ...servers, topicNamespace, graphNamespace },
+    mkdtempSync(join(tmpdir(), `pipe-${tag}-`)),
+    // KPI snapshots at metrics' production default (docs/configuration.md), not the chaos checks'
+    // 5 s: each snapshot scans every profile's statistics for three windows, which at 5 s was a
+    // third of metrics' CPU in this bench (--service-env can set it back).
+    { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), KPI_SNAPSHOT_INTERVAL_MS: '30000', ...o.serviceEnv, ...profiling },
+    o.instances,
+  );
   /** Service label by pid: Node names each profile after the process that wrote it at exit. */
   const labelOfPid = new Map<number, string>();
   let result: ModeResult | undefined;
