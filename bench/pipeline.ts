@@ -231,6 +231,13 @@ interface Phases {
   readonly mix: LoadMix;
 }
 
+/**
+ * KPI snapshots at metrics' production default (docs/configuration.md), not the chaos checks' 5 s:
+ * each snapshot scans every profile's statistics for three windows, which at 5 s was a third of
+ * metrics' CPU in this bench (--service-env can set it back).
+ */
+const BENCH_SERVICE_ENV: Record<string, string> = { KPI_SNAPSHOT_INTERVAL_MS: '30000' };
+
 type LoadMix = 'growth' | 'steady';
 /** New people per event in the steady mix: a brand's established customers make most of its traffic. */
 const STEADY_NEW_PERSON_SHARE = 0.01;
@@ -337,6 +344,7 @@ async function main(): Promise<void> {
     schedule,
     instances,
     mix,
+    serviceEnv: { ...BENCH_SERVICE_ENV, ...phases.serviceEnv },
     byMode,
     exactlyOnceCost,
     runs,
@@ -384,10 +392,7 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
   const platform = new Platform(
     { ...servers, topicNamespace, graphNamespace },
     mkdtempSync(join(tmpdir(), `pipe-${tag}-`)),
-    // KPI snapshots at metrics' production default (docs/configuration.md), not the chaos checks'
-    // 5 s: each snapshot scans every profile's statistics for three windows, which at 5 s was a
-    // third of metrics' CPU in this bench (--service-env can set it back).
-    { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), KPI_SNAPSHOT_INTERVAL_MS: '30000', ...o.serviceEnv, ...profiling },
+    { KAFKA_EXACTLY_ONCE: String(mode === 'exactly-once'), ...BENCH_SERVICE_ENV, ...o.serviceEnv, ...profiling },
     o.instances,
   );
   /** Service label by pid: Node names each profile after the process that wrote it at exit. */
@@ -413,10 +418,13 @@ async function measure(servers: Servers, infra: OwnInfra | undefined, mode: Mode
       pids.kafka = await infra.pidOf('kafka');
       pids.neo4j = await infra.pidOf('neo4j');
     } else {
-      // --shared: the servers of the local provider, when they are its (not a remote cluster).
-      const status = await new ProviderCli(process.env, () => undefined).status().catch(() => undefined);
+      // --shared: the servers of the local provider, when they are the ones the bench uses (their
+      // CPU then includes whatever else uses them meanwhile).
+      const provider = new ProviderCli(process.env, () => undefined);
+      const [status, env] = await Promise.all([provider.status().catch(() => undefined), provider.env().catch(() => undefined)]);
+      const same = { kafka: env?.KAFKA_BROKERS === servers.kafkaBrokers, neo4j: env?.NEO4J_URI === servers.neo4jUri };
       for (const server of ['kafka', 'neo4j'] as const) {
-        const pid = status?.[server]?.state === 'running' ? status[server]?.pid : undefined;
+        const pid = same[server] && status?.[server]?.state === 'running' ? status[server]?.pid : undefined;
         if (pid) pids[server] = pid;
       }
     }

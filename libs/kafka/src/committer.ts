@@ -153,11 +153,22 @@ export class TransactionalCommitter implements Committer {
       // final only after it: so begin and abort an empty transaction now (kafkajs sends no
       // EndTxn for one with nothing in it). Without this, a zombie could still commit its
       // records and offset after the new owner had read the offset, and both would publish them.
-      pending = producer.connect().then(async () => {
-        await (await producer.transaction()).abort();
+      const starting: Promise<Producer> = (async () => {
+        await producer.connect();
+        try {
+          await (await producer.transaction()).abort();
+        } catch (err) {
+          // Connected but unusable (no ACL for the id, the coordinator away): nothing keeps it.
+          await producer.disconnect().catch(() => undefined);
+          throw err;
+        }
         return producer;
+      })();
+      // Only this attempt's entry: one closed and made again meanwhile is not this one's to drop.
+      starting.catch(() => {
+        if (this.producers.get(id) === starting) this.producers.delete(id);
       });
-      pending.catch(() => this.producers.delete(id));
+      pending = starting;
       this.producers.set(id, pending);
     }
     return pending;

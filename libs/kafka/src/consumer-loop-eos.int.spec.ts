@@ -130,30 +130,34 @@ describe('consumer loop exactly-once against a real Kafka', () => {
     // input offset after the record it handled.
     const zombie = kafka.producer({ transactionalId: `${groupId}.${input}.3`, idempotent: true, maxInFlightRequests: 1, retry: { retries: 2 } });
     await zombie.connect();
-    const open = await zombie.transaction();
-    const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
-    const ghost: ResolvedEvent = { event: event('zombie'), profileId: 'p-zombie', identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
-    await open.send({ topic: outputTopic, messages: [{ key: ghost.profileId, value: resolvedCodec.encode(ghost) }] });
-    await open.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: input, partitions: [{ partition: 3, offset: '1' }] }] });
+    try {
+      const open = await zombie.transaction();
+      const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
+      const ghost: ResolvedEvent = { event: event('zombie'), profileId: 'p-zombie', identified: false, resolvedAt: 3, newIdentities: 0, identityKeys: [] };
+      await open.send({ topic: outputTopic, messages: [{ key: ghost.profileId, value: resolvedCodec.encode(ghost) }] });
+      await open.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: input, partitions: [{ partition: 3, offset: '1' }] }] });
 
-    // The loop's first record on the partition: by the time the handler runs, the loop has taken
-    // the partition over and read its committed offset (none, so it handles the record).
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic: input, messages: [{ partition: 3, key: 'probe', value: codec.encode(event('probe')) }] });
-    await producer.disconnect();
-    await probeEntered.wait;
-    // Had the previous owner been able to commit now, its offset would skip the record the loop
-    // is handling, and its output would sit beside the loop's: it must be fenced already.
-    const attempt = await open.commit().then(
-      () => 'committed',
-      (err: unknown) => (isFencedError(err) ? 'fenced' : `failed otherwise: ${String(err)}`),
-    );
-    await zombie.disconnect().catch(() => undefined);
-    probeRelease.open();
-    expect(attempt).toBe('fenced');
-    const ids = await eventually(published, (found) => found.includes('probe'), 30_000, 500);
-    expect(ids).not.toContain('zombie');
+      // The loop's first record on the partition: by the time the handler runs, the loop has taken
+      // the partition over and read its committed offset (none, so it handles the record).
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic: input, messages: [{ partition: 3, key: 'probe', value: codec.encode(event('probe')) }] });
+      await producer.disconnect();
+      await probeEntered.wait;
+      // Had the previous owner been able to commit now, its offset would skip the record the loop
+      // is handling, and its output would sit beside the loop's: it must be fenced already.
+      const attempt = await open.commit().then(
+        () => 'committed',
+        (err: unknown) => (isFencedError(err) ? 'fenced' : `failed otherwise: ${String(err)}`),
+      );
+      probeRelease.open();
+      expect(attempt).toBe('fenced');
+      const ids = await eventually(published, (found) => found.includes('probe'), 30_000, 500);
+      expect(ids).not.toContain('zombie');
+    } finally {
+      probeRelease.open();
+      await zombie.disconnect().catch(() => undefined);
+    }
   });
 
   it('commits a transaction whose outputs to one partition are larger than the broker takes in one batch', async () => {

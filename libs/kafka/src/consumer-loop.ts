@@ -49,6 +49,8 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 6_000;
 
 /** A consumer kafkajs gave up on is rebuilt after this long; the process stays live meanwhile. */
 const RESTART_DELAY_MS = 2000;
+/** How long a stop waits for the member to leave its group: a healthy leave waits out one fetch (5 s at most), and with the HTTP drain (5 s) the stop stays inside the 15 s shutdown timeout. */
+const LEAVE_TIMEOUT_MS = 6_000;
 /** Down for longer than this (every rebuild failed): the process is not live, an orchestrator should restart it. */
 const DEAD_AFTER_MS = 60_000;
 
@@ -221,12 +223,26 @@ export class ConsumerLoop {
     const started = Date.now();
     this.log.info('stopping consumer: finishing the group in hand, leaving the group');
     await this.processor.settled();
-    try {
-      await this.consumer.disconnect();
-    } finally {
-      // Its producers too when the leave failed: they hold transactional ids and sockets.
-      await this.committer.close();
+    // What the member had in hand is settled. Leaving the group is a courtesy that saves the
+    // others a session timeout: with the broker unreachable, kafkajs's disconnect retried for a
+    // minute (its in-flight fetch reconnecting), past every grace period, and it may throw. Nest
+    // stops this loop before the platform and the stores close, and exits 1 on a throw.
+    const left = this.consumer.disconnect();
+    const outcome = await Promise.race([
+      left.then(
+        () => 'left' as const,
+        (err: unknown) => describeError(err),
+      ),
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), LEAVE_TIMEOUT_MS).unref()),
+    ]);
+    if (outcome !== 'left') {
+      left.catch(() => undefined);
+      this.metrics.shutdownFailures.inc({ group: this.opts.groupId, step: 'leave group' });
+      const why = outcome === 'timeout' ? `no answer within ${LEAVE_TIMEOUT_MS} ms` : outcome;
+      this.log.error({ err: why }, 'leaving the consumer group failed; the group drops this member after its session timeout');
     }
+    // Its producers too when the leave failed: they hold transactional ids and sockets.
+    await this.committer.close();
     this.log.info({ ms: Date.now() - started }, 'consumer stopped');
   }
 }

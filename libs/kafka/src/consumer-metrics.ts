@@ -17,6 +17,7 @@ export function consumerMetrics(r: Registry) {
     // Co-partitioned loops with state: how long a task taken over waits for its state.
     restoreSeconds: histogram(r, 'cdp_task_restore_seconds', 'Time to restore the state of a task taken over, by source (local: the copy on disk was current; changelog: read back)', ['group', 'from'], [0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300]),
     lastRestore: gauge(r, 'cdp_task_last_restore', 'The last restore from its changelog of each task on this instance: seconds, and records read', ['group', 'task', 'what']),
+    shutdownFailures: counter(r, 'cdp_consumer_shutdown_failures_total', 'Steps of a consumer loop\'s stop that failed (leaving the group while the broker is unreachable); the stop went on', ['group', 'step']),
     lost: counter(r, 'cdp_consumer_partitions_lost_total', 'Commits refused because another member took the partition over (fenced)', ['topic', 'group']),
   };
 }

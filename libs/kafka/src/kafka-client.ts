@@ -4,7 +4,7 @@
  * topic reader of a service comes from this one client, so all of them connect the same way.
  */
 import { readFile } from 'node:fs/promises';
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type ISocketFactory, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaSaslSettings, KafkaSecurity } from '@cdp/config';
 import type { Logger } from '@cdp/observability';
 
@@ -15,6 +15,8 @@ export interface KafkaClientOptions {
   readonly connectionTimeoutMs?: number;
   /** TLS and SASL; absent = plaintext without authentication (local development). */
   readonly security?: KafkaSecurity;
+  /** How sockets to the brokers are made; tests inject network faults through it (kafkajs's own when absent). */
+  readonly socketFactory?: ISocketFactory;
 }
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -64,6 +66,7 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
     brokers: [...opts.brokers],
     ...kafkaConnectionConfig(opts.security),
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+    ...(opts.socketFactory ? { socketFactory: opts.socketFactory } : {}),
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
     logLevel: logLevel.WARN,
     logCreator:

@@ -448,7 +448,9 @@ export class PartitionProcessor {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        const committed = await this.d.committer.takeOver(batch.topic, batch.partition);
+        // Heartbeating: the take-over waits while the broker aborts the previous owner's open
+        // transaction (CONCURRENT_TRANSACTIONS retries), which can outlast a session timeout.
+        const committed = await whileBeating(payload.heartbeat, () => this.d.committer.takeOver(batch.topic, batch.partition));
         this.d.accessProblem(batch.topic, batch.partition, undefined);
         this.fresh.delete(id);
         return this.skipBelowFloor(payload, id, committed);

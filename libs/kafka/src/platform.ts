@@ -3,7 +3,7 @@
  * topic provisioning, a readiness probe, and the erasure bound's background work (the segment
  * roller, the erasure janitor). The NestJS layer wraps this; tests use it directly.
  */
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, ISocketFactory, Kafka } from 'kafkajs';
 import type { KafkaSecurity } from '@cdp/config';
 import { isErasureBounded, isJanitored, topicName, type TopicContract } from '@cdp/contracts';
 import { counter, type Logger, type Registry } from '@cdp/observability';
@@ -41,6 +41,8 @@ export interface KafkaPlatformOptions {
    * and gets cleaned within the bound.
    */
   readonly rolledTopics?: readonly TopicContract<unknown>[];
+  /** Sockets to the brokers (see KafkaClientOptions): tests cut the network through it. */
+  readonly socketFactory?: ISocketFactory;
 }
 
 export class KafkaPlatform {
@@ -59,7 +61,7 @@ export class KafkaPlatform {
   private readonly shutdownFailures: ReturnType<typeof counter>;
 
   constructor(readonly opts: KafkaPlatformOptions) {
-    this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}) });
+    this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}), ...(opts.socketFactory ? { socketFactory: opts.socketFactory } : {}) });
     countKafkaRequests(this.kafka, opts.registry);
     this.shutdownFailures = counter(opts.registry, 'cdp_kafka_shutdown_step_failures_total', 'Steps of the Kafka close that failed at shutdown (the rest still closed), by step', ['step']);
     this.schemas = new KafkaSchemaStore(this.kafka, opts.namespace, opts.logger);
@@ -189,7 +191,7 @@ export class KafkaPlatform {
       } catch (err) {
         failed.push(name);
         this.shutdownFailures.inc({ step: name });
-        this.opts.logger.warn({ step: name, err: describeError(err) }, 'a shutdown step failed; closing the rest');
+        this.opts.logger.error({ step: name, err: describeError(err) }, 'a shutdown step failed; closing the rest');
       }
     };
     for (const loop of this.loops) await step(`consumer ${loop.groupId}`, () => loop.stop());

@@ -64,6 +64,7 @@ export interface StateTx {
    * (its index entries): never change a record in place, build a new one.
    */
   getRecord(profileId: string): ProfileRecord | undefined;
+  /** Keeps the object and stores it when the transaction's work ends: changing it afterwards changes what is stored. */
   putRecord(record: ProfileRecord): void;
   deleteRecord(profileId: string): void;
   aliasOf(profileId: string): string | undefined;

@@ -163,6 +163,29 @@ describe('LmdbProfileStore compaction', () => {
     expect(store.findByIdentity('email', EMAIL)).toBeUndefined();
   });
 
+  it("leaves no remnant of a longer version of a record that another transaction of the same write batch replaced (which LMDB's own compacting copy keeps)", async () => {
+    // Not awaited in between: lmdb-js runs both as child transactions of one write transaction,
+    // and the second rewrites the record's overflow pages in place, leaving a tail of the first.
+    const long = store.transact((tx) => applyResolved(tx, event(0, 'kept', [['email', EMAIL], ['phone', PHONE]], { last_name: NAME, note: 'n'.repeat(3000) }), 1));
+    const short = store.transact((tx) => {
+      const record = tx.getRecord('kept')!;
+      tx.putRecord({ ...record, events: [], profile: { ...record.profile!, identities: [], traits: [] } });
+    });
+    await Promise.all([long, short]);
+    const nativeCopy = mkdtempSync(join(tmpdir(), 'profiles-native-copy-'));
+    try {
+      const env = open({ path: store.path, maxDbs: 16, compression: false, noSubdir: false });
+      await env.backup(nativeCopy, true);
+      await env.close();
+      expect((await scan(nativeCopy)).hits.map((h) => h.needle)).toContain(EMAIL);
+    } finally {
+      rmSync(nativeCopy, { recursive: true, force: true });
+    }
+    await store.compact();
+    expect((await scan(dir)).hits).toEqual([]);
+    expect(store.profile('kept')?.eventCount).toBe(1);
+  });
+
   it('keeps every write issued while it runs, applied after the swap in the order issued', async () => {
     await fillAndErase();
     const compaction = store.compact();

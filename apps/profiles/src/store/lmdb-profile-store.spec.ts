@@ -138,8 +138,28 @@ describe('LmdbProfileStore', () => {
     expect(store.findByIdentity('email', 'b@x.org')?.profileId).toBe('c');
     expect(store.profile('b')).toBeUndefined();
     expect(store.size).toBe(2);
-    // The index holds exactly the live records' identities.
-    expect([...store.allRecords()].flatMap((r) => r.profile?.identities.map((i) => `${r.profileId}:${i.value}`) ?? []).sort()).toEqual(['a:a@x.org', 'c:b@x.org']);
+    // The index as stored holds exactly the live records' identities.
+    expect(store.identityEntries().map(([key, id]) => `${id}:${key.split('\u0000')[1]}`).sort()).toEqual(['a:a@x.org', 'c:b@x.org']);
+  });
+
+  it('gives a key to the last id written with it, and drops a key an id no longer holds', async () => {
+    await store.transact((tx) => applyResolved(tx, resolved(1, 'a', 'k@x.org'), 1));
+    await store.transact((tx) => {
+      const a = tx.getRecord('a')!;
+      const identity = (email: string) => ({ ...a.profile!.identities[0]!, value: email });
+      const as = (id: string, emails: string[]) => ({ ...a, profileId: id, profile: { ...a.profile!, profileId: id, identities: emails.map(identity) } });
+      tx.putRecord(as('b', ['k@x.org']));
+      tx.putRecord(as('a', ['k@x.org']));
+      // b is written last, so it holds k, whichever id was written with it first.
+      tx.putRecord(as('b', ['k@x.org', 'x@x.org']));
+    });
+    expect(Object.fromEntries(store.identityEntries())).toEqual({ 'email\u0000k@x.org': 'b', 'email\u0000x@x.org': 'b' });
+    await store.transact((tx) => {
+      const b = tx.getRecord('b')!;
+      tx.putRecord({ ...b, profile: { ...b.profile!, identities: b.profile!.identities.filter((i) => i.value !== 'k@x.org') } });
+    });
+    // a still lists k, but b held the key: an id that drops a key it held removes the entry.
+    expect(Object.fromEntries(store.identityEntries())).toEqual({ 'email\u0000x@x.org': 'b' });
   });
 
   it('finds a survivor by the identities of a profile merged into it, whatever order the tasks restore in', async () => {

@@ -408,9 +408,10 @@ export class LmdbProfileStore {
 
   /**
    * Writes what the running transaction deferred: each id's last version (or its removal), and its
-   * index entries. An index entry of a key no version keeps any more is removed only while it
-   * still points at this id; entries are written in the order of the ids' last writes, so the
-   * last writer of a key owns it, as it would have with every write applied at once.
+   * index entries. A key points at the last-written id whose final version holds it; a key an id
+   * held in some version but not in its final one is removed only while it points at that id
+   * (written in turn, an intermediate version could take a key from another id and its next
+   * version drop it, leaving the key unindexed; here the other id keeps it).
    */
   private flushPending(): void {
     const pending = this.pending;
@@ -467,7 +468,7 @@ export class LmdbProfileStore {
   findByIdentity(type: string, value: string): Profile | undefined {
     const id = this.identities.get(identityKey(type, value));
     const found = id ? this.profile(id) : undefined;
-    // The index is maintained with every write; the check guards against ever serving a stale entry.
+    // The index is maintained at the end of every write transaction; the check guards against ever serving a stale entry.
     return found?.identities.some((i) => i.type === type && i.value === value) ? found : undefined;
   }
 
@@ -587,6 +588,11 @@ export class LmdbProfileStore {
   /** Aliases and erased ids, for the changelog rebuild test and diagnostics. */
   aliasEntries(): [string, string][] {
     return [...this.aliases.getRange()].map(({ key, value }) => [key, value]);
+  }
+
+  /** The identity index as stored (`type\u0000value` → profile id), for tests and diagnostics. */
+  identityEntries(): [string, string][] {
+    return [...this.identities.getRange()].map(({ key, value }) => [key, value]);
   }
 
   erasedIds(): string[] {
