@@ -178,9 +178,9 @@ export class KafkaPlatform {
 
   /**
    * Graceful shutdown: consumers first (commit offsets), then the producer (flush), then admin.
-   * A step that fails (a broker unreachable while a member leaves its group) is logged and counted,
-   * and the close goes on: what a consumer had in hand is settled before it leaves, so a failed
-   * leave costs the group a session timeout, not data, and must not keep the producer open.
+   * A step that fails (a reader or janitor whose last request meets an unreachable broker) is
+   * logged and counted, and the close goes on, so one failure does not keep the producer and admin
+   * open. Consumer loops bound and report their own leave (ConsumerLoop.stop never throws).
    */
   async close(): Promise<void> {
     const started = Date.now();
