@@ -36,7 +36,7 @@ import {
 } from '@cdp/contracts';
 import { addToLogHistogram, emptyLogHistogram, mergeLogHistogram, type Band, type LogHistogram } from './distribution';
 import { combinePartials, combineSeries, type KpiPartial, type SeriesPartialPoint } from './kpi-partials';
-import { isStat, MemoryProfileTable, PendingProfiles, type ProfileChanges, type ProfileEntry, type ProfileStat, type ProfileTable } from './profile-table';
+import { isStat, keyTable, MemoryProfileTable, PendingProfiles, type ProfileChanges, type ProfileEntry, type ProfileStat, type ProfileTable } from './profile-table';
 
 export type { ProfileEntry, ProfileStat } from './profile-table';
 
@@ -173,7 +173,7 @@ export const LATENCY_BANDS: Band[] = [
   { label: '>16384 ms', upTo: Infinity },
 ];
 
-const emptyStat = (): ProfileStat => ({ identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: {} });
+const emptyStat = (): ProfileStat => ({ identified: false, firstTouchAt: null, firstIdentifiedTouchAt: null, identifiedAt: null, lastSeen: {}, keys: keyTable() });
 
 /** Folds `o` into `s`: what a merge makes of two profiles (every part is idempotent: min, max, or, union, latest signal). */
 export function foldStat(s: ProfileStat, o: ProfileStat): void {
@@ -436,7 +436,7 @@ export class KpiState {
     const source = this.profiles.get(sourceId);
     if (!isStat(source) || change.parts.length === 0) return;
     for (const part of change.parts) {
-      const keys: Record<string, string> = {};
+      const keys = keyTable();
       for (const k of part.identityKeys) keys[k] = source.keys[k] ?? 'unknown';
       const identified = Object.values(keys).some((t) => t !== 'unknown' && isIdentifyingType(t));
       const stat: ProfileStat = {

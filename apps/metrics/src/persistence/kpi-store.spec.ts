@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import type { ProfileStat } from '../domain/profile-table';
+import { changelogEntries, KpiStore } from './kpi-store';
+
+const stat = (keys: Record<string, string>): ProfileStat => ({ identified: true, firstTouchAt: 1, firstIdentifiedTouchAt: 2, identifiedAt: 3, lastSeen: { email: 3 }, keys });
+
+describe('KpiStore profile rows', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kpi-store-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads back the identity keys it wrote, from the transaction and from its changelog', async () => {
+    const store = new KpiStore(join(dir, 'a'));
+    const row = stat({ 'email:a': 'email', 'visitor_id:v': 'visitor_id' });
+    const changes = [{ store: 'profiles' as const, changes: new Map([['p1', row], ['p2', { mergedInto: 'p1' }]]) }];
+    await store.commit(changes, []);
+    expect(store.get('p1')).toEqual(row);
+    expect(Object.entries((store.get('p1') as ProfileStat).keys)).toEqual([['email:a', 'email'], ['visitor_id:v', 'visitor_id']]);
+    expect(store.get('p2')).toEqual({ mergedInto: 'p1' });
+    expect([...store.entries()].map(([id]) => id)).toEqual(['p1', 'p2']);
+
+    const restored = new KpiStore(join(dir, 'b'));
+    await restored.applyChangelog(changelogEntries(changes, []));
+    expect(restored.get('p1')).toEqual(row);
+    expect(JSON.parse(changelogEntries(changes, [])[0]!.value!)).toEqual(row);
+    await Promise.all([store.close(), restored.close()]);
+    // The stored form (see StoredProfile): one flat list, not an object named by graph keys.
+    const raw = open({ path: join(dir, 'a'), compression: false });
+    expect(raw.openDB<{ keys: unknown }, string>({ name: 'profiles' }).get('p1')?.keys).toEqual(['email:a', 'email', 'visitor_id:v', 'visitor_id']);
+    await raw.close();
+  });
+
+  it('still reads rows written with the identity keys as an object', async () => {
+    const path = join(dir, 'old');
+    const raw = open({ path, compression: false });
+    await raw.openDB({ name: 'profiles' }).put('p1', stat({ 'phone:1': 'phone' }));
+    await raw.close();
+    const store = new KpiStore(path);
+    expect(store.get('p1')).toEqual(stat({ 'phone:1': 'phone' }));
+    expect([...store.entries()]).toEqual([['p1', stat({ 'phone:1': 'phone' })]]);
+    await store.close();
+  });
+});
