@@ -1,9 +1,11 @@
 /**
  * `npm run bench:metrics`: how fast the metrics service counts a backlog of resolved events and
- * identity changes (consumer loop + KPI state + one LMDB transaction per record), how long a KPI
- * snapshot takes at that size, its memory, and how long a restart takes to restore the state from
+ * identity changes (consumer loop + KPI state + one LMDB and one Kafka transaction per chunk),
+ * twice: folding alone (progress read from the group's committed offsets, no KPI read), and with a
+ * dashboard reading the KPIs every second (each read scans every profile); then how long a KPI
+ * snapshot takes at that size, the memory, and how long a restart takes to restore the state from
  * LMDB (and that it counts nothing twice). The service runs from its build output (built first) on
- * a random topic namespace with its own state directory; records are pre-loaded while it is down.
+ * random topic namespaces with its own state directory; records are pre-loaded while it is down.
  * Env: METRICS_BENCH_EVENTS (30000), METRICS_BENCH_PROFILES (10000), KAFKA_BROKERS.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { AvroCodec, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type IdentityChange, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { AvroCodec, CONSUMER_GROUPS, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type IdentityChange, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
 import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 import { machine, writeResult } from './lib/bench-output';
@@ -37,57 +39,106 @@ async function start(env: Record<string, string>): Promise<{ service: RunningSer
 
 const kpis = async (url: string, window = 'all') => (await (await fetch(`${url}/v1/kpis?window=${window}`)).json()) as KpiSnapshot;
 
+/** Starts the (stopped) service's topics with the backlog; the number of identity changes. */
+async function loadBacklog(kafka: Kafka, namespace: string): Promise<number> {
+  const producer = kafka.producer();
+  await producer.connect();
+  const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
+  const changeCodec = new AvroCodec<IdentityChange>(identityChangesTopic.versions);
+  const now = Date.now();
+  let changes = 0;
+  for (let from = 0; from < N; from += 1000) {
+    const resolved = [];
+    const changeMsgs = [];
+    for (let i = from; i < Math.min(N, from + 1000); i++) {
+      const c = i % CHANNELS.length;
+      const at = now - (i % (36 * 60)) * 60_000;
+      const profileId = `p${i % PROFILES}`;
+      const event = { eventId: `e${i}`, channel: CHANNELS[c], type: 'x', occurredAt: at - 5000, receivedAt: at - (i % 500), source: 'bench', identities: [{ type: IDS[c], value: 'v', matchKey: 'v', designation: 'PRIMARY', namespace: null }], traits: {}, properties: {}, consents: [] } as unknown as CanonicalEvent;
+      resolved.push({ key: profileId, value: resolvedCodec.encode({ event, profileId, identified: c !== 0 && c !== 3, resolvedAt: at, newIdentities: 1, identityKeys: [`${IDS[c]}:${i % (PROFILES * 3)}`] }) });
+      if (i % 20 === 0) {
+        changes++;
+        const change: IdentityChange = { changeId: `c${i}`, kind: i % 60 === 0 ? 'REFUSED_MERGE' : 'MERGE', survivorProfileId: profileId, otherProfileIds: [`p${(i + 7) % PROFILES}`], reason: 'bench', evidence: { eventId: `e${i}`, channel: CHANNELS[c]!, occurredAt: at, identityType: IDS[c]!, designation: 'PRIMARY' }, at, parts: [] };
+        changeMsgs.push({ key: profileId, value: changeCodec.encode(change) });
+      }
+    }
+    await producer.send({ topic: topicName(resolvedEventsTopic, namespace), messages: resolved });
+    if (changeMsgs.length) await producer.send({ topic: topicName(identityChangesTopic, namespace), messages: changeMsgs });
+  }
+  await producer.disconnect();
+  return changes;
+}
+
+/** Records of the two inputs the metrics group has committed past (no transaction markers: the bench's producer is not transactional). */
+async function committedRecords(admin: Admin, namespace: string): Promise<number> {
+  let sum = 0;
+  for (const contract of [resolvedEventsTopic, identityChangesTopic]) {
+    const [topic] = await admin.fetchOffsets({ groupId: `${namespace}${CONSUMER_GROUPS.metrics}`, topics: [topicName(contract, namespace)] });
+    for (const p of topic?.partitions ?? []) sum += Math.max(0, Number(p.offset));
+  }
+  return sum;
+}
+
+interface Drain {
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  rssMb: number;
+}
+
+/**
+ * Starts the service on a loaded backlog and times it from the first record counted to the last.
+ * `dashboard`: a KPI read every second meanwhile (each walks every profile), as an open dashboard
+ * does; otherwise progress is read from the group's commits and the KPIs once at the end.
+ */
+async function drain(kafka: Kafka, env: Record<string, string>, namespace: string, changes: number, dashboard: boolean): Promise<{ drain: Drain; service: RunningService; url: string; kpis: KpiSnapshot }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const records = N + changes;
+  const { service, url } = await start(env);
+  try {
+    let firstSeenAt = 0;
+    for (;;) {
+      const done = dashboard ? await kpis(url).then((k) => k.events + k.merges + k.refusedMerges) : await committedRecords(admin, namespace);
+      if (done > 0 && !firstSeenAt) firstSeenAt = performance.now();
+      if (done >= records) break;
+      await sleep(dashboard ? 1000 : 200);
+    }
+    const seconds = (performance.now() - firstSeenAt) / 1000;
+    const k = await kpis(url);
+    if (k.events !== N || k.merges + k.refusedMerges !== changes) throw new Error(`counted ${k.events} events and ${k.merges + k.refusedMerges} changes, expected ${N} and ${changes}`);
+    const rssMb = Math.round(processMemory(service.process.pid!)?.rssMb ?? 0);
+    return { drain: { records, seconds: Math.round(seconds * 100) / 100, recordsPerSecond: Math.round(records / seconds), rssMb }, service, url, kpis: k };
+  } catch (err) {
+    await stopServiceProcess(service);
+    throw err;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   if (spawnSync('npx', ['nx', 'run', 'metrics:build', '--output-style=static'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('build failed');
-  const namespace = `bench-${randomBytes(4).toString('hex')}.`;
+  const namespaces = [`bench-${randomBytes(4).toString('hex')}.`, `bench-${randomBytes(4).toString('hex')}.`];
   const stateDir = mkdtempSync(join(tmpdir(), 'kpi-bench-'));
   const kafka = new Kafka({ clientId: 'metrics-bench', brokers: BROKERS, logLevel: logLevel.NOTHING });
-  const env = { TOPIC_NAMESPACE: namespace, KPI_STATE_DIR: stateDir, KAFKA_BROKERS: BROKERS.join(','), CONFIGURED_CHANNELS: CHANNELS.join(',') };
+  const envOf = (namespace: string) => ({ TOPIC_NAMESPACE: namespace, KPI_STATE_DIR: stateDir, KAFKA_BROKERS: BROKERS.join(','), CONFIGURED_CHANNELS: CHANNELS.join(',') });
   let service: RunningService | undefined;
   try {
     // Topics come from the service itself: start it once, stop it, then pre-load the backlog.
-    service = (await start(env)).service;
-    await stopServiceProcess(service);
-    const producer = kafka.producer();
-    await producer.connect();
-    const resolvedCodec = new AvroCodec<ResolvedEvent>(resolvedEventsTopic.versions);
-    const changeCodec = new AvroCodec<IdentityChange>(identityChangesTopic.versions);
-    const now = Date.now();
-    let changes = 0;
-    for (let from = 0; from < N; from += 1000) {
-      const resolved = [];
-      const changeMsgs = [];
-      for (let i = from; i < Math.min(N, from + 1000); i++) {
-        const c = i % CHANNELS.length;
-        const at = now - (i % (36 * 60)) * 60_000;
-        const profileId = `p${i % PROFILES}`;
-        const event = { eventId: `e${i}`, channel: CHANNELS[c], type: 'x', occurredAt: at - 5000, receivedAt: at - (i % 500), source: 'bench', identities: [{ type: IDS[c], value: 'v', matchKey: 'v', designation: 'PRIMARY', namespace: null }], traits: {}, properties: {}, consents: [] } as unknown as CanonicalEvent;
-        resolved.push({ key: profileId, value: resolvedCodec.encode({ event, profileId, identified: c !== 0 && c !== 3, resolvedAt: at, newIdentities: 1, identityKeys: [`${IDS[c]}:${i % (PROFILES * 3)}`] }) });
-        if (i % 20 === 0) {
-          changes++;
-          const change: IdentityChange = { changeId: `c${i}`, kind: i % 60 === 0 ? 'REFUSED_MERGE' : 'MERGE', survivorProfileId: profileId, otherProfileIds: [`p${(i + 7) % PROFILES}`], reason: 'bench', evidence: { eventId: `e${i}`, channel: CHANNELS[c]!, occurredAt: at, identityType: IDS[c]!, designation: 'PRIMARY' }, at, parts: [] };
-          changeMsgs.push({ key: profileId, value: changeCodec.encode(change) });
-        }
-      }
-      await producer.send({ topic: topicName(resolvedEventsTopic, namespace), messages: resolved });
-      if (changeMsgs.length) await producer.send({ topic: topicName(identityChangesTopic, namespace), messages: changeMsgs });
+    const changes: number[] = [];
+    for (const namespace of namespaces) {
+      await stopServiceProcess((await start(envOf(namespace))).service);
+      changes.push(await loadBacklog(kafka, namespace));
     }
-    await producer.disconnect();
-    const records = N + changes;
 
-    // Drain: from the first counted record to the last.
-    const first = await start(env);
-    service = first.service;
-    let firstSeenAt = 0;
-    let k: KpiSnapshot;
-    for (;;) {
-      k = await kpis(first.url);
-      if (k.events > 0 && !firstSeenAt) firstSeenAt = performance.now();
-      if (k.events === N && k.merges + k.refusedMerges === changes) break;
-      await sleep(1000); // like a dashboard polling: a snapshot walks every profile
-    }
-    const drainSeconds = (performance.now() - firstSeenAt) / 1000;
-    const rss = processMemory(service.process.pid!)?.rssMb ?? 0;
+    // With a dashboard open: the second namespace, stopped at once.
+    const withDashboard = await drain(kafka, envOf(namespaces[1]!), namespaces[1]!, changes[1]!, true);
+    await stopServiceProcess(withDashboard.service);
+
+    // Folding alone; this service stays up for the snapshot figures.
+    const alone = await drain(kafka, envOf(namespaces[0]!), namespaces[0]!, changes[0]!, false);
+    service = alone.service;
 
     // Snapshot cost at this size (each call after the 1 s cache has expired).
     const snapshotMs: Record<string, number> = {};
@@ -96,7 +147,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < 5; i++) {
         await sleep(1100);
         const t0 = performance.now();
-        await kpis(first.url, window);
+        await kpis(alone.url, window);
         times.push(performance.now() - t0);
       }
       snapshotMs[window] = Math.round(median(times) * 10) / 10;
@@ -104,7 +155,7 @@ async function main(): Promise<void> {
     await stopServiceProcess(service);
 
     // Restart: restore from LMDB, nothing counted twice.
-    const second = await start(env);
+    const second = await start(envOf(namespaces[0]!));
     service = second.service;
     const after = await kpis(second.url);
     await sleep(3000);
@@ -117,18 +168,19 @@ async function main(): Promise<void> {
       command: 'npm run bench:metrics',
       at: new Date().toISOString(),
       machine: machine(),
-      input: { resolvedEvents: N, identityChanges: changes, profiles: PROFILES, channels: CHANNELS.length },
-      drain: { records, seconds: Math.round(drainSeconds * 100) / 100, recordsPerSecond: Math.round(records / drainSeconds) },
+      input: { resolvedEvents: N, identityChanges: changes[0], profiles: PROFILES, channels: CHANNELS.length },
+      drain: alone.drain,
+      drainWithDashboard: withDashboard.drain,
       snapshotMedianMs: snapshotMs,
-      rssMbAfterDrain: Math.round(rss),
-      livingProfiles: k.profiles,
+      rssMbAfterDrain: alone.drain.rssMb,
+      livingProfiles: alone.kpis.profiles,
       restart: { readyMs: Math.round(second.readyMs), eventsRightAfterRestart: after.events, eventsThreeSecondsLater: settled.events, exact: after.events === N && settled.events === N },
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`written to ${writeResult('metrics', result)}\n`);
   } finally {
     if (service) await stopServiceProcess(service);
-    await deleteNamespace(kafka, namespace);
+    for (const namespace of namespaces) await deleteNamespace(kafka, namespace);
     rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -260,6 +260,27 @@ describe('KpiState', () => {
     s.settle(taken);
     expect(s.snapshot('all', NOW)).toMatchObject({ events: 1, profiles: 1, identifiedProfiles: 1 });
   });
+
+  it('reads the profile rows once for the three windows at one time, and again once a row changed', () => {
+    let walks = 0;
+    const table = new (class extends MemoryProfileTable {
+      override entries() {
+        walks++;
+        return super.entries();
+      }
+    })();
+    const s = new KpiState(['website'], table);
+    s.onResolved(resolved({ profile: 'p1', identified: true, ids: { email: 'k1' }, at: NOW - 2 * HOUR }));
+    s.onResolved(resolved({ profile: 'p2', at: NOW - 30 * MINUTE }));
+    const figures = (['all', '24h', '1h'] as const).map((w) => s.snapshot(w, NOW));
+    expect(walks).toBe(1);
+    expect(figures.map((k) => [k.profiles, k.identifiedProfiles])).toEqual([[2, 1], [2, 1], [1, 0]]);
+    s.onResolved(resolved({ profile: 'p3', identified: true, ids: { email: 'k3' } }));
+    expect(s.snapshot('1h', NOW)).toMatchObject({ profiles: 2, identifiedProfiles: 1 });
+    expect(walks).toBe(2);
+    s.snapshot('1h', NOW + 1);
+    expect(walks).toBe(3);
+  });
 });
 
 describe('analytics opt-outs', () => {

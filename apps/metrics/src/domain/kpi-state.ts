@@ -224,6 +224,7 @@ export class KpiState {
   private readonly quarantine = new Map<string, QuarantineEntry>();
   private changes = { totals: false, buckets: new Set<number>(), quarantine: new Set<string>() };
   private handovers: Handover[] = [];
+  private figures?: { now: number; byWindow: Record<WindowName, ProfileFigures> };
 
   constructor(
     private readonly configuredChannels: readonly string[],
@@ -289,6 +290,7 @@ export class KpiState {
 
   private setProfile(id: string, entry: ProfileEntry | undefined): void {
     this.profiles.set(id, entry);
+    this.figures = undefined;
   }
 
   /**
@@ -498,52 +500,31 @@ export class KpiState {
    */
   partial(window: WindowName, now: number): KpiPartial {
     const from = KpiState.windowStart(window, now);
-    const perChannelProfiles: KpiPartial['perChannelProfiles'] = {};
-    let profiles = 0;
-    let identifiedProfiles = 0;
-    const timesToId: number[] = [];
-    let identifiedAtFirstTouch = 0;
-    const identities: Record<number, number> = {};
-    let largest: { profileId: string; identities: number }[] = [];
-    for (const [id, e] of this.profiles.entries()) {
-      if (!isStat(e) || optedOutOfAnalytics(e)) continue;
-      let seen = false;
-      for (const [ch, t] of Object.entries(e.lastSeen)) {
-        if (t < from) continue;
-        seen = true;
-        const pc = (perChannelProfiles[ch] ??= { profiles: 0, identifiedProfiles: 0 });
-        pc.profiles++;
-        if (e.identified) pc.identifiedProfiles++;
-      }
-      if (!seen && window !== 'all') continue;
-      profiles++;
-      if (e.identified) identifiedProfiles++;
-      if (e.identifiedAt !== null && e.identifiedAt >= from && e.firstIdentifiedTouchAt !== null && e.firstTouchAt !== null) {
-        const t = e.firstIdentifiedTouchAt - e.firstTouchAt;
-        if (t <= 0) identifiedAtFirstTouch++;
-        else timesToId.push(t);
-      }
-      const n = Object.keys(e.keys).length;
-      if (n > 0) identities[n] = (identities[n] ?? 0) + 1;
-      const candidate = { profileId: id, identities: n };
-      if (largest.length < LARGEST_PROFILES || byIdentities(candidate, largest[largest.length - 1]!) < 0) {
-        largest.push(candidate);
-        largest.sort(byIdentities);
-        largest = largest.slice(0, LARGEST_PROFILES);
-      }
-    }
     return {
       counts: window === 'all' ? this.totals : this.sum(from),
       ...(window === 'all' ? {} : { previous: this.sum(from - WINDOWS[window], from) }),
-      profiles,
-      identifiedProfiles,
-      perChannelProfiles,
-      timesToId,
-      identifiedAtFirstTouch,
-      identities,
-      largest,
+      ...this.profileFigures(now)[window],
       quarantinedByType: this.quarantinedByType(),
     };
+  }
+
+  /**
+   * The per-profile figures of every window at `now`, from one walk over the profile rows: the walk
+   * is most of a snapshot's cost (it reads every row), and the periodic publish reads the three
+   * windows at the same `now`. Kept until a row changes.
+   */
+  private profileFigures(now: number): Record<WindowName, ProfileFigures> {
+    if (this.figures?.now === now) return this.figures.byWindow;
+    const windows = (Object.keys(WINDOWS) as WindowName[]).map((name) => ({ name, from: KpiState.windowStart(name, now), f: emptyFigures() }));
+    for (const [id, e] of this.profiles.entries()) {
+      if (!isStat(e) || optedOutOfAnalytics(e)) continue;
+      const lastSeen = Object.entries(e.lastSeen);
+      const identities = Object.keys(e.keys).length;
+      for (const { name, from, f } of windows) addProfile(f, id, e, lastSeen, identities, from, name === 'all');
+    }
+    const byWindow = Object.fromEntries(windows.map(({ name, f }) => [name, f])) as Record<WindowName, ProfileFigures>;
+    this.figures = { now, byWindow };
+    return byWindow;
   }
 
   /** This task's share of the series: per point, the counts and the latency histogram. */
@@ -584,6 +565,37 @@ export class KpiState {
   /** Points over the window (1-minute steps for 1 h, 15-minute steps for 24 h). */
   series(window: Exclude<WindowName, 'all'>, now: number): SeriesPoint[] {
     return combineSeries([this.seriesPartial(window, now)]);
+  }
+}
+
+type ProfileFigures = Pick<KpiPartial, 'profiles' | 'identifiedProfiles' | 'perChannelProfiles' | 'timesToId' | 'identifiedAtFirstTouch' | 'identities' | 'largest'>;
+
+const emptyFigures = (): ProfileFigures => ({ profiles: 0, identifiedProfiles: 0, perChannelProfiles: {}, timesToId: [], identifiedAtFirstTouch: 0, identities: {}, largest: [] });
+
+/** Adds one live profile's row to a window's figures (`all`: every live profile; otherwise one with an event since `from`). */
+function addProfile(f: ProfileFigures, id: string, e: ProfileStat, lastSeen: readonly [string, number][], identities: number, from: number, all: boolean): void {
+  let seen = false;
+  for (const [ch, t] of lastSeen) {
+    if (t < from) continue;
+    seen = true;
+    const pc = (f.perChannelProfiles[ch] ??= { profiles: 0, identifiedProfiles: 0 });
+    pc.profiles++;
+    if (e.identified) pc.identifiedProfiles++;
+  }
+  if (!seen && !all) return;
+  f.profiles++;
+  if (e.identified) f.identifiedProfiles++;
+  if (e.identifiedAt !== null && e.identifiedAt >= from && e.firstIdentifiedTouchAt !== null && e.firstTouchAt !== null) {
+    const t = e.firstIdentifiedTouchAt - e.firstTouchAt;
+    if (t <= 0) f.identifiedAtFirstTouch++;
+    else f.timesToId.push(t);
+  }
+  if (identities > 0) f.identities[identities] = (f.identities[identities] ?? 0) + 1;
+  const candidate = { profileId: id, identities };
+  if (f.largest.length < LARGEST_PROFILES || byIdentities(candidate, f.largest[f.largest.length - 1]!) < 0) {
+    f.largest.push(candidate);
+    f.largest.sort(byIdentities);
+    if (f.largest.length > LARGEST_PROFILES) f.largest.length = LARGEST_PROFILES;
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import type { ProfileStat } from '../domain/profile-table';
+import type { ProfileEntry, ProfileStat } from '../domain/profile-table';
 import { changelogEntries, KpiStore } from './kpi-store';
 
 const stat = (keys: Record<string, string>): ProfileStat => ({ identified: true, firstTouchAt: 1, firstIdentifiedTouchAt: 2, identifiedAt: 3, lastSeen: { email: 3 }, keys });
@@ -17,7 +17,7 @@ describe('KpiStore profile rows', () => {
   it('reads back the identity keys it wrote, from the transaction and from its changelog', async () => {
     const store = new KpiStore(join(dir, 'a'));
     const row = stat({ 'email:a': 'email', 'visitor_id:v': 'visitor_id' });
-    const changes = [{ store: 'profiles' as const, changes: new Map([['p1', row], ['p2', { mergedInto: 'p1' }]]) }];
+    const changes = [{ store: 'profiles' as const, changes: new Map<string, ProfileEntry>([['p1', row], ['p2', { mergedInto: 'p1' }]]) }];
     await store.commit(changes, []);
     expect(store.get('p1')).toEqual(row);
     expect(Object.entries((store.get('p1') as ProfileStat).keys)).toEqual([['email:a', 'email'], ['visitor_id:v', 'visitor_id']]);
