@@ -84,6 +84,20 @@ interface Drain {
   seconds: number;
   recordsPerSecond: number;
   rssMb: number;
+  /** Tasks restored from their changelog and failed state writes during the drain (0 on a clean run). */
+  changelogRestores: number;
+  stateWriteFailures: number;
+}
+
+/** The service's own count of what went wrong (Prometheus text: sums over the labels). */
+async function faultCounters(url: string): Promise<Pick<Drain, 'changelogRestores' | 'stateWriteFailures'>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (name: string, label = '') =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name) && l.includes(label))
+      .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return { changelogRestores: sum('cdp_kpi_task_restores_total{', 'from="changelog"'), stateWriteFailures: sum('cdp_kpi_state_write_failures_total') };
 }
 
 /**
@@ -98,17 +112,22 @@ async function drain(kafka: Kafka, env: Record<string, string>, namespace: strin
   const { service, url } = await start(env);
   try {
     let firstSeenAt = 0;
+    const exact = (k: KpiSnapshot) => k.events === N && k.merges + k.refusedMerges === changes;
+    const deadline = Date.now() + 20 * 60_000;
+    let k: KpiSnapshot;
     for (;;) {
-      const done = dashboard ? await kpis(url).then((k) => k.events + k.merges + k.refusedMerges) : await committedRecords(admin, namespace);
+      if (Date.now() > deadline) throw new Error('the backlog was not counted within 20 minutes');
+      // The figures can step back for a moment (a task restoring from its changelog after a failed
+      // transaction): the drain ends when they are exact, not when they first reach the total.
+      const done = dashboard ? await kpis(url).then((s) => s.events + s.merges + s.refusedMerges) : await committedRecords(admin, namespace);
       if (done > 0 && !firstSeenAt) firstSeenAt = performance.now();
-      if (done >= records) break;
+      if (done >= records && exact((k = await kpis(url)))) break;
       await sleep(dashboard ? 1000 : 200);
     }
     const seconds = (performance.now() - firstSeenAt) / 1000;
-    const k = await kpis(url);
-    if (k.events !== N || k.merges + k.refusedMerges !== changes) throw new Error(`counted ${k.events} events and ${k.merges + k.refusedMerges} changes, expected ${N} and ${changes}`);
+    const faults = await faultCounters(url);
     const rssMb = Math.round(processMemory(service.process.pid!)?.rssMb ?? 0);
-    return { drain: { records, seconds: Math.round(seconds * 100) / 100, recordsPerSecond: Math.round(records / seconds), rssMb }, service, url, kpis: k };
+    return { drain: { records, seconds: Math.round(seconds * 100) / 100, recordsPerSecond: Math.round(records / seconds), rssMb, ...faults }, service, url, kpis: k };
   } catch (err) {
     await stopServiceProcess(service);
     throw err;
