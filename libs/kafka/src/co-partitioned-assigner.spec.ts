@@ -1,6 +1,5 @@
 import { AssignerProtocol, type Cluster } from 'kafkajs';
 import { assignTasks, coPartitionedAssigner, decodeMemberInfo, encodeMemberInfo } from './co-partitioned-assigner';
-import { partitionForKey } from './partitioning';
 
 const tasksOf = (m: Map<string, number[]>) => Object.fromEntries(m);
 
@@ -75,20 +74,5 @@ describe('coPartitionedAssigner', () => {
     owned = [2, 3];
     const { metadata } = assigner.protocol({ topics: ['a'] });
     expect(decodeMemberInfo(AssignerProtocol.MemberMetadata.decode(metadata)!.userData)).toEqual({ url: 'http://me:1', owned: [2, 3] });
-  });
-});
-
-describe('partitionForKey', () => {
-  it('is stable and within range', () => {
-    const seen = new Set<number>();
-    for (let i = 0; i < 500; i++) {
-      const p = partitionForKey(`profile-${i}`, 6);
-      expect(p).toBe(partitionForKey(`profile-${i}`, 6));
-      expect(p).toBeGreaterThanOrEqual(0);
-      expect(p).toBeLessThan(6);
-      seen.add(p);
-    }
-    expect(seen.size).toBe(6);
-    expect(() => partitionForKey('x', 0)).toThrow(/positive integer/);
   });
 });

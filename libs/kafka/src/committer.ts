@@ -12,9 +12,10 @@
  * - At-least-once (`KAFKA_EXACTLY_ONCE=false`, kept to measure what transactions cost): outputs
  *   are published, then the offset is resolved and auto-committed by kafkajs.
  */
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from '@cdp/observability';
 import { describeError } from './errors';
+import { KeyPartitioner } from './partitioning';
 import { sendInSlices, type RawOutput } from './producer';
 
 export interface CommitRequest {
@@ -145,7 +146,7 @@ export class TransactionalCommitter implements Committer {
         // back to the consumer loop, which heartbeats and retries the whole commit.
         retry: { initialRetryTime: 20, maxRetryTime: 2000, retries: 8 },
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: KeyPartitioner,
       });
       // The transactional id is initialised by kafkajs's first transaction(), not by connect()
       // (that one asks for an idempotent producer id only). That initialisation is what aborts

@@ -3,9 +3,10 @@
  * Writer schemas are registered on the schema topic before their first record is sent.
  * `encodeEach` is also what the consumer loop settles records with, so a record is encoded one way only.
  */
-import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { topicName, type AvroCodec } from '@cdp/contracts';
 import type { CodecCache } from './codecs';
+import { KeyPartitioner } from './partitioning';
 import type { OutboundMessage } from './results';
 import type { KafkaSchemaStore } from './schema-store';
 
@@ -89,8 +90,8 @@ export class CdpProducer {
     private readonly schemas: KafkaSchemaStore,
     private readonly namespace: string,
   ) {
-    // The default (murmur2) partitioner matches Java clients, so keys land where other producers put them.
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    // murmur2 like Java clients and kafkajs's default, so keys land where other producers put them.
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: KeyPartitioner });
   }
 
   get raw(): Producer {
