@@ -1,8 +1,9 @@
 /**
  * `npm run bench:metrics`: how fast the metrics service counts a backlog of resolved events and
  * identity changes (consumer loop + KPI state + one LMDB and one Kafka transaction per chunk),
- * twice: folding alone (progress read from the group's committed offsets, no KPI read), and with a
- * dashboard reading the KPIs every second (each read scans every profile); then how long a KPI
+ * twice: folding alone (progress read from the group's committed offsets; the KPIs read once at
+ * the end, and the service's own publish every 30 s), and with a dashboard reading the KPIs every
+ * second (each read walks every profile row); then how long a KPI
  * snapshot takes at that size, the memory, and how long a restart takes to restore the state from
  * LMDB (and that it counts nothing twice). The service runs from its build output (built first) on
  * random topic namespaces with its own state directory; records are pre-loaded while it is down.

@@ -1,6 +1,7 @@
 /**
- * The partition a key lands on, exactly as Java clients and kafkajs' DefaultPartitioner place it
- * (murmur2 of the key's UTF-8 bytes, made positive, modulo the partition count): our producers
+ * The partition a key lands on, exactly as kafkajs' DefaultPartitioner and Java clients place it
+ * (murmur2 of the key's UTF-8 bytes, made positive, modulo the partition count; Java encodes a lone
+ * surrogate as `?`, JavaScript as U+FFFD, so keys that are not well-formed text differ): our producers
  * place keys with it, and a service whose state follows its partitions uses it to know which task
  * holds an id, and to route a read or a handover to it.
  *

@@ -261,7 +261,7 @@ describe('KpiState', () => {
     expect(s.snapshot('all', NOW)).toMatchObject({ events: 1, profiles: 1, identifiedProfiles: 1 });
   });
 
-  it('reads the profile rows once for the three windows at one time, and again once a row changed', () => {
+  it('reads the profile rows once for the three windows within a minute, and again once a row changed or the minute did', () => {
     let walks = 0;
     const table = new (class extends MemoryProfileTable {
       override entries() {
@@ -278,8 +278,13 @@ describe('KpiState', () => {
     s.onResolved(resolved({ profile: 'p3', identified: true, ids: { email: 'k3' } }));
     expect(s.snapshot('1h', NOW)).toMatchObject({ profiles: 2, identifiedProfiles: 1 });
     expect(walks).toBe(2);
-    s.snapshot('1h', NOW + 1);
+    // The windows start on whole minutes: later in the same minute the figures are the same.
+    s.snapshot('24h', NOW + 59_999);
+    expect(walks).toBe(2);
+    expect(s.snapshot('1h', NOW + MINUTE)).toMatchObject({ profiles: 2 });
     expect(walks).toBe(3);
+    // Every reader shares them: they cannot be changed.
+    expect(() => (s.partial('all', NOW + MINUTE).timesToId as number[]).push(1)).toThrow(TypeError);
   });
 });
 

@@ -224,7 +224,7 @@ export class KpiState {
   private readonly quarantine = new Map<string, QuarantineEntry>();
   private changes = { totals: false, buckets: new Set<number>(), quarantine: new Set<string>() };
   private handovers: Handover[] = [];
-  private figures?: { now: number; byWindow: Record<WindowName, ProfileFigures> };
+  private figures?: { minute: number; byWindow: Record<WindowName, ProfileFigures> };
 
   constructor(
     private readonly configuredChannels: readonly string[],
@@ -511,10 +511,12 @@ export class KpiState {
   /**
    * The per-profile figures of every window at `now`, from one walk over the profile rows: the walk
    * is most of a snapshot's cost (it reads every row), and the periodic publish reads the three
-   * windows at the same `now`. Kept until a row changes.
+   * windows at the same `now`. The windows start on whole minutes, so the figures are kept for the
+   * minute, until a row changes; frozen, because every reader shares them.
    */
   private profileFigures(now: number): Record<WindowName, ProfileFigures> {
-    if (this.figures?.now === now) return this.figures.byWindow;
+    const minute = Math.floor(now / MINUTE);
+    if (this.figures?.minute === minute) return this.figures.byWindow;
     const windows = (Object.keys(WINDOWS) as WindowName[]).map((name) => ({ name, from: KpiState.windowStart(name, now), f: emptyFigures() }));
     for (const [id, e] of this.profiles.entries()) {
       if (!isStat(e) || optedOutOfAnalytics(e)) continue;
@@ -522,8 +524,8 @@ export class KpiState {
       const identities = Object.keys(e.keys).length;
       for (const { name, from, f } of windows) addProfile(f, id, e, lastSeen, identities, from, name === 'all');
     }
-    const byWindow = Object.fromEntries(windows.map(({ name, f }) => [name, f])) as Record<WindowName, ProfileFigures>;
-    this.figures = { now, byWindow };
+    const byWindow = Object.fromEntries(windows.map(({ name, f }) => [name, freezeFigures(f)])) as Record<WindowName, ProfileFigures>;
+    this.figures = { minute, byWindow };
     return byWindow;
   }
 
@@ -571,6 +573,13 @@ export class KpiState {
 type ProfileFigures = Pick<KpiPartial, 'profiles' | 'identifiedProfiles' | 'perChannelProfiles' | 'timesToId' | 'identifiedAtFirstTouch' | 'identities' | 'largest'>;
 
 const emptyFigures = (): ProfileFigures => ({ profiles: 0, identifiedProfiles: 0, perChannelProfiles: {}, timesToId: [], identifiedAtFirstTouch: 0, identities: {}, largest: [] });
+
+function freezeFigures(f: ProfileFigures): ProfileFigures {
+  for (const pc of Object.values(f.perChannelProfiles)) Object.freeze(pc);
+  for (const l of f.largest) Object.freeze(l);
+  for (const part of [f.perChannelProfiles, f.timesToId, f.identities, f.largest]) Object.freeze(part);
+  return Object.freeze(f);
+}
 
 /** Adds one live profile's row to a window's figures (`all`: every live profile; otherwise one with an event since `from`). */
 function addProfile(f: ProfileFigures, id: string, e: ProfileStat, lastSeen: readonly [string, number][], identities: number, from: number, all: boolean): void {

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CanonicalEvent, ResolvedEvent } from '@cdp/contracts';
 import { partitionForKey, type HandlerResult, type KafkaPlatform } from '@cdp/kafka';
 import { createLogger } from '@cdp/observability';
-import type { ChangelogEntry } from '../persistence/kpi-store';
+import { KpiStore, type ChangelogEntry } from '../persistence/kpi-store';
 import { KpiTasks, TASKS, type ChunkItem } from './kpi-tasks';
 
 /** Profile ids placed on task 0 (others are handed over to their task). */
@@ -106,6 +106,21 @@ describe('KpiTasks.applyChunk', () => {
     expect(outcome.resume).toEqual(new Map([[TOPIC, 2n]]));
     expect(other.partials([0], 'all', NOW)[0]).toMatchObject({ counts: { events: 2 } });
     await other.close();
+  });
+
+  it('never opens a store in an earlier layout: it deletes it and restores the task from its changelog', async () => {
+    const layouts = join(dir, 'layouts');
+    // Layout 1 (rows with their keys as an object), holding the offset the group has committed.
+    const earlier = new KpiStore(join(layouts, 'task-0'));
+    await earlier.commit([], [], { topic: TOPIC, partition: 0, offset: '4', nextOffset: '5' });
+    await earlier.close();
+    const later = new InMemoryChangelog(layouts, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
+    later.log = [{ key: `o|${TOPIC}:0`, value: '4' }];
+    later.assigned([0]);
+    await later.restore(0, new Map([[TOPIC, 5n]]));
+    expect(existsSync(join(layouts, 'task-0'))).toBe(false);
+    expect(hooks.restored).toHaveBeenLastCalledWith(0, true, expect.any(Number), 1);
+    await later.close();
   });
 
   it('asks for a retry of every record of a task it does not hold', async () => {

@@ -13,12 +13,11 @@
  * counted but the changelog lacks (the store got ahead of a transaction that did not land) is the
  * same case met while running, and is handled the same way.
  */
-import { join } from 'node:path';
 import { partitionForKey, type HandlerResult, type KafkaPlatform, type OutboundMessage, type RestoreOutcome, type TaskState, drop, ok, output, retry } from '@cdp/kafka';
 import type { Logger } from '@cdp/observability';
 import { readChangelogPartition } from '../kafka/changelog-reader';
 import { kpiChangelogTopic, kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
-import { changelogEntries, KpiStore, type ChangelogEntry, type RecordPosition } from '../persistence/kpi-store';
+import { changelogEntries, openTaskStore, type KpiStore, type ChangelogEntry, type RecordPosition } from '../persistence/kpi-store';
 import type { KpiPartial, SeriesPartialPoint } from './kpi-partials';
 import { KpiState, MINUTE, type EventCount, type Handover, type WindowName } from './kpi-state';
 import type { ProfileStat } from './profile-table';
@@ -199,7 +198,7 @@ export class KpiTasks implements TaskState {
   private runtime(task: number): TaskRuntime {
     let rt = this.open.get(task);
     if (!rt) {
-      const store = new KpiStore(join(this.dir, `task-${task}`));
+      const store = openTaskStore(this.dir, task);
       rt = { task, store, state: this.stateOf(task, store), seen: new SeenIds(store, this.dedupeWindowMs), resumeAt: new Map(), lastPrune: 0 };
       this.open.set(task, rt);
     }

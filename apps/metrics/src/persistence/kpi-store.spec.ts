@@ -34,15 +34,4 @@ describe('KpiStore profile rows', () => {
     expect(raw.openDB<{ keys: unknown }, string>({ name: 'profiles' }).get('p1')?.keys).toEqual(['email:a', 'email', 'visitor_id:v', 'visitor_id']);
     await raw.close();
   });
-
-  it('still reads rows written with the identity keys as an object', async () => {
-    const path = join(dir, 'old');
-    const raw = open({ path, compression: false });
-    await raw.openDB({ name: 'profiles' }).put('p1', stat({ 'phone:1': 'phone' }));
-    await raw.close();
-    const store = new KpiStore(path);
-    expect(store.get('p1')).toEqual(stat({ 'phone:1': 'phone' }));
-    expect([...store.entries()]).toEqual([['p1', stat({ 'phone:1': 'phone' })]]);
-    await store.close();
-  });
 });

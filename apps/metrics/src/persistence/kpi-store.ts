@@ -13,7 +13,8 @@
  * per-profile entries and the seen ids are read by key and streamed (ProfileTable, SeenTable), so
  * start-up time and memory do not grow with the number of profiles.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
 import type { Counts, PersistedKpiState, QuarantineEntry, StateChange } from '../domain/kpi-state';
@@ -60,24 +61,40 @@ export function changelogEntries(changes: readonly StateChange[], seen: readonly
 /**
  * A profile row as LMDB holds it: its identity keys as one flat [key, type, key, type...] list.
  * Written as an object, every new set of graph keys cost msgpackr a record structure and decoding
- * one cost V8 a hidden class per key: a row took 10 µs to read (most of a snapshot's scan) and
- * 7 µs to write, against about 3 µs each this way. Rows written before are objects and still read.
+ * one cost V8 a hidden class per key: a row took 10 µs to read (most of a snapshot's walk) and
+ * 7 µs to write, against about 3 µs each this way.
  */
-type StoredProfile = Omit<ProfileStat, 'keys'> & { keys: string[] | Record<string, string> };
-type StoredEntry = StoredProfile | { mergedInto: string };
+type StoredEntry = (Omit<ProfileStat, 'keys'> & { keys: string[] }) | { mergedInto: string };
 
 function toStored(entry: ProfileEntry): StoredEntry {
   if (!isStat(entry)) return entry;
   const keys: string[] = [];
-  for (const k in entry.keys) keys.push(k, entry.keys[k]!);
+  for (const k of Object.keys(entry.keys)) keys.push(k, entry.keys[k]!);
   return { ...entry, keys };
 }
 
 function fromStored(entry: StoredEntry | undefined): ProfileEntry | undefined {
-  if (entry === undefined || 'mergedInto' in entry || !Array.isArray(entry.keys)) return entry as ProfileEntry | undefined;
+  if (entry === undefined || 'mergedInto' in entry) return entry;
   const keys = keyTable();
   for (let i = 0; i + 1 < entry.keys.length; i += 2) keys[entry.keys[i]!] = entry.keys[i + 1]!;
   return { ...entry, keys };
+}
+
+/**
+ * The stored form's version, in the name of each task's store directory. It changes whenever the
+ * stored form does (2: rows keep their identity keys as a flat list), so a build never opens a
+ * store it would misread: it finds none in its own layout and restores the task from the
+ * changelog, whose format does not change. A rollback and the roll forward after it cost a restore
+ * each, never a misread row. A store in an earlier layout is deleted, so that its rows (people
+ * erased since among them) do not stay on disk.
+ */
+export const STORE_LAYOUT = 2;
+
+/** Opens task `task`'s store under `dir`, deleting any copy of it in an earlier layout. */
+export function openTaskStore(dir: string, task: number): KpiStore {
+  rmSync(join(dir, `task-${task}`), { recursive: true, force: true });
+  for (let layout = 2; layout < STORE_LAYOUT; layout++) rmSync(join(dir, `task-${task}-v${layout}`), { recursive: true, force: true });
+  return new KpiStore(join(dir, `task-${task}-v${STORE_LAYOUT}`));
 }
 
 export class KpiStore implements ProfileTable, SeenTable {
