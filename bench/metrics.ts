@@ -40,7 +40,7 @@ async function start(env: Record<string, string>): Promise<{ service: RunningSer
 
 const kpis = async (url: string, window = 'all') => (await (await fetch(`${url}/v1/kpis?window=${window}`)).json()) as KpiSnapshot;
 
-/** Starts the (stopped) service's topics with the backlog; the number of identity changes. */
+/** Loads the backlog into the (stopped) service's topics; returns the number of identity changes. */
 async function loadBacklog(kafka: Kafka, namespace: string): Promise<number> {
   const producer = kafka.producer();
   await producer.connect();

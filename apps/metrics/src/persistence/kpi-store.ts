@@ -13,7 +13,7 @@
  * per-profile entries and the seen ids are read by key and streamed (ProfileTable, SeenTable), so
  * start-up time and memory do not grow with the number of profiles.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
@@ -85,16 +85,19 @@ function fromStored(entry: StoredEntry | undefined): ProfileEntry | undefined {
  * stored form does (2: rows keep their identity keys as a flat list), so a build never opens a
  * store it would misread: it finds none in its own layout and restores the task from the
  * changelog, whose format does not change. A rollback and the roll forward after it cost a restore
- * each, never a misread row. A store in an earlier layout is deleted, so that its rows (people
+ * each, never a misread row. A store in another layout is deleted, so that its rows (people
  * erased since among them) do not stay on disk.
  */
 export const STORE_LAYOUT = 2;
 
-/** Opens task `task`'s store under `dir`, deleting any copy of it in an earlier layout. */
+/** Opens task `task`'s store under `dir`, deleting any copy of it in another layout (`task-<p>` was layout 1). */
 export function openTaskStore(dir: string, task: number): KpiStore {
-  rmSync(join(dir, `task-${task}`), { recursive: true, force: true });
-  for (let layout = 2; layout < STORE_LAYOUT; layout++) rmSync(join(dir, `task-${task}-v${layout}`), { recursive: true, force: true });
-  return new KpiStore(join(dir, `task-${task}-v${STORE_LAYOUT}`));
+  const current = `task-${task}-v${STORE_LAYOUT}`;
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(dir)) {
+    if (name !== current && (name === `task-${task}` || name.startsWith(`task-${task}-v`))) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  return new KpiStore(join(dir, current));
 }
 
 export class KpiStore implements ProfileTable, SeenTable {
