@@ -4,8 +4,11 @@
  * topic reader of a service comes from this one client, so all of them connect the same way.
  */
 import { readFile } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { Kafka, logLevel, type ISocketFactory, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaSaslSettings, KafkaSecurity } from '@cdp/config';
+import { isStaleAddressError, type HostResolver } from '@cdp/net';
 import type { Logger } from '@cdp/observability';
 
 export interface KafkaClientOptions {
@@ -57,6 +60,22 @@ export function kafkaConnectionConfig(security: KafkaSecurity | undefined): Pick
   if (security?.tls) config.ssl = { ...security.tls };
   if (security?.sasl) config.sasl = saslOptions(security.sasl);
   return config;
+}
+
+/**
+ * kafkajs's own socket factory, with broker names looked up through `resolver`: a client opens
+ * connections in bursts (a producer per partition taken over, a fetch session per broker), and
+ * each connection of kafkajs's own looks the name up again with getaddrinfo.
+ */
+export function brokerSocketFactory(resolver: HostResolver): ISocketFactory {
+  return ({ host, port, ssl, onConnect }) => {
+    const lookup = resolver.connectLookup;
+    const socket = ssl ? tlsConnect({ host, port, servername: host, ...ssl, lookup }, onConnect) : netConnect({ host, port, lookup }, onConnect);
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (isStaleAddressError(err.code)) resolver.forget(host);
+    });
+    return socket;
+  };
 }
 
 export function createKafka(opts: KafkaClientOptions): Kafka {

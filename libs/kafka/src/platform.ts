@@ -6,11 +6,12 @@
 import type { Admin, ISocketFactory, Kafka } from 'kafkajs';
 import type { KafkaSecurity } from '@cdp/config';
 import { isErasureBounded, isJanitored, topicName, type TopicContract } from '@cdp/contracts';
+import { HostResolver } from '@cdp/net';
 import { counter, type Logger, type Registry } from '@cdp/observability';
 import { CodecCache } from './codecs';
 import { ConsumerLoop, type FetchTuning } from './consumer-loop';
 import type { CoPartitioning, Decoder, Subscription } from './subscription';
-import { createKafka } from './kafka-client';
+import { brokerSocketFactory, createKafka } from './kafka-client';
 import { countKafkaRequests } from './request-metrics';
 import { CdpProducer } from './producer';
 import { KafkaSchemaStore } from './schema-store';
@@ -41,7 +42,7 @@ export interface KafkaPlatformOptions {
    * and gets cleaned within the bound.
    */
   readonly rolledTopics?: readonly TopicContract<unknown>[];
-  /** Sockets to the brokers (see KafkaClientOptions): tests cut the network through it. */
+  /** Sockets to the brokers (see KafkaClientOptions): tests cut the network through it. By default, kafkajs's with broker names resolved once per TTL (HostResolver). */
   readonly socketFactory?: ISocketFactory;
 }
 
@@ -59,9 +60,11 @@ export class KafkaPlatform {
   private deletionPlan: DeletionPlan | undefined;
   private readonly janitors: { janitor: ErasureJanitor; roller: SegmentRoller }[] = [];
   private readonly shutdownFailures: ReturnType<typeof counter>;
+  private readonly brokerNames = new HostResolver();
 
   constructor(readonly opts: KafkaPlatformOptions) {
-    this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}), ...(opts.socketFactory ? { socketFactory: opts.socketFactory } : {}) });
+    const socketFactory = opts.socketFactory ?? brokerSocketFactory(this.brokerNames);
+    this.kafka = createKafka({ brokers: opts.brokers, clientId: opts.clientId, logger: opts.logger, ...(opts.security ? { security: opts.security } : {}), socketFactory });
     countKafkaRequests(this.kafka, opts.registry);
     this.shutdownFailures = counter(opts.registry, 'cdp_kafka_shutdown_step_failures_total', 'Steps of the Kafka close that failed at shutdown (the rest still closed), by step', ['step']);
     this.schemas = new KafkaSchemaStore(this.kafka, opts.namespace, opts.logger);
@@ -204,6 +207,8 @@ export class KafkaPlatform {
     await step('producer', () => this.producer.disconnect());
     if (this.adminConnected) await step('admin', () => this.admin.disconnect());
     this.adminConnected = false;
+    // Last: the steps above may still connect. A lookup still in flight would hold the process.
+    this.brokerNames.close();
     this.opts.logger.info({ ms: Date.now() - started, ...(failed.length ? { failedSteps: failed } : {}) }, 'Kafka closed');
   }
 }

@@ -1,30 +1,16 @@
 /**
  * HTTP between instances of one service (a read routed to a partition's owner, KPI shares
  * gathered from every owner), on a connection pool of its own whose name lookups can never hold
- * the process.
- *
- * Why not the global fetch: it resolves a peer's name with getaddrinfo, which runs on libuv's
- * four-thread pool and cannot be cancelled. When the cluster DNS stops answering (seen under
- * podman when containers stop beside ours), lookups pile up there; a process cannot exit while one
- * is pending, and even `process.exit` waits for them, so a SIGTERM ran into its grace period and
- * ended in SIGKILL. Here a name is resolved by c-ares (a DNS query with a timeout, off the thread
- * pool, cancelled by `close()`). The system resolver is asked only when DNS answered, or refused
- * at once, without an address (a search domain or /etc/hosts may know the name: `localhost`, the
- * machine's own name, a short Kubernetes name): never when DNS does not answer. An address is kept
- * for ADDRESS_TTL_MS at most, and forgotten as soon as a connection to it fails (a peer restarted
- * on a new address).
+ * the process: names are resolved by @cdp/net's HostResolver (c-ares, cancelled by `close()`),
+ * not by the global fetch's getaddrinfo.
  */
-import { lookup as systemLookup, promises as dns } from 'node:dns';
+import { HostResolver, isStaleAddressError } from '@cdp/net';
 import { Agent, fetch, interceptors, type Dispatcher, type RequestInit, type Response } from 'undici';
 
-/** How long a peer's looked-up address is used before it is looked up again. */
-const ADDRESS_TTL_MS = 10_000;
-/** One DNS query's timeout, tried twice. */
-const QUERY_TIMEOUT_MS = 1_000;
-/** Connection failures after which the peer's address is looked up again. */
-const STALE_ADDRESS = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-
 type Records = { records: { 4: { ips: { address: string; ttl: number; family: 4 | 6 }[] } | null; 6: null } };
+
+/** How long undici uses a peer's address before asking the resolver again. */
+const ADDRESS_TTL_MS = 10_000;
 
 /** undici's DNS storage, with a way to forget one name (undici forgets only on ENOTFOUND). */
 class AddressCache {
@@ -61,21 +47,26 @@ export interface PeerClientOptions {
 
 export class PeerClient {
   private readonly agent = new Agent({ connect: { timeout: 5_000 } });
-  private readonly resolver = new dns.Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 2 });
+  private readonly resolver: HostResolver;
   private readonly addresses = new AddressCache();
   private readonly dispatcher: Dispatcher;
   private readonly closing = new AbortController();
 
   constructor(opts: PeerClientOptions = {}) {
-    if (opts.dnsServers) this.resolver.setServers([...opts.dnsServers]);
+    // Services listen on IPv4 (HTTP_HOST 0.0.0.0): a peer is reached at an IPv4 address.
+    this.resolver = new HostResolver({ family: 4, ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}) });
     this.dispatcher = this.agent.compose(
       interceptors.dns({
         maxTTL: ADDRESS_TTL_MS,
-        // Services listen on IPv4 (HTTP_HOST 0.0.0.0): never try an AAAA answer first.
         dualStack: false,
         affinity: 4,
         storage: this.addresses,
-        lookup: (origin, _opts, cb) => this.lookup(origin.hostname, cb),
+        lookup: (origin, _opts, cb) => {
+          this.resolver.resolve(origin.hostname).then(
+            (found) => cb(null, found.filter((a) => a.family === 4).map((a) => ({ address: a.address, ttl: ADDRESS_TTL_MS, family: 4 as const }))),
+            (err: NodeJS.ErrnoException) => cb(err, []),
+          );
+        },
       }),
     );
   }
@@ -85,7 +76,11 @@ export class PeerClient {
     const signals = [this.closing.signal, ...(signal ? [signal] : []), ...(timeoutMs ? [AbortSignal.timeout(timeoutMs)] : [])];
     return fetch(url, { ...rest, dispatcher: this.dispatcher, signal: AbortSignal.any(signals) }).catch((err: unknown) => {
       const code = ((err as { cause?: { code?: string } }).cause ?? (err as { code?: string })).code;
-      if (code && STALE_ADDRESS.has(code)) this.addresses.delete(new URL(url).hostname);
+      if (isStaleAddressError(code)) {
+        const host = new URL(url).hostname;
+        this.addresses.delete(host);
+        this.resolver.forget(host);
+      }
       throw err;
     });
   }
@@ -93,20 +88,7 @@ export class PeerClient {
   /** Aborts every request and DNS query in flight and closes the pool. */
   async close(): Promise<void> {
     this.closing.abort(new Error('shutting down'));
-    this.resolver.cancel();
+    this.resolver.close();
     await this.agent.destroy().catch(() => undefined);
-  }
-
-  private lookup(host: string, cb: (err: NodeJS.ErrnoException | null, addresses: { address: string; ttl: number; family: 4 }[]) => void): void {
-    this.resolver.resolve4(host, { ttl: true }).then(
-      (records) => cb(null, records.map((r) => ({ address: r.address, ttl: r.ttl * 1000, family: 4 as const }))),
-      (err: NodeJS.ErrnoException) => {
-        // A DNS that does not answer is the case getaddrinfo would hang on: fail, never fall back.
-        if (err.code === dns.TIMEOUT || err.code === dns.CANCELLED) return cb(err, []);
-        systemLookup(host, { all: true, family: 4 }, (lookupErr, found) =>
-          lookupErr ? cb(lookupErr, []) : cb(null, found.map((a) => ({ address: a.address, ttl: ADDRESS_TTL_MS, family: 4 as const }))),
-        );
-      },
-    );
   }
 }
