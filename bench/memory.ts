@@ -28,6 +28,7 @@ import type { IdentityChange, KpiSnapshot, ResolvedEvent } from '@cdp/contracts'
 import { API_KEYS, change, Feeder, identity, resolved } from '../apps/profiles/test/profiles-fixtures';
 import { Offsets } from '../libs/testing/src/chaos';
 import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
+import { readMetrics, sumMetric } from '../libs/testing/src/prometheus-text';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 import { machine, writeResult } from './lib/bench-output';
 import { MemoryCgroup, processMemory, residentByMapping, type CgroupFigures, type ProcessMemory } from './lib/process-memory';
@@ -138,8 +139,8 @@ function dirBytes(dir: string): number {
 }
 
 async function heap(url: string): Promise<{ heapUsedMb: number; heapTotalMb: number; externalMb: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const gauge = (name: string) => Math.round(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? 0) / 2 ** 20);
+  const samples = await readMetrics(url);
+  const gauge = (name: string) => Math.round(sumMetric(samples, name) / 2 ** 20);
   return { heapUsedMb: gauge('nodejs_heap_size_used_bytes'), heapTotalMb: gauge('nodejs_heap_size_total_bytes'), externalMb: gauge('nodejs_external_memory_bytes') };
 }
 

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { AvroCodec, CONSUMER_GROUPS, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type IdentityChange, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
 import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
+import { readMetrics, sumMetric } from '../libs/testing/src/prometheus-text';
 import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
 import { machine, writeResult } from './lib/bench-output';
 import { processMemory } from './lib/process-memory';
@@ -92,13 +93,8 @@ interface Drain {
 
 /** The service's own count of what went wrong (Prometheus text: sums over the labels). */
 async function faultCounters(url: string): Promise<Pick<Drain, 'changelogRestores' | 'stateWriteFailures'>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const sum = (name: string, label = '') =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith(name) && l.includes(label))
-      .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  return { changelogRestores: sum('cdp_kpi_task_restores_total{', 'from="changelog"'), stateWriteFailures: sum('cdp_kpi_state_write_failures_total') };
+  const samples = await readMetrics(url);
+  return { changelogRestores: sumMetric(samples, 'cdp_kpi_task_restores_total', { from: 'changelog' }), stateWriteFailures: sumMetric(samples, 'cdp_kpi_state_write_failures_total') };
 }
 
 /**

@@ -49,6 +49,7 @@ import { machine, percentile, writeResult } from './lib/bench-output';
 import { firstResolvedEvents, NaiveResolver } from './lib/naive-resolver';
 import { formatCpuSummary, readCpuProfile, summariseCpuProfile, type CpuSummary } from './lib/cpu-profile';
 import { ProviderCli } from '../libs/testing/src/provider-cli';
+import { readMetrics } from '../libs/testing/src/prometheus-text';
 import { benchServers, buildServices } from './lib/platform-setup';
 import { processMemory } from './lib/process-memory';
 
@@ -92,12 +93,6 @@ interface CommitTotals {
 
 type CommitFigures = Record<string, Record<string, { commits: number; recordsPerCommit: number; meanCommitMs: number }>>;
 
-/** The /metrics lines of every instance of a service, together. */
-async function metricLines(platform: Platform, service: (typeof SERVICES)[number]): Promise<string[]> {
-  const texts = await Promise.all(platform.urls(service).map(async (url) => (await fetch(`${url}/metrics`)).text()));
-  return texts.join('\n').split('\n');
-}
-
 /**
  * Each service's commit totals so far by kind (transaction, plain, publish, filtered), from its
  * /metrics (cdp_consumer_commit_records, cdp_consumer_commit_seconds).
@@ -106,14 +101,12 @@ async function commitTotals(platform: Platform): Promise<Record<string, Record<s
   const out: Record<string, Record<string, CommitTotals>> = {};
   for (const s of SERVICES) {
     const byKind: Record<string, CommitTotals> = {};
-    for (const line of await metricLines(platform, s)) {
-      const m = /^cdp_consumer_commit_(records_count|records_sum|seconds_sum)\{([^}]*)\} (\S+)$/.exec(line);
-      if (!m) continue;
-      const kind = /kind="([^"]*)"/.exec(m[2]!)?.[1] ?? 'unknown';
-      const t = (byKind[kind] ??= { commits: 0, records: 0, seconds: 0 });
-      if (m[1] === 'records_count') t.commits += Number(m[3]);
-      else if (m[1] === 'records_sum') t.records += Number(m[3]);
-      else t.seconds += Number(m[3]);
+    for (const { name, labels, value } of await readMetrics(...platform.urls(s))) {
+      if (name !== 'cdp_consumer_commit_records_count' && name !== 'cdp_consumer_commit_records_sum' && name !== 'cdp_consumer_commit_seconds_sum') continue;
+      const t = (byKind[labels.kind ?? 'unknown'] ??= { commits: 0, records: 0, seconds: 0 });
+      if (name === 'cdp_consumer_commit_records_count') t.commits += value;
+      else if (name === 'cdp_consumer_commit_records_sum') t.records += value;
+      else t.seconds += value;
     }
     out[s] = byKind;
   }
@@ -125,11 +118,10 @@ async function requestTotals(platform: Platform): Promise<Record<string, Record<
   const out: Record<string, Record<string, number>> = {};
   for (const s of SERVICES) {
     const byApi: Record<string, number> = {};
-    for (const line of await metricLines(platform, s)) {
-      const m = /^cdp_kafka_requests_total\{([^}]*)\} (\S+)$/.exec(line);
-      if (!m) continue;
-      const key = `${/client="([^"]*)"/.exec(m[1]!)?.[1]} ${/api="([^"]*)"/.exec(m[1]!)?.[1]}`;
-      byApi[key] = (byApi[key] ?? 0) + Number(m[2]);
+    for (const { name, labels, value } of await readMetrics(...platform.urls(s))) {
+      if (name !== 'cdp_kafka_requests_total') continue;
+      const key = `${labels.client} ${labels.api}`;
+      byApi[key] = (byApi[key] ?? 0) + value;
     }
     out[s] = byApi;
   }

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type ServiceName } from '../libs/testing/src/chaos';
+import { readMetrics } from '../libs/testing/src/prometheus-text';
 import { machine, writeResult } from './lib/bench-output';
 import { benchServers, buildServices } from './lib/platform-setup';
 
@@ -48,16 +49,13 @@ interface RestorePoint {
 
 /** Each task's last restore on one instance, from its cdp_task_last_restore gauges. */
 async function restores(url: string): Promise<{ task: number; records: number; ms: number }[]> {
-  const text = await (await fetch(`${url}/metrics`)).text();
   const byTask = new Map<number, { records: number; ms: number }>();
-  for (const line of text.split('\n')) {
-    const m = /^cdp_task_last_restore\{([^}]*)\} (\S+)$/.exec(line);
-    if (!m) continue;
-    const task = Number(/task="(\d+)"/.exec(m[1]!)?.[1]);
-    const what = /what="(\w+)"/.exec(m[1]!)?.[1];
+  for (const { name, labels, value } of await readMetrics(url)) {
+    if (name !== 'cdp_task_last_restore') continue;
+    const task = Number(labels.task);
     const t = byTask.get(task) ?? { records: 0, ms: 0 };
-    if (what === 'records') t.records = Number(m[2]);
-    else if (what === 'seconds') t.ms = Math.round(Number(m[2]) * 1000);
+    if (labels.what === 'records') t.records = value;
+    else if (labels.what === 'seconds') t.ms = Math.round(value * 1000);
     byTask.set(task, t);
   }
   return [...byTask].map(([task, t]) => ({ task, ...t })).sort((a, b) => a.task - b.task);

@@ -8,3 +8,4 @@ export * from './events';
 export * from './rng';
 export * as chaos from './chaos';
 export * as privacy from './privacy';
+export * from './prometheus-text';
