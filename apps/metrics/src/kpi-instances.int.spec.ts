@@ -32,7 +32,8 @@ import { createLogger, createRegistry } from '@cdp/observability';
 import { deleteNamespace, eventually, startServiceProcess, stopServiceProcess, testKafka, uniqueNamespace, type RunningService } from '@cdp/testing';
 import { metricsConfigSchema } from './config';
 import { combinePartials } from './domain/kpi-partials';
-import { KpiState, WINDOWS, type WindowName } from './domain/kpi-state';
+import { WINDOWS, type WindowName } from './domain/kpi-figures';
+import { KpiState } from './domain/kpi-state';
 import { startMetrics } from './start';
 
 const MINUTE = 60_000;

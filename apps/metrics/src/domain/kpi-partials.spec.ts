@@ -8,7 +8,8 @@ import { partitionForKey } from '@cdp/kafka';
 import type { CanonicalEvent, IdentityChange, ResolvedEvent } from '@cdp/contracts';
 import { rng } from '@cdp/testing';
 import { combinePartials, combineSeries } from './kpi-partials';
-import { KpiState, MINUTE, type Handover, type WindowName } from './kpi-state';
+import { MINUTE, type WindowName } from './kpi-figures';
+import { KpiState, type Handover } from './kpi-state';
 
 const NOW = 1000 * 60 * MINUTE;
 const CHANNELS = ['website', 'email', 'sms'];

@@ -7,7 +7,7 @@
  */
 import type { ChannelKpi, KpiSnapshot } from '@cdp/contracts';
 import { exactDistribution, logDistribution, logPercentile, mergeLogHistogram, type LogHistogram } from './distribution';
-import { addCounts, byIdentities, emptyCounts, IDENTITIES_BANDS, LARGEST_PROFILES, LATENCY_BANDS, TIME_TO_ID_BANDS, type Counts, type Headline, type SeriesPoint, type WindowName } from './kpi-state';
+import { addCounts, byIdentities, emptyCounts, IDENTITIES_BANDS, LARGEST_PROFILES, LATENCY_BANDS, TIME_TO_ID_BANDS, type Counts, type Headline, type SeriesPoint, type WindowName } from './kpi-figures';
 
 export interface KpiPartial {
   /** Sums over the window (the totals for `all`). */

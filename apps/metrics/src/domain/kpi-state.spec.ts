@@ -1,5 +1,6 @@
 import type { CanonicalEvent, IdentityChange, IdentityQuarantine, ResolvedEvent } from '@cdp/contracts';
-import { KpiState, MINUTE, type PersistedKpiState, type StateChange } from './kpi-state';
+import { MINUTE } from './kpi-figures';
+import { KpiState, type PersistedKpiState, type StateChange } from './kpi-state';
 import { MemoryProfileTable, type ProfileEntry } from './profile-table';
 
 const HOUR = 60 * MINUTE;

@@ -19,7 +19,8 @@ import { readChangelogPartition } from '../kafka/changelog-reader';
 import { kpiChangelogTopic, kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
 import { changelogEntries, openTaskStore, type KpiStore, type ChangelogEntry, type RecordPosition } from '../persistence/kpi-store';
 import type { KpiPartial, SeriesPartialPoint } from './kpi-partials';
-import { KpiState, MINUTE, type EventCount, type Handover, type WindowName } from './kpi-state';
+import { MINUTE, type WindowName } from './kpi-figures';
+import { KpiState, type EventCount, type Handover } from './kpi-state';
 import type { ProfileStat } from './profile-table';
 import { idempotencyKey, SeenIds, type KpiRecord } from './seen-ids';
 

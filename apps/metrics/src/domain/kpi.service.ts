@@ -34,7 +34,7 @@ import { kpiHandoverTopic, type KpiHandoverRecord } from '../kafka/kpi-topics';
 import type { RecordPosition } from '../persistence/kpi-store';
 import { METRICS_CONFIG } from '../tokens';
 import { combinePartials, combineSeries, type CombinedKpis, type KpiPartial, type SeriesPartialPoint } from './kpi-partials';
-import { WINDOWS, type SeriesPoint, type WindowName } from './kpi-state';
+import { WINDOWS, type SeriesPoint, type WindowName } from './kpi-figures';
 import { handoverOf, KpiTasks, TASKS, TaskNotReadyError, type ChunkItem } from './kpi-tasks';
 
 export const METRICS_GROUP = CONSUMER_GROUPS.metrics;

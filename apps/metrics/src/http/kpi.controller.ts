@@ -8,7 +8,7 @@
 import { BadRequestException, Controller, Get, Query, Req, ServiceUnavailableException, UseGuards } from '@nestjs/common';
 import { ApiKeyGuard, RequireKey, type KeyedRequest } from '@cdp/nest-platform';
 import { KpiService, type KpiView } from '../domain/kpi.service';
-import { WINDOWS, type SeriesPoint, type WindowName } from '../domain/kpi-state';
+import { WINDOWS, type SeriesPoint, type WindowName } from '../domain/kpi-figures';
 import { TaskNotReadyError } from '../domain/kpi-tasks';
 
 export function windowOf(value: string, allowed: readonly string[]): string {

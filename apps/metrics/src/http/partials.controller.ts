@@ -7,7 +7,7 @@
  */
 import { BadRequestException, Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { KpiService, type PartialsAnswer } from '../domain/kpi.service';
-import { WINDOWS, type WindowName } from '../domain/kpi-state';
+import { WINDOWS, type WindowName } from '../domain/kpi-figures';
 import { TASKS } from '../domain/kpi-tasks';
 import { restoringAs503, windowOf } from './kpi.controller';
 import { PeerKeyGuard } from './peer-key.guard';

@@ -17,7 +17,8 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
-import type { Counts, PersistedKpiState, QuarantineEntry, StateChange } from '../domain/kpi-state';
+import type { Counts } from '../domain/kpi-figures';
+import type { PersistedKpiState, QuarantineEntry, StateChange } from '../domain/kpi-state';
 import { isStat, keyTable, type ProfileEntry, type ProfileStat, type ProfileTable } from '../domain/profile-table';
 import type { SeenChange, SeenTable } from '../domain/seen-ids';
 
