@@ -7,7 +7,7 @@
  * profile id or graph key (HMAC) through `ErasedRef` nodes, and never holds an identity's value.
  */
 import type { ManagedTransaction } from 'neo4j-driver';
-import type { ErasureTarget } from './erasure.repository';
+import type { ErasureTarget } from './erasure-target';
 
 export const ERASURE_RECEIPT_SCHEMA = 'CREATE CONSTRAINT erased_ref IF NOT EXISTS FOR (r:ErasedRef) REQUIRE (r.ns, r.ref) IS UNIQUE';
 

@@ -6,19 +6,7 @@
  */
 import type { Driver } from 'neo4j-driver';
 import { findReceipt, recordReceipt, type ErasureReceipt, type ReceiptRef } from './erasure-receipts';
-
-export interface ErasureTarget {
-  /** The live profile (the survivor when the id given was merged away). */
-  readonly profileId: string;
-  readonly mergedProfileIds: readonly string[];
-  readonly identities: readonly { key: string; type: string }[];
-  /**
-   * Profiles that linked this one (or one merged into it) as a separate person, an avatar or a
-   * household member: their events name the person in a related group. As the edges name them
-   * (a merged-away id included; its survivor follows the alias), sorted.
-   */
-  readonly linkedProfileIds: readonly string[];
-}
+import type { ErasureTarget } from './erasure-target';
 
 export class ErasureRepository {
   constructor(

@@ -18,7 +18,8 @@ import { counter, type Logger, type Registry } from '@cdp/observability';
 import type { ChangePublisher } from '../resolution/resolution.service';
 import type { ErasedKeys } from './erased-keys';
 import { receiptOf, type ErasureReceipt, type ReceiptRef, type ReceiptTopics } from './erasure-receipts';
-import type { ErasureRepository, ErasureTarget } from './erasure.repository';
+import type { ErasureRepository } from './erasure.repository';
+import type { ErasureTarget } from './erasure-target';
 
 const RECEIPT_TOPICS: ReceiptTopics = { erasures: identityErasuresTopic.name, changes: identityChangesTopic.name, profileUpdates: profileUpdatesTopic.name };
 

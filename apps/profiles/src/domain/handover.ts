@@ -20,7 +20,6 @@
  */
 import type { IdentityChange } from '@cdp/contracts';
 import type { FoldedBase, StoredEvent } from './event-log';
-import type { ProfileRecord } from './profile-transitions';
 
 export const HANDOVER_KINDS = ['EVENT', 'CHANGE', 'RELEASE', 'TRANSFER', 'ERASE'] as const;
 export type HandoverKind = (typeof HANDOVER_KINDS)[number];
@@ -57,10 +56,6 @@ export interface Handover {
 
 export function handover(kind: HandoverKind, to: string, fields: Partial<Omit<Handover, 'kind' | 'to'>> = {}): Handover {
   return { kind, to, changeId: '', survivorId: '', awaitedAs: '', detach: false, event: null, change: null, record: null, erasedLinks: null, ...fields };
-}
-
-export function carried(record: ProfileRecord): Carried {
-  return { events: record.events, base: record.base ?? null, mergedProfileIds: record.mergedProfileIds, awaiting: record.awaiting ?? [] };
 }
 
 /** Which ids this transaction's task holds. */

@@ -27,7 +27,7 @@
 import type { IdentityChange, Profile, ProfileIdentity, ResolvedEvent } from '@cdp/contracts';
 import { compact, DEFAULT_LOG_LIMITS, identityBases, joinBases, profileOf, splitBase, storedEventBytes, withoutKeys, type FoldedBase, type LogLimits, type StoredEvent } from './event-log';
 import { baseWithoutLinksTo, eventWithoutLinksTo } from './erased-links';
-import { ALL_LOCAL, carried, handover, type Carried, type Handover, type Locality } from './handover';
+import { ALL_LOCAL, handover, type Carried, type Handover, type Locality } from './handover';
 import { applyEvent, emptyProfile } from './profile-builder';
 
 export type { StoredEvent } from './event-log';
@@ -56,6 +56,11 @@ export interface ProfileRecord {
   readonly profile: Profile | null;
   /** Merged ids whose state is being handed over from another task: not published until empty. */
   readonly awaiting?: readonly string[];
+}
+
+/** What of a record travels with a TRANSFER. */
+function carried(record: ProfileRecord): Carried {
+  return { events: record.events, base: record.base ?? null, mergedProfileIds: record.mergedProfileIds, awaiting: record.awaiting ?? [] };
 }
 
 export interface StateTx {
