@@ -19,6 +19,11 @@ const depConstraints = [
   // The local provider: Node, kafkajs and neo4j-driver only; no service code.
   { sourceTag: 'type:infra', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+  // The whole-platform benches run the built services as processes: they never import a service's
+  // code. A bench of one service's internals lives in that service (apps/<service>/bench).
+  { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:contracts', 'type:kafka', 'type:testing', 'type:util'] },
+  // Repository tools (image builds, contract exports, lint rules): the contracts and the local provider.
+  { sourceTag: 'type:tools', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:util'] },
   // Pure rules more than one service applies (identity normalisation): no Kafka, no NestJS.
   { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:util'] },
   { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
@@ -56,8 +61,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests, their fixtures and e2e projects may also use the testing lib.
-    files: ['**/*.spec.ts', 'apps/*/test/**/*.ts', 'apps/*-e2e/**/*.ts'],
+    // Tests, their fixtures, a service's own benches and e2e projects may also use the testing lib.
+    files: ['**/*.spec.ts', 'apps/*/test/**/*.ts', 'apps/*/bench/**/*.ts', 'apps/*-e2e/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries(['@cdp/testing'])] },
   },
   {

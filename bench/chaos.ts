@@ -20,9 +20,9 @@
  * Exit code 0 with no violations, 1 with violations, 2 on a bench error.
  */
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, chaosRun, formatTable, formatViolations, tableByKind, type FaultKind, type OwnInfra, type RunResult } from '../libs/testing/src/chaos';
-import { machine, writeResult } from './lib/bench-output';
+import { FAULT_KINDS, chaosRun, formatTable, formatViolations, tableByKind, type FaultKind, type OwnInfra, type RunResult } from '@cdp/testing/chaos';
 import { benchServers, buildServices } from './lib/platform-setup';
+import { machine, writeResult } from '@cdp/testing';
 
 
 function parseFaults(v: string): FaultKind[] {

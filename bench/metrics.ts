@@ -16,16 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { AvroCodec, CONSUMER_GROUPS, identityChangesTopic, resolvedEventsTopic, topicName, type CanonicalEvent, type IdentityChange, type KpiSnapshot, type ResolvedEvent } from '@cdp/contracts';
-import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
-import { readMetrics, sumMetric } from '../libs/testing/src/prometheus-text';
-import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
-import { machine, writeResult } from './lib/bench-output';
-import { processMemory } from './lib/process-memory';
+import { deleteNamespace, readMetrics, sumMetric, startServiceProcess, stopServiceProcess, type RunningService, machine, writeResult, processMemory, WORKSPACE_ROOT } from '@cdp/testing';
 
 const N = Number(process.env.METRICS_BENCH_EVENTS ?? 30000);
 const PROFILES = Number(process.env.METRICS_BENCH_PROFILES ?? 10000);
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const ROOT = join(__dirname, '..');
 const CHANNELS = ['website', 'email', 'sms', 'mobile-app', 'call-centre', 'store'];
 const IDS = ['visitor_id', 'email', 'phone', 'app_instance_id', 'phone', 'loyalty_id'];
 
@@ -134,7 +129,7 @@ async function drain(kafka: Kafka, env: Record<string, string>, namespace: strin
 }
 
 async function main(): Promise<void> {
-  if (spawnSync('npx', ['nx', 'run', 'metrics:build', '--output-style=static'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('build failed');
+  if (spawnSync('npx', ['nx', 'run', 'metrics:build', '--output-style=static'], { cwd: WORKSPACE_ROOT, stdio: 'inherit' }).status !== 0) throw new Error('build failed');
   const namespaces = [`bench-${randomBytes(4).toString('hex')}.`, `bench-${randomBytes(4).toString('hex')}.`];
   const stateDir = mkdtempSync(join(tmpdir(), 'kpi-bench-'));
   const kafka = new Kafka({ clientId: 'metrics-bench', brokers: BROKERS, logLevel: logLevel.NOTHING });

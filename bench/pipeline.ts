@@ -44,14 +44,11 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j from 'neo4j-driver';
 import { AvroCodec, profileUpdatesTopic, topicName, type KpiSnapshot, type Profile } from '@cdp/contracts';
-import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type OwnInfra, type PlannedEvent, type Servers } from '../libs/testing/src/chaos';
-import { machine, percentile, writeResult } from './lib/bench-output';
+import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type OwnInfra, type PlannedEvent, type Servers } from '@cdp/testing/chaos';
 import { firstResolvedEvents, NaiveResolver } from './lib/naive-resolver';
 import { formatCpuSummary, readCpuProfile, summariseCpuProfile, type CpuSummary } from './lib/cpu-profile';
-import { ProviderCli } from '../libs/testing/src/provider-cli';
-import { readMetrics } from '../libs/testing/src/prometheus-text';
 import { benchServers, buildServices } from './lib/platform-setup';
-import { processMemory } from './lib/process-memory';
+import { machine, percentile, writeResult, ProviderCli, readMetrics, processMemory } from '@cdp/testing';
 
 const CLK_TCK = 100;
 const log = (line: string) => process.stderr.write(`[pipeline ${new Date().toISOString().slice(11, 19)}] ${line}\n`);

@@ -19,10 +19,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type ServiceName } from '../libs/testing/src/chaos';
-import { readMetrics } from '../libs/testing/src/prometheus-text';
-import { machine, writeResult } from './lib/bench-output';
+import { API_KEY, LoadGenerator, Offsets, Platform, SERVICES, planLoad, type ServiceName } from '@cdp/testing/chaos';
 import { benchServers, buildServices } from './lib/platform-setup';
+import { readMetrics, machine, writeResult } from '@cdp/testing';
 
 const log = (line: string) => process.stderr.write(`[rebalance ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

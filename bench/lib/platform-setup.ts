@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { OwnInfra, type Servers } from '../../libs/testing/src/chaos';
+import { OwnInfra, type Servers } from '@cdp/testing/chaos';
 
 const ROOT = join(__dirname, '../..');
 

@@ -1,7 +1,7 @@
 /** Exports every topic's current schema as .avsc files for non-TypeScript consumers. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ALL_TOPICS, parseSchema } from '../../libs/contracts/src';
+import { ALL_TOPICS, parseSchema } from '@cdp/contracts';
 
 const outDir = resolve(process.argv[2] ?? 'dist/avro');
 mkdirSync(outDir, { recursive: true });

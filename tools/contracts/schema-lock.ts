@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_TOPICS, fingerprintOf } from '../../libs/contracts/src';
+import { ALL_TOPICS, fingerprintOf } from '@cdp/contracts';
 
 export function currentLock(): Record<string, string[]> {
   return Object.fromEntries(ALL_TOPICS.map((t) => [t.name, t.versions.map(fingerprintOf)]));

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveJars } from '../../infra/local/src';
+import { resolveJars } from '@cdp/local-infra';
 import { imageLabels, mustRun, podmanUnavailable, REPO_ROOT } from './podman';
 
 const SERVICES = ['ingestion', 'identity', 'profiles', 'metrics'] as const;

@@ -9,3 +9,7 @@ export * from './rng';
 export * as chaos from './chaos';
 export * as privacy from './privacy';
 export * from './prometheus-text';
+export * from './workspace';
+export * from './bench';
+export * from './provider-cli';
+export * from './config-docs';

@@ -24,10 +24,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { AvroCodec, profileUpdatesTopic, topicName, type Profile, type ResolvedEvent } from '@cdp/contracts';
-import { API_KEYS, Feeder, identity, resolved, startProfilesProcess, stopProfilesProcess } from '../apps/profiles/test/profiles-fixtures';
-import { profileChangelogTopic } from '../apps/profiles/src/kafka/changelog-contract';
-import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
-import { machine, percentile, writeResult } from './lib/bench-output';
+import { API_KEYS, Feeder, identity, resolved, startProfilesProcess, stopProfilesProcess } from '../test/profiles-fixtures';
+import { profileChangelogTopic } from '../src/kafka/changelog-contract';
+import { deleteNamespace, machine, percentile, writeResult, WORKSPACE_ROOT } from '@cdp/testing';
 
 const RATE = Number(process.env.PROFILES_BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.PROFILES_BENCH_SECONDS ?? 30);
@@ -37,7 +36,6 @@ const WAIT_S = Number(process.env.PROFILES_BENCH_WAIT_S ?? 90);
 const WARMUP_S = 3;
 const TICK_MS = 10;
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const ROOT = join(__dirname, '..');
 const namespace = `bench-profiles-${randomBytes(4).toString('hex')}.`;
 const runId = randomBytes(3).toString('hex');
 let seq = 0;
@@ -66,7 +64,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   process.stderr.write('building profiles...\n');
-  const build = spawnSync('npx', ['nx', 'run', 'profiles:build', '--skip-nx-cache'], { cwd: ROOT, stdio: 'inherit' });
+  const build = spawnSync('npx', ['nx', 'run', 'profiles:build', '--skip-nx-cache'], { cwd: WORKSPACE_ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-profiles-'));
   const feeder = new Feeder(namespace);

@@ -22,17 +22,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { canonicalEventsTopic, rawChannelTopic, topicName } from '@cdp/contracts';
-import { runImport } from '../apps/ingestion/src/file-import/importer';
-import { machine, writeResult } from './lib/bench-output';
-import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
-import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
+import { runImport } from '../src/file-import/importer';
+import { machine, writeResult, deleteNamespace, startServiceProcess, stopServiceProcess, type RunningService, WORKSPACE_ROOT } from '@cdp/testing';
 
 const KAFKA_N = Number(process.env.INGEST_BENCH_KAFKA ?? 20000);
 const HTTP_BATCH_N = Number(process.env.INGEST_BENCH_HTTP_BATCH ?? 20000);
 const HTTP_SINGLE_N = Number(process.env.INGEST_BENCH_HTTP_SINGLE ?? 4000);
 const FILE_ROWS = Number(process.env.INGEST_BENCH_FILE_ROWS ?? 300000);
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const ROOT = join(__dirname, '..');
 const API_KEY = 'bench-secret-key';
 const namespace = `bench-ingest-${randomBytes(4).toString('hex')}.`;
 const runId = randomBytes(3).toString('hex');
@@ -160,7 +157,7 @@ async function fileImport(producer: ReturnType<Kafka['producer']>, dir: string):
 
 async function main(): Promise<void> {
   process.stderr.write('building ingestion...\n');
-  const build = spawnSync('npx', ['nx', 'run', 'ingestion:build', '--skip-nx-cache'], { cwd: ROOT, stdio: 'inherit' });
+  const build = spawnSync('npx', ['nx', 'run', 'ingestion:build', '--skip-nx-cache'], { cwd: WORKSPACE_ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
   const kafka = new Kafka({ clientId: 'bench-ingest', brokers: BROKERS, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();

@@ -25,15 +25,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { IdentityChange, KpiSnapshot, ResolvedEvent } from '@cdp/contracts';
-import { API_KEYS, change, Feeder, identity, resolved } from '../apps/profiles/test/profiles-fixtures';
-import { Offsets } from '../libs/testing/src/chaos';
-import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
-import { readMetrics, sumMetric } from '../libs/testing/src/prometheus-text';
-import { startServiceProcess, stopServiceProcess, type RunningService } from '../libs/testing/src/service-process';
-import { machine, writeResult } from './lib/bench-output';
-import { MemoryCgroup, processMemory, residentByMapping, type CgroupFigures, type ProcessMemory } from './lib/process-memory';
+import { API_KEYS, change, Feeder, identity, resolved } from '../test/profiles-fixtures';
+import { Offsets } from '@cdp/testing/chaos';
+import { deleteNamespace, readMetrics, sumMetric, startServiceProcess, stopServiceProcess, type RunningService, machine, writeResult, MemoryCgroup, processMemory, residentByMapping, type CgroupFigures, type ProcessMemory, WORKSPACE_ROOT } from '@cdp/testing';
 
-const ROOT = join(__dirname, '..');
 const SERVICES = ['profiles', 'metrics'] as const;
 type Service = (typeof SERVICES)[number];
 const log = (line: string) => process.stderr.write(`[memory ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -147,7 +142,7 @@ async function heap(url: string): Promise<{ heapUsedMb: number; heapTotalMb: num
 async function main(): Promise<void> {
   if (!args['no-build']) {
     log('building profiles and metrics');
-    const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=profiles,metrics', '--output-style=static'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
+    const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects=profiles,metrics', '--output-style=static'], { cwd: WORKSPACE_ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false' } });
     if (build.status !== 0) throw new Error('build failed');
   }
   const namespace = `bench-memory-${randomBytes(4).toString('hex')}.`;

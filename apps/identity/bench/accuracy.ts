@@ -1,5 +1,5 @@
 /**
- * `npm run bench:accuracy`: feeds a seeded synthetic population (bench/population.ts) through the
+ * `npm run bench:accuracy`: feeds a seeded synthetic population (population.ts beside it) through the
  * identity resolution logic (the service's keyer and graph repository) against the real Neo4j, in
  * a graph namespace of its own, then scores the final grouping of events against the truth with
  * pairwise precision, recall and F1. Events with no identity that may link (ads, junk-only,
@@ -11,13 +11,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import neo4j from 'neo4j-driver';
-import { ensureGraphSchema } from '../apps/identity/src/graph/neo4j';
-import { defaultRules, loadRules, ruleOf } from '../apps/identity/src/rules/identity-rules';
-import { IdentityGraphRepository } from '../apps/identity/src/resolution/identity-graph.repository';
-import { IdentityKeyer } from '../apps/identity/src/resolution/identity-keyer';
-import { machine, writeResult } from './lib/bench-output';
+import { ensureGraphSchema } from '../src/graph/neo4j';
+import { defaultRules, loadRules, ruleOf } from '../src/rules/identity-rules';
+import { IdentityGraphRepository } from '../src/resolution/identity-graph.repository';
+import { IdentityKeyer } from '../src/resolution/identity-keyer';
 import { generatePopulation, type TruthEvent } from './population';
 import type { CanonicalEvent } from '@cdp/contracts';
+import { machine, writeResult } from '@cdp/testing';
 
 const pairs = (n: number) => (n * (n - 1)) / 2;
 

@@ -8,6 +8,7 @@
  */
 import type { CanonicalEvent, Identity } from '@cdp/contracts';
 import { CHANNEL_IDENTITIES, type Channel } from '@cdp/contracts';
+import { rng } from '@cdp/testing';
 
 export interface TruthEvent {
   readonly event: CanonicalEvent;
@@ -23,7 +24,6 @@ export interface Population {
   readonly hardCases: Readonly<Record<string, number>>;
 }
 
-import { rng } from '../libs/testing/src/rng';
 
 export { rng };
 

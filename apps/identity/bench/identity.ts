@@ -11,20 +11,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { requireConfig } from '@cdp/config';
 import { AvroCodec, canonicalEventsTopic, resolvedEventsTopic, schemasTopic, topicName, type CanonicalEvent, type ResolvedEvent } from '@cdp/contracts';
 import { KafkaPlatform, output } from '@cdp/kafka';
 import { createLogger, createRegistry } from '@cdp/observability';
-import { identityConfigSchema } from '../apps/identity/src/config';
-import { IdentityGraphRepository } from '../apps/identity/src/resolution/identity-graph.repository';
-import { IdentityKeyer } from '../apps/identity/src/resolution/identity-keyer';
-import { deleteNamespace } from '../libs/testing/src/kafka-helpers';
-import { startServiceProcess, stopServiceProcess } from '../libs/testing/src/service-process';
-import { machine, percentile, writeResult } from './lib/bench-output';
+import { identityConfigSchema } from '../src/config';
+import { IdentityGraphRepository } from '../src/resolution/identity-graph.repository';
+import { IdentityKeyer } from '../src/resolution/identity-keyer';
 import { rng } from './population';
+import { deleteNamespace, startServiceProcess, stopServiceProcess, machine, percentile, writeResult, WORKSPACE_ROOT } from '@cdp/testing';
 
 const sizes = (process.env.IDENTITY_BENCH_SIZES ?? '10000,100000').split(',').map(Number);
 const BURST = Number(process.env.IDENTITY_BENCH_BURST ?? 10_000);
@@ -33,7 +30,6 @@ const PACED = Number(process.env.IDENTITY_BENCH_PACED ?? 600);
 const RATE = Number(process.env.IDENTITY_BENCH_RATE ?? 40);
 const TYPES = ['visitor_id', 'email', 'login', 'loyalty_number'] as const;
 const valueOf = (type: string, person: number) => `${type}-${person}`;
-const ROOT = join(__dirname, '..');
 
 /** Adds people [from, to) to the graph in bulk: 4 identities each, one profile, six links. */
 async function preload(driver: Driver, ns: string, keyer: IdentityKeyer, from: number, to: number): Promise<void> {
@@ -85,7 +81,7 @@ async function main(): Promise<void> {
   };
   // The identity process below runs in test mode too (startServiceProcess), with the same development HMAC key.
   const config = requireConfig(identityConfigSchema, { ...process.env, CDP_ENV: 'test', ...env });
-  const build = spawnSync('npx', ['nx', 'run', 'identity:build', '--skip-nx-cache'], { cwd: ROOT, stdio: 'inherit' });
+  const build = spawnSync('npx', ['nx', 'run', 'identity:build', '--skip-nx-cache'], { cwd: WORKSPACE_ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('identity build failed');
   const keyer = new IdentityKeyer(config.IDENTITY_HMAC_KEY, config.IDENTITY_RULES_FILE.rules);
   const driver = neo4j.driver(config.NEO4J_URI, neo4j.auth.basic(config.NEO4J_USER, config.NEO4J_PASSWORD), { disableLosslessIntegers: true });

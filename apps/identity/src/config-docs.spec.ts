@@ -1,0 +1,4 @@
+import { describeConfigDocs } from '@cdp/testing';
+import { identityConfigSchema } from './config';
+
+describeConfigDocs('identity', identityConfigSchema);

@@ -1,0 +1,4 @@
+import { describeConfigDocs } from '@cdp/testing';
+import { ingestionConfigSchema } from './config';
+
+describeConfigDocs('ingestion', ingestionConfigSchema);

@@ -1,0 +1,4 @@
+import { describeConfigDocs } from '@cdp/testing';
+import { metricsConfigSchema } from './config';
+
+describeConfigDocs('metrics', metricsConfigSchema);

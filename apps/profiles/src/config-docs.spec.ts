@@ -1,0 +1,4 @@
+import { describeConfigDocs } from '@cdp/testing';
+import { profilesConfigSchema } from './config';
+
+describeConfigDocs('profiles', profilesConfigSchema);
