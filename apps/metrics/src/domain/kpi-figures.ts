@@ -31,7 +31,8 @@ export interface Counts {
   latency: LogHistogram;
 }
 
-export interface SeriesPoint {
+/** One minute of the time series: its counts (a task's share carries its latency histogram, the combined point the p95). */
+export interface SeriesCounts {
   at: number;
   events: number;
   identifiedEvents: number;
@@ -39,6 +40,9 @@ export interface SeriesPoint {
   splits: number;
   refusedMerges: number;
   deadLetters: number;
+}
+
+export interface SeriesPoint extends SeriesCounts {
   latencyP95Ms: number;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { ChannelKpi, KpiSnapshot } from '@cdp/contracts';
 import { exactDistribution, logDistribution, logPercentile, mergeLogHistogram, type LogHistogram } from './distribution';
-import { addCounts, byIdentities, emptyCounts, IDENTITIES_BANDS, LARGEST_PROFILES, LATENCY_BANDS, TIME_TO_ID_BANDS, type Counts, type Headline, type SeriesPoint, type WindowName } from './kpi-figures';
+import { addCounts, byIdentities, emptyCounts, IDENTITIES_BANDS, LARGEST_PROFILES, LATENCY_BANDS, TIME_TO_ID_BANDS, type Counts, type Headline, type SeriesCounts, type SeriesPoint, type WindowName } from './kpi-figures';
 
 export interface KpiPartial {
   /** Sums over the window (the totals for `all`). */
@@ -27,14 +27,7 @@ export interface KpiPartial {
   quarantinedByType: Record<string, number>;
 }
 
-export interface SeriesPartialPoint {
-  at: number;
-  events: number;
-  identifiedEvents: number;
-  merges: number;
-  splits: number;
-  refusedMerges: number;
-  deadLetters: number;
+export interface SeriesPartialPoint extends SeriesCounts {
   latency: LogHistogram;
 }
 
