@@ -4,4 +4,3 @@ export * from './kafka-security';
 export * from './secrets';
 export * from './secret-policy';
 export * from './neo4j-config';
-export * from './local-stores';

@@ -6,9 +6,8 @@
  * from the changelog (seen-events.ts, restore). An entry names the offset that resolved the event,
  * so that record read again before its chunk committed is recognised as itself, not a duplicate.
  */
-import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
+import { enterUnsyncedStore, LOCAL_STORE_MAP_BYTES, type UnsyncedStore, type UnsyncedStoreVerdict } from '@cdp/local-store';
 import type { SeenEventEntry } from './seen-events-contract';
 
 /** One changelog record: its key and value (null: the entry is gone). */
@@ -29,11 +28,13 @@ export class SeenEventsStore {
   private readonly root: RootDatabase;
   private readonly tasks = new Map<number, TaskDbs>();
   private readonly offsets: Database<string, string>;
+  private readonly unsynced: UnsyncedStore;
 
-  constructor(path: string) {
-    mkdirSync(path, { recursive: true });
-    // No fsync: an OS crash can drop the last transactions, leaving the copy behind the commits,
-    // which restore detects and rebuilds from the changelog.
+  constructor(path: string, bootId?: () => string | undefined) {
+    // No fsync: a machine crash can lose or corrupt what was written since the last flush, so a
+    // copy left open before a reboot is deleted here (@cdp/local-store); a copy behind the commits
+    // is what restore detects and rebuilds from the changelog.
+    this.unsynced = enterUnsyncedStore(path, bootId);
     this.root = open({ path, compression: false, noSync: true, maxDbs: 64, mapSize: LOCAL_STORE_MAP_BYTES });
     this.offsets = this.root.openDB({ name: 'offsets' });
   }
@@ -100,7 +101,13 @@ export class SeenEventsStore {
     for (const topic of topics) this.offsets.removeSync(`${topic}:${task}`);
   }
 
+  /** What opening found (`discarded`: left open before a reboot, deleted). */
+  get verdict(): UnsyncedStoreVerdict {
+    return this.unsynced.verdict;
+  }
+
   async close(): Promise<void> {
     await this.root.close();
+    this.unsynced.leave();
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CanonicalEvent } from '@cdp/contracts';
@@ -104,6 +104,35 @@ describe('SeenEvents', () => {
     // Consumed through 12 (the trailing copy included): the group's next offset is 13.
     await expect(seen.restore(0, new Map([[TOPIC, 13n]]))).resolves.toEqual({ records: 0 });
     expect((await chunk([msg('a', 30)])).map((r) => r.kind)).toEqual(['drop']);
+  });
+
+  describe('after a restart on the same disk', () => {
+    /** Closes the instance and starts another on its directory; `meanwhile` runs between the two. */
+    const restart = async (registry = createRegistry('seen-spec', false), meanwhile = () => undefined as void) => {
+      const log = seen.log;
+      await seen.onApplicationShutdown();
+      meanwhile();
+      const config = { IDENTITY_STATE_DIR: dir, IDENTITY_DEDUPE_WINDOW_HOURS: 1 } as IdentityConfig;
+      seen = new InMemoryChangelog(config, { namespace: 't.' } as KafkaPlatform, registry, createLogger('seen-spec', 'silent'));
+      seen.log = log;
+      seen.assigned([0]);
+      return registry;
+    };
+
+    it('keeps the copy it closed cleanly', async () => {
+      await chunk([msg('a', 10), msg('b', 11)]);
+      await restart();
+      await expect(seen.restore(0, new Map([[TOPIC, 12n]]))).resolves.toEqual({ records: 0 });
+    });
+
+    it('deletes a copy left open before the machine rebooted (it may be torn), counts it, and rebuilds every task from the changelog', async () => {
+      await chunk([msg('a', 10), msg('b', 11)]);
+      // The writer died without closing the copy, in an earlier boot of the machine.
+      const registry = await restart(createRegistry('seen-spec', false), () => writeFileSync(join(dir, 't', 'open-since-boot'), 'an-earlier-boot'));
+      await expect(seen.restore(0, new Map([[TOPIC, 12n]]))).resolves.toEqual({ records: seen.log.length });
+      expect(await registry.getSingleMetricAsString('cdp_local_store_discarded_total')).toMatch(/store="identity-seen-events"[^}]*\} 1/);
+      expect((await chunk([msg('a', 40)])).map((r) => r.kind)).toEqual(['drop']);
+    });
   });
 
   it('rebuilds a copy the changelog is ahead of, and resumes after what the changelog consumed', async () => {

@@ -66,7 +66,12 @@ export class SeenEvents implements TaskState, OnApplicationShutdown {
     this.m = {
       duplicates: counter(registry, 'cdp_identity_duplicate_events_total', 'Canonical records whose event id this partition already resolved at another offset (dropped)'),
       restores: counter(registry, 'cdp_identity_seen_restores_total', 'Tasks whose seen event ids were taken over, by where they came from', ['from']),
+      discarded: counter(registry, 'cdp_local_store_discarded_total', 'Local stores written without fsync, left open before the machine rebooted, deleted and rebuilt from their changelog', ['store']),
     };
+    if (this.store.verdict === 'discarded') {
+      this.m.discarded.inc({ store: 'identity-seen-events' });
+      this.logger.warn('the seen event ids store was left open before the machine rebooted and may be torn; deleted, every task restores from its changelog');
+    }
   }
 
   assigned(tasks: readonly number[]): void {

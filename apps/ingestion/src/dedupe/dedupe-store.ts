@@ -14,7 +14,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/local-store';
 import { RetriableError } from '@cdp/kafka';
 
 export type Claim = 'new' | 'duplicate' | 'in-flight';

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CanonicalEvent, ResolvedEvent } from '@cdp/contracts';
@@ -28,7 +28,7 @@ class InMemoryChangelog extends KpiTasks {
 describe('KpiTasks.applyChunk', () => {
   let dir: string;
   let tasks: InMemoryChangelog;
-  const hooks = { alreadyCounted: jest.fn(), duplicate: jest.fn(), writeFailed: jest.fn(), restored: jest.fn() };
+  const hooks = { alreadyCounted: jest.fn(), duplicate: jest.fn(), writeFailed: jest.fn(), restored: jest.fn(), storeDiscarded: jest.fn() };
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kpi-tasks-spec-'));
@@ -121,6 +121,37 @@ describe('KpiTasks.applyChunk', () => {
     expect(existsSync(join(layouts, 'task-0'))).toBe(false);
     expect(hooks.restored).toHaveBeenLastCalledWith(0, true, expect.any(Number), 1);
     await later.close();
+  });
+
+  it('deletes a store left open before the machine rebooted (it may be torn) and restores the task from its changelog', async () => {
+    const stores = join(dir, 'rebooted');
+    const store = new KpiStore(join(stores, 'task-0-v2'));
+    await store.commit([], [], { topic: TOPIC, partition: 0, offset: '4', nextOffset: '5' });
+    await store.close();
+    // Its writer died without closing it, in an earlier boot of the machine.
+    writeFileSync(join(stores, 'task-0-v2', 'open-since-boot'), 'an-earlier-boot');
+    const next = new InMemoryChangelog(stores, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
+    next.log = [{ key: `o|${TOPIC}:0`, value: '4' }];
+    next.assigned([0]);
+    await next.restore(0, new Map([[TOPIC, 5n]]));
+    expect(hooks.storeDiscarded).toHaveBeenCalledWith(0);
+    expect(hooks.restored).toHaveBeenLastCalledWith(0, true, expect.any(Number), 1);
+    await next.close();
+  });
+
+  it('keeps a store closed cleanly: it matches the commits and is not restored', async () => {
+    const stores = join(dir, 'clean');
+    const store = new KpiStore(join(stores, 'task-0-v2'));
+    await store.commit([], [], { topic: TOPIC, partition: 0, offset: '4', nextOffset: '5' });
+    await store.close();
+    hooks.storeDiscarded.mockClear();
+    const next = new InMemoryChangelog(stores, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
+    next.log = [{ key: `o|${TOPIC}:0`, value: '4' }];
+    next.assigned([0]);
+    await next.restore(0, new Map([[TOPIC, 5n]]));
+    expect(hooks.storeDiscarded).not.toHaveBeenCalled();
+    expect(hooks.restored).toHaveBeenLastCalledWith(0, false, expect.any(Number), expect.any(Number));
+    await next.close();
   });
 
   it('asks for a retry of every record of a task it does not hold', async () => {

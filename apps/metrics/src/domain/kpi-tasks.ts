@@ -61,6 +61,8 @@ export interface KpiTaskHooks {
   duplicate(topic: string): void;
   writeFailed(): void;
   restored(task: number, fromChangelog: boolean, ms: number, entries: number): void;
+  /** The task's store had been left open before a reboot and was deleted (it is restored from the changelog). */
+  storeDiscarded(task: number): void;
 }
 
 export function handoverRecord(h: Handover): KpiHandoverRecord {
@@ -200,6 +202,10 @@ export class KpiTasks implements TaskState {
     let rt = this.open.get(task);
     if (!rt) {
       const store = openTaskStore(this.dir, task);
+      if (store.verdict === 'discarded') {
+        this.logger.warn({ task }, 'KPI store of the task was left open before the machine rebooted and may be torn; deleted, restoring it from its changelog');
+        this.hooks.storeDiscarded(task);
+      }
       rt = { task, store, state: this.stateOf(task, store), seen: new SeenIds(store, this.dedupeWindowMs), resumeAt: new Map(), lastPrune: 0 };
       this.open.set(task, rt);
     }

@@ -109,12 +109,14 @@ export class KpiService implements BeforeApplicationShutdown, OnApplicationBoots
       deadLetters: counter(r, 'cdp_kpi_dead_letters_observed_total', 'Dead letters seen on the DLQ topic', ['source_topic', 'step']),
       publishFailures: counter(r, 'cdp_kpi_snapshot_publish_failures_total', 'KPI snapshots that could not be published'),
       published: counter(r, 'cdp_kpi_snapshots_published_total', 'KPI snapshot rounds published by this instance (the owner of task 0)'),
+      storesDiscarded: counter(r, 'cdp_local_store_discarded_total', 'Local stores written without fsync, left open before the machine rebooted, deleted and rebuilt from their changelog', ['store']),
     };
     this.m.restoring.set(1);
     const hooks = {
       alreadyCounted: (topic: string) => this.m.duplicates.inc({ topic }),
       duplicate: (topic: string) => this.m.duplicateIds.inc({ topic }),
       writeFailed: () => this.m.stateWriteFailures.inc(),
+      storeDiscarded: () => this.m.storesDiscarded.inc({ store: 'kpi-task' }),
       restored: (task: number, fromChangelog: boolean, ms: number, entries: number) => {
         const from = fromChangelog ? 'changelog' : 'local';
         this.m.restores.inc({ from });

@@ -17,7 +17,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { open, type RootDatabase } from 'lmdb';
-import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/local-store';
 
 /** The smallest key: LMDB keys are at least one byte, and lmdb-js skips keys below 0x05 unless asked. */
 const FIRST_KEY = Buffer.from([0]);

@@ -18,7 +18,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { LOCAL_STORE_MAP_BYTES } from '@cdp/config';
+import { LOCAL_STORE_MAP_BYTES } from '@cdp/local-store';
 import { PURPOSE_FEEDS, type Profile } from '@cdp/contracts';
 import { foldedSummary } from '../domain/event-log';
 import type { ProfileRecord, StateTx, StoredEvent } from '../domain/profile-transitions';
