@@ -4,7 +4,7 @@
  * topic reader of a service comes from this one client, so all of them connect the same way.
  */
 import { readFile } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Kafka, logLevel, type ISocketFactory, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaSaslSettings, KafkaSecurity } from '@cdp/config';
@@ -62,6 +62,9 @@ export function kafkaConnectionConfig(security: KafkaSecurity | undefined): Pick
   return config;
 }
 
+/** What kafkajs's own socket factory sets (its KEEP_ALIVE_DELAY). */
+const KEEP_ALIVE_MS = 60_000;
+
 /**
  * kafkajs's own socket factory, with broker names looked up through `resolver`: a client opens
  * connections in bursts (a producer per partition taken over, a fetch session per broker), and
@@ -70,7 +73,9 @@ export function kafkaConnectionConfig(security: KafkaSecurity | undefined): Pick
 export function brokerSocketFactory(resolver: HostResolver): ISocketFactory {
   return ({ host, port, ssl, onConnect }) => {
     const lookup = resolver.connectLookup;
-    const socket = ssl ? tlsConnect({ host, port, servername: host, ...ssl, lookup }, onConnect) : netConnect({ host, port, lookup }, onConnect);
+    // SNI carries a name, never an address (RFC 6066), as kafkajs does.
+    const socket = ssl ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl, lookup }, onConnect) : netConnect({ host, port, lookup }, onConnect);
+    socket.setKeepAlive(true, KEEP_ALIVE_MS);
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (isStaleAddressError(err.code)) resolver.forget(host);
     });

@@ -14,13 +14,19 @@
  * has booted since (or its boot cannot be told), the store is deleted; if it is the same boot, the
  * page cache still holds every write and the store is kept.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open as openFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 
 /** What `enterUnsyncedStore` found: a new directory, a cleanly closed store, one left open in this boot (kept), or one left open before a reboot (deleted). */
 export type UnsyncedStoreVerdict = 'new' | 'clean' | 'same-boot' | 'discarded';
 
 const MARKER = 'open-since-boot';
+/**
+ * Handles open on each store in this process: a store given up (a lost task) may still be
+ * closing when it is opened again, and its marker must stay until the last handle has left.
+ */
+const handles = new Map<string, number>();
 
 /** This machine's boot, or undefined where it cannot be read (then every unclean store is dropped). */
 export function currentBootId(): string | undefined {
@@ -33,8 +39,8 @@ export function currentBootId(): string | undefined {
 
 export interface UnsyncedStore {
   readonly verdict: UnsyncedStoreVerdict;
-  /** After the store is closed: its files flushed to disk, the marker removed. */
-  leave(): void;
+  /** After the store is closed: its files flushed to disk, the marker removed (once no other handle of this process has it open). */
+  leave(): Promise<void>;
 }
 
 /**
@@ -42,6 +48,32 @@ export interface UnsyncedStore {
  * emptied when the verdict is `discarded`.
  */
 export function enterUnsyncedStore(path: string, bootId: () => string | undefined = currentBootId): UnsyncedStore {
+  const key = resolve(path);
+  const open = handles.get(key) ?? 0;
+  handles.set(key, open + 1);
+  const verdict = open > 0 ? 'same-boot' : judge(path, bootId);
+  let left = false;
+  return {
+    verdict,
+    leave: async () => {
+      if (left) return;
+      left = true;
+      handles.set(key, (handles.get(key) ?? 1) - 1);
+      if (handles.get(key)! > 0) return;
+      for (const entry of await readdir(path, { withFileTypes: true })) {
+        if (entry.isFile() && entry.name !== MARKER) await flushAsync(join(path, entry.name));
+      }
+      // Opened again while flushing: the marker is the new handle's now.
+      if (handles.get(key)! > 0) return;
+      handles.delete(key);
+      rmSync(join(path, MARKER), { force: true });
+      flush(path);
+    },
+  };
+}
+
+/** The first handle in this process: decides from the marker, then marks the store open. */
+function judge(path: string, bootId: () => string | undefined): UnsyncedStoreVerdict {
   mkdirSync(path, { recursive: true });
   const marker = join(path, MARKER);
   const now = bootId();
@@ -61,17 +93,16 @@ export function enterUnsyncedStore(path: string, bootId: () => string | undefine
   writeFileSync(marker, now ?? 'unknown');
   flush(marker);
   flush(path);
-  return {
-    verdict,
-    leave: () => {
-      for (const name of readdirSync(path)) {
-        const file = join(path, name);
-        if (name !== MARKER && statSync(file).isFile()) flush(file);
-      }
-      rmSync(marker, { force: true });
-      flush(path);
-    },
-  };
+  return verdict;
+}
+
+async function flushAsync(path: string): Promise<void> {
+  const file = await openFile(path, 'r');
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
+  }
 }
 
 function flush(path: string): void {

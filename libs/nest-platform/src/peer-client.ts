@@ -9,8 +9,8 @@ import { Agent, fetch, interceptors, type Dispatcher, type RequestInit, type Res
 
 type Records = { records: { 4: { ips: { address: string; ttl: number; family: 4 | 6 }[] } | null; 6: null } };
 
-/** How long undici uses a peer's address before asking the resolver again. */
-const ADDRESS_TTL_MS = 10_000;
+/** How long undici uses a peer's address before asking the resolver again (which keeps it for its TTL). */
+const ADDRESS_TTL_MS = 1_000;
 
 /** undici's DNS storage, with a way to forget one name (undici forgets only on ENOTFOUND). */
 class AddressCache {
@@ -54,7 +54,7 @@ export class PeerClient {
 
   constructor(opts: PeerClientOptions = {}) {
     // Services listen on IPv4 (HTTP_HOST 0.0.0.0): a peer is reached at an IPv4 address.
-    this.resolver = new HostResolver({ family: 4, ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}) });
+    this.resolver = new HostResolver({ via: 'dns', family: 4, ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}) });
     this.dispatcher = this.agent.compose(
       interceptors.dns({
         maxTTL: ADDRESS_TTL_MS,

@@ -1,6 +1,6 @@
 import { Histogram } from 'prom-client';
 import { createRegistry, counter } from '@cdp/observability';
-import { parseMetrics, sumMetric } from './prometheus-text';
+import { MetricsUnavailable, parseMetrics, readMetrics, sumMetric } from './prometheus-text';
 
 describe('parseMetrics', () => {
   it('reads what our registry writes: names, labels (escaped values too), values; comments skipped', async () => {
@@ -34,5 +34,25 @@ describe('parseMetrics', () => {
       { name: 'z', labels: {}, value: NaN },
     ]);
     expect(() => parseMetrics('not a sample at all here')).toThrow('not a metric sample');
+  });
+});
+
+describe('readMetrics', () => {
+  it('tells an instance that is down or not answering 200 apart from an answer that is not metrics', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      if (req.url === '/busy/metrics') res.writeHead(503).end('restoring');
+      else res.end('this is { not metrics');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      await expect(readMetrics(`${base}/busy`)).rejects.toBeInstanceOf(MetricsUnavailable);
+      await expect(readMetrics(base)).rejects.toThrow('not a metric sample');
+      await expect(readMetrics(base)).rejects.not.toBeInstanceOf(MetricsUnavailable);
+      await expect(readMetrics('http://127.0.0.1:1')).rejects.toBeInstanceOf(MetricsUnavailable);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

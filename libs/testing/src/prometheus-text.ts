@@ -31,12 +31,17 @@ function sampleValue(text: string): number {
   return Number(text);
 }
 
+/** An instance that could not be reached or did not answer 200 (an answer that is not metrics throws a plain Error). */
+export class MetricsUnavailable extends Error {}
+
 /** The samples of every instance at `urls` (each serving `/metrics`). */
 export async function readMetrics(...urls: readonly string[]): Promise<MetricSample[]> {
   const texts = await Promise.all(
     urls.map(async (url) => {
-      const res = await fetch(`${url}/metrics`);
-      if (!res.ok) throw new Error(`${url}/metrics answered ${res.status}`);
+      const res = await fetch(`${url}/metrics`).catch((err: unknown) => {
+        throw new MetricsUnavailable(`${url}/metrics: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      if (!res.ok) throw new MetricsUnavailable(`${url}/metrics answered ${res.status}`);
       return res.text();
     }),
   );

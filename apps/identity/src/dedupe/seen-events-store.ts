@@ -108,6 +108,6 @@ export class SeenEventsStore {
 
   async close(): Promise<void> {
     await this.root.close();
-    this.unsynced.leave();
+    await this.unsynced.leave();
   }
 }

@@ -261,7 +261,7 @@ export class KpiStore implements ProfileTable, SeenTable {
 
   async close(): Promise<void> {
     await this.root.close();
-    this.unsynced.leave();
+    await this.unsynced.leave();
   }
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j from 'neo4j-driver';
-import { readMetrics, sumMetric } from '../prometheus-text';
+import { MetricsUnavailable, readMetrics, sumMetric } from '../prometheus-text';
 import { rng } from '../rng';
 import { checkAnyInstance } from './any-instance';
 import { runChecks, type CheckFigures, type Violation } from './checks';
@@ -56,7 +56,7 @@ async function identityDuplicatesDropped(urls: readonly string[]): Promise<numbe
   // An instance the faults stopped has nothing to say: the others' counts stand.
   for (const url of urls) {
     const samples = await readMetrics(url).catch((err: unknown) => {
-      if (err instanceof TypeError) return []; // fetch failed: the instance is down
+      if (err instanceof MetricsUnavailable) return []; // stopped or stopping under the faults
       throw err;
     });
     total += sumMetric(samples, 'cdp_identity_duplicate_events_total');
