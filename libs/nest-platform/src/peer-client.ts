@@ -54,7 +54,7 @@ export class PeerClient {
 
   constructor(opts: PeerClientOptions = {}) {
     // Services listen on IPv4 (HTTP_HOST 0.0.0.0): a peer is reached at an IPv4 address.
-    this.resolver = new HostResolver({ via: 'dns', family: 4, ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}) });
+    this.resolver = new HostResolver({ family: 4, ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}) });
     this.dispatcher = this.agent.compose(
       interceptors.dns({
         maxTTL: ADDRESS_TTL_MS,

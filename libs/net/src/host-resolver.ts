@@ -1,26 +1,28 @@
 /**
- * Host names resolved once per name, not once per connection, in a way that can never queue a
- * lookup behind every new connection.
+ * Host names resolved once per name, not once per connection, in a way that can never hold the
+ * process or make a connection wait on a slow DNS when an address is already known.
  *
  * Why: `net.connect` and the global fetch look a name up with getaddrinfo for every connection,
- * on libuv's four-thread pool, without a cache. A burst of new connections (a replica taking every
- * partition over opens a transactional producer per partition) queued as many lookups behind a
- * slow cluster DNS (seen under podman): they outlived kafkajs's connection timeout, its retries
- * queued more, and a process cannot exit while one is pending (even `process.exit` waits), so a
- * SIGTERM ran into its grace period. Here concurrent lookups of one name share one, and the
- * answer is kept for at most `maxTtlMs` (the DNS record's TTL when DNS answered) or until a
- * connection to it is refused or unreachable.
+ * on libuv's four-thread pool, uncancellable. A replica taking every partition over opens a
+ * transactional producer per partition; under podman, while containers stop beside ours, the
+ * cluster DNS answered slowly or not at all: the lookups outlived kafkajs's connection timeout,
+ * its retries queued more, and a process cannot exit while one is pending, so a SIGTERM ran into
+ * its grace period (the container check `identity-2 stops on SIGTERM`).
  *
- * Two ways to look up (`via`):
- * - `system` (the default): getaddrinfo, so `/etc/hosts`, the search domains of resolv.conf (a
- *   short Kubernetes name) and nsswitch apply as for any program. A lookup in flight cannot be
- *   cancelled; there is at most one per name.
- * - `dns`: a DNS query by c-ares, with a timeout, off the thread pool and cancelled by `close()`:
- *   nothing can hold the process. c-ares applies no search domain and reads no `/etc/hosts`, so
- *   the system resolver is asked when DNS answered, or refused at once, without an address; never
- *   when DNS does not answer. For names that DNS knows as they are written (peers' addresses).
+ * Here:
+ * - `/etc/hosts` answers first (read once), as for getaddrinfo.
+ * - Then DNS, by c-ares: a query with a timeout, off the thread pool, cancelled by `close()`.
+ *   c-ares applies no search domain, so the names are tried as resolv.conf says getaddrinfo would
+ *   (`search` and `options ndots`: a short Kubernetes name such as `kafka-0.kafka` is tried with
+ *   the pod's search domains first).
+ * - The system resolver only when DNS answered, or refused at once, without an address for any of
+ *   them; never when DNS does not answer.
+ * - Concurrent lookups of a name share one; an answer is fresh for the DNS record's TTL (at most
+ *   `maxTtlMs`). After that it is still used while a new lookup runs, and kept when that lookup
+ *   fails: an address is dropped only by `forget` (a connection to it refused or unreachable).
  */
 import { lookup as systemLookup, promises as dns, type LookupAddress } from 'node:dns';
+import { readFileSync } from 'node:fs';
 import { isIP, type LookupFunction } from 'node:net';
 
 export interface ResolvedAddress {
@@ -31,26 +33,64 @@ export interface ResolvedAddress {
 export interface HostResolverOptions {
   /** DNS servers for the c-ares resolver (`host:port`); the system's by default. Tests point it at a server they control. */
   readonly dnsServers?: readonly string[];
-  /** The longest an answer is used before the name is looked up again (10 s by default). */
+  /** The longest an answer is fresh before the name is looked up again (10 s by default). */
   readonly maxTtlMs?: number;
-  /** What the system resolver may answer with: IPv4 only (4) or any family (0, the default). */
+  /** Which addresses may be answered: IPv4 only (4) or any family (0, the default; DNS is asked for IPv4). */
   readonly family?: 4 | 0;
-  /** The system resolver first (default) or a DNS query first (see the header). */
-  readonly via?: 'system' | 'dns';
-  /** The system resolver's lookup (tests count and answer lookups through it). */
-  readonly systemLookup?: typeof systemLookup;
+  /** The text of resolv.conf and of the hosts file (the system's by default; tests give their own). */
+  readonly resolvConf?: string;
+  readonly hostsFile?: string;
 }
 
 /** One DNS query's timeout, tried twice. */
 const QUERY_TIMEOUT_MS = 1_000;
 /** A zero-TTL answer is still shared by the connections opened in the same second. */
 const MIN_TTL_MS = 1_000;
-/** Connection failures that mean the address may be stale (the host restarted elsewhere); a connection timeout is not seen here, the TTL bounds that case. */
+/** Connection failures that mean the address may be stale (the host restarted elsewhere). */
 const STALE_ADDRESS = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** DNS answers that mean "not under this name": the next candidate is tried. */
+const NOT_HERE = new Set<string>([dns.NOTFOUND, dns.NODATA, dns.SERVFAIL, dns.REFUSED, dns.CONNREFUSED, dns.BADNAME]);
 
 export function isStaleAddressError(code: string | undefined): boolean {
   return code !== undefined && STALE_ADDRESS.has(code);
 }
+
+/** The names getaddrinfo would try for `host`, in order, from resolv.conf's `search`/`domain` and `ndots`. */
+export function candidateNames(host: string, resolvConf: string): string[] {
+  let search: string[] = [];
+  let ndots = 1;
+  for (const raw of resolvConf.split('\n')) {
+    const [word, ...rest] = raw.replace(/[#;].*/, '').trim().split(/\s+/);
+    if (word === 'search' || word === 'domain') search = rest.filter(Boolean);
+    if (word === 'options') for (const o of rest) if (o.startsWith('ndots:')) ndots = Number(o.slice(6)) || 0;
+  }
+  if (host.endsWith('.')) return [host.slice(0, -1)];
+  const qualified = search.map((domain) => `${host}.${domain.replace(/\.$/, '')}`);
+  return (host.split('.').length - 1 >= ndots ? [host, ...qualified] : [...qualified, host]).filter((n, i, all) => all.indexOf(n) === i);
+}
+
+/** name → addresses from a hosts file. */
+export function hostsEntries(hostsFile: string): Map<string, ResolvedAddress[]> {
+  const entries = new Map<string, ResolvedAddress[]>();
+  for (const raw of hostsFile.split('\n')) {
+    const [address, ...names] = raw.replace(/#.*/, '').trim().split(/\s+/);
+    const family = address ? isIP(address) : 0;
+    if (!family) continue;
+    for (const name of names) {
+      const key = name.toLowerCase();
+      entries.set(key, [...(entries.get(key) ?? []), { address: address!, family: family as 4 | 6 }]);
+    }
+  }
+  return entries;
+}
+
+const readOr = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 export class HostResolver {
   private readonly resolver = new dns.Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 2 });
@@ -58,18 +98,18 @@ export class HostResolver {
   private readonly pending = new Map<string, Promise<readonly ResolvedAddress[]>>();
   private readonly maxTtlMs: number;
   private readonly family: 4 | 0;
-  private readonly via: 'system' | 'dns';
-  private readonly lookup: typeof systemLookup;
+  private readonly resolvConf: string;
+  private readonly hosts: Map<string, ResolvedAddress[]>;
   private closed = false;
-  /** DNS queries and system lookups made (not answers served from memory): for tests and metrics. */
+  /** Lookups made (not answers served from memory): for tests. */
   queries = 0;
 
   constructor(opts: HostResolverOptions = {}) {
     if (opts.dnsServers) this.resolver.setServers([...opts.dnsServers]);
     this.maxTtlMs = opts.maxTtlMs ?? 10_000;
     this.family = opts.family ?? 0;
-    this.via = opts.via ?? 'system';
-    this.lookup = opts.systemLookup ?? systemLookup;
+    this.resolvConf = opts.resolvConf ?? readOr('/etc/resolv.conf');
+    this.hosts = hostsEntries(opts.hostsFile ?? readOr('/etc/hosts'));
   }
 
   /** The addresses of `host` (an address is its own answer). */
@@ -77,6 +117,8 @@ export class HostResolver {
     const literal = isIP(host);
     if (literal) return Promise.resolve([{ address: host, family: literal as 4 | 6 }]);
     if (this.closed) return Promise.reject(closedError(host));
+    const fromHosts = this.hosts.get(host.toLowerCase())?.filter((a) => this.family === 0 || a.family === this.family);
+    if (fromHosts?.length) return Promise.resolve(fromHosts);
     const known = this.answers.get(host);
     if (known && known.until > Date.now()) return Promise.resolve(known.addresses);
     let query = this.pending.get(host);
@@ -84,10 +126,13 @@ export class HostResolver {
       query = this.query(host).finally(() => this.pending.delete(host));
       this.pending.set(host, query);
     }
-    return query;
+    if (!known) return query;
+    // Stale: used while the new lookup runs, and kept if it fails.
+    query.catch(() => undefined);
+    return Promise.resolve(known.addresses);
   }
 
-  /** Drops what is known of `host`: its next connection looks it up again. */
+  /** Drops what is known of `host`: its next connection waits for a new lookup. */
   forget(host: string): void {
     this.answers.delete(host);
   }
@@ -105,7 +150,7 @@ export class HostResolver {
     );
   };
 
-  /** Cancels every DNS query in flight (a system lookup in flight runs to its end, unheeded); later lookups fail at once. */
+  /** Cancels every DNS query in flight; later lookups fail at once. */
   close(): void {
     this.closed = true;
     this.resolver.cancel();
@@ -114,7 +159,7 @@ export class HostResolver {
 
   private async query(host: string): Promise<readonly ResolvedAddress[]> {
     this.queries += 1;
-    const { addresses, ttlMs } = this.via === 'system' ? { addresses: await this.systemLookup(host), ttlMs: this.maxTtlMs } : await this.dnsFirst(host);
+    const { addresses, ttlMs } = await this.dnsFirst(host);
     if (this.closed) throw closedError(host);
     if (addresses.length === 0) throw notFound(host);
     this.answers.set(host, { addresses, until: Date.now() + ttlMs });
@@ -122,22 +167,24 @@ export class HostResolver {
   }
 
   private async dnsFirst(host: string): Promise<{ addresses: ResolvedAddress[]; ttlMs: number }> {
-    try {
-      const records = await this.resolver.resolve4(host, { ttl: true });
-      const ttlMs = Math.min(this.maxTtlMs, Math.max(MIN_TTL_MS, Math.min(...records.map((r) => r.ttl * 1000))));
-      return { addresses: records.map((r) => ({ address: r.address, family: 4 as const })), ttlMs };
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      // A DNS that does not answer is the case getaddrinfo would hang on: fail, never fall back.
-      if (this.closed) throw closedError(host);
-      if (code === dns.TIMEOUT || code === dns.CANCELLED) throw err;
-      return { addresses: await this.systemLookup(host), ttlMs: this.maxTtlMs };
+    for (const name of candidateNames(host, this.resolvConf)) {
+      try {
+        const records = await this.resolver.resolve4(name, { ttl: true });
+        if (records.length === 0) continue;
+        const ttlMs = Math.min(this.maxTtlMs, Math.max(MIN_TTL_MS, Math.min(...records.map((r) => r.ttl * 1000))));
+        return { addresses: records.map((r) => ({ address: r.address, family: 4 as const })), ttlMs };
+      } catch (err) {
+        if (this.closed) throw closedError(host);
+        // A DNS that does not answer is the case getaddrinfo would hang on: fail, never fall back.
+        if (!NOT_HERE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      }
     }
+    return { addresses: await this.systemLookup(host), ttlMs: this.maxTtlMs };
   }
 
   private systemLookup(host: string): Promise<ResolvedAddress[]> {
     return new Promise((resolve, reject) =>
-      this.lookup(host, { all: true, family: this.family }, (err, found) =>
+      systemLookup(host, { all: true, family: this.family }, (err, found) =>
         err ? reject(err) : resolve(found.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }))),
       ),
     );
