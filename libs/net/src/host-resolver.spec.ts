@@ -10,18 +10,23 @@ const until = (cond: () => boolean) =>
     check();
   });
 
-describe('HostResolver via DNS queries', () => {
-  const dns = new TestDns({ 'kafka.test': { address: '127.0.0.1', ttl: 60 }, 'short.test': { address: '127.0.0.2', ttl: 0 } });
-  let servers: string[];
+/** One DNS server for every case: it answers these names (NXDOMAIN otherwise), or nothing when silent. */
+const dns = new TestDns({
+  'kafka.test': { address: '127.0.0.1', ttl: 60 },
+  'short.test': { address: '127.0.0.2', ttl: 0 },
+  'kafka.ns.svc.cluster.local': { address: '10.0.0.7', ttl: 60 },
+});
+let servers: string[];
+beforeAll(async () => {
+  servers = [await dns.start()];
+});
+afterAll(() => dns.stop());
+beforeEach(() => {
+  dns.asked.length = 0;
+  dns.silent = false;
+});
 
-  beforeAll(async () => {
-    servers = [await dns.start()];
-  });
-  afterAll(() => dns.stop());
-  beforeEach(() => {
-    dns.asked.length = 0;
-    dns.silent = false;
-  });
+describe('HostResolver via DNS queries', () => {
 
   it('many connections at once to one name make one DNS query, and later ones none while its answer lives', async () => {
     const resolver = new HostResolver({ resolvConf: '', hostsFile: '', dnsServers: servers });
@@ -155,16 +160,6 @@ describe('HostResolver via DNS queries', () => {
 });
 
 describe('HostResolver, as getaddrinfo would', () => {
-  const dns = new TestDns({ 'kafka.ns.svc.cluster.local': { address: '10.0.0.7', ttl: 60 }, 'kafka.test': { address: '127.0.0.1', ttl: 60 } });
-  let servers: string[];
-  beforeAll(async () => {
-    servers = [await dns.start()];
-  });
-  afterAll(() => dns.stop());
-  beforeEach(() => {
-    dns.asked.length = 0;
-    dns.silent = false;
-  });
 
   it('tries the search domains of resolv.conf as its ndots says (a short Kubernetes name)', async () => {
     const resolver = new HostResolver({ dnsServers: servers, hostsFile: '', resolvConf: 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n' });

@@ -108,16 +108,26 @@ describe('KpiTasks.applyChunk', () => {
     await other.close();
   });
 
+  /** A store at `path` holding the offset the group committed (next 5), closed cleanly. */
+  const storeAtCommit = async (path: string) => {
+    const store = new KpiStore(path);
+    await store.commit([], [], { topic: TOPIC, partition: 0, offset: '4', nextOffset: '5' });
+    await store.close();
+  };
+  /** Another instance on `stores`, taking task 0 over with the group's commit and a changelog that agrees. */
+  const takeOver = async (stores: string) => {
+    const next = new InMemoryChangelog(stores, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
+    next.log = [{ key: `o|${TOPIC}:0`, value: '4' }];
+    next.assigned([0]);
+    await next.restore(0, new Map([[TOPIC, 5n]]));
+    return next;
+  };
+
   it('never opens a store in an earlier layout: it deletes it and restores the task from its changelog', async () => {
     const layouts = join(dir, 'layouts');
     // Layout 1 (rows with their keys as an object), holding the offset the group has committed.
-    const earlier = new KpiStore(join(layouts, 'task-0'));
-    await earlier.commit([], [], { topic: TOPIC, partition: 0, offset: '4', nextOffset: '5' });
-    await earlier.close();
-    const later = new InMemoryChangelog(layouts, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
-    later.log = [{ key: `o|${TOPIC}:0`, value: '4' }];
-    later.assigned([0]);
-    await later.restore(0, new Map([[TOPIC, 5n]]));
+    await storeAtCommit(join(layouts, 'task-0'));
+    const later = await takeOver(layouts);
     expect(existsSync(join(layouts, 'task-0'))).toBe(false);
     expect(hooks.restored).toHaveBeenLastCalledWith(0, true, expect.any(Number), 1);
     await later.close();
@@ -125,15 +135,10 @@ describe('KpiTasks.applyChunk', () => {
 
   it('deletes a store left open before the machine rebooted (it may be torn) and restores the task from its changelog', async () => {
     const stores = join(dir, 'rebooted');
-    const store = new KpiStore(join(stores, 'task-0-v2'));
-    await store.commit([], [], { topic: TOPIC, partition: 0, offset: '4', nextOffset: '5' });
-    await store.close();
+    await storeAtCommit(join(stores, 'task-0-v2'));
     // Its writer died without closing it, in an earlier boot of the machine.
     writeFileSync(join(stores, 'task-0-v2', 'open-since-boot'), 'an-earlier-boot');
-    const next = new InMemoryChangelog(stores, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
-    next.log = [{ key: `o|${TOPIC}:0`, value: '4' }];
-    next.assigned([0]);
-    await next.restore(0, new Map([[TOPIC, 5n]]));
+    const next = await takeOver(stores);
     expect(hooks.storeDiscarded).toHaveBeenCalledWith(0);
     expect(hooks.restored).toHaveBeenLastCalledWith(0, true, expect.any(Number), 1);
     await next.close();
@@ -141,14 +146,9 @@ describe('KpiTasks.applyChunk', () => {
 
   it('keeps a store closed cleanly: it matches the commits and is not restored', async () => {
     const stores = join(dir, 'clean');
-    const store = new KpiStore(join(stores, 'task-0-v2'));
-    await store.commit([], [], { topic: TOPIC, partition: 0, offset: '4', nextOffset: '5' });
-    await store.close();
+    await storeAtCommit(join(stores, 'task-0-v2'));
     hooks.storeDiscarded.mockClear();
-    const next = new InMemoryChangelog(stores, ['website'], 3_600_000, { namespace: 't.' } as KafkaPlatform, createLogger('kpi-tasks-spec', 'silent'), hooks);
-    next.log = [{ key: `o|${TOPIC}:0`, value: '4' }];
-    next.assigned([0]);
-    await next.restore(0, new Map([[TOPIC, 5n]]));
+    const next = await takeOver(stores);
     expect(hooks.storeDiscarded).not.toHaveBeenCalled();
     expect(hooks.restored).toHaveBeenLastCalledWith(0, false, expect.any(Number), expect.any(Number));
     await next.close();
