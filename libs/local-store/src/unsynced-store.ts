@@ -67,7 +67,7 @@ export function enterUnsyncedStore(path: string, bootId: () => string | undefine
       if (handles.get(key)! > 0) return;
       handles.delete(key);
       rmSync(join(path, MARKER), { force: true });
-      flush(path);
+      fsyncPath(path);
     },
   };
 }
@@ -91,8 +91,8 @@ function judge(path: string, bootId: () => string | undefined): UnsyncedStoreVer
     verdict = readdirSync(path).length > 0 ? 'clean' : 'new';
   }
   writeFileSync(marker, now ?? 'unknown');
-  flush(marker);
-  flush(path);
+  fsyncPath(marker);
+  fsyncPath(path);
   return verdict;
 }
 
@@ -105,7 +105,8 @@ async function flushAsync(path: string): Promise<void> {
   }
 }
 
-function flush(path: string): void {
+/** Flushes a file or directory to disk (a rename or removal is durable only once its directory is flushed). */
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

@@ -18,8 +18,9 @@
  * whatever CURRENT does not name (a half-written generation, a previous one not yet removed, a
  * temporary CURRENT) is removed: those are exactly the crash windows.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fsyncPath } from '@cdp/local-store';
 
 const CURRENT = 'CURRENT';
 const CURRENT_TMP = 'CURRENT.tmp';
@@ -39,16 +40,6 @@ export interface LiveGeneration {
 }
 
 const generationName = (n: number): string => `g-${String(n).padStart(6, '0')}`;
-
-/** Flushes a file or directory to disk (a rename is durable only once its directory is flushed). */
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Opens the store directory: which generation is live, after removing what a crash left behind. */
 export function openGenerations(base: string): LiveGeneration {
