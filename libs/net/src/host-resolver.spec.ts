@@ -1,7 +1,7 @@
 import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { TestDns } from '@cdp/testing';
-import { candidateNames, hostsEntries, HostResolver } from './host-resolver';
+import { candidateNames, hostsEntries, HostResolver, searchRules } from './host-resolver';
 
 /** Waits for a condition the code under test makes true (the test's timeout bounds it). */
 const until = (cond: () => boolean) =>
@@ -169,10 +169,10 @@ describe('HostResolver, as getaddrinfo would', () => {
     } finally {
       resolver.close();
     }
-    expect(candidateNames('kafka-0.kafka', 'search ns.svc.cluster.local cluster.local\noptions ndots:5')).toEqual(['kafka-0.kafka.ns.svc.cluster.local', 'kafka-0.kafka.cluster.local', 'kafka-0.kafka']);
-    expect(candidateNames('kafka.example.com', 'search corp.example\n')).toEqual(['kafka.example.com', 'kafka.example.com.corp.example']);
-    expect(candidateNames('kafka.example.com.', 'search corp.example\n')).toEqual(['kafka.example.com']);
-    expect(candidateNames('kafka', '')).toEqual(['kafka']);
+    expect(candidateNames('kafka-0.kafka', searchRules('search ns.svc.cluster.local cluster.local\noptions ndots:5'))).toEqual(['kafka-0.kafka.ns.svc.cluster.local', 'kafka-0.kafka.cluster.local', 'kafka-0.kafka']);
+    expect(candidateNames('kafka.example.com', searchRules('search corp.example\n'))).toEqual(['kafka.example.com', 'kafka.example.com.corp.example']);
+    expect(candidateNames('kafka.example.com.', searchRules('search corp.example\n'))).toEqual(['kafka.example.com']);
+    expect(candidateNames('kafka', searchRules(''))).toEqual(['kafka']);
   });
 
   it('answers from the hosts file first, without asking DNS', async () => {

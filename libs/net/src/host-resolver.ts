@@ -55,8 +55,13 @@ export function isStaleAddressError(code: string | undefined): boolean {
   return code !== undefined && STALE_ADDRESS.has(code);
 }
 
-/** The names getaddrinfo would try for `host`, in order, from resolv.conf's `search`/`domain` and `ndots`. */
-export function candidateNames(host: string, resolvConf: string): string[] {
+/** What of resolv.conf decides the names tried: its `search` (or `domain`) list and `options ndots`. */
+export interface SearchRules {
+  readonly search: readonly string[];
+  readonly ndots: number;
+}
+
+export function searchRules(resolvConf: string): SearchRules {
   let search: string[] = [];
   let ndots = 1;
   for (const raw of resolvConf.split('\n')) {
@@ -64,6 +69,11 @@ export function candidateNames(host: string, resolvConf: string): string[] {
     if (word === 'search' || word === 'domain') search = rest.filter(Boolean);
     if (word === 'options') for (const o of rest) if (o.startsWith('ndots:')) ndots = Number(o.slice(6)) || 0;
   }
+  return { search, ndots };
+}
+
+/** The names getaddrinfo would try for `host`, in order. */
+export function candidateNames(host: string, { search, ndots }: SearchRules): string[] {
   if (host.endsWith('.')) return [host.slice(0, -1)];
   const qualified = search.map((domain) => `${host}.${domain.replace(/\.$/, '')}`);
   return (host.split('.').length - 1 >= ndots ? [host, ...qualified] : [...qualified, host]).filter((n, i, all) => all.indexOf(n) === i);
@@ -98,7 +108,7 @@ export class HostResolver {
   private readonly pending = new Map<string, Promise<readonly ResolvedAddress[]>>();
   private readonly maxTtlMs: number;
   private readonly family: 4 | 0;
-  private readonly resolvConf: string;
+  private readonly rules: SearchRules;
   private readonly hosts: Map<string, ResolvedAddress[]>;
   private closed = false;
   /** Lookups made (not answers served from memory): for tests. */
@@ -108,7 +118,7 @@ export class HostResolver {
     if (opts.dnsServers) this.resolver.setServers([...opts.dnsServers]);
     this.maxTtlMs = opts.maxTtlMs ?? 10_000;
     this.family = opts.family ?? 0;
-    this.resolvConf = opts.resolvConf ?? readOr('/etc/resolv.conf');
+    this.rules = searchRules(opts.resolvConf ?? readOr('/etc/resolv.conf'));
     this.hosts = hostsEntries(opts.hostsFile ?? readOr('/etc/hosts'));
   }
 
@@ -167,7 +177,7 @@ export class HostResolver {
   }
 
   private async dnsFirst(host: string): Promise<{ addresses: ResolvedAddress[]; ttlMs: number }> {
-    for (const name of candidateNames(host, this.resolvConf)) {
+    for (const name of candidateNames(host, this.rules)) {
       try {
         const records = await this.resolver.resolve4(name, { ttl: true });
         if (records.length === 0) continue;

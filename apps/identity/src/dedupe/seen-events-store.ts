@@ -30,11 +30,11 @@ export class SeenEventsStore {
   private readonly offsets: Database<string, string>;
   private readonly unsynced: UnsyncedStore;
 
-  constructor(path: string, bootId?: () => string | undefined) {
+  constructor(path: string) {
     // No fsync: a machine crash can lose or corrupt what was written since the last flush, so a
     // copy left open before a reboot is deleted here (@cdp/local-store); a copy behind the commits
     // is what restore detects and rebuilds from the changelog.
-    this.unsynced = enterUnsyncedStore(path, bootId);
+    this.unsynced = enterUnsyncedStore(path);
     this.root = open({ path, compression: false, noSync: true, maxDbs: 64, mapSize: LOCAL_STORE_MAP_BYTES });
     this.offsets = this.root.openDB({ name: 'offsets' });
   }

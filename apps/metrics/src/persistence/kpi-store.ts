@@ -118,13 +118,13 @@ export class KpiStore implements ProfileTable, SeenTable {
   private readonly offsets = new Map<string, bigint>();
   private readonly unsynced: UnsyncedStore;
 
-  constructor(path: string, bootId?: () => string | undefined) {
+  constructor(path: string) {
     // No fsync per commit (0.3 ms instead of 3.3 ms per record). A process crash loses nothing (the
     // page cache has it); a machine crash can lose or corrupt what was written since the last
     // flush, so a store left open before a reboot is deleted here (@cdp/local-store) and the task
     // restored from its changelog. Otherwise the group being ahead of the store is what start-up
     // detects and replays (README, KPIs: Restarts).
-    this.unsynced = enterUnsyncedStore(path, bootId);
+    this.unsynced = enterUnsyncedStore(path);
     this.root = open({ path, compression: false, noSync: true, mapSize: LOCAL_STORE_MAP_BYTES });
     this.dbs = {
       totals: this.root.openDB({ name: 'totals' }),
